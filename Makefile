@@ -1,0 +1,39 @@
+# Tenure: `make run` starts the whole system locally, `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test lint fuzz bench demo install system-deps clean help
+
+help:
+	@echo "make run    start the whole system (Kafka, services, relays, consumers) on SQLite"
+	@echo "make test   run every test (unit, integration on PostgreSQL + Kafka, end to end)"
+	@echo "make lint   ruff"
+	@echo "make bench  benchmarks (print figures)"
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+system-deps:
+	@bash deploy/local/install-system-deps.sh
+
+run: install system-deps
+	$(PY) deploy/local/run_system.py
+
+test: install system-deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+bench: install system-deps
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache

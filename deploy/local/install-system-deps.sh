@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Installs the system packages the tests, benches and `make run` need (Debian 12), if missing:
+#   postgresql             server binaries for deploy/local/local_postgres.py
+#   openjdk-17-jre-headless Java 17+ runtime
+#   maven                  Java build tool
+# Idempotent and quick when all is present (no apt-get update then). As root it installs what is
+# missing; otherwise it names what is missing and exits 1. PG_BIN may point at other binaries.
+set -euo pipefail
+
+log() { echo "install-system-deps: $*" >&2; }
+
+have_postgres() {
+  if [[ -n "${PG_BIN:-}" ]]; then
+    [[ -x "$PG_BIN/postgres" && -x "$PG_BIN/initdb" && -x "$PG_BIN/pg_ctl" ]]
+    return
+  fi
+  # Debian keeps the server off PATH, one directory per major version.
+  local dir
+  for dir in /usr/lib/postgresql/*/bin; do
+    [[ -x "$dir/postgres" && -x "$dir/initdb" && -x "$dir/pg_ctl" ]] && return 0
+  done
+  return 1
+}
+
+have_java17() {
+  command -v java >/dev/null 2>&1 || return 1
+  local version major
+  # First line looks like: openjdk version "17.0.15" 2025-04-15  (or "1.8.0_..." for Java 8)
+  version=$(java -version 2>&1 | sed -n '1s/.*version "\([^"]*\)".*/\1/p')
+  major=${version%%.*}
+  [[ "$major" == 1 ]] && major=$(echo "$version" | cut -d. -f2)
+  [[ "$major" =~ ^[0-9]+$ ]] && ((major >= 17))
+}
+
+have_maven() { command -v mvn >/dev/null 2>&1; }
+
+missing=()
+have_postgres || missing+=(postgresql)
+have_java17 || missing+=(openjdk-17-jre-headless)
+have_maven || missing+=(maven)
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+  log "missing system packages: ${missing[*]}"
+  log "install them as root: apt-get update && apt-get install -y ${missing[*]}"
+  exit 1
+fi
+
+if [[ " ${missing[*]} " == *" postgresql "* ]]; then
+  # We only want the binaries: local_postgres.py makes its own throw-away clusters, so stop the
+  # package from creating (and, where services may start, running) a system cluster on 5432.
+  mkdir -p /etc/postgresql-common/createcluster.d
+  echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.d/tenure-no-main.conf
+fi
+
+log "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+still=()
+have_postgres || still+=(postgresql)
+have_java17 || still+=(openjdk-17-jre-headless)
+have_maven || still+=(maven)
+if ((${#still[@]} > 0)); then
+  log "still missing after apt-get install: ${still[*]}"
+  exit 1
+fi
+log "done"

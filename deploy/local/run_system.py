@@ -1,0 +1,129 @@
+"""`make run`: the whole system on one machine: Kafka, every service, its relay and consumer.
+
+Everything runs on the embedded defaults (SQLite files and a Kafka broker under var/), each
+as a real process, the way they run in containers. Ctrl-C stops everything cleanly.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from shared.auth import issue_token  # noqa: E402
+from shared.config import DEFAULT_PORTS, DEV_JWT_SECRET  # noqa: E402
+
+# The background processes each service runs beside its API (flask commands of its CLI).
+WORKERS = {
+    "contracts": ["relay", "consume"],
+    "appraisal": ["relay", "consume"],
+    "notifications": ["relay", "consume", "deliver"],
+}
+
+
+def _available_commands(service: str, env: dict[str, str]) -> set[str]:
+    out = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", f"services.{service}:create_app", "--help"],
+        cwd=REPO, env=env, capture_output=True, text=True, check=False,
+    ).stdout
+    return {line.split()[0] for line in out.split("Commands:")[-1].splitlines() if line.strip()}
+
+
+def _wait_ready(url: str, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
+def main() -> int:
+    import local_kafka
+
+    var = Path(os.environ.get("TENURE_VAR_DIR", REPO / "var"))
+    var.mkdir(parents=True, exist_ok=True)
+    (var / "logs").mkdir(exist_ok=True)
+    services = [s for s in DEFAULT_PORTS if (REPO / "services" / s / "wsgi.py").exists()]
+    kafka_port = int(os.environ.get("KAFKA_PORT", "9092"))
+    print(f"Starting Kafka on 127.0.0.1:{kafka_port} (data in {var / 'kafka'}) ...", flush=True)
+    broker = local_kafka.LocalKafka(port=kafka_port, data_dir=var / "kafka")
+    broker.start()
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+           "TENURE_VAR_DIR": str(var), "PYTHONPATH": str(REPO), "LOG_JSON": "true"}
+    env.setdefault("JWT_SECRET", DEV_JWT_SECRET)
+    procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def spawn(name: str, args: list[str], extra: dict[str, str]) -> None:
+        log = open(var / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - lives with the child
+        procs.append((name, subprocess.Popen(args, cwd=REPO, env={**env, **extra},
+                                             stdout=log, stderr=subprocess.STDOUT,
+                                             start_new_session=True)))
+
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        for service in services:
+            app = f"services.{service}:create_app"
+            subprocess.run([sys.executable, "-m", "flask", "--app", app, "migrate"], cwd=REPO,
+                           env=env, check=True)
+            port = os.environ.get(f"{service.upper()}_PORT", str(DEFAULT_PORTS[service]))
+            spawn(f"{service}-api", [sys.executable, "-m", "gunicorn", "-c",
+                                     "deploy/gunicorn.conf.py", f"services.{service}.wsgi:app"],
+                  {"PORT": port, "GUNICORN_WORKERS": os.environ.get("GUNICORN_WORKERS", "2")})
+            available = _available_commands(service, env)
+            for worker in WORKERS.get(service, []):
+                if worker in available:
+                    spawn(f"{service}-{worker}",
+                          [sys.executable, "-m", "flask", "--app", app, worker], {})
+        print()
+        for service in services:
+            port = os.environ.get(f"{service.upper()}_PORT", str(DEFAULT_PORTS[service]))
+            ok = _wait_ready(f"http://127.0.0.1:{port}/readyz")
+            print(f"  {service:<14} http://127.0.0.1:{port}   docs: "
+                  f"http://127.0.0.1:{port}/docs   {'ready' if ok else 'NOT READY (see logs)'}")
+        print(f"  {'kafka':<14} {broker.bootstrap_servers}")
+        print(f"  logs           {var / 'logs'}")
+        token = issue_token(env["JWT_SECRET"], "dev-hr", ["hr_admin"], ttl_seconds=24 * 3600)
+        print(f"\nDev token (hr_admin, whole group, 24 h):\n  export TOKEN={token}\n")
+        print("Press Ctrl-C to stop everything.", flush=True)
+        while not stopping:
+            for name, proc in procs:
+                if proc.poll() is not None:
+                    print(f"{name} exited with {proc.returncode}; see {var / 'logs'}/{name}.log")
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        print("\nStopping ...", flush=True)
+        for _, proc in reversed(procs):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for _, proc in reversed(procs):
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        broker.stop()
+        print("Stopped.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""What every Tenure service shares: config, web plumbing, auth, database, events."""

@@ -1,0 +1,118 @@
+"""Kafka client factories with the project's settings, and the retry backoff they share.
+
+Clients are always built on demand (by the relay, a consumer or an ops call), never at import:
+a client opens sockets and starts I/O threads, which must not be inherited across gunicorn's
+fork. `api_version` is left unset so kafka-python negotiates it with the broker it finds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+
+log = logging.getLogger("tenure.kafka")
+
+# The producer of outbox events. Idempotence (kafka-python 3 turns it on by default; we ask
+# for it explicitly so a conflicting setting raises instead of silently disabling it) makes
+# the broker drop retried duplicates and keeps order within a partition with up to five
+# requests in flight, so one manager's events stay in order without max_in_flight=1.
+PRODUCER_DEFAULTS: dict[str, Any] = {
+    "acks": "all",
+    "enable_idempotence": True,
+    "max_in_flight_requests_per_connection": 5,
+    "linger_ms": 5,
+    "batch_size": 256 * 1024,
+    "request_timeout_ms": 10_000,
+    # A record not acknowledged within this time fails its future; the relay then leaves its
+    # row unsent and tries again later. Must be >= request_timeout_ms + linger_ms.
+    "delivery_timeout_ms": 30_000,
+    "max_block_ms": 10_000,
+    "bootstrap_timeout_ms": 5_000,
+}
+
+# Offsets are committed by hand, after the database transaction that applied the events.
+CONSUMER_DEFAULTS: dict[str, Any] = {
+    "enable_auto_commit": False,
+    "auto_offset_reset": "earliest",
+    "max_poll_records": 200,
+    "session_timeout_ms": 10_000,
+    "heartbeat_interval_ms": 3_000,
+    "fetch_max_wait_ms": 100,
+    "request_timeout_ms": 30_000,
+    "bootstrap_timeout_ms": 5_000,
+}
+
+ADMIN_DEFAULTS: dict[str, Any] = {
+    "request_timeout_ms": 10_000,
+    "bootstrap_timeout_ms": 5_000,
+}
+
+
+def bootstrap_list(bootstrap_servers: str | Sequence[str]) -> list[str]:
+    """Accept "host:port,host:port" (as in an environment variable) or a list."""
+    if isinstance(bootstrap_servers, str):
+        return [s.strip() for s in bootstrap_servers.split(",") if s.strip()]
+    return [str(s) for s in bootstrap_servers]
+
+
+def make_producer(bootstrap_servers: str | Sequence[str], *, client_id: str | None = None,
+                  **overrides: Any) -> KafkaProducer:
+    """A producer sending bytes as given (callers encode keys and values themselves)."""
+    config = {**PRODUCER_DEFAULTS, **overrides}
+    if client_id:
+        config["client_id"] = client_id
+    return KafkaProducer(bootstrap_servers=bootstrap_list(bootstrap_servers), **config)
+
+
+def make_consumer(bootstrap_servers: str | Sequence[str], group_id: str | None,
+                  topics: Iterable[str] = (), *, client_id: str | None = None,
+                  **overrides: Any) -> KafkaConsumer:
+    """A consumer receiving raw bytes; subscribed to `topics` when given."""
+    config = {**CONSUMER_DEFAULTS, **overrides}
+    if client_id:
+        config["client_id"] = client_id
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_list(bootstrap_servers),
+                             group_id=group_id, **config)
+    topics = list(topics)
+    if topics:
+        consumer.subscribe(topics)
+    return consumer
+
+
+def make_admin(bootstrap_servers: str | Sequence[str], **overrides: Any) -> KafkaAdminClient:
+    config = {**ADMIN_DEFAULTS, **overrides}
+    return KafkaAdminClient(bootstrap_servers=bootstrap_list(bootstrap_servers), **config)
+
+
+def ensure_topics(bootstrap_servers: str | Sequence[str], names: Iterable[str], *,
+                  partitions: int = 3, replication_factor: int = 1) -> list[str]:
+    """Create the topics that do not exist yet; returns the names it created."""
+    admin = make_admin(bootstrap_servers)
+    try:
+        existing = set(admin.list_topics())
+        missing = [n for n in dict.fromkeys(names) if n not in existing]
+        if missing:
+            spec = {"num_partitions": partitions, "replication_factor": replication_factor}
+            # raise_errors=False: a topic created meanwhile by someone else is not an error.
+            admin.create_topics({n: dict(spec) for n in missing}, raise_errors=False)
+            admin.wait_for_topics(missing, timeout_ms=15_000)
+        return missing
+    finally:
+        admin.close()
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff, capped: 0.2 s, 0.4 s, 0.8 s ... up to `maximum`."""
+
+    initial: float = 0.2
+    maximum: float = 5.0
+    factor: float = 2.0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before retry number `attempt` (1 = the first retry)."""
+        return min(self.maximum, self.initial * self.factor ** max(0, attempt - 1))

@@ -1,0 +1,50 @@
+"""Recording events in the outbox, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Table, insert
+from sqlalchemy.orm import Session
+
+from shared.events.catalogue import CATALOGUE
+from shared.events.envelope import encode_envelope, make_event
+
+
+def outbox_row(event_type: str, subject: str | None, data: dict[str, Any],
+               *, key: str | None = None) -> dict[str, Any]:
+    spec = CATALOGUE[event_type]
+    envelope = make_event(event_type, spec.source, subject, data, version=spec.version)
+    return {
+        "event_id": envelope["id"],
+        "event_type": event_type,
+        "topic": spec.topic,
+        "key": key if key is not None else subject,
+        "payload": encode_envelope(envelope).decode(),
+        "created_at": datetime.now(UTC),
+    }
+
+
+def record_event(
+    session: Session,
+    outbox: Table,
+    event_type: str,
+    subject: str | None,
+    data: dict[str, Any],
+    *,
+    key: str | None = None,
+) -> dict[str, Any]:
+    """Add an event to the outbox; it is sent only if the caller's transaction commits."""
+    row = outbox_row(event_type, subject, data, key=key)
+    session.execute(insert(outbox).values(**row))
+    return row
+
+
+def record_events(session: Session, outbox: Table, rows: Iterable[dict[str, Any]]) -> int:
+    """Many events in one statement (bulk operations); same transaction rule as above."""
+    rows = list(rows)
+    if rows:
+        session.execute(insert(outbox), rows)
+    return len(rows)

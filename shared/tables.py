@@ -1,0 +1,67 @@
+"""Tables every service database carries: outbox, inbox (consumer dedup), idempotency keys."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def define_shared_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
+    outbox = Table(
+        "outbox",
+        metadata,
+        # Ascending id is the relay order. Writers of one aggregate hold its row lock while
+        # they insert, so one key's events get ids in the order they committed.
+        Column("id", BigId, primary_key=True, autoincrement=True),
+        Column("event_id", String(36), nullable=False, unique=True),
+        Column("event_type", String(64), nullable=False),
+        Column("topic", String(128), nullable=False),
+        Column("key", String(64), nullable=True),
+        Column("payload", Text, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("sent_at", DateTime(timezone=True), nullable=True),
+        Column("attempts", Integer, nullable=False, server_default=text("0")),
+        Column("last_error", Text, nullable=True),
+    )
+    Index(
+        "ix_outbox_unsent",
+        outbox.c.id,
+        postgresql_where=outbox.c.sent_at.is_(None),
+        sqlite_where=outbox.c.sent_at.is_(None),
+    )
+    inbox = Table(
+        "inbox",
+        metadata,
+        Column("event_id", String(36), primary_key=True),
+        Column("consumer_group", String(128), primary_key=True),
+        Column("event_type", String(64), nullable=False),
+        Column("topic", String(128), nullable=False),
+        Column("partition", Integer, nullable=False),
+        Column("offset", BigInteger, nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False),
+    )
+    idempotency = Table(
+        "idempotency_keys",
+        metadata,
+        Column("key", String(200), primary_key=True),
+        Column("principal", String(200), primary_key=True),
+        Column("request_fingerprint", String(64), nullable=False),
+        Column("status_code", Integer, nullable=True),  # NULL while the first call runs
+        Column("response_body", Text, nullable=True),
+        Column("response_headers", Text, nullable=True),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+    )
+    return outbox, inbox, idempotency
