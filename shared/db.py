@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import JSON, Engine, Table, create_engine, event, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -41,9 +43,9 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, future=True
-    )
+    # No pre-ping: it costs a round trip on every request; a connection broken by a
+    # database restart fails one request and is then replaced (pool_recycle bounds age).
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
 
 
 class Database:
@@ -88,3 +90,29 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows in the caller's transaction, as fast as the database allows.
+
+    PostgreSQL gets COPY (one stream, no per-row statement); SQLite gets its native
+    executemany. Both run inside the session's transaction, so they commit or roll back with
+    everything else in the unit of work.
+    """
+    if not rows:
+        return
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(table), rows)
+        return
+    columns = [c for c in table.columns if any(c.key in r for r in rows[:1])]
+    json_cols = {c.key for c in columns if isinstance(c.type, JSON)}
+    names = ", ".join(f'"{c.name}"' for c in columns)
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row([
+                json.dumps(row.get(c.key), default=str) if c.key in json_cols
+                else row.get(c.key)
+                for c in columns
+            ])

@@ -8,6 +8,11 @@ fork. `api_version` is left unset so kafka-python negotiates it with the broker 
 from __future__ import annotations
 
 import logging
+import signal
+import socket
+import struct
+import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -116,3 +121,79 @@ class Backoff:
     def delay(self, attempt: int) -> float:
         """Seconds to wait before retry number `attempt` (1 = the first retry)."""
         return min(self.maximum, self.initial * self.factor ** max(0, attempt - 1))
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = sock.recv(size - len(chunks))
+        if not chunk:
+            raise ConnectionError("connection closed by the broker")
+        chunks.extend(chunk)
+    return bytes(chunks)
+
+
+def _metadata_broker_count(host: str, port: int, timeout: float) -> int:
+    # Metadata v7 (non-flexible, within every Kafka >= 2.1) asking for no topics: the reply
+    # starts with correlation id, throttle time and the broker array's length.
+    client = b"tenure-probe"
+    body = struct.pack(">hhih", 3, 7, 1, len(client)) + client + struct.pack(">ib", 0, 0)
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.settimeout(timeout)
+        sock.sendall(struct.pack(">i", len(body)) + body)
+        (size,) = struct.unpack(">i", _recv_exact(sock, 4))
+        payload = _recv_exact(sock, size)
+    _correlation, _throttle, brokers = struct.unpack(">iii", payload[:12])
+    return int(brokers)
+
+
+def probe_broker(bootstrap_servers: str | Sequence[str], timeout: float = 2.0
+                 ) -> tuple[bool, str]:
+    """Does any bootstrap server answer a Metadata request listing at least one broker?
+
+    A raw request on a plain socket, deliberately not a kafka-python client: a client whose
+    bootstrap fails leaves its I/O thread behind, so probing with one in a retry loop (or a
+    readiness endpoint) while the broker is down would leak a thread per attempt.
+    """
+    errors = []
+    deadline = time.monotonic() + timeout
+    for server in bootstrap_list(bootstrap_servers):
+        host, _, port = server.rpartition(":")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        try:
+            brokers = _metadata_broker_count(host.strip("[]") or "localhost", int(port),
+                                             remaining)
+        except (OSError, ValueError, struct.error) as exc:
+            errors.append(f"{server}: {exc or type(exc).__name__}")
+            continue
+        if brokers > 0:
+            return True, f"{server} answers ({brokers} broker{'s' if brokers > 1 else ''})"
+        errors.append(f"{server}: no broker registered yet")
+    return False, "; ".join(errors) or "no bootstrap server"
+
+
+def stop_on_signals(stop_event: threading.Event) -> None:
+    """SIGTERM/SIGINT set `stop_event`: the loop finishes its current work, commits, exits.
+
+    Only the main thread may install signal handlers; elsewhere (a test thread) this is a
+    no-op and the caller sets the event itself.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def _request_stop(signum: int, _frame: object) -> None:
+        log.info("stop requested by signal %s", signal.Signals(signum).name)
+        stop_event.set()
+
+    signal.signal(signal.SIGTERM, _request_stop)
+    signal.signal(signal.SIGINT, _request_stop)
+
+
+def serve_metrics(port: int | None) -> None:
+    """Expose /metrics of a relay or consumer process (they have no web app of their own)."""
+    if port:
+        from prometheus_client import start_http_server
+
+        start_http_server(port)

@@ -1,0 +1,154 @@
+"""Contracts service under gunicorn on PostgreSQL: req/s and p50/p99 against bare Flask,
+and the time to bulk-issue 10,000 contracts from one template.
+
+Run: .venv/bin/python bench/bench_contracts.py [--managers 10000] [--seconds 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from tempfile import mkdtemp
+
+from support import REPO, ensure_wrk, free_port, gunicorn, stop, wrk
+
+from bench.http_load import run_load
+from shared.auth import issue_token
+from shared.config import DEV_JWT_SECRET
+from shared.migrations import upgrade
+
+
+def seed(url: str, managers: int, spare: int) -> None:
+    """Org tree (1 + 20 + 100 enterprises) and managers, written straight to the tables."""
+    from sqlalchemy import create_engine, insert
+
+    from services.contracts.models import Indicator, Manager, OrgUnit
+
+    now = datetime.now(UTC)
+    engine = create_engine(url)
+    units = []
+    hq = str(uuid.uuid4())
+    units.append(dict(id=hq, parent_id=None, code="HQ", name="Group HQ", kind="group",
+                      category="commercial_competitive", has_board=True, layer=1,
+                      path=f"/{hq}/", row_version=1, created_at=now, updated_at=now))
+    leaves = []
+    for i in range(20):
+        sid = str(uuid.uuid4())
+        units.append(dict(id=sid, parent_id=hq, code=f"S{i}", name=f"Sub {i}",
+                          kind="enterprise", category="commercial_competitive",
+                          has_board=i % 2 == 0, layer=2, path=f"/{hq}/{sid}/", row_version=1,
+                          created_at=now, updated_at=now))
+        for j in range(5):
+            tid = str(uuid.uuid4())
+            units.append(dict(id=tid, parent_id=sid, code=f"S{i}-{j}", name=f"Third {i}-{j}",
+                              kind="enterprise", category="commercial_competitive",
+                              has_board=False, layer=3, path=f"/{hq}/{sid}/{tid}/",
+                              row_version=1, created_at=now, updated_at=now))
+            leaves.append(tid)
+    positions = ["general_manager", "deputy_general_manager", "chief_financial_officer",
+                 "middle_manager"]
+    rows = []
+    for n in range(managers + spare):
+        rows.append(dict(
+            id=str(uuid.uuid4()), employee_no=f"{'E' if n < managers else 'X'}{n:06d}",
+            name=f"Manager {n}", email=f"m{n}@example.com", language="zh",
+            org_unit_id=leaves[n % len(leaves)], position=positions[n % len(positions)],
+            management_level="enterprise_leadership", employment_status="active",
+            row_version=1, created_at=now, updated_at=now))
+    with engine.begin() as conn:
+        conn.execute(insert(OrgUnit), units)
+        conn.execute(insert(Indicator), [
+            dict(code="PROFIT", name="Profit", unit="CNY 10k", kind="quantitative",
+                 direction="higher_is_better", description="", created_at=now),
+            dict(code="COST", name="Cost ratio", unit="%", kind="quantitative",
+                 direction="lower_is_better", description="", created_at=now),
+        ])
+        for k in range(0, len(rows), 5000):
+            conn.execute(insert(Manager), rows[k:k + 5000])
+    engine.dispose()
+
+
+def call(method: str, url: str, token: str, body: object = None) -> dict:
+    req = urllib.request.Request(url, method=method, data=json.dumps(body).encode()
+                                 if body is not None else None,
+                                 headers={"Authorization": f"Bearer {token}",
+                                          "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=120) as resp:
+        return json.loads(resp.read())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--managers", type=int, default=10_000)
+    parser.add_argument("--seconds", type=int, default=8)
+    args = parser.parse_args()
+    import local_postgres
+
+    logs = Path(mkdtemp(prefix="tenure-bench-"))
+    with local_postgres.LocalPostgres() as pg:
+        url = pg.create_database("bench_contracts")
+        upgrade(REPO / "services/contracts/migrations", url)
+        spare = 20_000
+        seed(url, args.managers, spare)
+        token = issue_token(DEV_JWT_SECRET, "bench", ["hr_admin"])
+        headers = {"Authorization": f"Bearer {token}"}
+        port, bare_port = free_port(), free_port()
+        env = {"CONTRACTS_DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
+        api = gunicorn("services.contracts.wsgi:app", port, env, log=logs / "contracts.log")
+        bare = gunicorn("bench.bare_app:app", bare_port, {}, log=logs / "bare.log")
+        base = f"http://127.0.0.1:{port}/api/v1"
+        try:
+            template = call("POST", f"{base}/templates", token, {
+                "name": "All managers", "term_years": 3, "targets": [
+                    {"indicator_code": "PROFIT", "weight": "60", "base": "80", "target": "100",
+                     "challenge": "120"},
+                    {"indicator_code": "COST", "weight": "40", "base": "70", "target": "65",
+                     "challenge": "60"}]})
+            started = time.perf_counter()
+            job = call("POST", f"{base}/bulk-issues", token, {
+                "template_id": template["id"], "start_date": "2026-01-01",
+                "filter": {}})
+            while job["status"] not in ("done", "failed"):
+                time.sleep(0.1)
+                job = call("GET", f"{base}/bulk-issues/{job['id']}", token)
+            bulk_seconds = time.perf_counter() - started
+            print(f"bulk issue: {job['issued']} issued, {job['skipped']} skipped, "
+                  f"status {job['status']} in {bulk_seconds:.2f} s")
+            page = call("GET", f"{base}/contracts?page_size=1", token)
+            contract_id = page["items"][0]["id"]
+            spare_ids = [m["id"] for p in range(1, 41) for m in call(
+                "GET", f"{base}/managers?page_size=500&page={p}&position=general_manager",
+                token)["items"] if m["employee_no"].startswith("X")]
+            results = []
+            if ensure_wrk():
+                bare_r = wrk(f"http://127.0.0.1:{bare_port}/bare", {}, seconds=args.seconds)
+                one = wrk(f"{base}/contracts/{contract_id}", headers, seconds=args.seconds)
+                many = wrk(f"{base}/contracts?page_size=50&layer=3", headers,
+                           seconds=args.seconds)
+                for name, r in (("bare Flask GET (ceiling)", bare_r),
+                                ("GET one contract", one), ("GET list (50 per page)", many)):
+                    results.append(name)
+                    print(f"{name:<34} {r['rate']:>9.1f} req/s   p50 {r['p50']:>7.2f} ms   "
+                          f"p99 {r['p99']:>7.2f} ms   non-2xx={int(r['errors'])}  [wrk]")
+                print(f"GET one / bare = {one['rate'] / bare_r['rate']:.1%}")
+            else:
+                print("wrk not available: GET figures skipped")
+            create = run_load(
+                "POST create contract", "127.0.0.1", port,
+                lambda i: ("POST", "/api/v1/contracts",
+                           {"manager_id": spare_ids[i], "start_date": "2026-01-01"}),
+                headers, threads=8, duration=args.seconds, max_requests=len(spare_ids))
+            print(create.row() + "   [python client]")
+        finally:
+            stop(api)
+            stop(bare)
+    print(f"logs: {logs}")
+
+
+if __name__ == "__main__":
+    main()

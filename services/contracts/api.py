@@ -1,0 +1,439 @@
+"""HTTP endpoints of the contracts service: schemas in, service call, schemas out."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import Response, current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from services.contracts import domain as d
+from services.contracts import schemas as sc
+from services.contracts import service as svc
+from shared.auth import APPRAISER, HR_ADMIN, MANAGER, SERVICE, authenticate, require
+from shared.db import Database
+from shared.errors import ApiProblem
+from shared.fields import page_info
+from shared.idempotency import idempotent
+
+ANY_STAFF = (HR_ADMIN, SERVICE, APPRAISER)
+
+org = Blueprint("org-units", __name__, url_prefix="/api/v1/org-units",
+                description="The group's org tree: enterprises by layer and category")
+people = Blueprint("managers", __name__, url_prefix="/api/v1/managers",
+                   description="Managers at all levels")
+library = Blueprint("indicators", __name__, url_prefix="/api/v1/indicators",
+                    description="The indicator library")
+templates = Blueprint("templates", __name__, url_prefix="/api/v1/templates",
+                      description="Contract templates by layer, category and position")
+contracts = Blueprint("contracts", __name__, url_prefix="/api/v1/contracts",
+                      description="Tenure contracts: two letters and one agreement")
+bulk = Blueprint("bulk-issues", __name__, url_prefix="/api/v1/bulk-issues",
+                 description="Issue contracts from a template to every matching manager")
+reports = Blueprint("reports", __name__, url_prefix="/api/v1/reports",
+                    description="Coverage figures for the regulator")
+maintenance = Blueprint("maintenance", __name__, url_prefix="/api/v1/maintenance",
+                        description="Scheduled work, callable by a scheduler")
+BLUEPRINTS = (org, people, library, templates, contracts, bulk, reports, maintenance)
+
+
+def db() -> Database:
+    return current_app.extensions["tenure_db"]
+
+
+def if_match(required: bool) -> int | None:
+    """The row version the client read, from If-Match: "v<n>" (as our ETags are)."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        if required:
+            raise ApiProblem(428, "Precondition Required",
+                             "Send If-Match with the ETag you read, so no change is lost",
+                             errors={"If-Match": ["required"]})
+        return None
+    value = header.strip().removeprefix("W/").strip('"')
+    if not value.startswith("v") or not value[1:].isdigit():
+        raise ApiProblem(400, "Bad Request", "If-Match must be an ETag this API returned",
+                         errors={"If-Match": ["not an ETag of this API"]})
+    return int(value[1:])
+
+
+def with_etag(body: Any, row_version: int, status: int = 200,
+              location: str | None = None) -> tuple[Any, int, dict[str, str]]:
+    headers = {"ETag": svc.etag_of(row_version)}
+    if location:
+        headers["Location"] = location
+    return body, status, headers
+
+
+def page_of(page: Any, query: dict[str, Any], items: list[Any]) -> dict[str, Any]:
+    return {"items": items, "page": page_info(query["page"], query["page_size"], page.total)}
+
+
+# --- org units --------------------------------------------------------------------------------
+
+@org.route("")
+class OrgUnits(MethodView):
+    @require(*ANY_STAFF)
+    @org.arguments(sc.OrgUnitQuery, location="query")
+    @org.response(200, sc.OrgUnitPage)
+    def get(self, query: dict[str, Any]) -> Any:
+        """List org units in your scope."""
+        page = svc.list_org_units(db(), authenticate(), query)
+        return page_of(page, query, list(page.items))
+
+    @idempotent
+    @require(HR_ADMIN, SERVICE)
+    @org.arguments(sc.OrgUnitIn)
+    @org.response(201, sc.OrgUnitOut)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Add an org unit (the group root, an enterprise or a department)."""
+        unit = svc.create_org_unit(db(), authenticate(), data)
+        return with_etag(unit, unit.row_version, 201, f"/api/v1/org-units/{unit.id}")
+
+
+@org.route("/<unit_id>")
+class OrgUnitOne(MethodView):
+    @require(*ANY_STAFF)
+    @org.response(200, sc.OrgUnitOut)
+    def get(self, unit_id: str) -> Any:
+        unit = svc.get_org_unit(db(), authenticate(), unit_id)
+        return with_etag(unit, unit.row_version)
+
+    @require(HR_ADMIN, SERVICE)
+    @org.arguments(sc.OrgUnitPatch)
+    @org.response(200, sc.OrgUnitOut)
+    def patch(self, changes: dict[str, Any], unit_id: str) -> Any:
+        """Rename, re-categorise or record a board; needs If-Match."""
+        unit = svc.update_org_unit(db(), authenticate(), unit_id, changes, if_match(True))
+        return with_etag(unit, unit.row_version)
+
+
+@org.route("/<unit_id>/move")
+class OrgUnitMove(MethodView):
+    @require(HR_ADMIN, SERVICE)
+    @org.arguments(sc.OrgUnitMove)
+    @org.response(200, sc.OrgUnitOut)
+    def post(self, data: dict[str, Any], unit_id: str) -> Any:
+        """Move a unit (and its subtree) under another parent; history is kept."""
+        unit = svc.move_org_unit(db(), authenticate(), unit_id, data["parent_id"],
+                                 if_match(True))
+        return with_etag(unit, unit.row_version)
+
+
+@org.route("/<unit_id>/history")
+class OrgUnitHistory(MethodView):
+    @require(*ANY_STAFF)
+    @org.response(200, sc.OrgUnitHistoryOut(many=True))
+    def get(self, unit_id: str) -> Any:
+        return svc.org_unit_history(db(), authenticate(), unit_id)
+
+
+# --- managers ---------------------------------------------------------------------------------
+
+def manager_out(m: Any, unit: Any) -> dict[str, Any]:
+    out = {c: getattr(m, c) for c in ("id", "employee_no", "name", "email", "language",
+                                      "org_unit_id", "position", "management_level",
+                                      "employment_status", "departure_reason", "row_version")}
+    out.update(layer=unit.layer, category=unit.category)
+    return out
+
+
+@people.route("")
+class Managers(MethodView):
+    @require()
+    @people.arguments(sc.ManagerQuery, location="query")
+    @people.response(200, sc.ManagerPage)
+    def get(self, query: dict[str, Any]) -> Any:
+        """Managers at all levels, by subtree, layer, category, position and level."""
+        page = svc.list_managers(db(), authenticate(), query)
+        return page_of(page, query, [manager_out(m, u) for m, u in page.items])
+
+    @idempotent
+    @require(HR_ADMIN, SERVICE)
+    @people.arguments(sc.ManagerIn)
+    @people.response(201, sc.ManagerOut)
+    def post(self, data: dict[str, Any]) -> Any:
+        m = svc.create_manager(db(), authenticate(), data)
+        _, unit = svc.get_manager(db(), authenticate(), m.id)
+        return with_etag(manager_out(m, unit), m.row_version, 201, f"/api/v1/managers/{m.id}")
+
+
+@people.route("/<manager_id>")
+class ManagerOne(MethodView):
+    @require()
+    @people.response(200, sc.ManagerOut)
+    def get(self, manager_id: str) -> Any:
+        m, unit = svc.get_manager(db(), authenticate(), manager_id)
+        return with_etag(manager_out(m, unit), m.row_version)
+
+    @require(HR_ADMIN, SERVICE)
+    @people.arguments(sc.ManagerPatch)
+    @people.response(200, sc.ManagerOut)
+    def patch(self, changes: dict[str, Any], manager_id: str) -> Any:
+        """Change a manager's unit, position, level, contact or employment; needs If-Match."""
+        svc.update_manager(db(), authenticate(), manager_id, changes, if_match(True))
+        m, unit = svc.get_manager(db(), authenticate(), manager_id)
+        return with_etag(manager_out(m, unit), m.row_version)
+
+
+# --- indicators and templates -----------------------------------------------------------------
+
+@library.route("")
+class Indicators(MethodView):
+    @require()
+    @library.response(200, sc.IndicatorOut(many=True))
+    def get(self) -> Any:
+        return svc.list_indicators(db())
+
+    @idempotent
+    @require(HR_ADMIN, SERVICE)
+    @library.arguments(sc.IndicatorIn)
+    @library.response(201, sc.IndicatorOut)
+    def post(self, data: dict[str, Any]) -> Any:
+        return svc.create_indicator(db(), authenticate(), data)
+
+
+@templates.route("")
+class Templates(MethodView):
+    @require(*ANY_STAFF)
+    @templates.response(200, sc.TemplateOut(many=True))
+    def get(self) -> Any:
+        return svc.list_templates(db())
+
+    @idempotent
+    @require(HR_ADMIN, SERVICE)
+    @templates.arguments(sc.TemplateIn)
+    @templates.response(201, sc.TemplateOut)
+    def post(self, data: dict[str, Any]) -> Any:
+        t = svc.create_template(db(), authenticate(), data)
+        return with_etag(t, t.row_version, 201, f"/api/v1/templates/{t.id}")
+
+
+@templates.route("/<template_id>")
+class TemplateOne(MethodView):
+    @require(*ANY_STAFF)
+    @templates.response(200, sc.TemplateOut)
+    def get(self, template_id: str) -> Any:
+        t = svc.get_template(db(), template_id)
+        return with_etag(t, t.row_version)
+
+    @require(HR_ADMIN, SERVICE)
+    @templates.arguments(sc.TemplateIn)
+    @templates.response(200, sc.TemplateOut)
+    def put(self, data: dict[str, Any], template_id: str) -> Any:
+        t = svc.replace_template(db(), authenticate(), template_id, data, if_match(True))
+        return with_etag(t, t.row_version)
+
+
+# --- contracts --------------------------------------------------------------------------------
+
+def contract_out(c: Any, m: Any, unit: Any, documents: list[Any] | None = None
+                 ) -> dict[str, Any]:
+    out = {col: getattr(c, col) for col in (
+        "id", "manager_id", "org_unit_id", "position", "start_date", "end_date", "term_years",
+        "term_number", "max_consecutive_terms", "state", "version", "signatory", "template_id",
+        "previous_contract_id", "issued_on", "signing_deadline", "signed_at", "signed_by",
+        "ended_at", "end_reason", "row_version")}
+    out.update(employee_no=m.employee_no, manager_name=m.name, layer=unit.layer,
+               category=unit.category)
+    if documents is not None:
+        out["documents"] = documents
+    return out
+
+
+def _contract_response(contract_id: str, status: int = 200) -> Any:
+    c, m, unit, docs = svc.get_contract(db(), authenticate(), contract_id)
+    return with_etag(contract_out(c, m, unit, docs), c.row_version, status,
+                     f"/api/v1/contracts/{c.id}" if status == 201 else None)
+
+
+@contracts.route("")
+class Contracts(MethodView):
+    @require()
+    @contracts.arguments(sc.ContractQuery, location="query")
+    @contracts.response(200, sc.ContractPage)
+    def get(self, query: dict[str, Any]) -> Any:
+        """Contracts by subtree, layer, category, position, state and year."""
+        page = svc.list_contracts(db(), authenticate(), query)
+        return page_of(page, query, [contract_out(c, m, u) for c, m, u in page.items])
+
+    @idempotent
+    @require(HR_ADMIN, SERVICE)
+    @contracts.arguments(sc.ContractIn)
+    @contracts.response(201, sc.ContractOut)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Draft a tenure contract for a manager's current position."""
+        c = svc.create_contract(db(), authenticate(), data)
+        return _contract_response(c.id, 201)
+
+
+@contracts.route("/<contract_id>")
+class ContractOne(MethodView):
+    @require()
+    @contracts.response(200, sc.ContractOut)
+    def get(self, contract_id: str) -> Any:
+        return _contract_response(contract_id)
+
+
+@contracts.route("/<contract_id>/issue")
+class ContractIssue(MethodView):
+    @require(HR_ADMIN, SERVICE)
+    @contracts.response(200, sc.ContractOut)
+    def post(self, contract_id: str) -> Any:
+        """Send a draft to the manager for signature."""
+        svc.issue_contract(db(), authenticate(), contract_id, if_match(False))
+        return _contract_response(contract_id)
+
+
+@contracts.route("/<contract_id>/sign")
+class ContractSign(MethodView):
+    @require(HR_ADMIN, SERVICE, MANAGER)
+    @contracts.arguments(sc.SignIn)
+    @contracts.response(200, sc.ContractOut)
+    def post(self, data: dict[str, Any], contract_id: str) -> Any:
+        """Sign: the contract becomes active and the first year's targets lock."""
+        svc.sign_contract(db(), authenticate(), contract_id, if_match(False),
+                          data.get("signed_by"))
+        return _contract_response(contract_id)
+
+
+@contracts.route("/<contract_id>/terminate")
+class ContractTerminate(MethodView):
+    @require(HR_ADMIN, SERVICE)
+    @contracts.arguments(sc.EndIn)
+    @contracts.response(200, sc.ContractOut)
+    def post(self, data: dict[str, Any], contract_id: str) -> Any:
+        """End an active contract early, with its reason."""
+        svc.end_contract(db(), authenticate(), contract_id, d.ContractAction.TERMINATE,
+                         data["reason"], if_match(False))
+        return _contract_response(contract_id)
+
+
+@contracts.route("/<contract_id>/withdraw")
+class ContractWithdraw(MethodView):
+    @require(HR_ADMIN, SERVICE)
+    @contracts.arguments(sc.EndIn)
+    @contracts.response(200, sc.ContractOut)
+    def post(self, data: dict[str, Any], contract_id: str) -> Any:
+        """Withdraw a draft or an unsigned contract."""
+        svc.end_contract(db(), authenticate(), contract_id, d.ContractAction.WITHDRAW,
+                         data["reason"], if_match(False))
+        return _contract_response(contract_id)
+
+
+@contracts.route("/<contract_id>/renew")
+class ContractRenew(MethodView):
+    @require(HR_ADMIN, SERVICE)
+    @contracts.arguments(sc.RenewIn)
+    @contracts.response(201, sc.ContractOut)
+    def post(self, data: dict[str, Any], contract_id: str) -> Any:
+        """Renew an active contract: a new draft term follows the old one's end."""
+        successor = svc.renew_contract(db(), authenticate(), contract_id, if_match(False),
+                                       data.get("term_years"))
+        return _contract_response(successor.id, 201)
+
+
+@contracts.route("/<contract_id>/amendments")
+class ContractAmend(MethodView):
+    @require(HR_ADMIN, SERVICE)
+    @contracts.arguments(sc.AmendIn)
+    @contracts.response(200, sc.ContractOut)
+    def post(self, data: dict[str, Any], contract_id: str) -> Any:
+        """Amend signed terms: a new version with its reason and approver; needs If-Match."""
+        svc.amend_contract(db(), authenticate(), contract_id, if_match(True), data)
+        return _contract_response(contract_id)
+
+
+@contracts.route("/<contract_id>/versions")
+class ContractVersions(MethodView):
+    @require()
+    @contracts.response(200, sc.VersionOut(many=True))
+    def get(self, contract_id: str) -> Any:
+        """Every version of the contract's terms, oldest first."""
+        return svc.contract_versions(db(), authenticate(), contract_id)
+
+
+@contracts.route("/<contract_id>/documents/<document_id>/targets")
+class DocumentTargets(MethodView):
+    @require(HR_ADMIN, SERVICE)
+    @contracts.arguments(sc.TargetsIn)
+    @contracts.response(200, sc.DocumentOut)
+    def put(self, data: dict[str, Any], contract_id: str, document_id: str) -> Any:
+        """Set the targets of a performance contract before it is signed; needs If-Match."""
+        doc = svc.set_targets(db(), authenticate(), contract_id, document_id,
+                              data["indicators"], if_match(True))
+        return with_etag(doc, doc.row_version)
+
+
+@contracts.route("/<contract_id>/documents/<document_id>/sign")
+class DocumentSign(MethodView):
+    @require(HR_ADMIN, SERVICE, MANAGER)
+    @contracts.response(200, sc.DocumentOut)
+    def post(self, contract_id: str, document_id: str) -> Any:
+        """Sign a later year's annual performance contract; its targets lock."""
+        doc = svc.sign_document(db(), authenticate(), contract_id, document_id,
+                                if_match(False))
+        return with_etag(doc, doc.row_version)
+
+
+# --- bulk issue -------------------------------------------------------------------------------
+
+@bulk.route("")
+class BulkIssues(MethodView):
+    @idempotent
+    @require(HR_ADMIN, SERVICE)
+    @bulk.arguments(sc.BulkIssueIn)
+    @bulk.response(202, sc.BulkJobOut)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Issue contracts from a template to every manager matching the filter."""
+        job = svc.start_bulk_issue(db(), authenticate(), data)
+        svc.start_bulk_issue_worker(db(), job.id)
+        return job, 202, {"Location": f"/api/v1/bulk-issues/{job.id}"}
+
+
+@bulk.route("/<job_id>")
+class BulkIssueOne(MethodView):
+    @require(HR_ADMIN, SERVICE)
+    @bulk.response(200, sc.BulkJobOut)
+    def get(self, job_id: str) -> Any:
+        """Progress, then which managers were issued a contract and which skipped, and why."""
+        return svc.get_bulk_job(db(), authenticate(), job_id)
+
+
+# --- reports and maintenance ------------------------------------------------------------------
+
+@reports.route("/coverage")
+class Coverage(MethodView):
+    @require(*ANY_STAFF)
+    @reports.arguments(sc.CoverageQuery, location="query")
+    @reports.response(200)
+    def get(self, query: dict[str, Any]) -> Any:
+        """Signing rate and enterprises in force by layer, category and position; JSON or CSV.
+
+        `format=csv` (or `Accept: text/csv`) returns the groups as CSV."""
+        report = svc.coverage_report(
+            db(), authenticate(), query.get("as_of") or date.today(), query.get("org_unit_id"),
+            tuple(query["group_by"].split(",")),
+        )
+        wants_csv = query["format"] == "csv" or (
+            request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv"
+            and "application/json" not in request.headers.get("Accept", ""))
+        if wants_csv:
+            return Response(d.coverage_rows_csv(report), mimetype="text/csv", headers={
+                "Content-Disposition": "attachment; filename=coverage.csv"})
+        return d.coverage_as_dict(report)
+
+
+@maintenance.route("/expiry")
+class Expiry(MethodView):
+    @require(HR_ADMIN, SERVICE)
+    @maintenance.arguments(sc.ExpiryIn)
+    @maintenance.response(200)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Mark contracts past their end expired and record 90/30/7-day reminders."""
+        principal = authenticate()
+        if principal.org_scope is not None:
+            raise ApiProblem(403, "Forbidden", "Expiry runs for the whole group")
+        return svc.run_expiry(db(), data.get("as_of") or date.today())

@@ -1,0 +1,192 @@
+"""SQLAlchemy mappings of the contracts service's own database."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.tables import BigId, define_shared_tables
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class OrgUnit(Base):
+    __tablename__ = "org_units"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("org_units.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str] = mapped_column(String(48))
+    has_board: Mapped[bool] = mapped_column(Boolean, default=False)
+    layer: Mapped[int] = mapped_column(Integer)
+    # Materialised path "/root/.../self/": a subtree is one indexed prefix match.
+    path: Mapped[str] = mapped_column(String(2000), index=True)
+    row_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OrgUnitHistory(Base):
+    __tablename__ = "org_unit_history"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    org_unit_id: Mapped[str] = mapped_column(ForeignKey("org_units.id"), index=True)
+    change: Mapped[str] = mapped_column(String(32))
+    before: Mapped[dict[str, Any]] = mapped_column(JSON)
+    after: Mapped[dict[str, Any]] = mapped_column(JSON)
+    changed_by: Mapped[str] = mapped_column(String(200))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Manager(Base):
+    __tablename__ = "managers"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    employee_no: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    language: Mapped[str] = mapped_column(String(8), default="zh")
+    org_unit_id: Mapped[str] = mapped_column(ForeignKey("org_units.id"), index=True)
+    position: Mapped[str] = mapped_column(String(48), index=True)
+    management_level: Mapped[str] = mapped_column(String(48), index=True)
+    employment_status: Mapped[str] = mapped_column(String(16), default="active")
+    departure_reason: Mapped[str | None] = mapped_column(String(32))
+    row_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Indicator(Base):
+    __tablename__ = "indicators"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[str] = mapped_column(String(24))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ContractTemplate(Base):
+    __tablename__ = "contract_templates"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    layer: Mapped[int | None] = mapped_column(Integer)
+    category: Mapped[str | None] = mapped_column(String(48))
+    position: Mapped[str | None] = mapped_column(String(48))
+    term_years: Mapped[int] = mapped_column(Integer)
+    max_consecutive_terms: Mapped[int] = mapped_column(Integer)
+    signing_deadline_days: Mapped[int] = mapped_column(Integer)
+    targets: Mapped[list[Any]] = mapped_column(JSON)
+    row_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TenureContract(Base):
+    __tablename__ = "tenure_contracts"
+    __table_args__ = (
+        Index("ix_contracts_manager_position", "manager_id", "position"),
+        Index("ix_contracts_state_end", "state", "end_date"),
+        Index("ix_contracts_created", "created_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    manager_id: Mapped[str] = mapped_column(ForeignKey("managers.id"), index=True)
+    org_unit_id: Mapped[str] = mapped_column(ForeignKey("org_units.id"), index=True)
+    position: Mapped[str] = mapped_column(String(48))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    term_years: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(24), index=True)
+    term_number: Mapped[int] = mapped_column(Integer, default=1)  # consecutive terms so far
+    max_consecutive_terms: Mapped[int] = mapped_column(Integer)
+    previous_contract_id: Mapped[str | None] = mapped_column(String(36))
+    template_id: Mapped[str | None] = mapped_column(String(36))
+    signatory: Mapped[dict[str, Any]] = mapped_column(JSON)
+    issued_on: Mapped[date | None] = mapped_column(Date)
+    signing_deadline: Mapped[date | None] = mapped_column(Date)
+    signed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    signed_by: Mapped[str | None] = mapped_column(String(200))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    end_reason: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)  # amendment version
+    row_version: Mapped[int] = mapped_column(Integer, default=1)  # ETag
+    reminders_sent: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ContractVersion(Base):
+    """Every version of a contract's terms; signed terms are never changed in place."""
+
+    __tablename__ = "contract_versions"
+    __table_args__ = (UniqueConstraint("contract_id", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    contract_id: Mapped[str] = mapped_column(ForeignKey("tenure_contracts.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    terms: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text)
+    approved_by: Mapped[str | None] = mapped_column(String(200))
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ContractDocument(Base):
+    """One of the "two letters and one agreement": appointment, tenure or annual contract."""
+
+    __tablename__ = "contract_documents"
+    __table_args__ = (UniqueConstraint("contract_id", "kind", "year"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    contract_id: Mapped[str] = mapped_column(ForeignKey("tenure_contracts.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(48))
+    year: Mapped[int] = mapped_column(Integer, default=0)  # 0 for term-wide documents
+    signed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    targets: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    row_version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class BulkIssueJob(Base):
+    __tablename__ = "bulk_issue_jobs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    template_id: Mapped[str] = mapped_column(String(36))
+    criteria: Mapped[dict[str, Any]] = mapped_column(JSON)
+    start_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    processed: Mapped[int] = mapped_column(Integer, default=0)
+    issued: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    decisions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    error: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(200))
+    org_scope: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+outbox, inbox, idempotency_keys = define_shared_tables(Base.metadata)

@@ -1,0 +1,227 @@
+"""The queries the contracts service needs, behind plain functions over a Session."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from services.contracts.models import (
+    ContractDocument,
+    ContractTemplate,
+    Indicator,
+    Manager,
+    OrgUnit,
+    TenureContract,
+)
+
+
+@dataclass(frozen=True)
+class Page:
+    items: Sequence[Any]
+    total: int
+
+
+def paginate(session: Session, stmt: Select[Any], page: int, page_size: int) -> Page:
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = session.execute(stmt.limit(page_size).offset((page - 1) * page_size))
+    return Page(items=rows.all(), total=int(total or 0))
+
+
+def unit_by_id(session: Session, unit_id: str, *, lock: bool = False) -> OrgUnit | None:
+    stmt = select(OrgUnit).where(OrgUnit.id == unit_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def units_by_ids(session: Session, ids: set[str]) -> dict[str, OrgUnit]:
+    if not ids:
+        return {}
+    return {u.id: u for u in session.scalars(select(OrgUnit).where(OrgUnit.id.in_(ids)))}
+
+
+def subtree(session: Session, path: str) -> list[OrgUnit]:
+    return list(session.scalars(select(OrgUnit).where(OrgUnit.path.startswith(path))))
+
+
+def ancestor_ids(unit: OrgUnit) -> list[str]:
+    """From the materialised path: root first, the unit itself excluded."""
+    return [p for p in unit.path.strip("/").split("/") if p and p != unit.id]
+
+
+def manager_by_id(session: Session, manager_id: str, *, lock: bool = False) -> Manager | None:
+    stmt = select(Manager).where(Manager.id == manager_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def manager_by_employee_no(session: Session, employee_no: str) -> Manager | None:
+    return session.scalar(select(Manager).where(Manager.employee_no == employee_no))
+
+
+def indicator_library(session: Session, codes: set[str] | None = None) -> dict[str, Indicator]:
+    stmt = select(Indicator)
+    if codes is not None:
+        stmt = stmt.where(Indicator.code.in_(codes))
+    return {i.code: i for i in session.scalars(stmt)}
+
+
+def template_by_id(session: Session, template_id: str) -> ContractTemplate | None:
+    return session.get(ContractTemplate, template_id)
+
+
+def contract_by_id(session: Session, contract_id: str, *, lock: bool = False
+                   ) -> TenureContract | None:
+    stmt = select(TenureContract).where(TenureContract.id == contract_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def contract_with_people(session: Session, contract_id: str, *, lock: bool = False
+                         ) -> tuple[TenureContract, Manager, OrgUnit] | None:
+    """A contract with its manager and unit in one round trip (the hottest read)."""
+    stmt = (
+        select(TenureContract, Manager, OrgUnit)
+        .join(Manager, TenureContract.manager_id == Manager.id)
+        .join(OrgUnit, TenureContract.org_unit_id == OrgUnit.id)
+        .where(TenureContract.id == contract_id)
+    )
+    if lock:
+        stmt = stmt.with_for_update(of=TenureContract)
+    row = session.execute(stmt).first()
+    return (row[0], row[1], row[2]) if row else None
+
+
+def contracts_of(session: Session, manager_id: str, position: str | None = None
+                 ) -> list[TenureContract]:
+    stmt = select(TenureContract).where(TenureContract.manager_id == manager_id)
+    if position is not None:
+        stmt = stmt.where(TenureContract.position == position)
+    return list(session.scalars(stmt.order_by(TenureContract.start_date)))
+
+
+def documents_of(session: Session, contract_id: str) -> list[ContractDocument]:
+    return list(session.scalars(
+        select(ContractDocument)
+        .where(ContractDocument.contract_id == contract_id)
+        .order_by(ContractDocument.year, ContractDocument.kind)
+    ))
+
+
+def managers_query(
+    *,
+    scope_path: str | None,
+    org_unit_path: str | None = None,
+    layer: int | None = None,
+    category: str | None = None,
+    position: str | None = None,
+    management_level: str | None = None,
+    employment_status: str | None = None,
+    manager_id: str | None = None,
+) -> Select[Any]:
+    stmt = select(Manager, OrgUnit).join(OrgUnit, Manager.org_unit_id == OrgUnit.id)
+    if scope_path:
+        stmt = stmt.where(OrgUnit.path.startswith(scope_path))
+    if org_unit_path:
+        stmt = stmt.where(OrgUnit.path.startswith(org_unit_path))
+    if layer is not None:
+        stmt = stmt.where(OrgUnit.layer == layer)
+    if category:
+        stmt = stmt.where(OrgUnit.category == category)
+    if position:
+        stmt = stmt.where(Manager.position == position)
+    if management_level:
+        stmt = stmt.where(Manager.management_level == management_level)
+    if employment_status:
+        stmt = stmt.where(Manager.employment_status == employment_status)
+    if manager_id:
+        stmt = stmt.where(Manager.id == manager_id)
+    return stmt.order_by(Manager.employee_no)
+
+
+def contracts_query(
+    *,
+    scope_path: str | None,
+    org_unit_path: str | None = None,
+    layer: int | None = None,
+    category: str | None = None,
+    position: str | None = None,
+    state: str | None = None,
+    year: int | None = None,
+    manager_id: str | None = None,
+) -> Select[Any]:
+    stmt = (
+        select(TenureContract, Manager, OrgUnit)
+        .join(Manager, TenureContract.manager_id == Manager.id)
+        .join(OrgUnit, TenureContract.org_unit_id == OrgUnit.id)
+    )
+    if scope_path:
+        stmt = stmt.where(OrgUnit.path.startswith(scope_path))
+    if org_unit_path:
+        stmt = stmt.where(OrgUnit.path.startswith(org_unit_path))
+    if layer is not None:
+        stmt = stmt.where(OrgUnit.layer == layer)
+    if category:
+        stmt = stmt.where(OrgUnit.category == category)
+    if position:
+        stmt = stmt.where(TenureContract.position == position)
+    if state:
+        stmt = stmt.where(TenureContract.state == state)
+    if year is not None:
+        stmt = stmt.where(
+            TenureContract.start_date <= date(year, 12, 31),
+            TenureContract.end_date >= date(year, 1, 1),
+        )
+    if manager_id:
+        stmt = stmt.where(TenureContract.manager_id == manager_id)
+    return stmt.order_by(TenureContract.created_at, TenureContract.id)
+
+
+def open_terms_by_manager(
+    session: Session, manager_ids: Sequence[str], position: str
+) -> dict[str, list[TenureContract]]:
+    out: dict[str, list[TenureContract]] = {}
+    for chunk_start in range(0, len(manager_ids), 900):
+        chunk = manager_ids[chunk_start:chunk_start + 900]
+        for c in session.scalars(
+            select(TenureContract).where(
+                TenureContract.manager_id.in_(chunk), TenureContract.position == position
+            )
+        ):
+            out.setdefault(c.manager_id, []).append(c)
+    return out
+
+
+def active_or_ending(session: Session, until: date) -> list[TenureContract]:
+    return list(session.scalars(
+        select(TenureContract)
+        .where(TenureContract.state == "active", TenureContract.end_date <= until)
+        .order_by(TenureContract.end_date)
+    ))
+
+
+def coverage_rows(session: Session, scope_path: str | None) -> list[tuple[Any, ...]]:
+    """Every active manager in scope with their contracts for their current position."""
+    stmt = (
+        select(Manager, OrgUnit, TenureContract)
+        .join(OrgUnit, Manager.org_unit_id == OrgUnit.id)
+        .outerjoin(
+            TenureContract,
+            (TenureContract.manager_id == Manager.id)
+            & (TenureContract.position == Manager.position)
+            & or_(
+                TenureContract.state.in_(("draft", "pending_signature", "active")),
+            ),
+        )
+        .where(Manager.employment_status == "active")
+    )
+    if scope_path:
+        stmt = stmt.where(OrgUnit.path.startswith(scope_path))
+    return [tuple(r) for r in session.execute(stmt.order_by(Manager.employee_no))]

@@ -1,0 +1,397 @@
+"""The contracts API's shapes, in and out: validation, serialisation and docs at once."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import fields, validate, validates_schema
+
+from services.contracts import domain as d
+from shared.fields import DecimalString, PageInfo, PageQuery, StrictSchema
+
+CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$",
+                       error="1-64 letters, digits, '_', '.', '-'")
+NAME = validate.Length(min=1, max=200)
+positions = [p.value for p in d.Position]
+
+
+def _enum(enum: type) -> validate.OneOf:
+    return validate.OneOf([e.value for e in enum])
+
+
+class CategoryField(fields.String):
+    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+        value = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return d.validate_category(value)
+        except (ValueError, d.DomainError) as exc:
+            raise ma.ValidationError(str(exc) or "invalid category") from exc
+
+
+# --- org units --------------------------------------------------------------------------------
+
+class OrgUnitIn(StrictSchema):
+    code = fields.String(required=True, validate=CODE)
+    name = fields.String(required=True, validate=NAME)
+    kind = fields.String(required=True, validate=_enum(d.UnitKind))
+    category = CategoryField(required=True, metadata={
+        "description": "commercial_competitive, commercial_special_function, public_welfare "
+                       "or a custom slug"})
+    has_board = fields.Boolean(load_default=False)
+    parent_id = fields.String(load_default=None, allow_none=True)
+
+
+class OrgUnitPatch(StrictSchema):
+    name = fields.String(validate=NAME)
+    category = CategoryField()
+    has_board = fields.Boolean()
+
+
+class OrgUnitMove(StrictSchema):
+    parent_id = fields.String(required=True)
+
+
+class OrgUnitOut(ma.Schema):
+    id = fields.String()
+    code = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    category = fields.String()
+    has_board = fields.Boolean()
+    parent_id = fields.String(allow_none=True)
+    layer = fields.Integer()
+    row_version = fields.Integer()
+
+
+class OrgUnitHistoryOut(ma.Schema):
+    change = fields.String()
+    before = fields.Dict()
+    after = fields.Dict()
+    changed_by = fields.String()
+    changed_at = fields.DateTime()
+
+
+class OrgUnitQuery(PageQuery):
+    parent_id = fields.String()
+    subtree_of = fields.String()
+    layer = fields.Integer(validate=validate.Range(min=1, max=20))
+    category = CategoryField()
+    kind = fields.String(validate=_enum(d.UnitKind))
+
+
+class OrgUnitPage(ma.Schema):
+    items = fields.List(fields.Nested(OrgUnitOut))
+    page = fields.Nested(PageInfo)
+
+
+# --- managers ---------------------------------------------------------------------------------
+
+class ManagerIn(StrictSchema):
+    employee_no = fields.String(required=True, validate=CODE)
+    name = fields.String(required=True, validate=NAME)
+    email = fields.Email(required=True)
+    language = fields.String(load_default="zh", validate=validate.OneOf(["zh", "en"]))
+    org_unit_id = fields.String(required=True)
+    position = fields.String(required=True, validate=validate.OneOf(positions))
+    management_level = fields.String(validate=_enum(d.ManagementLevel))
+
+
+class ManagerPatch(StrictSchema):
+    name = fields.String(validate=NAME)
+    email = fields.Email()
+    language = fields.String(validate=validate.OneOf(["zh", "en"]))
+    org_unit_id = fields.String()
+    position = fields.String(validate=validate.OneOf(positions))
+    management_level = fields.String(validate=_enum(d.ManagementLevel))
+    employment_status = fields.String(validate=validate.OneOf(["active", "departed"]))
+    departure_reason = fields.String(validate=validate.OneOf(
+        ["retirement", "resignation", "transfer", "misconduct", "appraisal_exit", "other"]))
+
+
+class ManagerOut(ma.Schema):
+    id = fields.String()
+    employee_no = fields.String()
+    name = fields.String()
+    email = fields.String()
+    language = fields.String()
+    org_unit_id = fields.String()
+    layer = fields.Integer()
+    category = fields.String()
+    position = fields.String()
+    management_level = fields.String()
+    employment_status = fields.String()
+    departure_reason = fields.String(allow_none=True)
+    row_version = fields.Integer()
+
+
+class ManagerQuery(PageQuery):
+    org_unit_id = fields.String(metadata={"description": "the whole subtree of this unit"})
+    layer = fields.Integer(validate=validate.Range(min=1, max=20))
+    category = CategoryField()
+    position = fields.String(validate=validate.OneOf(positions))
+    management_level = fields.String(validate=_enum(d.ManagementLevel))
+    employment_status = fields.String(validate=validate.OneOf(["active", "departed"]))
+
+
+class ManagerPage(ma.Schema):
+    items = fields.List(fields.Nested(ManagerOut))
+    page = fields.Nested(PageInfo)
+
+
+# --- indicators, targets, templates -----------------------------------------------------------
+
+class IndicatorIn(StrictSchema):
+    code = fields.String(required=True, validate=CODE)
+    name = fields.String(required=True, validate=NAME)
+    unit = fields.String(load_default="", validate=validate.Length(max=32))
+    kind = fields.String(required=True, validate=_enum(d.IndicatorKind))
+    direction = fields.String(load_default=d.Direction.HIGHER_IS_BETTER.value,
+                              validate=_enum(d.Direction))
+    description = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class IndicatorOut(ma.Schema):
+    code = fields.String()
+    name = fields.String()
+    unit = fields.String()
+    kind = fields.String()
+    direction = fields.String()
+    description = fields.String()
+
+
+class TargetLineIn(StrictSchema):
+    indicator_code = fields.String(required=True, validate=CODE)
+    role = fields.String(load_default="scored", validate=_enum(d.TargetRole))
+    weight = DecimalString(places=2, allow_none=True, load_default=None)
+    base = DecimalString(places=4, allow_none=True, load_default=None)
+    target = DecimalString(places=4, allow_none=True, load_default=None)
+    challenge = DecimalString(places=4, allow_none=True, load_default=None)
+    main = fields.Boolean(load_default=False)
+    part = fields.String(load_default="individual",
+                         validate=validate.OneOf(["organisational", "individual"]))
+    max_points = DecimalString(places=2, allow_none=True, load_default=None)
+    milestones = fields.Integer(allow_none=True, load_default=None,
+                                validate=validate.Range(min=1, max=100))
+    description = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class TargetLineOut(ma.Schema):
+    indicator_code = fields.String()
+    name = fields.String()
+    unit = fields.String()
+    kind = fields.String()
+    direction = fields.String()
+    role = fields.String()
+    weight = fields.String(allow_none=True)
+    base = fields.String(allow_none=True)
+    target = fields.String(allow_none=True)
+    challenge = fields.String(allow_none=True)
+    main = fields.Boolean()
+    part = fields.String()
+    max_points = fields.String(allow_none=True)
+    milestones = fields.Integer(allow_none=True)
+    description = fields.String()
+
+
+class TargetsIn(StrictSchema):
+    indicators = fields.List(fields.Nested(TargetLineIn), required=True,
+                             validate=validate.Length(min=1, max=100))
+
+
+class TemplateIn(StrictSchema):
+    name = fields.String(required=True, validate=NAME)
+    layer = fields.Integer(allow_none=True, load_default=None,
+                           validate=validate.Range(min=1, max=20))
+    category = CategoryField(allow_none=True, load_default=None)
+    position = fields.String(allow_none=True, load_default=None,
+                             validate=validate.OneOf(positions))
+    term_years = fields.Integer(load_default=3, validate=validate.Range(min=1, max=10))
+    max_consecutive_terms = fields.Integer(load_default=2, validate=validate.Range(min=1, max=10))
+    signing_deadline_days = fields.Integer(load_default=30,
+                                           validate=validate.Range(min=1, max=365))
+    targets = fields.List(fields.Nested(TargetLineIn), load_default=list,
+                          validate=validate.Length(max=100))
+
+
+class TemplateOut(ma.Schema):
+    id = fields.String()
+    name = fields.String()
+    layer = fields.Integer(allow_none=True)
+    category = fields.String(allow_none=True)
+    position = fields.String(allow_none=True)
+    term_years = fields.Integer()
+    max_consecutive_terms = fields.Integer()
+    signing_deadline_days = fields.Integer()
+    targets = fields.List(fields.Nested(TargetLineOut))
+    row_version = fields.Integer()
+
+
+# --- contracts --------------------------------------------------------------------------------
+
+class SignatoryOverrideIn(StrictSchema):
+    kind = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class ContractIn(StrictSchema):
+    manager_id = fields.String(required=True)
+    start_date = fields.Date(required=True)
+    term_years = fields.Integer(validate=validate.Range(min=1, max=10))
+    max_consecutive_terms = fields.Integer(validate=validate.Range(min=1, max=10))
+    template_id = fields.String()
+    targets = fields.List(fields.Nested(TargetLineIn), validate=validate.Length(max=100))
+    signatory_override = fields.Nested(SignatoryOverrideIn)
+
+
+class SignIn(StrictSchema):
+    signed_by = fields.String(validate=validate.Length(min=1, max=200))
+
+
+class EndIn(StrictSchema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class RenewIn(StrictSchema):
+    term_years = fields.Integer(validate=validate.Range(min=1, max=10))
+
+
+class AmendIn(StrictSchema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    approved_by = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    end_date = fields.Date()
+    signatory_override = fields.Nested(SignatoryOverrideIn)
+
+    @validates_schema
+    def _something_changes(self, data, **kwargs):  # type: ignore[no-untyped-def]
+        if "end_date" not in data and "signatory_override" not in data:
+            raise ma.ValidationError("An amendment changes end_date or signatory_override",
+                                     field_name="end_date")
+
+
+class DocumentOut(ma.Schema):
+    id = fields.String()
+    kind = fields.String()
+    year = fields.Method("_year")
+    signed_at = fields.DateTime(allow_none=True)
+    targets = fields.List(fields.Nested(TargetLineOut))
+    row_version = fields.Integer()
+
+    def _year(self, doc):  # type: ignore[no-untyped-def]
+        return doc.year or None
+
+
+class SignatoryOut(ma.Schema):
+    kind = fields.String()
+    description = fields.String()
+    signed_by_position = fields.String(allow_none=True)
+    authorised_by = fields.String(allow_none=True)
+    override_reason = fields.String(allow_none=True)
+
+
+class ContractOut(ma.Schema):
+    id = fields.String()
+    manager_id = fields.String()
+    employee_no = fields.String()
+    manager_name = fields.String()
+    org_unit_id = fields.String()
+    layer = fields.Integer()
+    category = fields.String()
+    position = fields.String()
+    start_date = fields.Date()
+    end_date = fields.Date()
+    term_years = fields.Integer()
+    term_number = fields.Integer()
+    max_consecutive_terms = fields.Integer()
+    state = fields.String()
+    version = fields.Integer()
+    signatory = fields.Nested(SignatoryOut)
+    template_id = fields.String(allow_none=True)
+    previous_contract_id = fields.String(allow_none=True)
+    issued_on = fields.Date(allow_none=True)
+    signing_deadline = fields.Date(allow_none=True)
+    signed_at = fields.DateTime(allow_none=True)
+    signed_by = fields.String(allow_none=True)
+    ended_at = fields.DateTime(allow_none=True)
+    end_reason = fields.String(allow_none=True)
+    row_version = fields.Integer()
+    documents = fields.List(fields.Nested(DocumentOut))
+
+
+class ContractQuery(PageQuery):
+    org_unit_id = fields.String(metadata={"description": "the whole subtree of this unit"})
+    layer = fields.Integer(validate=validate.Range(min=1, max=20))
+    category = CategoryField()
+    position = fields.String(validate=validate.OneOf(positions))
+    state = fields.String(validate=_enum(d.ContractState))
+    year = fields.Integer(validate=validate.Range(min=1990, max=2200))
+    manager_id = fields.String()
+
+
+class ContractPage(ma.Schema):
+    items = fields.List(fields.Nested(ContractOut))
+    page = fields.Nested(PageInfo)
+
+
+class VersionOut(ma.Schema):
+    version = fields.Integer()
+    terms = fields.Dict()
+    reason = fields.String()
+    approved_by = fields.String(allow_none=True)
+    recorded_by = fields.String()
+    recorded_at = fields.DateTime()
+
+
+# --- bulk issue, coverage, expiry -------------------------------------------------------------
+
+class BulkFilterIn(StrictSchema):
+    org_unit_id = fields.String()
+    layer = fields.Integer(validate=validate.Range(min=1, max=20))
+    category = CategoryField()
+    position = fields.String(validate=validate.OneOf(positions))
+    management_level = fields.String(validate=_enum(d.ManagementLevel))
+
+
+class BulkIssueIn(StrictSchema):
+    template_id = fields.String(required=True)
+    start_date = fields.Date(required=True)
+    filter = fields.Nested(BulkFilterIn, load_default=dict)
+
+
+class BulkDecisionOut(ma.Schema):
+    manager_id = fields.String()
+    employee_no = fields.String()
+    issued = fields.Boolean()
+    reason = fields.String(allow_none=True)
+
+
+class BulkJobOut(ma.Schema):
+    id = fields.String()
+    template_id = fields.String()
+    criteria = fields.Dict()
+    start_date = fields.Date()
+    status = fields.String()
+    total = fields.Integer()
+    processed = fields.Integer()
+    issued = fields.Integer()
+    skipped = fields.Integer()
+    progress = fields.Method("_progress")
+    decisions = fields.List(fields.Nested(BulkDecisionOut))
+    error = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    finished_at = fields.DateTime(allow_none=True)
+
+    def _progress(self, job):  # type: ignore[no-untyped-def]
+        if job.status == "done":
+            return "100.00"
+        return f"{(100 * job.processed / job.total) if job.total else 0:.2f}"
+
+
+class CoverageQuery(StrictSchema):
+    org_unit_id = fields.String()
+    as_of = fields.Date()
+    group_by = fields.String(load_default="layer,category,position", validate=validate.Regexp(
+        r"^(layer|category|position)(,(layer|category|position))*$"))
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+
+
+class ExpiryIn(StrictSchema):
+    as_of = fields.Date()

@@ -1,0 +1,419 @@
+"""The consumer runtime: applies each event once per consumer group, or dead-letters it.
+
+For every message the runtime decodes and validates the CloudEvents envelope, then in ONE
+database transaction inserts the inbox row (event id, consumer group) and runs the
+service's handler. If the inbox row already exists the event was applied before (the relay
+publishes at least once, a crashed consumer re-reads uncommitted offsets, a dead letter may
+be replayed) and the handler is skipped. Only after that transaction commits is the Kafka
+offset committed (manual commits, auto-commit off). A crash anywhere in between therefore
+re-delivers the message, and the inbox makes the second delivery a no-op: side effects
+happen exactly once even though delivery is at least once.
+
+Failures:
+
+* A message that is not a valid envelope, has a type missing from the catalogue, or data
+  that fails its schema goes to the dead-letter topic at once: retrying cannot fix it.
+* A handler error is retried (the whole transaction again) up to `max_retries` times with
+  backoff, then the message goes to the dead-letter topic and the consumer moves on.
+* A database that is unreachable (OperationalError, InterfaceError) is not the event's
+  fault: the runtime retries without limit, with capped backoff, instead of dead-lettering
+  every event of an outage. The partition waits; the lag metric shows it.
+
+A dead letter keeps the original key and value bytes untouched, so `shared.ops` can replay
+it to its original topic once the fix is deployed; the reason travels in `dl_*` headers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Collection, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from kafka import OffsetAndMetadata, TopicPartition
+from kafka.errors import KafkaError
+from prometheus_client import Counter, Gauge, Histogram
+from sqlalchemy import Table, insert, select
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm import Session
+
+from shared.db import Database
+from shared.events.catalogue import DEAD_LETTER_TOPIC
+from shared.events.envelope import MalformedEvent, decode_envelope
+from shared.events.schemas import EventRejected, validate_event
+from shared.kafka_clients import (
+    Backoff,
+    make_consumer,
+    make_producer,
+    probe_broker,
+    serve_metrics,
+    stop_on_signals,
+)
+
+log = logging.getLogger("tenure.consumer")
+
+Handler = Callable[[Session, dict[str, Any]], None]
+
+EVENTS = Counter("tenure_consumer_events", "Events taken off a topic, by outcome",
+                 ["service", "group", "topic", "outcome"])
+DEAD_LETTERED = Counter("tenure_consumer_dead_lettered", "Events sent to the dead-letter topic",
+                        ["service", "group", "topic", "error"])
+LAG = Gauge("tenure_consumer_lag", "Messages behind the end of a partition",
+            ["service", "group", "topic", "partition"])
+HANDLE_SECONDS = Histogram("tenure_consumer_handle_seconds",
+                           "Time to apply one event (transaction included)",
+                           ["service", "group"],
+                           buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5))
+
+APPLIED, DUPLICATE, IGNORED, DEAD = "applied", "duplicate", "ignored", "dead_lettered"
+
+# Header names on a dead letter. Values are UTF-8 text.
+DL_HEADERS = ("dl_original_topic", "dl_original_partition", "dl_original_offset",
+              "dl_original_key", "dl_consumer_group", "dl_service", "dl_error_class",
+              "dl_error_message", "dl_attempts", "dl_failed_at")
+
+
+class BrokerUnavailable(RuntimeError):
+    """No bootstrap server answered; the consumer is not created (and retries later)."""
+
+
+class _Abandoned(Exception):
+    """Stop was requested while a message was still being retried: leave it uncommitted."""
+
+
+def _inbox_insert(database: Database, inbox: Table) -> Callable[[dict[str, Any]], Any]:
+    """An INSERT that does nothing when the (event_id, consumer_group) row exists."""
+    dialect = database.engine.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return lambda row: pg_insert(inbox).values(**row).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return lambda row: sqlite_insert(inbox).values(**row).on_conflict_do_nothing()
+    return lambda row: insert(inbox).values(**row)
+
+
+class EventConsumer:
+    """One consumer group member: `run_forever` in a process, `run_once` in tests."""
+
+    def __init__(
+        self,
+        database: Database,
+        inbox_table: Table,
+        bootstrap_servers: str | Sequence[str],
+        group_id: str,
+        topics: Sequence[str],
+        handler: Handler,
+        *,
+        service: str = "tenure",
+        dead_letter_topic: str = DEAD_LETTER_TOPIC,
+        max_retries: int = 3,
+        backoff: Backoff | None = None,
+        transient_backoff: Backoff | None = None,
+        event_types: Collection[str] | None = None,
+        validate: bool = True,
+        poll_timeout: float = 0.5,
+        auto_offset_reset: str = "earliest",
+        consumer_config: dict[str, Any] | None = None,
+        producer_config: dict[str, Any] | None = None,
+        transient_errors: tuple[type[BaseException], ...] = (OperationalError, InterfaceError),
+    ) -> None:
+        self.database = database
+        self.inbox = inbox_table
+        self.bootstrap_servers = bootstrap_servers
+        self.group_id = group_id
+        self.topics = list(topics)
+        self.handler = handler
+        self.service = service
+        self.dead_letter_topic = dead_letter_topic
+        self.max_retries = max_retries
+        self.backoff = backoff or Backoff(0.2, 2.0)
+        self.transient_backoff = transient_backoff or Backoff(0.5, 10.0)
+        self.event_types = frozenset(event_types) if event_types is not None else None
+        self.validate = validate
+        self.poll_timeout = poll_timeout
+        self.consumer_config = {"auto_offset_reset": auto_offset_reset,
+                                **(consumer_config or {})}
+        self.producer_config = dict(producer_config or {})
+        self.transient_errors = transient_errors
+        self.stop_event = threading.Event()
+        self._consumer: Any = None
+        self._producer: Any = None
+        self._insert_inbox = _inbox_insert(database, inbox_table)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the loop to finish the current message, commit and return."""
+        self.stop_event.set()
+
+    def _ensure_consumer(self) -> Any:
+        if self._consumer is None:
+            # Probe first: a kafka-python client whose bootstrap fails leaks its I/O thread,
+            # and this runs in a retry loop for as long as the broker is away.
+            ok, detail = probe_broker(self.bootstrap_servers)
+            if not ok:
+                raise BrokerUnavailable(detail)
+            self._consumer = make_consumer(
+                self.bootstrap_servers, self.group_id, self.topics,
+                client_id=f"tenure-{self.service}-{self.group_id}", **self.consumer_config)
+        return self._consumer
+
+    def _ensure_producer(self) -> Any:
+        if self._producer is None:
+            ok, detail = probe_broker(self.bootstrap_servers)
+            if not ok:
+                raise BrokerUnavailable(detail)
+            self._producer = make_producer(self.bootstrap_servers,
+                                           client_id=f"tenure-{self.service}-deadletter",
+                                           **self.producer_config)
+        return self._producer
+
+    def close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        producer, self._producer = self._producer, None
+        if consumer is not None:
+            try:
+                # Offsets were committed after each batch; close only leaves the group, so
+                # the partitions move to another member at once instead of after a timeout.
+                consumer.close(autocommit=False, timeout_ms=5000)
+            except KafkaError as exc:
+                log.warning("closing the consumer: %s", exc, extra=self._log_extra())
+        if producer is not None:
+            try:
+                producer.close(timeout=5)
+            except KafkaError as exc:
+                log.warning("closing the dead-letter producer: %s", exc,
+                            extra=self._log_extra())
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def run_forever(self, stop_event: threading.Event | None = None) -> None:
+        """Consume until the stop event is set; survive broker outages; close at the end."""
+        if stop_event is not None:
+            self.stop_event = stop_event
+        failures = 0
+        log.info("consumer started on %s", ",".join(self.topics), extra=self._log_extra())
+        try:
+            while not self.stop_event.is_set():
+                try:
+                    self.run_once()
+                except (KafkaError, BrokerUnavailable) as exc:
+                    failures += 1
+                    delay = self.transient_backoff.delay(failures)
+                    log.warning("consumer attempt %d failed, retrying in %.1fs: %s",
+                                failures, delay, exc, extra=self._log_extra())
+                    if isinstance(exc, KafkaError):
+                        self.close()  # a fresh consumer rejoins the group cleanly
+                    self.stop_event.wait(delay)
+                    continue
+                failures = 0
+        finally:
+            self.close()
+            log.info("consumer stopped", extra=self._log_extra())
+
+    def run_once(self, timeout: float | None = None) -> int:
+        """Poll once, apply what came, commit the offsets of what was finished.
+
+        Returns how many messages were finished (applied, skipped as duplicates or ignored,
+        or dead-lettered). Messages left unfinished because stop was requested are not
+        committed and the consumer is rewound to them.
+        """
+        consumer = self._ensure_consumer()
+        polled = consumer.poll(timeout_ms=int(1000 * (self.poll_timeout if timeout is None
+                                                      else timeout)))
+        finished = 0
+        commit: dict[TopicPartition, OffsetAndMetadata] = {}
+        rewind: dict[TopicPartition, int] = {}
+        for tp, records in polled.items():
+            for record in records:
+                if self.stop_event.is_set():
+                    rewind[tp] = record.offset
+                    break
+                try:
+                    self.process(record)
+                except _Abandoned:
+                    rewind[tp] = record.offset
+                    break
+                commit[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
+                finished += 1
+        if commit:
+            self._commit(consumer, commit)
+            self._note_lag(consumer, commit)
+        for tp, offset in rewind.items():
+            # Polled but not finished: read them again (now, or by whoever gets the
+            # partition after this member leaves).
+            consumer.seek(tp, offset)
+        return finished
+
+    def _commit(self, consumer: Any, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        try:
+            consumer.commit(offsets)
+        except KafkaError as exc:
+            # Typically a rebalance took the partition away. The events are applied and in
+            # the inbox; whoever reads them again skips them as duplicates.
+            log.warning("offset commit failed (events will be re-read and skipped): %s",
+                        exc, extra=self._log_extra())
+
+    def _note_lag(self, consumer: Any, committed: dict[TopicPartition, OffsetAndMetadata]
+                  ) -> None:
+        for tp, meta in committed.items():
+            try:
+                highwater = consumer.highwater(tp)
+            except KafkaError:
+                continue
+            if highwater is not None:
+                LAG.labels(self.service, self.group_id, tp.topic, str(tp.partition)).set(
+                    max(0, highwater - meta.offset))
+
+    # -- one message ----------------------------------------------------------------------
+
+    def process(self, record: Any) -> str:
+        """Apply, skip or dead-letter one Kafka record; returns the outcome."""
+        try:
+            if record.value is None:
+                raise MalformedEvent("the message has no value")
+            envelope = decode_envelope(record.value)
+            if self.validate:
+                validate_event(envelope)
+        except (MalformedEvent, EventRejected) as exc:
+            return self._dead_letter(record, exc, attempts=1)
+        if self.event_types is not None and envelope["type"] not in self.event_types:
+            EVENTS.labels(self.service, self.group_id, record.topic, IGNORED).inc()
+            return IGNORED
+        attempt = 0
+        transient = 0
+        while True:
+            attempt += 1
+            started = time.perf_counter()
+            try:
+                applied = self._apply(record, envelope)
+            except self.transient_errors as exc:
+                # The database, not the event: wait for it however long it takes.
+                attempt -= 1
+                transient += 1
+                delay = self.transient_backoff.delay(transient)
+                log.error("database unavailable while applying %s, retrying in %.1fs: %s",
+                          envelope["id"], delay, exc, extra=self._log_extra(envelope))
+                if self.stop_event.wait(delay):
+                    raise _Abandoned from exc
+                continue
+            except Exception as exc:  # any handler error: retried, then dead-lettered
+                if attempt > self.max_retries:
+                    return self._dead_letter(record, exc, attempts=attempt, envelope=envelope)
+                delay = self.backoff.delay(attempt)
+                log.warning("handler failed on %s (attempt %d of %d), retrying in %.1fs: %r",
+                            envelope["id"], attempt, self.max_retries + 1, delay, exc,
+                            extra=self._log_extra(envelope))
+                if self.stop_event.wait(delay):
+                    raise _Abandoned from exc
+                continue
+            HANDLE_SECONDS.labels(self.service, self.group_id).observe(
+                time.perf_counter() - started)
+            outcome = APPLIED if applied else DUPLICATE
+            EVENTS.labels(self.service, self.group_id, record.topic, outcome).inc()
+            return outcome
+
+    def _apply(self, record: Any, envelope: dict[str, Any]) -> bool:
+        """One transaction: claim the inbox row, run the handler. False if already applied."""
+        with self.database.unit_of_work() as session:
+            claimed = session.execute(self._insert_inbox({
+                "event_id": envelope["id"],
+                "consumer_group": self.group_id,
+                "event_type": envelope["type"],
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "processed_at": datetime.now(UTC),
+            })).rowcount
+            if claimed == 0:
+                return False
+            self.handler(session, envelope)
+            return True
+
+    def already_applied(self, event_id: str) -> bool:
+        with self.database.read() as session:
+            return session.execute(
+                select(self.inbox.c.event_id).where(self.inbox.c.event_id == event_id,
+                                                    self.inbox.c.consumer_group == self.group_id)
+            ).first() is not None
+
+    # -- dead letters ---------------------------------------------------------------------
+
+    def _dead_letter(self, record: Any, error: BaseException, *, attempts: int,
+                     envelope: dict[str, Any] | None = None) -> str:
+        error_class = type(error).__name__
+        message = str(error) or repr(error)
+        headers = [(k, v) for k, v in (record.headers or []) if not k.startswith("dl_")]
+        headers += [
+            ("dl_original_topic", record.topic.encode()),
+            ("dl_original_partition", str(record.partition).encode()),
+            ("dl_original_offset", str(record.offset).encode()),
+            ("dl_original_key", record.key or b""),
+            ("dl_consumer_group", self.group_id.encode()),
+            ("dl_service", self.service.encode()),
+            ("dl_error_class", error_class.encode()),
+            ("dl_error_message", message[:4000].encode()),
+            ("dl_attempts", str(attempts).encode()),
+            ("dl_failed_at", datetime.now(UTC).isoformat().replace("+00:00", "Z").encode()),
+        ]
+        retry = 0
+        while True:
+            try:
+                producer = self._ensure_producer()
+                producer.send(self.dead_letter_topic, key=record.key, value=record.value,
+                              headers=headers).get(timeout=30)
+                break
+            except (KafkaError, BrokerUnavailable) as exc:
+                # Never commit past a message that is neither applied nor dead-lettered.
+                retry += 1
+                delay = self.transient_backoff.delay(retry)
+                log.error("cannot write dead letter, retrying in %.1fs: %s", delay, exc,
+                          extra=self._log_extra(envelope))
+                if self._producer is not None:
+                    producer, self._producer = self._producer, None
+                    producer.close(timeout=1)
+                if self.stop_event.wait(delay):
+                    raise _Abandoned from exc
+        DEAD_LETTERED.labels(self.service, self.group_id, record.topic, error_class).inc()
+        EVENTS.labels(self.service, self.group_id, record.topic, DEAD).inc()
+        log.error("dead-lettered %s from %s[%d]@%d after %d attempt(s): %s: %s",
+                  (envelope or {}).get("id", "a message"), record.topic, record.partition,
+                  record.offset, attempts, error_class, message[:500],
+                  extra=self._log_extra(envelope))
+        return DEAD
+
+    def _log_extra(self, envelope: dict[str, Any] | None = None) -> dict[str, Any]:
+        extra: dict[str, Any] = {"service": self.service, "consumer_group": self.group_id}
+        if envelope:
+            extra["event_id"] = envelope.get("id")
+            extra["event_type"] = envelope.get("type")
+        return extra
+
+
+def run_consumer_process(
+    database: Database,
+    inbox_table: Table,
+    bootstrap_servers: str | Sequence[str],
+    group_id: str,
+    topics: Sequence[str],
+    handler: Handler,
+    *,
+    service: str,
+    metrics_port: int | None = None,
+    **options: Any,
+) -> None:
+    """Entry point for a service's `consume` CLI command: runs until SIGTERM/SIGINT.
+
+    On a signal the consumer finishes the message in hand, commits its offsets, leaves the
+    group and returns.
+    """
+    consumer = EventConsumer(database, inbox_table, bootstrap_servers, group_id, topics,
+                             handler, service=service, **options)
+    stop_on_signals(consumer.stop_event)
+    serve_metrics(metrics_port)
+    consumer.run_forever()

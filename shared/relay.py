@@ -1,0 +1,378 @@
+"""The outbox relay: publishes committed outbox rows to Kafka, in order, at least once.
+
+A service never talks to Kafka inside a request. It writes its rows and its events in one
+transaction (`shared.outbox.record_event`); this relay, a separate process per service, reads
+the unsent rows in id order and publishes them, then marks them sent.
+
+Guarantees and their limits:
+
+* Nothing is lost. A row is marked sent only after the broker acknowledged it (acks=all,
+  idempotent producer). A broker outage just leaves rows unsent; the relay retries with a
+  capped exponential backoff and catches up when the broker is back.
+* One key's events keep their order. Rows are sent in id order, and if a row fails no later
+  row with the same key is marked sent, so the failed row and everything after it for that
+  key are sent again, in order, on the next try.
+* At least once, not exactly once. A crash between the broker's acknowledgement and the
+  UPDATE that marks the rows (or a failure after a later row of the same key was already
+  delivered) publishes a row again. Consumers therefore deduplicate by event id
+  (`shared.consumer`, the inbox table); the relay never tries to be cleverer than that.
+* One publisher per database. On PostgreSQL the relay holds a session-level advisory lock on
+  a dedicated connection; a second relay process on the same database idles until the lock
+  is free (so running two for availability is safe). On SQLite there is no such lock: run
+  exactly one relay process per service database (the local setup does).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from kafka.errors import KafkaError
+from prometheus_client import Counter, Gauge
+from sqlalchemy import Connection, Table, func, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from shared.db import Database
+from shared.events.catalogue import CATALOGUE
+from shared.events.envelope import SPEC_VERSION
+from shared.kafka_clients import (
+    PRODUCER_DEFAULTS,
+    Backoff,
+    make_producer,
+    serve_metrics,
+    stop_on_signals,
+)
+
+log = logging.getLogger("tenure.relay")
+
+OUTBOX_BACKLOG = Gauge("tenure_outbox_backlog", "Outbox rows not yet published", ["service"])
+RELAY_SENT = Counter("tenure_relay_sent", "Outbox rows published and marked sent", ["service"])
+RELAY_FAILURES = Counter("tenure_relay_failures",
+                         "Relay attempts that failed (broker or database)", ["service"])
+
+# How often the backlog gauge may cost a COUNT(*) while the relay is busy.
+_BACKLOG_COUNT_EVERY = 2.0
+
+
+class OutboxPublishError(RuntimeError):
+    """A batch was only partly published; `sent` rows were marked, the rest stay unsent."""
+
+    def __init__(self, message: str, sent: int = 0) -> None:
+        super().__init__(message)
+        self.sent = sent
+
+
+def relay_lock_key(outbox: Table) -> int:
+    """A stable signed 64-bit advisory lock id for one outbox table (locks are per database)."""
+    digest = hashlib.sha256(f"tenure.outbox-relay:{outbox.name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class OutboxRelay:
+    """Moves outbox rows to Kafka; `run_once` is one batch, `run_forever` the process loop."""
+
+    def __init__(
+        self,
+        database: Database,
+        outbox_table: Table,
+        bootstrap_servers: str | Sequence[str],
+        *,
+        service: str = "tenure",
+        batch_size: int = 500,
+        poll_interval: float = 0.2,
+        backoff: Backoff | None = None,
+        producer_config: dict[str, Any] | None = None,
+    ) -> None:
+        self.database = database
+        self.outbox = outbox_table
+        self.bootstrap_servers = bootstrap_servers
+        self.service = service
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.backoff = backoff or Backoff(0.2, 5.0)
+        self.producer_config = dict(producer_config or {})
+        delivery_ms = self.producer_config.get("delivery_timeout_ms",
+                                               PRODUCER_DEFAULTS["delivery_timeout_ms"])
+        # flush() returns once every future is resolved, which delivery_timeout_ms bounds;
+        # the margin only guards against a producer that stops resolving futures at all.
+        self.flush_timeout = delivery_ms / 1000 + 10
+        self.lock_key = relay_lock_key(outbox_table)
+        self.last_fetched = 0
+        self._producer: Any = None
+        self._lock_conn: Connection | None = None
+        self._lock_warned = False
+        self._backlog: int | None = None
+        self._backlog_counted_at = 0.0
+        self._headers_cache: dict[str, tuple[tuple[str, bytes], ...]] = {}
+
+    # -- one batch ------------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """Publish up to `batch_size` unsent rows; return how many were marked sent.
+
+        Raises OutboxPublishError when the broker did not take every row (after marking the
+        ones it took, under the per-key rule), and SQLAlchemyError when the database fails.
+        """
+        self.last_fetched = 0
+        if not self._hold_lock():
+            return 0
+        rows = self._fetch_unsent()
+        self.last_fetched = len(rows)
+        if not rows:
+            self._set_backlog(0)
+            return 0
+        try:
+            producer = self._ensure_producer()
+        except KafkaError as exc:
+            raise OutboxPublishError(f"cannot connect to Kafka: {exc}") from exc
+
+        futures: list[Any] = []
+        send_error: BaseException | None = None
+        for row in rows:
+            try:
+                futures.append(producer.send(
+                    row.topic,
+                    key=row.key.encode() if row.key is not None else None,
+                    value=row.payload.encode(),
+                    headers=self._headers(row),
+                ))
+            except (KafkaError, BufferError, ValueError) as exc:
+                # ValueError also covers a record larger than max_request_size; the row
+                # stays unsent (visible in last_error) rather than blocking silently.
+                send_error = exc
+                break
+        try:
+            producer.flush(timeout=self.flush_timeout)
+        except KafkaError as exc:
+            send_error = send_error or exc
+
+        sent_ids, failures = self._classify(rows, futures)
+        if send_error is not None and not failures and len(futures) < len(rows):
+            failures[str(send_error) or type(send_error).__name__] = [rows[len(futures)].id]
+        self._mark(sent_ids, failures)
+        RELAY_SENT.labels(self.service).inc(len(sent_ids))
+        self._note_sent(len(rows), len(sent_ids))
+        if failures or send_error is not None:
+            # A producer whose records failed may be in a fatal state (idempotence epoch);
+            # a fresh one on the next try is the simple, always-correct choice.
+            self._discard_producer()
+            first = next(iter(failures), None) or str(send_error)
+            raise OutboxPublishError(
+                f"{len(rows) - len(sent_ids)} of {len(rows)} outbox rows not published: {first}",
+                sent=len(sent_ids),
+            )
+        return len(sent_ids)
+
+    def _classify(self, rows: Sequence[Any], futures: Sequence[Any]
+                  ) -> tuple[list[int], dict[str, list[int]]]:
+        """Rows to mark sent, and failed row ids by error message.
+
+        A key whose row failed is blocked for the rest of the batch: its later rows are not
+        marked even if the broker took them, so the next try re-sends from the failed row on
+        and the key's order is kept (the re-sent later rows are duplicates, deduplicated by
+        consumers). Rows not sent at all (after a send() error) are simply left unsent.
+        """
+        sent_ids: list[int] = []
+        failures: dict[str, list[int]] = {}
+        blocked: set[str | None] = set()
+        for row, future in zip(rows, futures, strict=False):
+            ok = future.is_done and future.succeeded()
+            if ok and row.key not in blocked:
+                sent_ids.append(row.id)
+            elif not ok:
+                blocked.add(row.key)
+                error = future.exception if future.is_done else "not acknowledged in time"
+                failures.setdefault(str(error) or type(error).__name__, []).append(row.id)
+        return sent_ids, failures
+
+    # -- database -------------------------------------------------------------------------
+
+    def _fetch_unsent(self) -> list[Any]:
+        o = self.outbox.c
+        query = (select(o.id, o.event_id, o.event_type, o.topic, o.key, o.payload)
+                 .where(o.sent_at.is_(None)).order_by(o.id).limit(self.batch_size))
+        # A short transaction of its own: nothing is held open while Kafka is waited on.
+        with self.database.engine.begin() as conn:
+            return list(conn.execute(query))
+
+    def _mark(self, sent_ids: list[int], failures: dict[str, list[int]]) -> None:
+        if not sent_ids and not failures:
+            return
+        o = self.outbox.c
+        with self.database.engine.begin() as conn:
+            if sent_ids:
+                conn.execute(update(self.outbox).where(o.id.in_(sent_ids))
+                             .values(sent_at=datetime.now(UTC)))
+            for message, ids in failures.items():
+                conn.execute(update(self.outbox).where(o.id.in_(ids))
+                             .values(attempts=o.attempts + 1, last_error=message[:2000]))
+
+    def count_backlog(self) -> int:
+        with self.database.engine.begin() as conn:
+            count = conn.execute(select(func.count()).select_from(self.outbox)
+                                 .where(self.outbox.c.sent_at.is_(None))).scalar_one()
+        self._set_backlog(int(count))
+        return int(count)
+
+    def _note_sent(self, fetched: int, sent: int) -> None:
+        if fetched < self.batch_size:
+            # The whole backlog was in this batch: what is left is exactly what failed
+            # (rows committed meanwhile show up on the next poll).
+            self._set_backlog(fetched - sent)
+        elif time.monotonic() - self._backlog_counted_at > _BACKLOG_COUNT_EVERY:
+            self.count_backlog()
+        elif self._backlog is not None:
+            self._set_backlog(max(0, self._backlog - sent))
+
+    def _set_backlog(self, value: int) -> None:
+        if value != self._backlog or value == 0:
+            OUTBOX_BACKLOG.labels(self.service).set(value)
+        if self._backlog is None or value != self._backlog:
+            self._backlog_counted_at = time.monotonic()
+        self._backlog = value
+
+    # -- the single-publisher lock (PostgreSQL) -------------------------------------------
+
+    def _hold_lock(self) -> bool:
+        if not self.database.is_postgres:
+            return True  # SQLite: one relay process per database, by deployment
+        if self._lock_conn is not None:
+            try:
+                self._lock_conn.exec_driver_sql("SELECT 1")
+                self._lock_conn.commit()
+                return True
+            except SQLAlchemyError:
+                log.warning("relay lost its lock connection; acquiring again",
+                            extra={"service": self.service})
+                self._release_lock()
+        conn = self.database.engine.connect()
+        try:
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:key)"),
+                               {"key": self.lock_key}).scalar()
+            conn.commit()
+        except SQLAlchemyError:
+            conn.invalidate()
+            conn.close()
+            raise
+        if got:
+            self._lock_conn = conn
+            self._lock_warned = False
+            log.info("relay holds the outbox lock", extra={"service": self.service})
+            return True
+        conn.close()
+        if not self._lock_warned:
+            log.info("another relay publishes this outbox; standing by",
+                     extra={"service": self.service})
+            self._lock_warned = True
+        return False
+
+    def _release_lock(self) -> None:
+        conn, self._lock_conn = self._lock_conn, None
+        if conn is not None:
+            # Closing the DBAPI connection ends the session and so its advisory lock;
+            # returning it to the pool would keep the lock alive on an idle connection.
+            try:
+                conn.invalidate()
+            finally:
+                conn.close()
+
+    @property
+    def holds_lock(self) -> bool:
+        return not self.database.is_postgres or self._lock_conn is not None
+
+    # -- producer -------------------------------------------------------------------------
+
+    def _ensure_producer(self) -> Any:
+        if self._producer is None:
+            self._producer = make_producer(self.bootstrap_servers,
+                                           client_id=f"tenure-relay-{self.service}",
+                                           **self.producer_config)
+        return self._producer
+
+    def _discard_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                producer.close(timeout=1)
+            except KafkaError as exc:
+                log.debug("closing a failed producer: %s", exc)
+
+    def _headers(self, row: Any) -> list[tuple[str, bytes]]:
+        static = self._headers_cache.get(row.event_type)
+        if static is None:
+            spec = CATALOGUE.get(row.event_type)
+            source = spec.source if spec else _source_of(row.payload)
+            static = (("ce_type", row.event_type.encode()), ("ce_source", source.encode()),
+                      ("ce_specversion", SPEC_VERSION.encode()))
+            if spec:
+                self._headers_cache[row.event_type] = static
+        return [("ce_id", row.event_id.encode()), *static]
+
+    # -- the process loop -----------------------------------------------------------------
+
+    def run_forever(self, stop_event: threading.Event) -> None:
+        """Publish until `stop_event` is set; back off on failures; close on the way out."""
+        failures = 0
+        log.info("outbox relay started", extra={"service": self.service})
+        try:
+            while not stop_event.is_set():
+                try:
+                    self.run_once()
+                except (OutboxPublishError, KafkaError, SQLAlchemyError) as exc:
+                    failures += 1
+                    RELAY_FAILURES.labels(self.service).inc()
+                    delay = self.backoff.delay(failures)
+                    log.warning("relay attempt %d failed, retrying in %.1fs: %s",
+                                failures, delay, exc, extra={"service": self.service})
+                    stop_event.wait(delay)
+                    continue
+                except Exception:  # an unexpected bug must not kill the relay silently
+                    failures += 1
+                    RELAY_FAILURES.labels(self.service).inc()
+                    log.exception("relay attempt failed unexpectedly",
+                                  extra={"service": self.service})
+                    stop_event.wait(self.backoff.delay(failures))
+                    continue
+                if failures:
+                    log.info("relay recovered after %d failed attempts", failures,
+                             extra={"service": self.service})
+                    failures = 0
+                if self.last_fetched < self.batch_size:
+                    stop_event.wait(self.poll_interval)
+        finally:
+            self.close()
+            log.info("outbox relay stopped", extra={"service": self.service})
+
+    def close(self) -> None:
+        self._discard_producer()
+        self._release_lock()
+
+
+def _source_of(payload: str) -> str:
+    try:
+        return str(json.loads(payload).get("source") or "")
+    except (ValueError, AttributeError):
+        return ""
+
+
+def run_relay_process(
+    database: Database,
+    outbox_table: Table,
+    bootstrap_servers: str | Sequence[str],
+    *,
+    service: str,
+    metrics_port: int | None = None,
+    **options: Any,
+) -> None:
+    """Entry point for a service's `relay` CLI command: runs until SIGTERM/SIGINT."""
+    stop = threading.Event()
+    stop_on_signals(stop)
+    serve_metrics(metrics_port)
+    OutboxRelay(database, outbox_table, bootstrap_servers, service=service,
+                **options).run_forever(stop)
