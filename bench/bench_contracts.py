@@ -50,6 +50,11 @@ def seed(url: str, managers: int, spare: int) -> None:
                               has_board=False, layer=3, path=f"/{hq}/{sid}/{tid}/",
                               row_version=1, created_at=now, updated_at=now))
             leaves.append(tid)
+    spare_unit = str(uuid.uuid4())  # layer 2: outside the bulk issue's filter (layer 3)
+    units.append(dict(id=spare_unit, parent_id=hq, code="SPARE", name="Spare", kind="enterprise",
+                      category="commercial_competitive", has_board=False, layer=2,
+                      path=f"/{hq}/{spare_unit}/", row_version=1, created_at=now,
+                      updated_at=now))
     positions = ["general_manager", "deputy_general_manager", "chief_financial_officer",
                  "middle_manager"]
     rows = []
@@ -57,7 +62,7 @@ def seed(url: str, managers: int, spare: int) -> None:
         rows.append(dict(
             id=str(uuid.uuid4()), employee_no=f"{'E' if n < managers else 'X'}{n:06d}",
             name=f"Manager {n}", email=f"m{n}@example.com", language="zh",
-            org_unit_id=leaves[n % len(leaves)], position=positions[n % len(positions)],
+            org_unit_id=leaves[n % len(leaves)] if n < managers else spare_unit, position=positions[n % len(positions)],
             management_level="enterprise_leadership", employment_status="active",
             row_version=1, created_at=now, updated_at=now))
     with engine.begin() as conn:
@@ -112,7 +117,7 @@ def main() -> None:
             started = time.perf_counter()
             job = call("POST", f"{base}/bulk-issues", token, {
                 "template_id": template["id"], "start_date": "2026-01-01",
-                "filter": {}})
+                "filter": {"layer": 3}})
             while job["status"] not in ("done", "failed"):
                 time.sleep(0.1)
                 job = call("GET", f"{base}/bulk-issues/{job['id']}", token)
@@ -122,7 +127,7 @@ def main() -> None:
             page = call("GET", f"{base}/contracts?page_size=1", token)
             contract_id = page["items"][0]["id"]
             spare_ids = [m["id"] for p in range(1, 41) for m in call(
-                "GET", f"{base}/managers?page_size=500&page={p}&position=general_manager",
+                "GET", f"{base}/managers?page_size=500&page={p}&layer=2",
                 token)["items"] if m["employee_no"].startswith("X")]
             results = []
             if ensure_wrk():

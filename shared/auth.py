@@ -108,12 +108,26 @@ def authenticate() -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiProblem(401, "Unauthorized", "A bearer token is required")
     settings = current_app.config["TENURE_SETTINGS"]
-    principal = decode_token(
-        settings.jwt_secret, token.strip(), issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-    )
+    token = token.strip()
+    cached_entry = _VERIFIED.get((settings.jwt_secret, token))
+    now = time.time()
+    if cached_entry is not None and cached_entry[0] > now:
+        principal = cached_entry[1]
+    else:
+        principal = decode_token(
+            settings.jwt_secret, token, issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+        if len(_VERIFIED) >= _VERIFIED_MAX:
+            _VERIFIED.clear()
+        # Verified once, trusted until it expires: the signature cannot change.
+        _VERIFIED[(settings.jwt_secret, token)] = (float(principal.claims["exp"]), principal)
     g.principal = principal
     return principal
+
+
+_VERIFIED: dict[tuple[str, str], tuple[float, Principal]] = {}
+_VERIFIED_MAX = 10_000
 
 
 def require(*roles: str) -> Callable[[F], F]:

@@ -14,6 +14,10 @@ NAME = validate.Length(min=1, max=200)
 positions = [p.value for p in d.Position]
 
 
+def _fail(message: str) -> bool:
+    raise ma.ValidationError(message)
+
+
 def _enum(enum: type) -> validate.OneOf:
     return validate.OneOf([e.value for e in enum])
 
@@ -388,8 +392,10 @@ class BulkJobOut(ma.Schema):
 class CoverageQuery(StrictSchema):
     org_unit_id = fields.String()
     as_of = fields.Date()
-    group_by = fields.String(load_default="layer,category,position", validate=validate.Regexp(
-        r"^(layer|category|position)(,(layer|category|position))*$"))
+    group_by = fields.String(load_default="layer,category,position", validate=[
+        validate.Regexp(r"^(layer|category|position)(,(layer|category|position))*$"),
+        lambda v: len(set(v.split(","))) == len(v.split(",")) or _fail("fields repeat"),
+    ])
     format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
 
 
