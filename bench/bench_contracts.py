@@ -62,7 +62,8 @@ def seed(url: str, managers: int, spare: int) -> None:
         rows.append(dict(
             id=str(uuid.uuid4()), employee_no=f"{'E' if n < managers else 'X'}{n:06d}",
             name=f"Manager {n}", email=f"m{n}@example.com", language="zh",
-            org_unit_id=leaves[n % len(leaves)] if n < managers else spare_unit, position=positions[n % len(positions)],
+            org_unit_id=leaves[n % len(leaves)] if n < managers else spare_unit,
+            position=positions[n % len(positions)],
             management_level="enterprise_leadership", employment_status="active",
             row_version=1, created_at=now, updated_at=now))
     with engine.begin() as conn:
