@@ -1,0 +1,38 @@
+"""The README's walkthrough, run as written against the contracts service under gunicorn."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from tests.support.processes import REPO, service_api
+
+
+def walkthrough() -> str:
+    text = (REPO / "README.md").read_text()
+    block = re.search(r"<!-- walkthrough:begin -->\s*```sh\n(.*?)```", text, re.S)
+    assert block, "README lost its walkthrough block"
+    return block.group(1)
+
+
+def test_readme_walkthrough_works_as_written(tmp_path: Path) -> None:
+    env = {"TENURE_VAR_DIR": str(tmp_path), "LOG_JSON": "false",
+           "CONTRACTS_DATABASE_URL": f"sqlite:///{tmp_path / 'contracts.db'}"}
+    with service_api("contracts", env, tmp_path) as url:
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", walkthrough()], cwd=REPO,
+            env={**os.environ, **env, "CONTRACTS_URL": url}, capture_output=True, text=True,
+            timeout=120, check=False,
+        )
+    assert result.returncode == 0, result.stderr + result.stdout
+    lines = result.stdout.strip().splitlines()
+    job = json.loads(lines[0])
+    assert job["status"] == "done" and job["issued"] == 1, job
+    signed = json.loads(lines[1])
+    assert signed["state"] == "active" and signed["signatory"]["kind"] == "board"
+    coverage = json.loads(lines[2])
+    assert coverage["totals"]["managers"] == 2 and coverage["totals"]["active"] == 1
+    assert lines[3].startswith("layer,category,position")
