@@ -1,0 +1,309 @@
+"""Built-in templates for every notice kind in Chinese and English (Jinja2, text only).
+
+HR can override any of them per kind and language; these are what is sent otherwise. A fact
+an event lacks is None: the templates test it with `{% if %}`, and a bare `{{ }}` of None
+prints "—".
+"""
+
+# Chinese text uses full-width punctuation (commas, colons, brackets) on purpose.
+# ruff: noqa: RUF001
+
+from __future__ import annotations
+
+from services.notifications.domain.notices import NoticeKind
+
+K = NoticeKind
+
+_ZH_FOOTER = "\n\n此消息由任期制和契约化管理系统自动发送，请勿直接回复。\n"
+_EN_FOOTER = "\n\nThis message was sent by the tenure management system; please do not reply.\n"
+
+_ZH_CONTRACT = (
+    "任期：第{{ term_number }}任期，{{ start_date }} 至 {{ end_date }}"
+    "{% if term_years %}（{{ term_years }}年）{% endif %}\n"
+    "合同编号：{{ contract_id }}"
+)
+_EN_CONTRACT = (
+    "Term: no. {{ term_number }}, {{ start_date }} to {{ end_date }}"
+    "{% if term_years %} ({{ term_years }} years){% endif %}\n"
+    "Contract: {{ contract_id }}"
+)
+_ZH_OUTCOME = (
+    '{% if outcome == "renew" %}续聘{% elif outcome == "renew_with_conditions" %}有条件续聘'
+    '{% elif outcome == "exit" %}退出{% else %}{{ outcome }}{% endif %}'
+)
+_EN_OUTCOME = (
+    '{% if outcome == "renew" %}renewal{% elif outcome == "renew_with_conditions" %}'
+    'renewal with conditions{% elif outcome == "exit" %}exit{% else %}{{ outcome }}{% endif %}'
+)
+_ZH_RESULT = (
+    "{% if grade %}考核等级：{{ grade }}\n{% endif %}"
+    "{% if score %}综合得分：{{ score }}\n{% endif %}"
+)
+_EN_RESULT = (
+    "{% if grade %}Grade: {{ grade }}\n{% endif %}"
+    "{% if score %}Score: {{ score }}\n{% endif %}"
+)
+
+# (kind, language) -> (subject, text body)
+DEFAULT_TEMPLATES: dict[tuple[NoticeKind, str], tuple[str, str]] = {
+    # --- to the manager ------------------------------------------------------------------
+    (K.CONTRACT_TO_SIGN, "zh"): (
+        "【任期制】请签署您的任期经营业绩责任书（{{ start_date }} 至 {{ end_date }}）",
+        "{{ recipient_name }}，您好：\n\n"
+        "您的任期经营业绩责任书已下发，"
+        "{% if signing_deadline %}请于 {{ signing_deadline }} 前完成签署。"
+        "{% else %}请尽快完成签署。{% endif %}\n\n"
+        "单位：{{ org_unit_name }}\n" + _ZH_CONTRACT + _ZH_FOOTER,
+    ),
+    (K.CONTRACT_TO_SIGN, "en"): (
+        "[Tenure] Please sign your tenure contract ({{ start_date }} to {{ end_date }})",
+        "Dear {{ recipient_name }},\n\n"
+        "Your tenure performance contract has been issued for signature. "
+        "{% if signing_deadline %}Please sign it by {{ signing_deadline }}."
+        "{% else %}Please sign it as soon as possible.{% endif %}\n\n"
+        "Unit: {{ org_unit_name }}\n" + _EN_CONTRACT + _EN_FOOTER,
+    ),
+    (K.TARGETS_SET, "zh"): (
+        "【任期制】您的{% if year %}{{ year }}年度{% endif %}经营业绩考核目标已"
+        "{% if locked %}确定{% else %}下达{% endif %}",
+        "{{ recipient_name }}，您好：\n\n"
+        "您的{% if year %}{{ year }}年度{% endif %}经营业绩考核目标已"
+        "{% if locked %}签署确定，不再变更。{% else %}下达，请查阅。{% endif %}\n"
+        "{% if indicator_count %}考核指标：{{ indicator_count }}项\n{% endif %}"
+        "合同编号：{{ contract_id }}" + _ZH_FOOTER,
+    ),
+    (K.TARGETS_SET, "en"): (
+        "[Tenure] Your {% if year %}{{ year }} {% endif %}performance targets are "
+        "{% if locked %}final{% else %}set{% endif %}",
+        "Dear {{ recipient_name }},\n\n"
+        "Your {% if year %}{{ year }} {% endif %}performance targets have been "
+        "{% if locked %}signed and are now locked.{% else %}set; please review them.{% endif %}\n"
+        "{% if indicator_count %}Indicators: {{ indicator_count }}\n{% endif %}"
+        "Contract: {{ contract_id }}" + _EN_FOOTER,
+    ),
+    (K.APPRAISAL_RESULT, "zh"): (
+        "【任期制】您的{{ year }}年度考核结果已公布：{{ grade }}",
+        "{{ recipient_name }}，您好：\n\n"
+        "您的{{ year }}年度经营业绩考核结果已公布。\n\n" + _ZH_RESULT +
+        "\n如有异议，可按规定在申诉期内提出申诉。" + _ZH_FOOTER,
+    ),
+    (K.APPRAISAL_RESULT, "en"): (
+        "[Tenure] Your {{ year }} appraisal result: grade {{ grade }}",
+        "Dear {{ recipient_name }},\n\n"
+        "The result of your {{ year }} performance appraisal has been published.\n\n"
+        + _EN_RESULT +
+        "\nYou may appeal within the appeal period set by the rules." + _EN_FOOTER,
+    ),
+    (K.EXIT_NOTICE, "zh"): (
+        "【任期制】刚性退出条款已触发",
+        "{{ recipient_name }}，您好：\n\n"
+        "根据您的{% if year %}{{ year }}年度{% endif %}考核结果，"
+        "任期经营业绩责任书约定的刚性退出条款已触发。\n\n"
+        "触发条款：{% if rule_description %}{{ rule_description }}（{{ rule }}）"
+        "{% else %}{{ rule }}{% endif %}\n" + _ZH_RESULT +
+        "\n人力资源部门将与您联系后续安排。" + _ZH_FOOTER,
+    ),
+    (K.EXIT_NOTICE, "en"): (
+        "[Tenure] An exit clause of your contract has been triggered",
+        "Dear {{ recipient_name }},\n\n"
+        "Following your {% if year %}{{ year }} {% endif %}appraisal, an exit clause of your "
+        "tenure contract has been triggered.\n\n"
+        "Rule: {% if rule_description %}{{ rule_description }} ({{ rule }})"
+        "{% else %}{{ rule }}{% endif %}\n" + _EN_RESULT +
+        "\nHR will contact you about the next steps." + _EN_FOOTER,
+    ),
+    (K.CONTRACT_EXPIRING, "zh"): (
+        "【任期制】您的任期将于 {{ end_date }} 届满（剩余{{ days_left }}天）",
+        "{{ recipient_name }}，您好：\n\n"
+        "您的任期经营业绩责任书将于 {{ end_date }} 到期，距今还有{{ days_left }}天。"
+        "任期考核与续聘安排将另行通知。\n\n" + _ZH_CONTRACT + _ZH_FOOTER,
+    ),
+    (K.CONTRACT_EXPIRING, "en"): (
+        "[Tenure] Your tenure ends on {{ end_date }} ({{ days_left }} days left)",
+        "Dear {{ recipient_name }},\n\n"
+        "Your tenure contract ends on {{ end_date }}, in {{ days_left }} days. You will be told "
+        "about the tenure appraisal and renewal separately.\n\n" + _EN_CONTRACT + _EN_FOOTER,
+    ),
+    (K.CONTRACT_ENDED, "zh"): (
+        "【任期制】您的任期经营业绩责任书已"
+        "{% if ending == \"expired\" %}到期{% else %}终止{% endif %}",
+        "{{ recipient_name }}，您好：\n\n"
+        "您的任期经营业绩责任书已"
+        "{% if ending == \"expired\" %}于 {{ end_date }} 到期。{% else %}终止。{% endif %}\n"
+        "{% if reason %}原因：{{ reason }}\n{% endif %}\n" + _ZH_CONTRACT + _ZH_FOOTER,
+    ),
+    (K.CONTRACT_ENDED, "en"): (
+        "[Tenure] Your tenure contract has "
+        "{% if ending == \"expired\" %}expired{% else %}been terminated{% endif %}",
+        "Dear {{ recipient_name }},\n\n"
+        "Your tenure contract has "
+        "{% if ending == \"expired\" %}expired on {{ end_date }}.{% else %}been terminated."
+        "{% endif %}\n{% if reason %}Reason: {{ reason }}\n{% endif %}\n"
+        + _EN_CONTRACT + _EN_FOOTER,
+    ),
+    (K.TENURE_CONCLUDED, "zh"): (
+        "【任期制】您的任期考核结论：" + _ZH_OUTCOME,
+        "{{ recipient_name }}，您好：\n\n"
+        "您的任期考核已完成，结论为：" + _ZH_OUTCOME + "。\n"
+        "{% if conditions %}续聘条件：{{ conditions }}\n{% endif %}" + _ZH_RESULT + _ZH_FOOTER,
+    ),
+    (K.TENURE_CONCLUDED, "en"): (
+        "[Tenure] Your tenure appraisal concluded: " + _EN_OUTCOME,
+        "Dear {{ recipient_name }},\n\n"
+        "Your tenure appraisal has concluded with: " + _EN_OUTCOME + ".\n"
+        "{% if conditions %}Conditions: {{ conditions }}\n{% endif %}" + _EN_RESULT + _EN_FOOTER,
+    ),
+    # --- to HR admins and appraisers -----------------------------------------------------
+    (K.CONTRACT_ISSUED_HR, "zh"): (
+        "【任期制】{{ manager_name }}的任期经营业绩责任书已下发待签",
+        "{{ recipient_name }}，您好：\n\n"
+        "{{ org_unit_name }} {{ manager_name }}（{{ employee_no }}）的任期经营业绩责任书已下发，"
+        "{% if signing_deadline %}签署截止日期 {{ signing_deadline }}。{% else %}等待签署。"
+        "{% endif %}\n\n" + _ZH_CONTRACT + _ZH_FOOTER,
+    ),
+    (K.CONTRACT_ISSUED_HR, "en"): (
+        "[Tenure] Tenure contract issued to {{ manager_name }} for signature",
+        "Dear {{ recipient_name }},\n\n"
+        "The tenure contract of {{ manager_name }} ({{ employee_no }}, {{ org_unit_name }}) "
+        "has been issued for signature"
+        "{% if signing_deadline %}; the deadline is {{ signing_deadline }}{% endif %}.\n\n"
+        + _EN_CONTRACT + _EN_FOOTER,
+    ),
+    (K.CONTRACT_SIGNED_HR, "zh"): (
+        "【任期制】{{ manager_name }}已签署任期经营业绩责任书",
+        "{{ recipient_name }}，您好：\n\n"
+        "{{ org_unit_name }} {{ manager_name }}（{{ employee_no }}）已签署任期经营业绩责任书，"
+        "合同已生效。\n\n" + _ZH_CONTRACT + _ZH_FOOTER,
+    ),
+    (K.CONTRACT_SIGNED_HR, "en"): (
+        "[Tenure] {{ manager_name }} signed the tenure contract",
+        "Dear {{ recipient_name }},\n\n"
+        "{{ manager_name }} ({{ employee_no }}, {{ org_unit_name }}) has signed the tenure "
+        "contract; it is now active.\n\n" + _EN_CONTRACT + _EN_FOOTER,
+    ),
+    (K.APPRAISAL_PUBLISHED_HR, "zh"): (
+        "【任期制】{{ manager_name }} {{ year }}年度考核结果已公布：{{ grade }}",
+        "{{ recipient_name }}，您好：\n\n"
+        "{{ org_unit_name }} {{ manager_name }}（{{ employee_no }}）的{{ year }}年度"
+        "经营业绩考核结果已公布。\n\n" + _ZH_RESULT + _ZH_FOOTER,
+    ),
+    (K.APPRAISAL_PUBLISHED_HR, "en"): (
+        "[Tenure] {{ year }} appraisal of {{ manager_name }} published: grade {{ grade }}",
+        "Dear {{ recipient_name }},\n\n"
+        "The {{ year }} appraisal result of {{ manager_name }} ({{ employee_no }}, "
+        "{{ org_unit_name }}) has been published.\n\n" + _EN_RESULT + _EN_FOOTER,
+    ),
+    (K.EXIT_TRIGGERED_HR, "zh"): (
+        "【任期制】{{ manager_name }}触发刚性退出条款：{{ rule }}",
+        "{{ recipient_name }}，您好：\n\n"
+        "{{ org_unit_name }} {{ manager_name }}（{{ employee_no }}）"
+        "{% if year %}{{ year }}年度{% endif %}考核后触发刚性退出条款，请按规定启动退出程序。\n\n"
+        "触发条款：{% if rule_description %}{{ rule_description }}（{{ rule }}）"
+        "{% else %}{{ rule }}{% endif %}\n" + _ZH_RESULT + _ZH_FOOTER,
+    ),
+    (K.EXIT_TRIGGERED_HR, "en"): (
+        "[Tenure] Exit triggered for {{ manager_name }}: {{ rule }}",
+        "Dear {{ recipient_name }},\n\n"
+        "An exit clause has been triggered for {{ manager_name }} ({{ employee_no }}, "
+        "{{ org_unit_name }}){% if year %} after the {{ year }} appraisal{% endif %}. "
+        "Please start the exit procedure.\n\n"
+        "Rule: {% if rule_description %}{{ rule_description }} ({{ rule }})"
+        "{% else %}{{ rule }}{% endif %}\n" + _EN_RESULT + _EN_FOOTER,
+    ),
+    (K.CONTRACT_EXPIRING_HR, "zh"): (
+        "【任期制】{{ manager_name }}的任期将于 {{ end_date }} 届满（剩余{{ days_left }}天）",
+        "{{ recipient_name }}，您好：\n\n"
+        "{{ org_unit_name }} {{ manager_name }}（{{ employee_no }}）的任期经营业绩责任书将于 "
+        "{{ end_date }} 到期，距今还有{{ days_left }}天，请安排任期考核及续聘工作。\n\n"
+        + _ZH_CONTRACT + _ZH_FOOTER,
+    ),
+    (K.CONTRACT_EXPIRING_HR, "en"): (
+        "[Tenure] Tenure of {{ manager_name }} ends on {{ end_date }} ({{ days_left }} days)",
+        "Dear {{ recipient_name }},\n\n"
+        "The tenure contract of {{ manager_name }} ({{ employee_no }}, {{ org_unit_name }}) "
+        "ends on {{ end_date }}, in {{ days_left }} days. Please plan the tenure appraisal and "
+        "the renewal decision.\n\n" + _EN_CONTRACT + _EN_FOOTER,
+    ),
+    (K.CONTRACT_ENDED_HR, "zh"): (
+        "【任期制】{{ manager_name }}的任期经营业绩责任书已"
+        "{% if ending == \"expired\" %}到期{% else %}终止{% endif %}",
+        "{{ recipient_name }}，您好：\n\n"
+        "{{ org_unit_name }} {{ manager_name }}（{{ employee_no }}）的任期经营业绩责任书已"
+        "{% if ending == \"expired\" %}于 {{ end_date }} 到期。{% else %}终止。{% endif %}\n"
+        "{% if reason %}原因：{{ reason }}\n{% endif %}\n" + _ZH_CONTRACT + _ZH_FOOTER,
+    ),
+    (K.CONTRACT_ENDED_HR, "en"): (
+        "[Tenure] Tenure contract of {{ manager_name }} "
+        "{% if ending == \"expired\" %}expired{% else %}terminated{% endif %}",
+        "Dear {{ recipient_name }},\n\n"
+        "The tenure contract of {{ manager_name }} ({{ employee_no }}, {{ org_unit_name }}) "
+        "{% if ending == \"expired\" %}expired on {{ end_date }}.{% else %}was terminated."
+        "{% endif %}\n{% if reason %}Reason: {{ reason }}\n{% endif %}\n"
+        + _EN_CONTRACT + _EN_FOOTER,
+    ),
+    (K.TENURE_CONCLUDED_HR, "zh"): (
+        "【任期制】{{ manager_name }}任期考核结论：" + _ZH_OUTCOME,
+        "{{ recipient_name }}，您好：\n\n"
+        "{{ org_unit_name }} {{ manager_name }}（{{ employee_no }}）的任期考核已完成，结论为："
+        + _ZH_OUTCOME + "。\n"
+        "{% if conditions %}续聘条件：{{ conditions }}\n{% endif %}" + _ZH_RESULT + _ZH_FOOTER,
+    ),
+    (K.TENURE_CONCLUDED_HR, "en"): (
+        "[Tenure] Tenure appraisal of {{ manager_name }} concluded: " + _EN_OUTCOME,
+        "Dear {{ recipient_name }},\n\n"
+        "The tenure appraisal of {{ manager_name }} ({{ employee_no }}, {{ org_unit_name }}) "
+        "concluded with: " + _EN_OUTCOME + ".\n"
+        "{% if conditions %}Conditions: {{ conditions }}\n{% endif %}" + _EN_RESULT + _EN_FOOTER,
+    ),
+    (K.ACTUALS_DUE, "zh"): (
+        "【任期制】请于 {{ due_date }} 前填报{{ manager_name }}的{{ year }}年度完成值",
+        "{{ recipient_name }}，您好：\n\n"
+        "{{ org_unit_name }} {{ manager_name }}（{{ employee_no }}）{{ year }}年度考核指标"
+        "完成值的填报截止日期为 {{ due_date }}"
+        "{% if days_left is not none %}（剩余{{ days_left }}天）{% endif %}，请及时填报。"
+        + _ZH_FOOTER,
+    ),
+    (K.ACTUALS_DUE, "en"): (
+        "[Tenure] Actuals of {{ manager_name }} for {{ year }} are due on {{ due_date }}",
+        "Dear {{ recipient_name }},\n\n"
+        "The actuals of {{ manager_name }} ({{ employee_no }}, {{ org_unit_name }}) for "
+        "{{ year }} are due on {{ due_date }}"
+        "{% if days_left is not none %} ({{ days_left }} days left){% endif %}. "
+        "Please enter them in time." + _EN_FOOTER,
+    ),
+    (K.REVIEW_DUE, "zh"): (
+        "【任期制】请于 {{ due_date }} 前完成{{ manager_name }}的{{ year }}年度考核评审",
+        "{{ recipient_name }}，您好：\n\n"
+        "{{ org_unit_name }} {{ manager_name }}（{{ employee_no }}）{{ year }}年度考核评审的"
+        "截止日期为 {{ due_date }}"
+        "{% if days_left is not none %}（剩余{{ days_left }}天）{% endif %}，请及时完成。"
+        + _ZH_FOOTER,
+    ),
+    (K.REVIEW_DUE, "en"): (
+        "[Tenure] Review of {{ manager_name }} for {{ year }} is due on {{ due_date }}",
+        "Dear {{ recipient_name }},\n\n"
+        "The {{ year }} appraisal review of {{ manager_name }} ({{ employee_no }}, "
+        "{{ org_unit_name }}) is due on {{ due_date }}"
+        "{% if days_left is not none %} ({{ days_left }} days left){% endif %}. "
+        "Please complete it in time." + _EN_FOOTER,
+    ),
+    (K.DELIVERY_GIVEN_UP_HR, "zh"): (
+        "【任期制】通知投递失败：{{ failed_recipient_name }}（{{ failed_channel }}）",
+        "{{ recipient_name }}，您好：\n\n"
+        "发给{{ failed_recipient_name }}的通知（{{ failed_kind }}）经{{ attempts }}次尝试"
+        "仍未能通过 {{ failed_channel }} 送达，系统已停止重试。\n\n"
+        "最后错误：{{ reason }}\n通知编号：{{ failed_notice_key }}\n"
+        "{% if manager_name %}涉及人员：{{ manager_name }}\n{% endif %}\n"
+        "请核实联系方式后在系统中重新发送。" + _ZH_FOOTER,
+    ),
+    (K.DELIVERY_GIVEN_UP_HR, "en"): (
+        "[Tenure] Notice could not be delivered to {{ failed_recipient_name }} "
+        "({{ failed_channel }})",
+        "Dear {{ recipient_name }},\n\n"
+        "A notice ({{ failed_kind }}) to {{ failed_recipient_name }} could not be delivered "
+        "by {{ failed_channel }} after {{ attempts }} attempts; retries have stopped.\n\n"
+        "Last error: {{ reason }}\nNotice key: {{ failed_notice_key }}\n"
+        "{% if manager_name %}Manager concerned: {{ manager_name }}\n{% endif %}\n"
+        "Please check the contact details and resend it from the system." + _EN_FOOTER,
+    ),
+}

@@ -1,0 +1,110 @@
+"""Sample events and people: the context templates are validated and previewed against.
+
+Sample contexts are produced by routing these sample events, so they always hold exactly the
+variables a real notice of that kind gets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.notifications.domain.notices import (
+    REVIEW_DUE_EVENT,
+    ROUTES,
+    NoticeKind,
+    Recipient,
+    StaticDirectory,
+    route_event,
+)
+
+SAMPLE_UNIT = "7d0f2c1e-0000-4000-8000-000000000001"
+SAMPLE_MANAGER = Recipient("5a1e0b7c-0000-4000-8000-000000000002", "张伟", "zhang.wei@example.com",
+                           "zh")
+SAMPLE_APPRAISER = Recipient("5a1e0b7c-0000-4000-8000-000000000003", "Li Na",
+                             "li.na@example.com", "en")
+SAMPLE_HR = Recipient("5a1e0b7c-0000-4000-8000-000000000004", "王芳", "wang.fang@example.com",
+                      "zh")
+
+SAMPLE_DIRECTORY = StaticDirectory(
+    [SAMPLE_MANAGER, SAMPLE_APPRAISER, SAMPLE_HR], {SAMPLE_HR.id: None})
+
+_MANAGER_DATA: dict[str, Any] = {
+    "manager_id": SAMPLE_MANAGER.id,
+    "manager_name": SAMPLE_MANAGER.name,
+    "manager_email": SAMPLE_MANAGER.email,
+    "manager_language": SAMPLE_MANAGER.language,
+    "employee_no": "E-10086",
+    "org_unit_id": SAMPLE_UNIT,
+    "org_unit_name": "华东能源有限公司",
+    "appraiser_ids": [SAMPLE_APPRAISER.id],
+}
+_CONTRACT_DATA: dict[str, Any] = {
+    "contract_id": "c0a1b2c3-0000-4000-8000-000000000005",
+    "start_date": "2025-01-01",
+    "end_date": "2027-12-31",
+    "term_years": 3,
+    "term_number": 2,
+    "signing_deadline": "2025-01-15",
+}
+_APPRAISAL_DATA: dict[str, Any] = {
+    "appraisal_id": "a9b8c7d6-0000-4000-8000-000000000006",
+    "year": 2025,
+    "grade": "C",
+    "score": "58.40",
+}
+
+SAMPLE_DATA: dict[str, dict[str, Any]] = {
+    "contract.issued": {**_MANAGER_DATA, **_CONTRACT_DATA},
+    "contract.signed": {**_MANAGER_DATA, **_CONTRACT_DATA},
+    "targets.set": {**_MANAGER_DATA, **_CONTRACT_DATA, "year": 2025, "kind": "annual",
+                    "locked": True, "targets": [{"indicator": "profit"}, {"indicator": "roe"}]},
+    "appraisal.published": {**_MANAGER_DATA, **_APPRAISAL_DATA},
+    "exit.triggered": {**_MANAGER_DATA, **_APPRAISAL_DATA, "rule": "two_consecutive_d",
+                       "rule_description": "Grade D in two consecutive years"},
+    "contract.expiring": {**_MANAGER_DATA, **_CONTRACT_DATA, "days_left": 30},
+    "contract.expired": {**_MANAGER_DATA, **_CONTRACT_DATA},
+    "contract.terminated": {**_MANAGER_DATA, **_CONTRACT_DATA, "reason": "Reorganisation",
+                            "previous_state": "active"},
+    "tenure.concluded": {**_MANAGER_DATA, **_APPRAISAL_DATA, "contract_id":
+                         _CONTRACT_DATA["contract_id"], "outcome": "renew_with_conditions",
+                         "conditions": "Improve return on equity to 8%"},
+    "actuals.due": {**_MANAGER_DATA, **_APPRAISAL_DATA, "due_date": "2026-01-31",
+                    "days_left": 14},
+    REVIEW_DUE_EVENT: {**_MANAGER_DATA, **_APPRAISAL_DATA, "due_date": "2026-02-28",
+                       "days_left": 7},
+    "notice.given_up": {**_MANAGER_DATA, "notice_key": "0f6e1a52-0000-5000-8000-000000000007",
+                        "kind": "appraisal_result", "channel": "email",
+                        "recipient_id": SAMPLE_MANAGER.id, "recipient_name": SAMPLE_MANAGER.name,
+                        "attempts": 6, "reason": "550 mailbox unavailable", "generation": 0},
+}
+
+
+def sample_event(event_type: str) -> dict[str, Any]:
+    """A complete envelope of the given type, as it would arrive from Kafka."""
+    return {
+        "specversion": "1.0",
+        "id": "e1e2e3e4-0000-4000-8000-000000000008",
+        "source": "/tenure/sample",
+        "type": event_type,
+        "subject": SAMPLE_MANAGER.id,
+        "time": "2025-12-01T08:00:00Z",
+        "datacontenttype": "application/json",
+        "data": dict(SAMPLE_DATA[event_type]),
+    }
+
+
+def _event_type_for(kind: NoticeKind) -> str:
+    for event_type, routes in ROUTES.items():
+        if any(route.kind is kind for route in routes):
+            return event_type
+    raise KeyError(kind)
+
+
+def sample_context(kind: NoticeKind | str) -> dict[str, Any]:
+    """The variables of a realistic notice of this kind."""
+    kind = NoticeKind(kind)
+    routing = route_event(sample_event(_event_type_for(kind)), SAMPLE_DIRECTORY)
+    for notice in routing.notices:
+        if notice.kind is kind:
+            return dict(notice.context)
+    raise KeyError(kind)  # pragma: no cover - every kind has a route from its sample event
