@@ -81,7 +81,12 @@ def create_service_app(
     app.extensions["tenure_api"] = api
     register_error_handlers(app)
     _install_request_ids(app, settings.service)
-    _install_health(app, database, readiness or {})
+    checks = dict(readiness or {})
+    if settings.kafka_bootstrap:
+        from shared.ops import BrokerReadiness
+
+        checks.setdefault("kafka", BrokerReadiness(settings.kafka_bootstrap))
+    _install_health(app, database, checks)
     return app
 
 

@@ -31,6 +31,33 @@ def register_commands(app: Flask) -> None:
         result = run_expiry(current_app.extensions["tenure_db"], today)
         click.echo(f"expired {result['expired']}, reminders {result['expiring']}")
 
+    @app.cli.command("relay")
+    def relay() -> None:
+        """Publish the outbox to Kafka until SIGTERM (one publisher per database)."""
+        from services.contracts.models import outbox
+        from shared.relay import run_relay_process
+
+        settings = current_app.config["TENURE_SETTINGS"]
+        run_relay_process(current_app.extensions["tenure_db"], outbox,
+                          _bootstrap(settings), service="contracts")
+
+    @app.cli.command("consume")
+    def consume() -> None:
+        """Apply appraisal outcomes (exit, tenure conclusion) until SIGTERM."""
+        from services.contracts.events import (
+            CONSUMER_GROUP,
+            HANDLED_TYPES,
+            handle_appraisal_outcome,
+        )
+        from services.contracts.models import inbox
+        from shared.consumer import run_consumer_process
+        from shared.events.catalogue import APPRAISALS_TOPIC
+
+        settings = current_app.config["TENURE_SETTINGS"]
+        run_consumer_process(current_app.extensions["tenure_db"], inbox, _bootstrap(settings),
+                             CONSUMER_GROUP, [APPRAISALS_TOPIC], handle_appraisal_outcome,
+                             service="contracts", event_types=HANDLED_TYPES)
+
     @app.cli.command("dev-token")
     @click.option("--role", "roles", multiple=True, default=["hr_admin"],
                   type=click.Choice(sorted(ROLES)))
@@ -44,3 +71,10 @@ def register_commands(app: Flask) -> None:
         settings = current_app.config["TENURE_SETTINGS"]
         click.echo(issue_token(settings.jwt_secret, subject, roles, org_scope=org_scope,
                                manager_id=manager_id, ttl_seconds=hours * 3600))
+
+
+def _bootstrap(settings: object) -> str:
+    servers = getattr(settings, "kafka_bootstrap", None)
+    if not servers:
+        raise click.UsageError("Set KAFKA_BOOTSTRAP_SERVERS (host:port of the Kafka broker)")
+    return str(servers)

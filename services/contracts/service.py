@@ -630,7 +630,7 @@ def create_contract(db: Database, actor: Principal, data: Mapping[str, Any]) -> 
         c = _new_contract(
             s, units, m, unit, start=start, end=end, term_years=term_years,
             term_number=so_far + 1, max_terms=max_terms, template=template,
-            signatory_override=data.get("signatory_override"), actor=actor,
+            signatory_override=data.get("signatory_override"), actor=actor.subject,
             targets=targets, previous=None,
         )
         _emit(s, "contract.drafted", m.id,
@@ -641,7 +641,7 @@ def create_contract(db: Database, actor: Principal, data: Mapping[str, Any]) -> 
 def _new_contract(s: Session, units: UnitCache, m: Manager, unit: OrgUnit, *, start: date,
                   end: date, term_years: int, term_number: int, max_terms: int,
                   template: ContractTemplate | None, signatory_override: Mapping[str, Any] | None,
-                  actor: Principal, targets: list[dict[str, Any]],
+                  actor: str, targets: list[dict[str, Any]],
                   previous: TenureContract | None) -> TenureContract:
     now = utcnow()
     c = TenureContract(
@@ -651,14 +651,14 @@ def _new_contract(s: Session, units: UnitCache, m: Manager, unit: OrgUnit, *, st
         previous_contract_id=previous.id if previous else None,
         template_id=template.id if template else None,
         signatory=_signatory(units, unit, d.Position(m.position), signatory_override),
-        version=1, row_version=1, reminders_sent=[], created_by=actor.subject,
+        version=1, row_version=1, reminders_sent=[], created_by=actor,
         created_at=now, updated_at=now,
     )
     s.add(c)
     s.flush()
     s.execute(insert(ContractDocument), _document_rows(c.id, start, end, targets))
     s.add(ContractVersion(contract_id=c.id, version=1, terms=_terms_snapshot(c),
-                          reason="drafted", approved_by=None, recorded_by=actor.subject,
+                          reason="drafted", approved_by=None, recorded_by=actor,
                           recorded_at=now))
     return c
 
@@ -737,14 +737,19 @@ def end_contract(db: Database, actor: Principal, contract_id: str, action: d.Con
         require_write(scope)
         c, m, unit = _visible_contract(s, scope, contract_id, lock=True)
         check_version(expected, c.row_version)
-        previous = c.state
-        _transition(c, action)
-        c.ended_at = utcnow()
-        c.end_reason = reason
-        data = contract_data(c, m, unit, UnitCache(s), None)
-        data.update(reason=reason, previous_state=previous, action=action.value)
-        _emit(s, "contract.terminated", m.id, data)
+        end_in_session(s, c, m, unit, action, reason)
         return c
+
+
+def end_in_session(s: Session, c: TenureContract, m: Manager, unit: OrgUnit,
+                   action: d.ContractAction, reason: str, **extra: Any) -> None:
+    previous = c.state
+    _transition(c, action)
+    c.ended_at = utcnow()
+    c.end_reason = reason
+    data = contract_data(c, m, unit, UnitCache(s), None)
+    data.update(reason=reason, previous_state=previous, action=action.value, **extra)
+    _emit(s, "contract.terminated", m.id, data)
 
 
 def renew_contract(db: Database, actor: Principal, contract_id: str, expected: int | None,
@@ -754,27 +759,32 @@ def renew_contract(db: Database, actor: Principal, contract_id: str, expected: i
         require_write(scope)
         c, m, unit = _visible_contract(s, scope, contract_id, lock=True)
         check_version(expected, c.row_version)
-        d.check_renewal(c.term_number, c.max_consecutive_terms)
-        _transition(c, d.ContractAction.RENEW)
-        start = c.end_date + timedelta(days=1)
-        years = term_years or c.term_years
-        end = d.term_end(start, years)
-        others = [o for o in repo.contracts_of(s, m.id, c.position) if o.id != c.id]
-        d.check_no_overlap(_existing_terms(others), start, end)
-        template = repo.template_by_id(s, c.template_id) if c.template_id else None
-        units = UnitCache(s)
-        successor = _new_contract(
-            s, units, m, repo.unit_by_id(s, m.org_unit_id) or unit, start=start, end=end,
-            term_years=years, term_number=c.term_number + 1,
-            max_terms=c.max_consecutive_terms, template=template, signatory_override=None,
-            actor=actor, targets=template.targets if template else [], previous=c,
-        )
-        data = contract_data(c, m, unit, units, None)
-        data["successor_contract_id"] = successor.id
-        _emit(s, "contract.renewed", m.id, data)
-        _emit(s, "contract.drafted", m.id,
-              contract_data(successor, m, unit, units, repo.documents_of(s, successor.id)))
-        return successor
+        return renew_in_session(s, c, m, unit, actor.subject, term_years)
+
+
+def renew_in_session(s: Session, c: TenureContract, m: Manager, unit: OrgUnit, actor: str,
+                     term_years: int | None, **extra: Any) -> TenureContract:
+    d.check_renewal(c.term_number, c.max_consecutive_terms)
+    _transition(c, d.ContractAction.RENEW)
+    start = c.end_date + timedelta(days=1)
+    years = term_years or c.term_years
+    end = d.term_end(start, years)
+    others = [o for o in repo.contracts_of(s, m.id, c.position) if o.id != c.id]
+    d.check_no_overlap(_existing_terms(others), start, end)
+    template = repo.template_by_id(s, c.template_id) if c.template_id else None
+    units = UnitCache(s)
+    successor = _new_contract(
+        s, units, m, repo.unit_by_id(s, m.org_unit_id) or unit, start=start, end=end,
+        term_years=years, term_number=c.term_number + 1,
+        max_terms=c.max_consecutive_terms, template=template, signatory_override=None,
+        actor=actor, targets=template.targets if template else [], previous=c,
+    )
+    data = contract_data(c, m, unit, units, None)
+    data.update(successor_contract_id=successor.id, **extra)
+    _emit(s, "contract.renewed", m.id, data)
+    _emit(s, "contract.drafted", m.id,
+          contract_data(successor, m, unit, units, repo.documents_of(s, successor.id)))
+    return successor
 
 
 def amend_contract(db: Database, actor: Principal, contract_id: str, expected: int | None,
