@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint fuzz bench demo install system-deps clean help
+.PHONY: run test lint fuzz bench demo install system-deps kafka-fetch clean help
 
 help:
 	@echo "make run    start the whole system (Kafka, services, relays, consumers) on SQLite"
@@ -23,10 +23,13 @@ install: $(STAMP)
 system-deps:
 	@bash deploy/local/install-system-deps.sh
 
-run: install system-deps
+kafka-fetch: install system-deps
+	@$(PY) deploy/local/local_kafka.py fetch
+
+run: install system-deps kafka-fetch
 	$(PY) deploy/local/run_system.py
 
-test: install system-deps
+test: install system-deps kafka-fetch
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install

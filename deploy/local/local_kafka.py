@@ -34,11 +34,14 @@ MARKER = ".tenure-complete"
 
 INSTALL_HINT = "apt-get install -y openjdk-17-jre-headless maven"
 
-# A small heap for a 2-core machine; serial GC starts fastest and suits a heap this size.
+# A small heap for a 2-core machine; serial GC suits a heap this size. C1 only: a dev broker
+# carries little load, and leaving C2 out cut start-to-ready by a third here. Flags in
+# TENURE_KAFKA_JVM_OPTS come later and win (e.g. -XX:TieredStopAtLevel=4 for a benchmark).
 DEFAULT_JVM_OPTIONS: tuple[str, ...] = (
     "-Xms256m",
     "-Xmx512m",
     "-XX:+UseSerialGC",
+    "-XX:TieredStopAtLevel=1",
     "-XX:-UsePerfData",
     "-Djava.awt.headless=true",
     "-Djava.net.preferIPv4Stack=true",
@@ -66,7 +69,10 @@ BROKER_SETTINGS: dict[str, str] = {
     "share.coordinator.state.topic.min.isr": "1",
     "group.initial.rebalance.delay.ms": "0",
     # The broker is unfenced on its first heartbeat after catching up: beat often, start fast.
+    # After a kill, the controller refuses the new incarnation until the old session expires
+    # (default 9 s); 4 s is still eight missed heartbeats.
     "broker.heartbeat.interval.ms": "500",
+    "broker.session.timeout.ms": "4000",
     "num.network.threads": "2",
     "num.io.threads": "4",
     "num.recovery.threads.per.data.dir": "1",
@@ -164,10 +170,14 @@ def find_java() -> str:
     return java
 
 
-def java_major(java: str) -> int:
+def java_version_text(java: str) -> str:
     out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False,
                          stdin=subprocess.DEVNULL)
-    found = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    return out.stderr + out.stdout
+
+
+def java_major(version_text: str) -> int:
+    found = re.search(r'version "(\d+)(?:\.(\d+))?', version_text)
     if not found:
         return 0
     major = int(found.group(1))
@@ -175,7 +185,7 @@ def java_major(java: str) -> int:
 
 
 def fetch(
-    version: str = KAFKA_VERSION, *, cache: Path | None = None, quiet: bool = True
+    version: str = KAFKA_VERSION, *, cache: Path | None = None, quiet: bool = False
 ) -> Path:
     """Return the directory with the broker's runtime jars, downloading them on first use.
 
@@ -198,13 +208,12 @@ def fetch(
         pom.write_text(_pom(version), encoding="utf-8")
         staging = home / f"libs.partial-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
-        cmd = [mvn, "-B", "-f", str(pom), f"{DEPENDENCY_PLUGIN}:copy-dependencies",
+        cmd = [mvn, "-B", "-q", "-f", str(pom), f"{DEPENDENCY_PLUGIN}:copy-dependencies",
                "-DincludeScope=runtime", f"-DoutputDirectory={staging}"]
-        if quiet:
-            cmd.insert(2, "-q")
         if not quiet:
-            print(f"fetching Kafka {version} jars into {libs} ...", file=sys.stderr, flush=True)
-        result = subprocess.run(cmd, cwd=home, capture_output=quiet, text=True, check=False,
+            print(f"fetching Kafka {version} jars into {libs} (once) ...", file=sys.stderr,
+                  flush=True)
+        result = subprocess.run(cmd, cwd=home, capture_output=True, text=True, check=False,
                                 stdin=subprocess.DEVNULL)
         jars = sorted(p.name for p in staging.glob("*.jar")) if staging.is_dir() else []
         if result.returncode != 0 or not any(j.startswith(f"{SCALA_ARTIFACT}-") for j in jars):
@@ -228,9 +237,16 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def _new_cluster_id() -> str:
-    """Kafka's Uuid text form: 16 random bytes, URL-safe base64 without padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+def new_cluster_id() -> str:
+    """Kafka's Uuid text form: 16 random bytes, URL-safe base64 without padding.
+
+    Like Kafka's own Uuid.randomUuid(), never one starting with "-": the storage tool's
+    argument parser would read it as an option (about 1 id in 64 would fail to format).
+    """
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
 
 
 def _metadata_brokers(host: str, port: int, timeout: float = 2.0) -> int:
@@ -267,6 +283,10 @@ class LocalKafka:
     ports and the same log (tests use this to cut the broker under a producer). `close()`
     (and leaving the `with` block) stops it and deletes a temporary data dir; a `data_dir`
     you pass, or `keep=True`, is left in place. A formatted data dir is never reformatted.
+
+    Startup is about 1.5-2 s once the first broker stopped cleanly has dumped an AppCDS
+    archive of Kafka's classes into the jar cache (`use_class_archive`, env TENURE_KAFKA_CDS=0
+    turns it off); that first clean stop takes a few seconds longer, once per machine.
     """
 
     def __init__(
@@ -281,6 +301,7 @@ class LocalKafka:
         stop_timeout: float = 30.0,
         settings: Mapping[str, str] | None = None,
         jvm_options: Sequence[str] | None = None,
+        use_class_archive: bool | None = None,
     ) -> None:
         self.host = "127.0.0.1"
         self.version = version
@@ -290,18 +311,22 @@ class LocalKafka:
         extra = os.environ.get("TENURE_KAFKA_JVM_OPTS", "").split()
         self.jvm_options = [*(jvm_options if jvm_options is not None else DEFAULT_JVM_OPTIONS),
                             *extra]
+        if use_class_archive is None:
+            use_class_archive = os.environ.get("TENURE_KAFKA_CDS", "1") != "0"
+        self.use_class_archive = use_class_archive
         self.port: int = port or 0
         self.controller_port: int = controller_port or 0
         self._ports_fixed = port is not None
-        self._given_dir = Path(data_dir).resolve() if data_dir is not None else None
         self.keep = keep or data_dir is not None
-        self.data_dir: Path | None = self._given_dir
+        self.data_dir: Path | None = Path(data_dir).resolve() if data_dir is not None else None
         self.pid: int | None = None
         self.startup_seconds: float = 0.0
         self.stop_seconds: float = 0.0
         self._process: subprocess.Popen[bytes] | None = None
         self._lock = threading.RLock()
         self._java: str | None = None
+        self._cds_archive: Path | None = None
+        self._cds_pending: Path | None = None
         self._libs: Path | None = None
 
     # -- paths ----------------------------------------------------------------------------
@@ -356,8 +381,14 @@ class LocalKafka:
             if self.is_running():
                 raise KafkaError("broker already running")
             began = time.monotonic()
-            self._java = self._java or self._checked_java()
-            self._libs = self._libs or fetch(self.version)
+            if self._java is None:
+                java, build = self._checked_java()  # first: it is the cheaper thing to miss
+                self._libs = fetch(self.version)
+                if self.use_class_archive:
+                    # An archive fits only the JVM build and jar set it was dumped from; it
+                    # lives beside the jars, so a fresh fetch drops it too.
+                    self._cds_archive = self._libs / f".classes-{build}.jsa"
+                self._java = java
             if self.data_dir is None:
                 self.data_dir = Path(tempfile.mkdtemp(prefix="tenure-kafka-"))
             self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -369,15 +400,21 @@ class LocalKafka:
                 self.port = self.port or free_port(self.host)
                 self.controller_port = self.controller_port or free_port(self.host)
                 try:
+                    self._ensure_ports_free()
                     self._write_config()
                     self._format_once()
                     self._launch()
                     self._wait_ready()
                     break
                 except KafkaError as error:
-                    if attempt + 1 == attempts or "Address already in use" not in str(error):
+                    if attempt + 1 == attempts or "already in use" not in str(error):
+                        self.stop()
                         raise
+                    self.stop()
                     self.port = self.controller_port = 0
+                except BaseException:  # Ctrl-C while waiting: leave no JVM behind
+                    self.stop()
+                    raise
             self.startup_seconds = time.monotonic() - began
             return self
 
@@ -393,6 +430,7 @@ class LocalKafka:
             if process is None:
                 return
             began = time.monotonic()
+            clean = False
             if process.poll() is None:
                 for signum, grace in ((signal.SIGTERM, self.stop_timeout),
                                       (signal.SIGKILL, 10.0)):
@@ -400,10 +438,23 @@ class LocalKafka:
                         os.killpg(process.pid, signum)
                     try:
                         process.wait(timeout=grace)
+                        clean = signum == signal.SIGTERM
                         break
                     except subprocess.TimeoutExpired:
                         continue
             self.stop_seconds = time.monotonic() - began
+            self._settle_class_archive(clean)
+
+    def _settle_class_archive(self, clean: bool) -> None:
+        """Publish the archive a cleanly stopped JVM dumped; drop a partial one."""
+        pending, self._cds_pending = self._cds_pending, None
+        if pending is None or self._cds_archive is None:
+            return
+        with contextlib.suppress(OSError):
+            if clean and pending.is_file() and pending.stat().st_size > 0:
+                os.replace(pending, self._cds_archive)  # atomic: a racing dumper just loses
+            else:
+                pending.unlink(missing_ok=True)
 
     def kill(self) -> None:
         """SIGKILL with no shutdown at all, as a crash would; `start()` recovers the log."""
@@ -413,6 +464,7 @@ class LocalKafka:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
+            self._settle_class_archive(clean=False)
 
     def close(self) -> None:
         """Stop, then delete the data dir if it is a temporary one. Safe to call twice."""
@@ -446,12 +498,27 @@ class LocalKafka:
 
     # -- steps ----------------------------------------------------------------------------
 
-    def _checked_java(self) -> str:
+    @staticmethod
+    def _checked_java() -> tuple[str, str]:
+        """The java to run and a short id of its exact build."""
         java = find_java()
-        major = java_major(java)
+        version_text = java_version_text(java)
+        major = java_major(version_text)
         if major < 17:
             raise KafkaError(f"{java} is Java {major}; Kafka 4 needs 17+. Install: {INSTALL_HINT}")
-        return java
+        return java, hashlib.sha256(f"{java}\n{version_text}".encode()).hexdigest()[:12]
+
+    def _ensure_ports_free(self) -> None:
+        """Refuse a port someone listens on: the readiness probe would take their broker for
+        ours. SO_REUSEADDR, as Java binds, so a just-stopped broker's TIME_WAIT is no bar."""
+        for port in (self.port, self.controller_port):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    sock.bind((self.host, port))
+                except OSError as error:
+                    raise KafkaError(f"port {self.host}:{port} is already in use ({error}); "
+                                     "is another broker running?") from error
 
     def _write_config(self) -> None:
         values = {
@@ -471,10 +538,22 @@ class LocalKafka:
         log4j = self._dir() / "log4j2.xml"
         log4j.write_text(LOG4J2_CONFIG.format(log_file=self.server_log), encoding="utf-8")
 
-    def _java_cmd(self, main: str, *args: str) -> list[str]:
+    def _java_cmd(self, main: str, *args: str, dump_classes: bool = False) -> list[str]:
+        """The JVM command line; with an AppCDS archive of Kafka's classes when there is one.
+
+        The archive (dumped once, at the exit of the first broker stopped cleanly) spares
+        each JVM parsing and verifying ~5,000 classes: about a second per start here.
+        """
         assert self._java is not None and self._libs is not None
+        archive = self._cds_archive
+        cds: list[str] = []
+        if archive is not None and archive.is_file():
+            cds = [f"-XX:SharedArchiveFile={archive}"]
+        elif archive is not None and dump_classes:
+            self._cds_pending = archive.with_name(f"{archive.name}.{uuid.uuid4().hex[:8]}.tmp")
+            cds = [f"-XX:ArchiveClassesAtExit={self._cds_pending}"]
         return [
-            self._java, *self.jvm_options,
+            self._java, *self.jvm_options, *cds,
             f"-Dlog4j2.configurationFile={self._dir() / 'log4j2.xml'}",
             f"-Dkafka.logs.dir={self._dir()}",
             "-cp", str(self._libs / "*"), main, *args,
@@ -483,7 +562,7 @@ class LocalKafka:
     def _format_once(self) -> None:
         if (self.log_dir / "meta.properties").is_file():
             return
-        cmd = self._java_cmd("kafka.tools.StorageTool", "format", "-t", _new_cluster_id(),
+        cmd = self._java_cmd("kafka.tools.StorageTool", "format", "-t", new_cluster_id(),
                              "-c", str(self.properties_file))
         result = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120,
                                 stdin=subprocess.DEVNULL, cwd=self._dir())
@@ -494,7 +573,7 @@ class LocalKafka:
     def _launch(self) -> None:
         """Run the JVM as our child in its own session: Ctrl-C in a terminal does not reach
         it, so shutdown stays ours to order and the child is reaped."""
-        cmd = self._java_cmd("kafka.Kafka", str(self.properties_file))
+        cmd = self._java_cmd("kafka.Kafka", str(self.properties_file), dump_classes=True)
         with self.console_log.open("ab") as out:
             self._process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
                                              stderr=subprocess.STDOUT, cwd=self._dir(),
@@ -508,6 +587,7 @@ class LocalKafka:
             code = process.poll() if process else None
             if process is None or code is not None:
                 self._process = None
+                self._settle_class_archive(clean=False)
                 raise KafkaError(f"Kafka exited with code {code} while starting on "
                                  f"{self.bootstrap_servers}\n{self.log_tail()}")
             with contextlib.suppress(OSError, struct.error):
@@ -527,22 +607,33 @@ def create_topics(
     bootstrap: str, names: Iterable[str], partitions: int = 3, replication: int = 1,
     timeout: float = 30.0,
 ) -> list[str]:
-    """Create the topics that do not exist yet; return the ones created (idempotent)."""
-    from kafka.admin import KafkaAdminClient, NewTopic
-    from kafka.errors import TopicAlreadyExistsError
+    """Create the topics that do not exist yet and wait until each has a leader.
+
+    Idempotent: a topic that already exists (whatever its partition count) is left alone.
+    Returns the names this call created.
+    """
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import TopicAlreadyExistsError, for_code
 
     wanted = list(dict.fromkeys(names))
+    if not wanted:
+        return []
+    timeout_ms = int(timeout * 1000)
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="tenure-local-kafka",
-                             request_timeout_ms=int(timeout * 1000))
+                             request_timeout_ms=timeout_ms)
     try:
-        existing = set(admin.list_topics())
-        missing = [name for name in wanted if name not in existing]
+        spec = {name: {"num_partitions": partitions, "replication_factor": replication}
+                for name in wanted}
+        result = admin.create_topics(spec, timeout_ms=timeout_ms, raise_errors=False)
         created: list[str] = []
-        for name in missing:
-            with contextlib.suppress(TopicAlreadyExistsError):  # a racing creator won
-                admin.create_topics([NewTopic(name, partitions, replication)],
-                                    timeout_ms=int(timeout * 1000))
-                created.append(name)
+        for topic in result["topics"]:
+            error = for_code(topic["error_code"])
+            if topic["error_code"] == 0:
+                created.append(topic["name"])
+            elif error is not TopicAlreadyExistsError:
+                raise KafkaError(f"creating topic {topic['name']} failed: {error.__name__} "
+                                 f"{topic.get('error_message') or ''}".rstrip())
+        admin.wait_for_topics(wanted, timeout_ms=timeout_ms)
         return created
     finally:
         admin.close()
@@ -602,8 +693,12 @@ def _cmd_start(args: argparse.Namespace) -> int:
         print(f"already running: {pid_file.read_text().strip()}")
         return 0
     broker = LocalKafka(port=args.port, data_dir=data_dir, version=args.version).start()
+    pending, archive = broker._cds_pending, broker._cds_archive
     pid = broker.detach()
-    pid_file.write_text(f"{pid} {broker.bootstrap_servers}\n", encoding="utf-8")
+    lines = [f"{pid} {broker.bootstrap_servers}"]
+    if pending is not None and archive is not None:  # `stop` publishes what the JVM dumps
+        lines.append(f"class-archive {pending} {archive}")
+    pid_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"bootstrap: {broker.bootstrap_servers} (pid {pid}, {broker.startup_seconds:.1f}s)")
     return 0
 
@@ -613,7 +708,9 @@ def _cmd_stop(args: argparse.Namespace) -> int:
     if not pid_file.is_file():
         print("not running (no pid file)")
         return 0
-    pid = int(pid_file.read_text().split()[0])
+    lines = pid_file.read_text().splitlines()
+    pid = int(lines[0].split()[0])
+    clean = False
     for signum, grace in ((signal.SIGTERM, 30.0), (signal.SIGKILL, 10.0)):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signum)
@@ -621,7 +718,15 @@ def _cmd_stop(args: argparse.Namespace) -> int:
         while _pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
         if not _pid_alive(pid):
+            clean = signum == signal.SIGTERM
             break
+    for line in lines[1:]:
+        _, pending, archive = line.split()
+        with contextlib.suppress(OSError):
+            if clean and Path(pending).is_file():
+                os.replace(pending, archive)
+            else:
+                Path(pending).unlink(missing_ok=True)
     pid_file.unlink(missing_ok=True)
     print("stopped")
     return 0
