@@ -60,6 +60,9 @@ def main() -> int:
     print(f"Starting Kafka on 127.0.0.1:{kafka_port} (data in {var / 'kafka'}) ...", flush=True)
     broker = local_kafka.LocalKafka(port=kafka_port, data_dir=var / "kafka")
     broker.start()
+    from shared.events.catalogue import TOPICS
+
+    local_kafka.create_topics(broker.bootstrap_servers, TOPICS, partitions=3)
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
            "TENURE_VAR_DIR": str(var), "PYTHONPATH": str(REPO), "LOG_JSON": "true"}
     env.setdefault("JWT_SECRET", DEV_JWT_SECRET)
