@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -81,12 +82,14 @@ def create_service_app(
     app.extensions["tenure_api"] = api
     register_error_handlers(app)
     _install_request_ids(app, settings.service)
-    checks = dict(readiness or {})
+    informational: dict[str, ReadinessCheck] = {}
     if settings.kafka_bootstrap:
         from shared.ops import BrokerReadiness
 
-        checks.setdefault("kafka", BrokerReadiness(settings.kafka_bootstrap))
-    _install_health(app, database, checks)
+        # Reported, not required: with the broker down the API still takes every write
+        # (events wait in the outbox), so pulling pods out of service would only hurt.
+        informational["kafka"] = BrokerReadiness(settings.kafka_bootstrap)
+    _install_health(app, database, dict(readiness or {}), informational)
     return app
 
 
@@ -108,7 +111,8 @@ def _install_request_ids(app: Flask, service: str) -> None:
 
 
 def _install_health(
-    app: Flask, database: Database | None, readiness: dict[str, ReadinessCheck]
+    app: Flask, database: Database | None, readiness: dict[str, ReadinessCheck],
+    informational: dict[str, ReadinessCheck],
 ) -> None:
     @app.get("/healthz")
     def healthz() -> Response:
@@ -125,17 +129,24 @@ def _install_health(
                 checks["database"] = {"ok": True}
             except Exception as exc:  # readiness reports any failure, whatever its kind
                 checks["database"] = {"ok": False, "error": str(exc)[:300]}
-        for name, check in readiness.items():
+        for name, check in [*readiness.items(), *informational.items()]:
             try:
                 ok, detail = check()
             except Exception as exc:  # same: a failing check is reported, not raised
                 ok, detail = False, str(exc)[:300]
-            checks[name] = {"ok": ok, "detail": detail}
-        ready = all(bool(c["ok"]) for c in checks.values())
+            checks[name] = {"ok": ok, "detail": detail, "required": name not in informational}
+        ready = all(bool(c["ok"]) for c in checks.values() if c.get("required", True))
         return jsonify(status="ready" if ready else "not_ready", checks=checks), (
             200 if ready else 503
         )
 
     @app.get("/metrics")
     def metrics() -> Response:
+        """Prometheus metrics; under gunicorn, summed over every worker (multiprocess mode)."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from prometheus_client import CollectorRegistry, multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
         return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import subprocess
+import urllib.request
 from pathlib import Path
 
 from tests.support.processes import REPO, service_api
@@ -27,6 +28,8 @@ def test_readme_walkthrough_works_as_written(tmp_path: Path) -> None:
             env={**os.environ, **env, "CONTRACTS_URL": url}, capture_output=True, text=True,
             timeout=120, check=False,
         )
+        with urllib.request.urlopen(f"{url}/metrics", timeout=10) as resp:
+            metrics = resp.read().decode()
     assert result.returncode == 0, result.stderr + result.stdout
     lines = result.stdout.strip().splitlines()
     job = json.loads(lines[0])
@@ -36,3 +39,8 @@ def test_readme_walkthrough_works_as_written(tmp_path: Path) -> None:
     coverage = json.loads(lines[2])
     assert coverage["totals"]["managers"] == 2 and coverage["totals"]["active"] == 1
     assert lines[3].startswith("layer,category,position")
+    # Samples from both gunicorn workers, summed: every walkthrough POST is counted once.
+    created = [line for line in metrics.splitlines()
+               if line.startswith("tenure_http_requests_total{")
+               and 'endpoint="/api/v1/org-units"' in line and 'method="POST"' in line]
+    assert created and float(created[0].rsplit(" ", 1)[1]) == 2.0, created

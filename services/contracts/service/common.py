@@ -1,0 +1,99 @@
+"""Who may see what, versions and ETags: what every use case starts with."""
+
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from services.contracts import repository as repo
+from services.contracts.models import (
+    OrgUnit,
+    outbox,
+)
+from shared.auth import APPRAISER, HR_ADMIN, SERVICE, Principal
+from shared.errors import ApiProblem, not_found
+from shared.outbox import record_event
+
+log = logging.getLogger("tenure.contracts")
+
+DEFAULT_TERM_YEARS = 3
+DEFAULT_MAX_CONSECUTIVE_TERMS = 2
+DEFAULT_SIGNING_DEADLINE_DAYS = 30
+BULK_CHUNK = 500
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def precondition_failed(current: int) -> ApiProblem:
+    return ApiProblem(
+        412, "Precondition Failed",
+        "The resource changed since you read it; read it again and retry",
+        headers={"ETag": etag_of(current)},
+    )
+
+
+def etag_of(row_version: int) -> str:
+    return f'"v{row_version}"'
+
+
+def check_version(expected: int | None, current: int) -> None:
+    """`expected` comes from If-Match; None means the caller sent none (checked by the API)."""
+    if expected is not None and expected != current:
+        raise precondition_failed(current)
+
+
+
+
+# --- scope ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a caller may see: an org subtree (None = whole group) or only one manager."""
+
+    path: str | None
+    manager_id: str | None = None
+    can_write: bool = False
+
+    def covers(self, unit: OrgUnit) -> bool:
+        return self.path is None or unit.path.startswith(self.path)
+
+
+def resolve_scope(session: Session, principal: Principal) -> Scope:
+    can_write = principal.has(HR_ADMIN, SERVICE)
+    if principal.has(HR_ADMIN, SERVICE, APPRAISER):
+        if principal.org_scope is None:
+            return Scope(path=None, can_write=can_write)
+        unit = repo.unit_by_id(session, principal.org_scope)
+        # A scope naming a unit that does not exist sees nothing rather than everything.
+        return Scope(path=unit.path if unit else "/-/", can_write=can_write)
+    return Scope(path=None, manager_id=principal.manager_id or "-", can_write=False)
+
+
+def require_write(scope: Scope) -> None:
+    if not scope.can_write:
+        raise ApiProblem(403, "Forbidden", "Only HR administrators can change this")
+
+
+def _visible_unit(session: Session, scope: Scope, unit_id: str, *, lock: bool = False
+                  ) -> OrgUnit:
+    unit = repo.unit_by_id(session, unit_id, lock=lock)
+    if unit is None or not scope.covers(unit) or scope.manager_id is not None:
+        raise not_found("org unit", unit_id)
+    return unit
+
+
+def _emit(session: Session, event_type: str, subject: str | None, data: dict[str, Any]) -> None:
+    record_event(session, outbox, event_type, subject, data)

@@ -1,0 +1,502 @@
+"""Use cases of one tenure contract: draft, issue, sign, amend, renew, end, expire."""
+
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from services.contracts import domain as d
+from services.contracts import repository as repo
+from services.contracts.models import (
+    ContractDocument,
+    ContractTemplate,
+    ContractVersion,
+    Manager,
+    OrgUnit,
+    TenureContract,
+)
+from services.contracts.service.common import (
+    DEFAULT_MAX_CONSECUTIVE_TERMS,
+    DEFAULT_SIGNING_DEADLINE_DAYS,
+    DEFAULT_TERM_YEARS,
+    Scope,
+    _emit,
+    _visible_unit,
+    check_version,
+    new_id,
+    require_write,
+    resolve_scope,
+    utcnow,
+)
+from services.contracts.service.library import (
+    _library,
+    _validated_targets,
+    target_line,
+)
+from services.contracts.service.managers import (
+    _visible_manager,
+)
+from services.contracts.service.org import (
+    unit_view,
+)
+from shared.auth import Principal
+from shared.db import Database
+from shared.errors import ApiProblem, not_found
+
+# --- tenure contracts -------------------------------------------------------------------------
+
+
+class UnitCache:
+    """Units looked up once per unit of work (bulk issue touches the same few many times)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.units: dict[str, OrgUnit] = {}
+
+    def get(self, unit_id: str) -> OrgUnit:
+        if unit_id not in self.units:
+            unit = repo.unit_by_id(self.session, unit_id)
+            if unit is None:
+                raise not_found("org unit", unit_id)
+            self.units[unit_id] = unit
+        return self.units[unit_id]
+
+    def enterprise_id(self, unit: OrgUnit) -> str:
+        """The nearest enterprise (or the group) at or above a unit: departments roll up."""
+        for uid in reversed([*repo.ancestor_ids(unit), unit.id]):
+            if self.get(uid).kind in (d.UnitKind.ENTERPRISE.value, d.UnitKind.GROUP.value):
+                return uid
+        return unit.id
+
+    def parent(self, unit: OrgUnit) -> OrgUnit | None:
+        return self.get(unit.parent_id) if unit.parent_id else None
+
+
+def contract_data(c: TenureContract, m: Manager, unit: OrgUnit, units: UnitCache,
+                  documents: Iterable[ContractDocument] | None) -> dict[str, Any]:
+    """The facts of a contract as events carry them: enough for the appraisal read model."""
+    data: dict[str, Any] = {
+        "contract_id": c.id, "manager_id": m.id, "employee_no": m.employee_no,
+        "manager_name": m.name, "manager_email": m.email, "manager_language": m.language,
+        "position": c.position, "management_level": m.management_level,
+        "org_unit_id": unit.id, "org_unit_name": unit.name,
+        "enterprise_id": units.enterprise_id(unit), "layer": unit.layer,
+        "category": unit.category, "start_date": c.start_date, "end_date": c.end_date,
+        "term_years": c.term_years, "term_number": c.term_number, "state": c.state,
+        "version": c.version, "signatory": c.signatory,
+        "signing_deadline": c.signing_deadline,
+    }
+    if documents is not None:
+        data["documents"] = [document_data(doc) for doc in documents]
+    return data
+
+
+def document_data(doc: ContractDocument) -> dict[str, Any]:
+    return {
+        "document_id": doc.id, "kind": doc.kind, "year": doc.year or None,
+        "signed": doc.signed_at is not None, "targets": doc.targets,
+    }
+
+
+def _existing_terms(contracts: Iterable[TenureContract]) -> list[d.ExistingTerm]:
+    return [d.ExistingTerm(contract_id=c.id, start=c.start_date, end=c.end_date,
+                           state=d.ContractState(c.state)) for c in contracts]
+
+
+def _consecutive_terms(contracts: Iterable[TenureContract], start: date) -> int:
+    """Terms served back to back up to `start` (a gap of a day or more restarts the count)."""
+    by_end = {c.end_date: c for c in contracts
+              if c.state in (d.ContractState.ACTIVE, d.ContractState.EXPIRED,
+                             d.ContractState.RENEWED)}
+    previous = by_end.get(start - timedelta(days=1))
+    return previous.term_number if previous is not None else 0
+
+
+def _signatory(units: UnitCache, unit: OrgUnit, position: d.Position,
+               override: Mapping[str, Any] | None) -> dict[str, Any]:
+    sig = d.employer_signatory(
+        unit_view(unit), position,
+        unit_view(p) if (p := units.parent(unit)) else None,
+        (override["kind"], override.get("reason") or "") if override else None,
+    )
+    return {"kind": sig.kind, "description": sig.description,
+            "signed_by_position": sig.signed_by_position, "authorised_by": sig.authorised_by,
+            "override_reason": sig.override_reason}
+
+
+def _document_rows(contract_id: str, start: date, end: date,
+                   targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = [
+        {"id": new_id(), "contract_id": contract_id, "kind": d.DocumentKind.APPOINTMENT_AGREEMENT
+         .value, "year": 0, "targets": [], "row_version": 1},
+        {"id": new_id(), "contract_id": contract_id,
+         "kind": d.DocumentKind.TENURE_PERFORMANCE_CONTRACT.value, "year": 0, "targets": [],
+         "row_version": 1},
+    ]
+    rows.extend(
+        {"id": new_id(), "contract_id": contract_id,
+         "kind": d.DocumentKind.ANNUAL_PERFORMANCE_CONTRACT.value, "year": year,
+         "targets": targets, "row_version": 1}
+        for year in d.annual_years(start, end)
+    )
+    return rows
+
+
+def _terms_snapshot(c: TenureContract) -> dict[str, Any]:
+    return {"start_date": c.start_date.isoformat(), "end_date": c.end_date.isoformat(),
+            "term_years": c.term_years, "position": c.position, "signatory": c.signatory,
+            "org_unit_id": c.org_unit_id}
+
+
+def _visible_contract(s: Session, scope: Scope, contract_id: str, *, lock: bool = False
+                      ) -> tuple[TenureContract, Manager, OrgUnit]:
+    found = repo.contract_with_people(s, contract_id, lock=lock)
+    if found is None:
+        raise not_found("contract", contract_id)
+    c, m, unit = found
+    if not scope.covers(unit) or (scope.manager_id is not None and scope.manager_id != m.id):
+        raise not_found("contract", contract_id)
+    return c, m, unit
+
+
+def create_contract(db: Database, actor: Principal, data: Mapping[str, Any]) -> TenureContract:
+    with db.unit_of_work() as s:
+        scope = resolve_scope(s, actor)
+        require_write(scope)
+        m, unit = _visible_manager(s, scope, data["manager_id"], lock=True)
+        if m.employment_status != "active":
+            raise ApiProblem(409, "Conflict", "The manager has departed",
+                             errors={"manager_id": ["manager is not active"]})
+        template = None
+        if data.get("template_id"):
+            template = repo.template_by_id(s, data["template_id"])
+            if template is None:
+                raise ApiProblem(422, "Unprocessable Entity", "No such template",
+                                 errors={"template_id": ["does not exist"]})
+        term_years = data.get("term_years") or (template.term_years if template
+                                                else DEFAULT_TERM_YEARS)
+        max_terms = data.get("max_consecutive_terms") or (
+            template.max_consecutive_terms if template else DEFAULT_MAX_CONSECUTIVE_TERMS)
+        start = data["start_date"]
+        end = d.term_end(start, term_years)
+        position = d.Position(m.position)
+        existing = repo.contracts_of(s, m.id, position.value)
+        d.check_no_overlap(_existing_terms(existing), start, end)
+        so_far = _consecutive_terms(existing, start)
+        d.check_renewal(so_far, max_terms)
+        units = UnitCache(s)
+        targets = (_validated_targets(s, data["targets"]) if data.get("targets")
+                   else (template.targets if template else []))
+        c = _new_contract(
+            s, units, m, unit, start=start, end=end, term_years=term_years,
+            term_number=so_far + 1, max_terms=max_terms, template=template,
+            signatory_override=data.get("signatory_override"), actor=actor.subject,
+            targets=targets, previous=None,
+        )
+        _emit(s, "contract.drafted", m.id,
+              contract_data(c, m, unit, units, repo.documents_of(s, c.id)))
+        return c
+
+
+def _new_contract(s: Session, units: UnitCache, m: Manager, unit: OrgUnit, *, start: date,
+                  end: date, term_years: int, term_number: int, max_terms: int,
+                  template: ContractTemplate | None, signatory_override: Mapping[str, Any] | None,
+                  actor: str, targets: list[dict[str, Any]],
+                  previous: TenureContract | None) -> TenureContract:
+    now = utcnow()
+    c = TenureContract(
+        id=new_id(), manager_id=m.id, org_unit_id=unit.id, position=m.position,
+        start_date=start, end_date=end, term_years=term_years, state=d.ContractState.DRAFT.value,
+        term_number=term_number, max_consecutive_terms=max_terms,
+        previous_contract_id=previous.id if previous else None,
+        template_id=template.id if template else None,
+        signatory=_signatory(units, unit, d.Position(m.position), signatory_override),
+        version=1, row_version=1, reminders_sent=[], created_by=actor,
+        created_at=now, updated_at=now,
+    )
+    s.add(c)
+    s.flush()
+    s.execute(insert(ContractDocument), _document_rows(c.id, start, end, targets))
+    s.add(ContractVersion(contract_id=c.id, version=1, terms=_terms_snapshot(c),
+                          reason="drafted", approved_by=None, recorded_by=actor,
+                          recorded_at=now))
+    return c
+
+
+def _transition(c: TenureContract, action: d.ContractAction) -> None:
+    c.state = d.transition(d.ContractState(c.state), action).value
+    c.row_version += 1
+    c.updated_at = utcnow()
+
+
+def issue_contract(db: Database, actor: Principal, contract_id: str, expected: int | None,
+                   today: date | None = None) -> TenureContract:
+    with db.unit_of_work() as s:
+        scope = resolve_scope(s, actor)
+        require_write(scope)
+        c, m, unit = _visible_contract(s, scope, contract_id, lock=True)
+        check_version(expected, c.row_version)
+        _transition(c, d.ContractAction.ISSUE)
+        template = repo.template_by_id(s, c.template_id) if c.template_id else None
+        c.issued_on = today or date.today()
+        c.signing_deadline = c.issued_on + timedelta(
+            days=template.signing_deadline_days if template else DEFAULT_SIGNING_DEADLINE_DAYS)
+        _emit(s, "contract.issued", m.id,
+              contract_data(c, m, unit, UnitCache(s), repo.documents_of(s, c.id)))
+        return c
+
+
+def sign_contract(db: Database, actor: Principal, contract_id: str, expected: int | None,
+                  signed_by: str | None) -> TenureContract:
+    """The manager signs (or HR records the signature): the agreement, the tenure contract
+    and the first year's annual contract are signed together; its targets lock."""
+    with db.unit_of_work() as s:
+        scope = resolve_scope(s, actor)
+        c, m, unit = _visible_contract(s, scope, contract_id, lock=True)
+        if not scope.can_write and scope.manager_id != m.id:
+            raise ApiProblem(403, "Forbidden", "Only the manager or HR can sign this contract")
+        check_version(expected, c.row_version)
+        for other in repo.contracts_of(s, m.id, c.position):
+            if other.id != c.id and other.state == d.ContractState.ACTIVE:
+                raise d.ContractOverlap(
+                    f"Manager already has active contract {other.id} for this position")
+        documents = repo.documents_of(s, c.id)
+        first_annual = next((doc for doc in documents
+                             if doc.kind == d.DocumentKind.ANNUAL_PERFORMANCE_CONTRACT), None)
+        d.transition(d.ContractState(c.state), d.ContractAction.SIGN)  # legal at all?
+        if first_annual is not None:
+            _check_signable_targets(s, first_annual)
+        _transition(c, d.ContractAction.SIGN)
+        now = utcnow()
+        c.signed_at = now
+        c.signed_by = signed_by or actor.subject
+        for doc in documents:
+            if doc.year == 0 or doc is first_annual:
+                doc.signed_at = now
+                doc.row_version += 1
+        _emit(s, "contract.signed", m.id, contract_data(c, m, unit, UnitCache(s), documents))
+        return c
+
+
+def _check_signable_targets(s: Session, doc: ContractDocument) -> None:
+    lines = [target_line(t) for t in doc.targets]
+    try:
+        d.validate_targets(lines, _library(s, lines))
+    except d.TargetsInvalid as exc:
+        raise d.TargetsInvalid(
+            f"The {doc.year} annual performance contract cannot be signed: its targets are "
+            f"incomplete ({exc.detail})", errors=exc.errors,
+        ) from exc
+
+
+def end_contract(db: Database, actor: Principal, contract_id: str, action: d.ContractAction,
+                 reason: str, expected: int | None) -> TenureContract:
+    """Terminate an active contract, or withdraw a draft or unsigned one."""
+    with db.unit_of_work() as s:
+        scope = resolve_scope(s, actor)
+        require_write(scope)
+        c, m, unit = _visible_contract(s, scope, contract_id, lock=True)
+        check_version(expected, c.row_version)
+        end_in_session(s, c, m, unit, action, reason)
+        return c
+
+
+def end_in_session(s: Session, c: TenureContract, m: Manager, unit: OrgUnit,
+                   action: d.ContractAction, reason: str, **extra: Any) -> None:
+    previous = c.state
+    _transition(c, action)
+    c.ended_at = utcnow()
+    c.end_reason = reason
+    data = contract_data(c, m, unit, UnitCache(s), None)
+    data.update(reason=reason, previous_state=previous, action=action.value, **extra)
+    _emit(s, "contract.terminated", m.id, data)
+
+
+def renew_contract(db: Database, actor: Principal, contract_id: str, expected: int | None,
+                   term_years: int | None) -> TenureContract:
+    with db.unit_of_work() as s:
+        scope = resolve_scope(s, actor)
+        require_write(scope)
+        c, m, unit = _visible_contract(s, scope, contract_id, lock=True)
+        check_version(expected, c.row_version)
+        return renew_in_session(s, c, m, unit, actor.subject, term_years)
+
+
+def renew_in_session(s: Session, c: TenureContract, m: Manager, unit: OrgUnit, actor: str,
+                     term_years: int | None, **extra: Any) -> TenureContract:
+    d.check_renewal(c.term_number, c.max_consecutive_terms)
+    _transition(c, d.ContractAction.RENEW)
+    start = c.end_date + timedelta(days=1)
+    years = term_years or c.term_years
+    end = d.term_end(start, years)
+    others = [o for o in repo.contracts_of(s, m.id, c.position) if o.id != c.id]
+    d.check_no_overlap(_existing_terms(others), start, end)
+    template = repo.template_by_id(s, c.template_id) if c.template_id else None
+    units = UnitCache(s)
+    successor = _new_contract(
+        s, units, m, repo.unit_by_id(s, m.org_unit_id) or unit, start=start, end=end,
+        term_years=years, term_number=c.term_number + 1,
+        max_terms=c.max_consecutive_terms, template=template, signatory_override=None,
+        actor=actor, targets=template.targets if template else [], previous=c,
+    )
+    data = contract_data(c, m, unit, units, None)
+    data.update(successor_contract_id=successor.id, **extra)
+    _emit(s, "contract.renewed", m.id, data)
+    _emit(s, "contract.drafted", m.id,
+          contract_data(successor, m, unit, units, repo.documents_of(s, successor.id)))
+    return successor
+
+
+def amend_contract(db: Database, actor: Principal, contract_id: str, expected: int | None,
+                   data: Mapping[str, Any]) -> TenureContract:
+    with db.unit_of_work() as s:
+        scope = resolve_scope(s, actor)
+        require_write(scope)
+        c, m, unit = _visible_contract(s, scope, contract_id, lock=True)
+        check_version(expected, c.row_version)
+        d.check_amendment(d.ContractState(c.state), data.get("reason", ""),
+                          data.get("approved_by", ""))
+        units = UnitCache(s)
+        if "end_date" in data:
+            if data["end_date"] < c.start_date:
+                raise ApiProblem(422, "Unprocessable Entity", "The end precedes the start",
+                                 errors={"end_date": ["must not be before start_date"]})
+            others = [o for o in repo.contracts_of(s, m.id, c.position) if o.id != c.id]
+            d.check_no_overlap(_existing_terms(others), c.start_date, data["end_date"])
+            c.end_date = data["end_date"]
+        if "signatory_override" in data:
+            c.signatory = _signatory(units, unit, d.Position(c.position),
+                                     data["signatory_override"])
+        c.version = d.next_version(c.version)
+        c.row_version += 1
+        c.updated_at = utcnow()
+        s.add(ContractVersion(contract_id=c.id, version=c.version, terms=_terms_snapshot(c),
+                              reason=data["reason"], approved_by=data["approved_by"],
+                              recorded_by=actor.subject, recorded_at=c.updated_at))
+        payload = contract_data(c, m, unit, units, None)
+        payload.update(reason=data["reason"], approved_by=data["approved_by"])
+        _emit(s, "contract.amended", m.id, payload)
+        return c
+
+
+def get_contract(db: Database, actor: Principal, contract_id: str
+                 ) -> tuple[TenureContract, Manager, OrgUnit, list[ContractDocument]]:
+    with db.read() as s:
+        c, m, unit = _visible_contract(s, resolve_scope(s, actor), contract_id)
+        return c, m, unit, repo.documents_of(s, c.id)
+
+
+def contract_versions(db: Database, actor: Principal, contract_id: str) -> list[ContractVersion]:
+    with db.read() as s:
+        _visible_contract(s, resolve_scope(s, actor), contract_id)
+        return list(s.scalars(select(ContractVersion)
+                              .where(ContractVersion.contract_id == contract_id)
+                              .order_by(ContractVersion.version)))
+
+
+def list_contracts(db: Database, actor: Principal, f: Mapping[str, Any]) -> repo.Page:
+    with db.read() as s:
+        scope = resolve_scope(s, actor)
+        unit_path = _visible_unit(s, scope, f["org_unit_id"]).path if f.get("org_unit_id") \
+            else None
+        if scope.manager_id is not None and f.get("manager_id") not in (None, scope.manager_id):
+            return repo.Page(items=[], total=0)
+        stmt = repo.contracts_query(
+            scope_path=scope.path, org_unit_path=unit_path, layer=f.get("layer"),
+            category=f.get("category"), position=f.get("position"), state=f.get("state"),
+            year=f.get("year"), manager_id=scope.manager_id or f.get("manager_id"),
+        )
+        return repo.paginate(s, stmt, f["page"], f["page_size"])
+
+
+def set_targets(db: Database, actor: Principal, contract_id: str, document_id: str,
+                raw_lines: list[Mapping[str, Any]], expected: int | None) -> ContractDocument:
+    with db.unit_of_work() as s:
+        scope = resolve_scope(s, actor)
+        require_write(scope)
+        c, m, unit = _visible_contract(s, scope, contract_id, lock=True)
+        doc = _document(s, c, document_id)
+        check_version(expected, doc.row_version)
+        if doc.kind == d.DocumentKind.APPOINTMENT_AGREEMENT:
+            raise ApiProblem(422, "Unprocessable Entity",
+                             "The appointment agreement carries no targets",
+                             errors={"document_id": ["not a performance contract"]})
+        d.check_targets_editable(doc.signed_at is not None)
+        if c.state in d.TERMINAL_STATES:
+            raise d.IllegalTransition(f"Targets of a {c.state} contract cannot change")
+        doc.targets = _validated_targets(s, raw_lines)
+        doc.row_version += 1
+        _emit(s, "targets.set", m.id, {
+            **contract_data(c, m, unit, UnitCache(s), None), **document_data(doc),
+            "locked": False})
+        return doc
+
+
+def sign_document(db: Database, actor: Principal, contract_id: str, document_id: str,
+                  expected: int | None) -> ContractDocument:
+    """Sign a later year's annual performance contract; its targets lock."""
+    with db.unit_of_work() as s:
+        scope = resolve_scope(s, actor)
+        c, m, unit = _visible_contract(s, scope, contract_id, lock=True)
+        if not scope.can_write and scope.manager_id != m.id:
+            raise ApiProblem(403, "Forbidden", "Only the manager or HR can sign this contract")
+        doc = _document(s, c, document_id)
+        check_version(expected, doc.row_version)
+        if c.state != d.ContractState.ACTIVE:
+            raise d.IllegalTransition(
+                f"An annual contract is signed under an active tenure contract, not {c.state}")
+        d.check_targets_editable(doc.signed_at is not None)
+        _check_signable_targets(s, doc)
+        doc.signed_at = utcnow()
+        doc.row_version += 1
+        _emit(s, "targets.set", m.id, {
+            **contract_data(c, m, unit, UnitCache(s), None), **document_data(doc),
+            "locked": True})
+        return doc
+
+
+def _document(s: Session, c: TenureContract, document_id: str) -> ContractDocument:
+    doc = s.get(ContractDocument, document_id)
+    if doc is None or doc.contract_id != c.id:
+        raise not_found("document", document_id)
+    return doc
+
+
+# --- expiry -----------------------------------------------------------------------------------
+
+
+def run_expiry(db: Database, today: date, thresholds: tuple[int, ...] = (90, 30, 7)
+               ) -> dict[str, int]:
+    """Mark contracts past their end expired; record each 90/30/7-day reminder once."""
+    expired = expiring = 0
+    with db.unit_of_work() as s:
+        units = UnitCache(s)
+        for c in repo.active_or_ending(s, today + timedelta(days=max(thresholds))):
+            m = repo.manager_by_id(s, c.manager_id)
+            unit = units.get(c.org_unit_id)
+            assert m is not None
+            if d.is_past_end(c.end_date, today):
+                _transition(c, d.ContractAction.EXPIRE)
+                c.ended_at = utcnow()
+                c.end_reason = "term ended"
+                _emit(s, "contract.expired", m.id, contract_data(c, m, unit, units, None))
+                expired += 1
+                continue
+            due = d.expiry_reminders_due(c.end_date, today, set(c.reminders_sent), thresholds)
+            if not due:
+                continue
+            # Reminders for thresholds already passed are recorded as sent without a notice.
+            passed = {t for t in thresholds if (c.end_date - today).days <= t}
+            c.reminders_sent = sorted(set(c.reminders_sent) | passed)
+            for days_left in due:
+                data = contract_data(c, m, unit, units, None)
+                data.update(days_left=days_left,
+                            days_remaining=(c.end_date - today).days)
+                _emit(s, "contract.expiring", m.id, data)
+                expiring += 1
+    return {"expired": expired, "expiring": expiring}

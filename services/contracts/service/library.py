@@ -1,0 +1,166 @@
+"""The indicator library, contract templates and target lines."""
+
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.contracts import domain as d
+from services.contracts import repository as repo
+from services.contracts.models import (
+    ContractTemplate,
+    Indicator,
+)
+from services.contracts.service.common import (
+    DEFAULT_MAX_CONSECUTIVE_TERMS,
+    DEFAULT_SIGNING_DEADLINE_DAYS,
+    DEFAULT_TERM_YEARS,
+    check_version,
+    new_id,
+    require_write,
+    resolve_scope,
+    utcnow,
+)
+from shared.auth import Principal
+from shared.db import Database
+from shared.errors import ApiProblem, not_found
+
+# --- indicators and templates -----------------------------------------------------------------
+
+
+def create_indicator(db: Database, actor: Principal, data: Mapping[str, Any]) -> Indicator:
+    with db.unit_of_work() as s:
+        require_write(resolve_scope(s, actor))
+        if s.get(Indicator, data["code"]) is not None:
+            raise ApiProblem(409, "Conflict", f"Indicator {data['code']} exists",
+                             errors={"code": ["already used"]})
+        ind = Indicator(
+            code=data["code"], name=data["name"], unit=data.get("unit", ""),
+            kind=d.IndicatorKind(data["kind"]).value,
+            direction=d.Direction(data["direction"]).value,
+            description=data.get("description", ""), created_at=utcnow(),
+        )
+        s.add(ind)
+        return ind
+
+
+def list_indicators(db: Database) -> list[Indicator]:
+    with db.read() as s:
+        return list(s.scalars(select(Indicator).order_by(Indicator.code)))
+
+
+def _library(s: Session, lines: Iterable[d.TargetLine]) -> dict[str, d.IndicatorDefinition]:
+    codes = {line.indicator_code for line in lines}
+    return {
+        code: d.IndicatorDefinition(
+            code=i.code, name=i.name, unit=i.unit, kind=d.IndicatorKind(i.kind),
+            direction=d.Direction(i.direction),
+        )
+        for code, i in repo.indicator_library(s, codes).items()
+    }
+
+
+def _dec(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def target_line(raw: Mapping[str, Any]) -> d.TargetLine:
+    return d.TargetLine(
+        indicator_code=raw["indicator_code"], role=d.TargetRole(raw.get("role", "scored")),
+        weight=_dec(raw.get("weight")), base=_dec(raw.get("base")),
+        target=_dec(raw.get("target")), challenge=_dec(raw.get("challenge")),
+        main=bool(raw.get("main", False)), part=raw.get("part", "individual"),
+        max_points=_dec(raw.get("max_points")), milestones=raw.get("milestones"),
+        description=raw.get("description", ""),
+    )
+
+
+def stored_targets(lines: Iterable[d.TargetLine], library: Mapping[str, d.IndicatorDefinition]
+                   ) -> list[dict[str, Any]]:
+    """Targets as stored and sent: the indicator's definition travels with each line."""
+    out = []
+    for line in lines:
+        ind = library[line.indicator_code]
+        out.append({
+            "indicator_code": line.indicator_code, "name": ind.name, "unit": ind.unit,
+            "kind": ind.kind.value, "direction": ind.direction.value, "role": line.role.value,
+            "weight": None if line.weight is None else str(line.weight),
+            "base": None if line.base is None else str(line.base),
+            "target": None if line.target is None else str(line.target),
+            "challenge": None if line.challenge is None else str(line.challenge),
+            "main": line.main, "part": line.part,
+            "max_points": None if line.max_points is None else str(line.max_points),
+            "milestones": line.milestones, "description": line.description,
+        })
+    return out
+
+
+def _validated_targets(s: Session, raw_lines: Iterable[Mapping[str, Any]],
+                       *, allow_empty: bool = False) -> list[dict[str, Any]]:
+    lines = [target_line(r) for r in raw_lines]
+    if not lines and allow_empty:
+        return []
+    library = _library(s, lines)
+    d.validate_targets(lines, library)
+    return stored_targets(lines, library)
+
+
+def create_template(db: Database, actor: Principal, data: Mapping[str, Any]) -> ContractTemplate:
+    with db.unit_of_work() as s:
+        require_write(resolve_scope(s, actor))
+        now = utcnow()
+        t = ContractTemplate(
+            id=new_id(), name=data["name"], layer=data.get("layer"),
+            category=d.validate_category(data["category"]) if data.get("category") else None,
+            position=d.Position(data["position"]).value if data.get("position") else None,
+            term_years=data.get("term_years", DEFAULT_TERM_YEARS),
+            max_consecutive_terms=data.get("max_consecutive_terms",
+                                           DEFAULT_MAX_CONSECUTIVE_TERMS),
+            signing_deadline_days=data.get("signing_deadline_days",
+                                           DEFAULT_SIGNING_DEADLINE_DAYS),
+            targets=_validated_targets(s, data.get("targets", []), allow_empty=True),
+            row_version=1, created_at=now, updated_at=now,
+        )
+        s.add(t)
+        return t
+
+
+def replace_template(db: Database, actor: Principal, template_id: str, data: Mapping[str, Any],
+                     expected: int | None) -> ContractTemplate:
+    with db.unit_of_work() as s:
+        require_write(resolve_scope(s, actor))
+        t = repo.template_by_id(s, template_id)
+        if t is None:
+            raise not_found("template", template_id)
+        check_version(expected, t.row_version)
+        t.name = data["name"]
+        t.layer = data.get("layer")
+        t.category = d.validate_category(data["category"]) if data.get("category") else None
+        t.position = d.Position(data["position"]).value if data.get("position") else None
+        t.term_years = data.get("term_years", DEFAULT_TERM_YEARS)
+        t.max_consecutive_terms = data.get("max_consecutive_terms",
+                                           DEFAULT_MAX_CONSECUTIVE_TERMS)
+        t.signing_deadline_days = data.get("signing_deadline_days",
+                                           DEFAULT_SIGNING_DEADLINE_DAYS)
+        t.targets = _validated_targets(s, data.get("targets", []), allow_empty=True)
+        t.row_version += 1
+        t.updated_at = utcnow()
+        return t
+
+
+def get_template(db: Database, template_id: str) -> ContractTemplate:
+    with db.read() as s:
+        t = repo.template_by_id(s, template_id)
+        if t is None:
+            raise not_found("template", template_id)
+        return t
+
+
+def list_templates(db: Database) -> list[ContractTemplate]:
+    with db.read() as s:
+        return list(s.scalars(select(ContractTemplate).order_by(ContractTemplate.name)))
