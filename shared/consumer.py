@@ -21,6 +21,14 @@ Failures:
 
 A dead letter keeps the original key and value bytes untouched, so `shared.ops` can replay
 it to its original topic once the fix is deployed; the reason travels in `dl_*` headers.
+
+Throughput: by default the valid events of one poll are first applied together in one
+transaction (each still with its inbox row), which saves a BEGIN/COMMIT and a connection
+check-out per event; if anything in it fails, it is rolled back and the events are applied
+one transaction each, with the retries above. Handlers therefore keep their effects in the
+session they are given (anything sent outside it, like an e-mail, belongs in the service's
+own outbox or delivery table), which retries require anyway. `batch_transactions=False`
+gives one transaction per event from the start.
 """
 
 from __future__ import annotations
@@ -35,14 +43,14 @@ from typing import Any
 from kafka import OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
 from prometheus_client import Counter, Gauge, Histogram
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from shared.db import Database
 from shared.events.catalogue import DEAD_LETTER_TOPIC
 from shared.events.envelope import MalformedEvent, decode_envelope
-from shared.events.schemas import EventRejected, validate_event
+from shared.events.schemas import validate_event
 from shared.kafka_clients import (
     Backoff,
     make_consumer,
@@ -83,18 +91,23 @@ class _Abandoned(Exception):
     """Stop was requested while a message was still being retried: leave it uncommitted."""
 
 
-def _inbox_insert(database: Database, inbox: Table) -> Callable[[dict[str, Any]], Any]:
-    """An INSERT that does nothing when the (event_id, consumer_group) row exists."""
+def _inbox_claim(database: Database, inbox: Table) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING: a row comes back only if it was new.
+
+    Built once and executed with each event's values as parameters, so SQLAlchemy compiles
+    it once (building `.values(...)` per event cost ~4x more). RETURNING rather than
+    rowcount: psycopg reports rowcount -1 for this statement through SQLAlchemy.
+    """
     dialect = database.engine.dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return lambda row: pg_insert(inbox).values(**row).on_conflict_do_nothing()
+        return pg_insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
     if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        return lambda row: sqlite_insert(inbox).values(**row).on_conflict_do_nothing()
-    return lambda row: insert(inbox).values(**row)
+        return sqlite_insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
+    raise NotImplementedError(f"the inbox supports PostgreSQL and SQLite, not {dialect}")
 
 
 class EventConsumer:
@@ -121,6 +134,7 @@ class EventConsumer:
         consumer_config: dict[str, Any] | None = None,
         producer_config: dict[str, Any] | None = None,
         transient_errors: tuple[type[BaseException], ...] = (OperationalError, InterfaceError),
+        batch_transactions: bool = True,
     ) -> None:
         self.database = database
         self.inbox = inbox_table
@@ -140,10 +154,11 @@ class EventConsumer:
                                 **(consumer_config or {})}
         self.producer_config = dict(producer_config or {})
         self.transient_errors = transient_errors
+        self.batch_transactions = batch_transactions
         self.stop_event = threading.Event()
         self._consumer: Any = None
         self._producer: Any = None
-        self._insert_inbox = _inbox_insert(database, inbox_table)
+        self._claim_inbox = _inbox_claim(database, inbox_table)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -228,26 +243,36 @@ class EventConsumer:
                                                       else timeout)))
         finished = 0
         commit: dict[TopicPartition, OffsetAndMetadata] = {}
-        rewind: dict[TopicPartition, int] = {}
-        for tp, records in polled.items():
-            for record in records:
-                if self.stop_event.is_set():
-                    rewind[tp] = record.offset
-                    break
-                try:
-                    self.process(record)
-                except _Abandoned:
-                    rewind[tp] = record.offset
-                    break
-                commit[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
-                finished += 1
-        if commit:
-            self._commit(consumer, commit)
-            self._note_lag(consumer, commit)
-        for tp, offset in rewind.items():
-            # Polled but not finished: read them again (now, or by whoever gets the
-            # partition after this member leaves).
-            consumer.seek(tp, offset)
+        # Per partition, the first offset not finished yet; emptied as partitions complete.
+        unfinished = {tp: records[0].offset for tp, records in polled.items() if records}
+        try:
+            batched: dict[tuple[str, int, int], str] = {}
+            if self.batch_transactions and not self.stop_event.is_set():
+                batched = self._apply_batch([r for rs in polled.values() for r in rs])
+            for tp, records in polled.items():
+                for record in records:
+                    if self.stop_event.is_set():
+                        raise _Abandoned
+                    outcome = batched.get((record.topic, record.partition, record.offset))
+                    if outcome is None:
+                        self.process(record)
+                    else:
+                        EVENTS.labels(self.service, self.group_id, record.topic,
+                                      outcome).inc()
+                    commit[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
+                    unfinished[tp] = record.offset + 1
+                    finished += 1
+                unfinished.pop(tp, None)
+        except _Abandoned:
+            pass
+        finally:
+            # Also on an unexpected error: what was finished is committed, and the consumer
+            # is rewound to what was not, so nothing polled is skipped.
+            if commit:
+                self._commit(consumer, commit)
+                self._note_lag(consumer, commit)
+            for tp, offset in unfinished.items():
+                consumer.seek(tp, offset)
         return finished
 
     def _commit(self, consumer: Any, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
@@ -272,17 +297,33 @@ class EventConsumer:
 
     # -- one message ----------------------------------------------------------------------
 
-    def process(self, record: Any) -> str:
-        """Apply, skip or dead-letter one Kafka record; returns the outcome."""
+    def _read(self, record: Any) -> tuple[dict[str, Any] | None, BaseException | None]:
+        """The record's envelope, or why it must be dead-lettered (envelope if decoded)."""
+        # Whatever goes wrong reading the message is the message's fault (retrying cannot
+        # help), so any error here dead-letters it rather than stopping the partition.
         try:
             if record.value is None:
                 raise MalformedEvent("the message has no value")
             envelope = decode_envelope(record.value)
-            if self.validate:
+        except Exception as exc:  # MalformedEvent, or anything odd bytes can provoke
+            return None, exc
+        if self.validate:
+            try:
                 validate_event(envelope)
-        except (MalformedEvent, EventRejected) as exc:
-            return self._dead_letter(record, exc, attempts=1)
-        if self.event_types is not None and envelope["type"] not in self.event_types:
+            except Exception as exc:  # UnknownEventType, InvalidEventData, MalformedEvent
+                return envelope, exc
+        return envelope, None
+
+    def _wanted(self, envelope: dict[str, Any]) -> bool:
+        return self.event_types is None or envelope["type"] in self.event_types
+
+    def process(self, record: Any) -> str:
+        """Apply, skip or dead-letter one Kafka record; returns the outcome."""
+        envelope, rejected = self._read(record)
+        if rejected is not None:
+            return self._dead_letter(record, rejected, attempts=1, envelope=envelope)
+        assert envelope is not None
+        if not self._wanted(envelope):
             EVENTS.labels(self.service, self.group_id, record.topic, IGNORED).inc()
             return IGNORED
         attempt = 0
@@ -318,22 +359,64 @@ class EventConsumer:
             EVENTS.labels(self.service, self.group_id, record.topic, outcome).inc()
             return outcome
 
+    def _inbox_row(self, record: Any, envelope: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "event_id": envelope["id"],
+            "consumer_group": self.group_id,
+            "event_type": envelope["type"],
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+            "processed_at": datetime.now(UTC),
+        }
+
     def _apply(self, record: Any, envelope: dict[str, Any]) -> bool:
         """One transaction: claim the inbox row, run the handler. False if already applied."""
         with self.database.unit_of_work() as session:
-            claimed = session.execute(self._insert_inbox({
-                "event_id": envelope["id"],
-                "consumer_group": self.group_id,
-                "event_type": envelope["type"],
-                "topic": record.topic,
-                "partition": record.partition,
-                "offset": record.offset,
-                "processed_at": datetime.now(UTC),
-            })).rowcount
-            if claimed == 0:
+            claimed = session.execute(self._claim_inbox, self._inbox_row(record, envelope))
+            if claimed.first() is None:
                 return False
             self.handler(session, envelope)
             return True
+
+    def _apply_batch(self, records: list[Any]) -> dict[tuple[str, int, int], str]:
+        """Apply a poll's valid events in ONE transaction; {} if that transaction failed.
+
+        Each event still commits together with its inbox row, so the exactly-once rule is
+        the same as one transaction per event; only the BEGIN/COMMIT (and on PostgreSQL the
+        connection check-out) is shared, which is most of the cost of a small handler. If
+        any handler or the commit fails, everything rolls back and the caller applies the
+        batch one event at a time, with the usual retries and dead letters: a handler may
+        then run again for an event whose batch was rolled back, just as on a retry.
+        """
+        items = []
+        for record in records:
+            envelope, rejected = self._read(record)
+            if rejected is None and envelope is not None and self._wanted(envelope):
+                items.append((record, envelope))
+        if len(items) < 2:
+            return {}
+        started = time.perf_counter()
+        outcomes: dict[tuple[str, int, int], str] = {}
+        try:
+            with self.database.unit_of_work() as session:
+                for record, envelope in items:
+                    key = (record.topic, record.partition, record.offset)
+                    claimed = session.execute(self._claim_inbox,
+                                              self._inbox_row(record, envelope)).first()
+                    if claimed is None:
+                        outcomes[key] = DUPLICATE
+                        continue
+                    self.handler(session, envelope)
+                    outcomes[key] = APPLIED
+        except Exception as exc:  # fall back to one transaction per event, which retries
+            log.info("a batch of %d events failed (%r); applying them one by one",
+                     len(items), exc, extra=self._log_extra())
+            return {}
+        elapsed = (time.perf_counter() - started) / len(items)
+        for _ in items:
+            HANDLE_SECONDS.labels(self.service, self.group_id).observe(elapsed)
+        return outcomes
 
     def already_applied(self, event_id: str) -> bool:
         with self.database.read() as session:

@@ -190,7 +190,7 @@ def _read_topic(bootstrap_servers: str | Sequence[str], topic: str,
                 *, start: dict[int, int] | None = None, timeout: float = 10.0) -> list[Any]:
     """Every record of a topic from `start` (default: the beginning) to its current end."""
     consumer = make_consumer(bootstrap_servers, None, enable_auto_commit=False,
-                             client_id="tenure-ops")
+                             allow_auto_create_topics=False, client_id="tenure-ops")
     try:
         parts = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(parts)]

@@ -38,7 +38,8 @@ def record_event(
 ) -> dict[str, Any]:
     """Add an event to the outbox; it is sent only if the caller's transaction commits."""
     row = outbox_row(event_type, subject, data, key=key)
-    session.execute(insert(outbox).values(**row))
+    # Parameters, not .values(**row): one statement SQLAlchemy compiles once per process.
+    session.execute(insert(outbox), row)
     return row
 
 

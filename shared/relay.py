@@ -31,11 +31,22 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from kafka.errors import KafkaError
 from prometheus_client import Counter, Gauge
-from sqlalchemy import Connection, Table, func, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Table,
+    any_,
+    bindparam,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared.db import Database
@@ -58,6 +69,19 @@ RELAY_FAILURES = Counter("tenure_relay_failures",
 
 # How often the backlog gauge may cost a COUNT(*) while the relay is busy.
 _BACKLOG_COUNT_EVERY = 2.0
+# How often the connection holding the advisory lock is checked to be alive. If it died, the
+# lock is gone and another relay may take over: for up to this long both may publish, which
+# only duplicates events (consumers deduplicate; each relay still sends in id order).
+_LOCK_CHECK_EVERY = 1.0
+
+
+class _OutboxRow(NamedTuple):
+    id: int
+    event_id: str
+    event_type: str
+    topic: str
+    key: str | None
+    payload: str
 
 
 class OutboxPublishError(RuntimeError):
@@ -74,6 +98,29 @@ def relay_lock_key(outbox: Table) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+def rows_to_mark(rows: Sequence[Any], futures: Sequence[Any]
+                 ) -> tuple[list[int], dict[str, list[int]]]:
+    """Rows to mark sent, and failed row ids by error message.
+
+    A key whose row failed is blocked for the rest of the batch: its later rows are not
+    marked even if the broker took them, so the next try re-sends from the failed row on
+    and the key's order is kept (the re-sent later rows are duplicates, deduplicated by
+    consumers). Rows not sent at all (after a send() error) are simply left unsent.
+    """
+    sent_ids: list[int] = []
+    failures: dict[str, list[int]] = {}
+    blocked: set[str | None] = set()
+    for row, future in zip(rows, futures, strict=False):
+        ok = future.is_done and future.succeeded()
+        if ok and row.key not in blocked:
+            sent_ids.append(row.id)
+        elif not ok:
+            blocked.add(row.key)
+            error = future.exception if future.is_done else "not acknowledged in time"
+            failures.setdefault(str(error) or type(error).__name__, []).append(row.id)
+    return sent_ids, failures
+
+
 class OutboxRelay:
     """Moves outbox rows to Kafka; `run_once` is one batch, `run_forever` the process loop."""
 
@@ -88,6 +135,7 @@ class OutboxRelay:
         poll_interval: float = 0.2,
         backoff: Backoff | None = None,
         producer_config: dict[str, Any] | None = None,
+        topic_prefix: str = "",
     ) -> None:
         self.database = database
         self.outbox = outbox_table
@@ -95,8 +143,12 @@ class OutboxRelay:
         self.service = service
         self.batch_size = batch_size
         self.poll_interval = poll_interval
+        self.busy_interval = min(0.02, poll_interval)
         self.backoff = backoff or Backoff(0.2, 5.0)
         self.producer_config = dict(producer_config or {})
+        # Published to `topic_prefix + row.topic`: lets one broker carry several isolated
+        # copies of the topics (an environment per prefix, a test or bench per prefix).
+        self.topic_prefix = topic_prefix
         delivery_ms = self.producer_config.get("delivery_timeout_ms",
                                                PRODUCER_DEFAULTS["delivery_timeout_ms"])
         # flush() returns once every future is resolved, which delivery_timeout_ms bounds;
@@ -107,6 +159,7 @@ class OutboxRelay:
         self._producer: Any = None
         self._lock_conn: Connection | None = None
         self._lock_warned = False
+        self._lock_checked_at = 0.0
         self._backlog: int | None = None
         self._backlog_counted_at = 0.0
         self._headers_cache: dict[str, tuple[tuple[str, bytes], ...]] = {}
@@ -127,17 +180,23 @@ class OutboxRelay:
         if not rows:
             self._set_backlog(0)
             return 0
+        sent_ids, failures, send_error = self._publish(rows)
+        self._mark(sent_ids, failures)
+        return self._settle(rows, sent_ids, failures, send_error)
+
+    def _publish(self, rows: Sequence[Any]) -> tuple[list[int], dict[str, list[int]],
+                                                     BaseException | None]:
+        """Send `rows` and wait for every acknowledgement; what to mark sent, what failed."""
         try:
             producer = self._ensure_producer()
         except KafkaError as exc:
             raise OutboxPublishError(f"cannot connect to Kafka: {exc}") from exc
-
         futures: list[Any] = []
         send_error: BaseException | None = None
         for row in rows:
             try:
                 futures.append(producer.send(
-                    row.topic,
+                    self.topic_prefix + row.topic,
                     key=row.key.encode() if row.key is not None else None,
                     value=row.payload.encode(),
                     headers=self._headers(row),
@@ -151,11 +210,14 @@ class OutboxRelay:
             producer.flush(timeout=self.flush_timeout)
         except KafkaError as exc:
             send_error = send_error or exc
-
-        sent_ids, failures = self._classify(rows, futures)
+        sent_ids, failures = rows_to_mark(rows, futures)
         if send_error is not None and not failures and len(futures) < len(rows):
             failures[str(send_error) or type(send_error).__name__] = [rows[len(futures)].id]
-        self._mark(sent_ids, failures)
+        return sent_ids, failures, send_error
+
+    def _settle(self, rows: Sequence[Any], sent_ids: list[int],
+                failures: dict[str, list[int]], send_error: BaseException | None) -> int:
+        """Count what was marked; raise if anything was not published."""
         RELAY_SENT.labels(self.service).inc(len(sent_ids))
         self._note_sent(len(rows), len(sent_ids))
         if failures or send_error is not None:
@@ -169,44 +231,53 @@ class OutboxRelay:
             )
         return len(sent_ids)
 
-    def _classify(self, rows: Sequence[Any], futures: Sequence[Any]
-                  ) -> tuple[list[int], dict[str, list[int]]]:
-        """Rows to mark sent, and failed row ids by error message.
-
-        A key whose row failed is blocked for the rest of the batch: its later rows are not
-        marked even if the broker took them, so the next try re-sends from the failed row on
-        and the key's order is kept (the re-sent later rows are duplicates, deduplicated by
-        consumers). Rows not sent at all (after a send() error) are simply left unsent.
-        """
-        sent_ids: list[int] = []
-        failures: dict[str, list[int]] = {}
-        blocked: set[str | None] = set()
-        for row, future in zip(rows, futures, strict=False):
-            ok = future.is_done and future.succeeded()
-            if ok and row.key not in blocked:
-                sent_ids.append(row.id)
-            elif not ok:
-                blocked.add(row.key)
-                error = future.exception if future.is_done else "not acknowledged in time"
-                failures.setdefault(str(error) or type(error).__name__, []).append(row.id)
-        return sent_ids, failures
-
     # -- database -------------------------------------------------------------------------
 
     def _fetch_unsent(self) -> list[Any]:
+        """The oldest unsent rows, in id order."""
         o = self.outbox.c
         query = (select(o.id, o.event_id, o.event_type, o.topic, o.key, o.payload)
                  .where(o.sent_at.is_(None)).order_by(o.id).limit(self.batch_size))
+        if self.database.engine.dialect.name == "sqlite":
+            return self._fetch_unsent_sqlite(query)
         # A short transaction of its own: nothing is held open while Kafka is waited on.
         with self.database.engine.begin() as conn:
             return list(conn.execute(query))
+
+    def _fetch_unsent_sqlite(self, query: Any) -> list[Any]:
+        """Read without BEGIN IMMEDIATE: in WAL mode a plain read blocks no writer.
+
+        `shared.db` starts every SQLAlchemy transaction on SQLite with BEGIN IMMEDIATE (the
+        write lock), right for writers. For the relay's frequent read it would make the
+        service's own writers queue behind it, and SQLite's busy handler sleeps in steps of
+        up to 100 ms, which showed as a latency tail; so this read goes through the DBAPI
+        connection in autocommit mode.
+        """
+        engine = self.database.engine
+        compiled = query.compile(dialect=engine.dialect)
+        params = [compiled.params[name] for name in (compiled.positiontup or [])]
+        raw = engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            try:
+                cursor.execute(str(compiled), params)
+                return [_OutboxRow(*values) for values in cursor.fetchall()]
+            finally:
+                cursor.close()
+        finally:
+            raw.close()
 
     def _mark(self, sent_ids: list[int], failures: dict[str, list[int]]) -> None:
         if not sent_ids and not failures:
             return
         o = self.outbox.c
         with self.database.engine.begin() as conn:
-            if sent_ids:
+            if sent_ids and self.database.is_postgres:
+                # One array parameter instead of 500 bound ones: a third of the time.
+                conn.execute(update(self.outbox).where(o.id == any_(bindparam(
+                    "ids", type_=ARRAY(BigInteger)))).values(sent_at=datetime.now(UTC)),
+                    {"ids": sent_ids})
+            elif sent_ids:
                 conn.execute(update(self.outbox).where(o.id.in_(sent_ids))
                              .values(sent_at=datetime.now(UTC)))
             for message, ids in failures.items():
@@ -243,9 +314,12 @@ class OutboxRelay:
         if not self.database.is_postgres:
             return True  # SQLite: one relay process per database, by deployment
         if self._lock_conn is not None:
+            if time.monotonic() - self._lock_checked_at < _LOCK_CHECK_EVERY:
+                return True
             try:
                 self._lock_conn.exec_driver_sql("SELECT 1")
                 self._lock_conn.commit()
+                self._lock_checked_at = time.monotonic()
                 return True
             except SQLAlchemyError:
                 log.warning("relay lost its lock connection; acquiring again",
@@ -262,6 +336,7 @@ class OutboxRelay:
             raise
         if got:
             self._lock_conn = conn
+            self._lock_checked_at = time.monotonic()
             self._lock_warned = False
             log.info("relay holds the outbox lock", extra={"service": self.service})
             return True
@@ -343,8 +418,12 @@ class OutboxRelay:
                     log.info("relay recovered after %d failed attempts", failures,
                              extra={"service": self.service})
                     failures = 0
-                if self.last_fetched < self.batch_size:
-                    stop_event.wait(self.poll_interval)
+                if self.last_fetched >= self.batch_size:
+                    continue  # a backlog: the next batch at once
+                # Events are flowing: look again soon, so latency under load is a few ms,
+                # not the idle poll interval. An empty outbox waits the full interval.
+                stop_event.wait(self.busy_interval if self.last_fetched else
+                                self.poll_interval)
         finally:
             self.close()
             log.info("outbox relay stopped", extra={"service": self.service})

@@ -48,6 +48,12 @@ def _id(**kwargs: Any) -> fields.UUID:
     return fields.UUID(**kwargs)
 
 
+def _decimal(**kwargs: Any) -> fields.Decimal:
+    """A decimal travels as a string ("87.50"); a JSON number is tolerated on input."""
+    return fields.Decimal(allow_nan=False, metadata={"type": "string", "format": "decimal"},
+                          **kwargs)
+
+
 # -- hr.contracts -----------------------------------------------------------------------------
 
 
@@ -128,7 +134,8 @@ class ContractAmendedData(ContractData):
 
 
 class ContractExpiringData(ContractData):
-    days_left = fields.Integer(required=True, validate=validate.OneOf([90, 30, 7]))
+    days_left = fields.Integer(required=True, validate=validate.OneOf([90, 30, 7]),
+                               metadata={"description": "The reminder threshold reached"})
     days_remaining = fields.Integer()
 
 
@@ -164,13 +171,12 @@ class ActualsDueData(AppraisalData):
 
 
 class AppraisalScoredData(AppraisalData):
-    # Decimals travel as strings ("87.50"); a number is tolerated on input.
-    score = fields.Decimal(required=True, allow_nan=False)
+    score = _decimal(required=True)
     grade = fields.String(allow_none=True)
 
 
 class AppraisalPublishedData(AppraisalData):
-    score = fields.Decimal(allow_nan=False, allow_none=True)
+    score = _decimal(allow_none=True)
     grade = fields.String(required=True)
 
 
