@@ -46,8 +46,9 @@ class SmtpSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SmtpSettings:
-        """Read SMTP_HOST, SMTP_PORT, SMTP_SENDER, SMTP_SENDER_NAME, SMTP_STARTTLS, SMTP_USER,
-        SMTP_PASSWORD, SMTP_TIMEOUT, SMTP_CAFILE; a NOTIFICATIONS_-prefixed name wins."""
+        """Read SMTP_HOST, SMTP_PORT, SMTP_SENDER, SMTP_SENDER_NAME, SMTP_STARTTLS,
+        SMTP_USERNAME (or SMTP_USER), SMTP_PASSWORD, SMTP_TIMEOUT, SMTP_CAFILE; a
+        NOTIFICATIONS_-prefixed name wins."""
         env = os.environ if environ is None else environ
 
         def get(name: str) -> str | None:
@@ -59,7 +60,7 @@ class SmtpSettings:
             sender=get("SENDER") or "tenure@localhost",
             sender_name=get("SENDER_NAME"),
             starttls=_truthy(get("STARTTLS")),
-            username=get("USER"),
+            username=get("USERNAME") or get("USER"),
             password=get("PASSWORD"),
             timeout=float(get("TIMEOUT") or 10),
             cafile=get("CAFILE"),
