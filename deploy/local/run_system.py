@@ -83,6 +83,14 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
+        if "SMTP_HOST" not in os.environ:
+            # A local mail sink, so e-mail notices are really sent over SMTP and can be read
+            # in var/logs/smtp-sink.log; point SMTP_* at a real server to send for real.
+            smtp_port = os.environ.get("SMTP_SINK_PORT", "8025")
+            spawn("smtp-sink", [sys.executable, "-m", "aiosmtpd", "-n", "-d", "-c",
+                                "aiosmtpd.handlers.Debugging", "-l", f"127.0.0.1:{smtp_port}"],
+                  {})
+            env.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_port, SMTP_STARTTLS="false")
         for service in services:
             app = f"services.{service}:create_app"
             subprocess.run([sys.executable, "-m", "flask", "--app", app, "migrate"], cwd=REPO,
@@ -103,6 +111,7 @@ def main() -> int:
             print(f"  {service:<14} http://127.0.0.1:{port}   docs: "
                   f"http://127.0.0.1:{port}/docs   {'ready' if ok else 'NOT READY (see logs)'}")
         print(f"  {'kafka':<14} {broker.bootstrap_servers}")
+        print(f"  {'smtp':<14} {env.get('SMTP_HOST')}:{env.get('SMTP_PORT')}")
         print(f"  logs           {var / 'logs'}")
         token = issue_token(env["JWT_SECRET"], "dev-hr", ["hr_admin"], ttl_seconds=24 * 3600)
         print(f"\nDev token (hr_admin, whole group, 24 h):\n  export TOKEN={token}\n")
