@@ -207,7 +207,8 @@ class Webhooks(MethodView):
     def post(self, data: dict[str, Any]) -> Any:
         """Register a receiver for a person, or for an org unit and the units below it.
 
-        Every POST is signed with the secret (see RULES.md section 7 for verifying)."""
+        Every POST is signed with the secret; README.md ("Notifications: the rules",
+        section 7) says how a receiver verifies it."""
         row, secret = svc.create_webhook(db(), authenticate(), data)
         out = {c: getattr(row, c) for c in ("id", "recipient_id", "org_unit_id", "url",
                                             "created_by", "created_at")}

@@ -31,7 +31,8 @@ class NotificationConfig:
 
     Contract-end reminders are off by default: the contracts service already publishes
     contract.expiring at 90/30/7 days, and running both would tell a manager twice
-    (RULES.md section 6). Set REMINDER_CONTRACT_END_DAYS="90,30,7" to have them here instead.
+    (README.md, "Notifications: the rules", section 6). Set
+    REMINDER_CONTRACT_END_DAYS="90,30,7" to have them here instead.
     """
 
     smtp: SmtpSettings = field(default_factory=SmtpSettings)

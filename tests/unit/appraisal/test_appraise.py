@@ -1,4 +1,4 @@
-"""End to end through `appraise`: the worked examples of RULES.md, traced and serialised."""
+"""Through `appraise`: the README's worked examples (Appraisal: the rules), traced."""
 
 from __future__ import annotations
 
