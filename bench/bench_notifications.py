@@ -5,8 +5,9 @@ Run: .venv/bin/python bench/bench_notifications.py [--events 20000] [--single-ev
          [--rate 40] [--seconds 10] [--db sqlite|postgres|both] [--batch 500]
 
 Two consumers are measured, each as its own process:
-- `single`: the shared runtime as deployed (`shared.consumer.EventConsumer`, what
-  `flask consume` runs): one transaction per event (inbox row + the service's handler).
+- `single`: the shared runtime as deployed (`shared.consumer.EventConsumer` with the
+  service's batch handler, exactly what `flask consume` runs): a poll's events in one
+  transaction, inbox rows claimed in one statement, one event at a time only on failure.
 - `batch`: a prototype of a runtime batch mode (below, `BatchingConsumer`): the whole poll in
   one transaction (inbox rows claimed in one statement, `events.apply_events` once), with the
   runtime's one-by-one path (retries, dead letters) only when that transaction fails.
@@ -168,7 +169,7 @@ def run_consumer_role(args: argparse.Namespace) -> None:
         "consumer_config": {"max_poll_records": args.batch}}
     if args.mode == "single":
         consumer = EventConsumer(db, inbox, args.bootstrap, sub.group, sub.topics, handle,
-                                 **common)
+                                 batch_handler=handle_batch, **common)
     else:
         consumer = BatchingConsumer(db, inbox, args.bootstrap, sub.group, sub.topics, handle,
                                     batch_handler=handle_batch, **common)

@@ -23,7 +23,12 @@ def register_commands(app: Flask) -> None:
     @app.cli.command("consume")
     def consume() -> None:
         """Turn contract, appraisal and notice events into notices until SIGTERM."""
-        from services.notifications.events import HANDLED_TYPES, make_handler, subscription
+        from services.notifications.events import (
+            HANDLED_TYPES,
+            make_batch_handler,
+            make_handler,
+            subscription,
+        )
         from services.notifications.models import inbox
         from shared.consumer import run_consumer_process
 
@@ -33,7 +38,8 @@ def register_commands(app: Flask) -> None:
         run_consumer_process(current_app.extensions["tenure_db"], inbox, _bootstrap(settings),
                              sub.group, sub.topics, make_handler(config),
                              service="notifications", event_types=HANDLED_TYPES,
-                             dead_letter_topic=sub.dead_letter_topic)
+                             dead_letter_topic=sub.dead_letter_topic,
+                             batch_handler=make_batch_handler(config))
 
     @app.cli.command("deliver")
     @click.option("--once", is_flag=True, help="One pass, then exit (a cron job, a test).")

@@ -469,6 +469,32 @@ def test_a_failing_event_rolls_back_its_whole_poll_batch_so_nothing_half_applies
     assert count(db, effects) == count(db, inbox) == 3
 
 
+def test_batch_handler_gets_each_new_event_once_in_order_and_redeliveries_are_skipped(
+        service_db: Callable[[str], Database]) -> None:
+    db = service_db("consumer")
+    batches: list[list[str]] = []
+
+    def batch_handler(session: Session, envelopes: list[dict[str, Any]]) -> None:
+        batches.append([e["id"] for e in envelopes])
+        for envelope in envelopes:
+            record_effect(session, envelope)
+
+    consumer = EventConsumer(db, inbox, "127.0.0.1:1", "g-batch-handler", ["t"],
+                             record_effect, batch_handler=batch_handler)
+    manager = new_id()
+    envelopes = [make_event("contract.signed", "/tenure/contracts", manager,
+                            contract_data(manager, i)) for i in range(4)]
+    records = [_Record(encode_envelope(e), i) for i, e in enumerate(envelopes)]
+    # The same event twice in one poll (a redelivery after a rebalance) is applied once.
+    outcomes = consumer._apply_batch([*records[:3], _Record(records[0].value, 9)])
+    assert batches == [[e["id"] for e in envelopes[:3]]]
+    assert outcomes[("t", 0, 9)] == "duplicate"
+    outcomes = consumer._apply_batch(records)
+    assert batches[-1] == [envelopes[3]["id"]]
+    assert [outcomes[("t", 0, i)] for i in range(4)] == ["duplicate"] * 3 + ["applied"]
+    assert count(db, effects) == count(db, inbox) == 4
+
+
 class _Record:
     """The fields of a kafka-python ConsumerRecord the runtime reads."""
 
