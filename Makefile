@@ -11,6 +11,8 @@ help:
 	@echo "make test   run every test (unit, integration on PostgreSQL + Kafka, end to end)"
 	@echo "make lint   ruff"
 	@echo "make bench  benchmarks (print figures)"
+	@echo "make demo   drive the demo scenario through the APIs (start make run first)"
+	@echo "make fuzz   schemathesis against every service's OpenAPI document"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +39,12 @@ lint: install
 
 bench: install system-deps
 	$(PY) bench/run_all.py
+
+demo: install
+	$(PY) deploy/local/demo.py $(DEMO_ARGS)
+
+fuzz: install
+	$(PY) -m pytest -m fuzz -q
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

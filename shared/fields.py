@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -45,6 +46,15 @@ class DecimalString(ma.fields.Decimal):
         if self._quantum is not None:
             dec = dec.quantize(self._quantum, rounding=ROUND_HALF_UP)
         return str(dec)
+
+
+class UtcDateTime(ma.fields.DateTime):
+    """Every timestamp is UTC; SQLite hands them back without their zone, so add it."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
 
 
 class StrictSchema(ma.Schema):

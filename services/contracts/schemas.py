@@ -6,7 +6,7 @@ import marshmallow as ma
 from marshmallow import fields, validate, validates_schema
 
 from services.contracts import domain as d
-from shared.fields import DecimalString, PageInfo, PageQuery, StrictSchema
+from shared.fields import DecimalString, PageInfo, PageQuery, StrictSchema, UtcDateTime
 
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$",
                        error="1-64 letters, digits, '_', '.', '-'")
@@ -71,7 +71,7 @@ class OrgUnitHistoryOut(ma.Schema):
     before = fields.Dict()
     after = fields.Dict()
     changed_by = fields.String()
-    changed_at = fields.DateTime()
+    changed_at = UtcDateTime()
 
 
 class OrgUnitQuery(PageQuery):
@@ -275,7 +275,7 @@ class DocumentOut(ma.Schema):
     id = fields.String()
     kind = fields.String()
     year = fields.Method("_year")
-    signed_at = fields.DateTime(allow_none=True)
+    signed_at = UtcDateTime(allow_none=True)
     targets = fields.List(fields.Nested(TargetLineOut))
     row_version = fields.Integer()
 
@@ -312,9 +312,9 @@ class ContractOut(ma.Schema):
     previous_contract_id = fields.String(allow_none=True)
     issued_on = fields.Date(allow_none=True)
     signing_deadline = fields.Date(allow_none=True)
-    signed_at = fields.DateTime(allow_none=True)
+    signed_at = UtcDateTime(allow_none=True)
     signed_by = fields.String(allow_none=True)
-    ended_at = fields.DateTime(allow_none=True)
+    ended_at = UtcDateTime(allow_none=True)
     end_reason = fields.String(allow_none=True)
     row_version = fields.Integer()
     documents = fields.List(fields.Nested(DocumentOut))
@@ -341,7 +341,7 @@ class VersionOut(ma.Schema):
     reason = fields.String()
     approved_by = fields.String(allow_none=True)
     recorded_by = fields.String()
-    recorded_at = fields.DateTime()
+    recorded_at = UtcDateTime()
 
 
 # --- bulk issue, coverage, expiry -------------------------------------------------------------
@@ -380,8 +380,8 @@ class BulkJobOut(ma.Schema):
     progress = fields.Method("_progress")
     decisions = fields.List(fields.Nested(BulkDecisionOut))
     error = fields.String(allow_none=True)
-    created_at = fields.DateTime()
-    finished_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    finished_at = UtcDateTime(allow_none=True)
 
     def _progress(self, job):  # type: ignore[no-untyped-def]
         if job.status == "done":

@@ -27,8 +27,14 @@ def _app():  # type: ignore[no-untyped-def]
         app = create_app(service_settings("contracts", dbs.fresh("contracts")))
         api = Client(app.test_client())
         group = small_group(api)
-        template(api)
-        manager(api, "FZ001", group["sub_a"]["id"])
+        t = template(api)
+        m = manager(api, "FZ001", group["sub_a"]["id"])
+        # A signed contract, so signed_at / versions are in what the fuzzer reads back.
+        contract = api.post("/api/v1/contracts", {"manager_id": m["id"], "template_id": t["id"],
+                                                  "start_date": "2026-01-01"}, expect=201)
+        cid = contract.get_json()["id"]
+        api.post(f"/api/v1/contracts/{cid}/issue", expect=200)
+        api.post(f"/api/v1/contracts/{cid}/sign", {}, expect=200)
         _state["app"] = app
     return _state["app"]
 
