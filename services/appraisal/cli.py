@@ -1,0 +1,107 @@
+"""Flask commands of the appraisal service: migrate, relay, consume, appraise, remind."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+
+from shared.auth import ROLES, issue_token
+from shared.migrations import upgrade
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def register_commands(app: Flask) -> None:
+    @app.cli.command("migrate")
+    def migrate() -> None:
+        """Bring the database schema up to date (run before the service starts)."""
+        upgrade(MIGRATIONS, current_app.config["TENURE_SETTINGS"].database_url)
+        click.echo("appraisal database is up to date")
+
+    @app.cli.command("relay")
+    def relay() -> None:
+        """Publish the outbox to Kafka until SIGTERM (one publisher per database)."""
+        from services.appraisal.models import outbox
+        from shared.relay import run_relay_process
+
+        settings = current_app.config["TENURE_SETTINGS"]
+        run_relay_process(current_app.extensions["tenure_db"], outbox,
+                          _bootstrap(settings), service="appraisal")
+
+    @app.cli.command("consume")
+    def consume() -> None:
+        """Keep the read model of org units, managers, contracts and targets until SIGTERM."""
+        from services.appraisal.events import (
+            CONSUMER_GROUP,
+            HANDLED_TYPES,
+            handle_contract_event,
+        )
+        from services.appraisal.models import inbox
+        from shared.consumer import run_consumer_process
+        from shared.events.catalogue import CONTRACTS_TOPIC
+
+        settings = current_app.config["TENURE_SETTINGS"]
+        run_consumer_process(current_app.extensions["tenure_db"], inbox, _bootstrap(settings),
+                             CONSUMER_GROUP, [CONTRACTS_TOPIC], handle_contract_event,
+                             service="appraisal", event_types=HANDLED_TYPES)
+
+    @app.cli.command("appraise")
+    @click.option("--year", type=int, required=True)
+    @click.option("--kind", type=click.Choice(["annual", "tenure"]), default="annual")
+    @click.option("--org-unit-id", default=None)
+    @click.option("--layer", type=int, default=None)
+    @click.option("--category", default=None)
+    def appraise(year: int, kind: str, org_unit_id: str | None, layer: int | None,
+            category: str | None) -> None:
+        """Score a cohort in the foreground (what POST /api/v1/appraisal-runs does)."""
+        from services.appraisal.runs import execute_run, start_run
+        from shared.auth import Principal
+
+        database = current_app.extensions["tenure_db"]
+        actor = Principal(subject="cli", roles=frozenset({"hr_admin"}))
+        data = {"year": year, "kind": kind, "org_unit_id": org_unit_id, "layer": layer,
+                "category": category}
+        started = start_run(database, actor, data)
+        execute_run(database, started.id)
+        with database.read() as s:
+            from services.appraisal.models import AppraisalRun
+
+            done = s.get(AppraisalRun, started.id)
+            assert done is not None
+            click.echo(f"run {done.id}: {done.status}, scored {done.scored}, "
+                       f"skipped {done.skipped} {done.error or ''}".rstrip())
+
+    @app.cli.command("remind")
+    @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
+    @click.option("--days", type=int, default=14)
+    def remind(as_of: object, days: int) -> None:
+        """Send actuals.due for open appraisals whose actuals are due within --days."""
+        from services.appraisal.appraisals import remind_actuals_due
+
+        today = as_of.date() if as_of else date.today()  # type: ignore[attr-defined]
+        result = remind_actuals_due(current_app.extensions["tenure_db"], today, days)
+        click.echo(f"reminded {result['reminded']}")
+
+    @app.cli.command("dev-token")
+    @click.option("--role", "roles", multiple=True, default=["hr_admin"],
+                  type=click.Choice(sorted(ROLES)))
+    @click.option("--subject", default="dev-hr")
+    @click.option("--org-scope", default=None)
+    @click.option("--manager-id", default=None)
+    @click.option("--hours", default=8, type=int)
+    def dev_token(roles: tuple[str, ...], subject: str, org_scope: str | None,
+                  manager_id: str | None, hours: int) -> None:
+        """Print a bearer token signed with this service's secret (local use)."""
+        settings = current_app.config["TENURE_SETTINGS"]
+        click.echo(issue_token(settings.jwt_secret, subject, roles, org_scope=org_scope,
+                               manager_id=manager_id, ttl_seconds=hours * 3600))
+
+
+def _bootstrap(settings: object) -> str:
+    servers = getattr(settings, "kafka_bootstrap", None)
+    if not servers:
+        raise click.UsageError("Set KAFKA_BOOTSTRAP_SERVERS (host:port of the Kafka broker)")
+    return str(servers)

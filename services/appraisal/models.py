@@ -1,0 +1,326 @@
+"""SQLAlchemy mappings of the appraisal service's own database.
+
+Two halves: the read model (org units, managers, contracts and their target sets), written
+only by the consumer of contract events, and the appraisal records (schemes, actuals,
+appraisals, runs, appeals) written by this service's API. Decimals are stored as their exact
+text ("87.50"), never as floats, and read back with `Decimal(text)`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.tables import BigId, define_shared_tables
+
+DEC = 40  # room for any decimal the API accepts, as text
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+# --- read model (from hr.contracts) -----------------------------------------------------------
+
+
+class OrgUnit(Base):
+    __tablename__ = "org_units"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    parent_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str] = mapped_column(String(48))
+    layer: Mapped[int] = mapped_column(Integer)
+    # Materialised path "/root/.../self/", rebuilt here from parent ids: a subtree is one
+    # indexed prefix match, as in the contracts service.
+    path: Mapped[str] = mapped_column(String(2000), index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Manager(Base):
+    __tablename__ = "managers"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    employee_no: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    language: Mapped[str] = mapped_column(String(8), default="zh")
+    org_unit_id: Mapped[str] = mapped_column(String(36), index=True)
+    enterprise_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    layer: Mapped[int | None] = mapped_column(Integer)
+    category: Mapped[str | None] = mapped_column(String(48))
+    position: Mapped[str | None] = mapped_column(String(48))
+    management_level: Mapped[str | None] = mapped_column(String(48))
+    employment_status: Mapped[str] = mapped_column(String(16), default="active")
+    departure_reason: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Contract(Base):
+    """A tenure contract as the contracts service last described it."""
+
+    __tablename__ = "contracts"
+    __table_args__ = (Index("ix_contracts_manager_state", "manager_id", "state"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    manager_id: Mapped[str] = mapped_column(String(36))
+    org_unit_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    enterprise_id: Mapped[str | None] = mapped_column(String(36))
+    layer: Mapped[int | None] = mapped_column(Integer)
+    category: Mapped[str | None] = mapped_column(String(48))
+    position: Mapped[str | None] = mapped_column(String(48))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    term_years: Mapped[int | None] = mapped_column(Integer)
+    term_number: Mapped[int] = mapped_column(Integer, default=1)
+    state: Mapped[str] = mapped_column(String(24))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    end_reason: Mapped[str | None] = mapped_column(Text)
+    ended_by_exit: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TargetSet(Base):
+    """The targets of one performance contract: a year's annual targets or the tenure's."""
+
+    __tablename__ = "target_sets"
+    __table_args__ = (Index("ix_target_sets_manager_year", "manager_id", "year", "kind"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the document id
+    contract_id: Mapped[str] = mapped_column(String(36), index=True)
+    manager_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(16))  # annual | tenure
+    year: Mapped[int] = mapped_column(Integer)  # 0 for the tenure contract
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    targets: Mapped[list[Any]] = mapped_column(JSON)
+    # md5 of the lines (targets_digest): a run reads each distinct set of lines once, as
+    # most managers' targets come from a few templates.
+    digest: Mapped[str] = mapped_column(String(32), index=True, default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+def targets_digest(lines: list[Any]) -> str:
+    """The digest a target set is stored with: md5 of its lines as canonical JSON."""
+    return hashlib.md5(json.dumps(lines, sort_keys=True, separators=(",", ":"),
+                                  default=str).encode(), usedforsecurity=False).hexdigest()
+
+
+class Departure(Base):
+    """A manager who left for another reason than appraisal (never an appraisal exit)."""
+
+    __tablename__ = "departures"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    manager_id: Mapped[str] = mapped_column(String(36), index=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    year: Mapped[int] = mapped_column(Integer)
+    on: Mapped[date] = mapped_column(Date)
+    layer: Mapped[int | None] = mapped_column(Integer)
+    category: Mapped[str | None] = mapped_column(String(48))
+    org_unit_id: Mapped[str | None] = mapped_column(String(36))
+    note: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(64))  # "event:<id>" or "api:<subject>"
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# --- appraisal records --------------------------------------------------------------------------
+
+
+class SchemeRecord(Base):
+    """One version of an appraisal scheme, in the domain's dict form."""
+
+    __tablename__ = "schemes"
+    __table_args__ = (UniqueConstraint("code", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Difficulty(Base):
+    """An enterprise's difficulty coefficient for a year (multiplies the organisational part)."""
+
+    __tablename__ = "difficulty_coefficients"
+
+    org_unit_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    coefficient: Mapped[str] = mapped_column(String(DEC))
+    set_by: Mapped[str] = mapped_column(String(200))
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ActualRecord(Base):
+    """What was achieved on one indicator, for a manager or (organisational lines) an
+    enterprise's whole team, in a year (annual) or over the term (tenure)."""
+
+    __tablename__ = "actuals"
+    __table_args__ = (
+        UniqueConstraint("subject_id", "year", "kind", "indicator_code",
+                         name="uq_actuals_subject_year_kind_code"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    subject_id: Mapped[str] = mapped_column(String(36))  # manager id or enterprise unit id
+    subject_kind: Mapped[str] = mapped_column(String(16))  # manager | enterprise
+    year: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # annual | tenure
+    indicator_code: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str | None] = mapped_column(String(DEC))
+    rating: Mapped[str | None] = mapped_column(String(16))
+    milestones_met: Mapped[int | None] = mapped_column(Integer)
+    veto_hit: Mapped[bool | None] = mapped_column(Boolean)
+    points: Mapped[str | None] = mapped_column(String(DEC))
+    source: Mapped[str] = mapped_column(String(100))
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    row_version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class PayBase(Base):
+    """A manager's base figure for performance pay in a year (from the payroll system)."""
+
+    __tablename__ = "pay_bases"
+
+    manager_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    amount: Mapped[str] = mapped_column(String(DEC))
+    source: Mapped[str] = mapped_column(String(100))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AppraisalRun(Base):
+    """One request to score a cohort: its criteria, progress and what it skipped and why."""
+
+    __tablename__ = "appraisal_runs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    criteria: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))  # queued | running | done | failed
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    processed: Mapped[int] = mapped_column(Integer, default=0)
+    scored: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    skips: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(200))
+    org_scope: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Appraisal(Base):
+    """One manager's appraisal for a year (annual) or a term (tenure), with its full result."""
+
+    __tablename__ = "appraisals"
+    __table_args__ = (
+        UniqueConstraint("manager_id", "contract_id", "year", "kind",
+                         name="uq_appraisals_manager_contract_year_kind"),
+        Index("ix_appraisals_year_kind_state", "year", "kind", "state"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    manager_id: Mapped[str] = mapped_column(String(36), index=True)
+    contract_id: Mapped[str] = mapped_column(String(36))
+    year: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # annual | tenure
+    state: Mapped[str] = mapped_column(String(24))
+    org_unit_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    enterprise_id: Mapped[str | None] = mapped_column(String(36))
+    layer: Mapped[int | None] = mapped_column(Integer)
+    category: Mapped[str | None] = mapped_column(String(48))
+    position: Mapped[str | None] = mapped_column(String(48))
+    scheme_code: Mapped[str | None] = mapped_column(String(64))
+    scheme_version: Mapped[int | None] = mapped_column(Integer)
+    total: Mapped[str | None] = mapped_column(String(DEC))
+    grade: Mapped[str | None] = mapped_column(String(32))
+    grade_before_distribution: Mapped[str | None] = mapped_column(String(32))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    exit_rule: Mapped[str | None] = mapped_column(String(48))  # the counted trigger, if any
+    tenure_outcome: Mapped[str | None] = mapped_column(String(32))
+    conditions: Mapped[str | None] = mapped_column(Text)
+    exit_triggers: Mapped[list[Any]] = mapped_column(JSON, default=list)  # rules that fired
+    complete: Mapped[bool] = mapped_column(Boolean, default=False)  # every line had its actual
+    deferred_pay: Mapped[str | None] = mapped_column(String(DEC))
+    # The full trace as JSON text, written as the domain gives it (see appraisals.trace_text):
+    # per indicator the actual, levels, rule, share, points; then parts, totals, grade...
+    result: Mapped[str | None] = mapped_column(Text)
+    run_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    appraiser_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    actuals_due: Mapped[date | None] = mapped_column(Date)
+    review_due: Mapped[date | None] = mapped_column(Date)
+    reminded: Mapped[bool] = mapped_column(Boolean, default=False)
+    row_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    scored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reviewed_by: Mapped[str | None] = mapped_column(String(200))
+    approved_by: Mapped[str | None] = mapped_column(String(200))
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    published_by: Mapped[str | None] = mapped_column(String(200))
+
+
+    @property
+    def trace(self) -> dict[str, Any] | None:
+        return None if self.result is None else json.loads(self.result)
+
+
+class AppraisalLog(Base):
+    """Every state change of an appraisal, who made it, when and why."""
+
+    __tablename__ = "appraisal_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    appraisal_id: Mapped[str] = mapped_column(String(36), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(24))
+    to_state: Mapped[str] = mapped_column(String(24))
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Appeal(Base):
+    """An appeal against a published appraisal, and the decision that closed it."""
+
+    __tablename__ = "appeals"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    appraisal_id: Mapped[str] = mapped_column(String(36), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    filed_by: Mapped[str] = mapped_column(String(200))
+    filed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16))  # open | decided
+    decision: Mapped[str | None] = mapped_column(String(16))  # upheld | rejected
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    result_before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    result_after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+outbox, inbox, idempotency_keys = define_shared_tables(Base.metadata)

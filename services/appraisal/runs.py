@@ -1,0 +1,434 @@
+"""Appraisal runs: one request scores a whole cohort as a background job with progress.
+
+A run selects every manager in scope with locked targets for the year (or whose term ends
+in it, for tenure) and scores them in batches (`batch.py`: one query per kind of input per
+batch; on PostgreSQL a large cohort is spread over worker processes). The run's own
+process writes every result with its trace in one transaction, applies forced
+distribution per cohort (layer and category) and regrades those it moves before that
+transaction commits, so a cohort is never seen half distributed. Re-running is safe and
+gives the same result for the same inputs: it updates the same appraisal rows (those still
+open, actuals_submitted or scored); reviewed, approved and published ones are left alone,
+said so in the run's skips, and still count in their cohort's distribution.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import threading
+import time
+from collections import Counter, defaultdict, deque
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from multiprocessing import get_context
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from services.appraisal import domain as d
+from services.appraisal.appraisals import ROLES_FOR, apply_transition
+from services.appraisal.batch import (
+    APPRAISAL_COLUMNS,
+    UPDATE_COLUMNS,
+    Batch,
+    BatchResult,
+    RunContext,
+    as_dicts,
+    close_worker,
+    copy_text,
+    init_worker,
+    score_batch,
+    subset,
+)
+from services.appraisal.cohort import Inputs, Skip, _criteria, _existing, select_cohort
+from services.appraisal.models import (
+    Appraisal,
+    AppraisalRun,
+    Manager,
+    SchemeRecord,
+    outbox,
+)
+from services.appraisal.results import regrade, result_fields
+from services.appraisal.service import (
+    FROZEN_STATES,
+    load_scheme_book,
+    new_id,
+    require_write,
+    resolve_scope,
+    unit_path,
+    utcnow,
+)
+from shared.auth import Principal
+from shared.db import Database, bulk_insert
+from shared.errors import ApiProblem, not_found
+
+log = logging.getLogger("tenure.appraisal.runs")
+
+BATCH = 1000
+MAX_SKIPS_KEPT = 1000  # the run keeps the first skips in full; the counts cover them all
+
+# --- starting and reading runs --------------------------------------------------------------------
+
+
+def start_run(db: Database, actor: Principal, data: Mapping[str, Any]) -> AppraisalRun:
+    with db.unit_of_work() as s:
+        scope = resolve_scope(s, actor)
+        require_write(scope)
+        criteria = {k: data[k] for k in ("org_unit_id", "layer", "category", "position")
+                    if data.get(k) is not None}
+        _criteria(s, scope, criteria)  # an org unit outside the scope is a 404 now
+        year, kind = data["year"], data.get("kind", "annual")
+        for busy in s.scalars(select(AppraisalRun).where(
+                AppraisalRun.status.in_(("queued", "running")), AppraisalRun.year == year,
+                AppraisalRun.kind == kind)):
+            if busy.org_scope == actor.org_scope and busy.criteria == criteria:
+                raise ApiProblem(409, "Conflict",
+                                 f"Run {busy.id} for the same cohort is still running",
+                                 headers={"Location": f"/api/v1/appraisal-runs/{busy.id}"},
+                                 errors={"run": [busy.id]})
+        run = AppraisalRun(id=new_id(), year=year, kind=kind, criteria=criteria,
+                           status="queued", total=0, processed=0, scored=0, skipped=0,
+                           skips=[], summary={"phase": "queued"}, requested_by=actor.subject,
+                           org_scope=actor.org_scope, created_at=utcnow())
+        s.add(run)
+        return run
+
+
+def start_run_worker(db: Database, run_id: str) -> threading.Thread:
+    """Run beside the request; progress lives in the run's row."""
+    worker = threading.Thread(target=execute_run, args=(db, run_id),
+                              name=f"appraisal-run-{run_id}", daemon=True)
+    worker.start()
+    return worker
+
+
+def get_run(db: Database, actor: Principal, run_id: str) -> AppraisalRun:
+    with db.read() as s:
+        scope = resolve_scope(s, actor)
+        run = s.get(AppraisalRun, run_id)
+        if run is None or scope.manager_id is not None or (
+                scope.path is not None and run.org_scope != actor.org_scope):
+            raise not_found("appraisal run", run_id)
+        return run
+
+
+def list_runs(db: Database, actor: Principal, year: int | None) -> list[AppraisalRun]:
+    with db.read() as s:
+        scope = resolve_scope(s, actor)
+        if scope.manager_id is not None:
+            return []
+        stmt = select(AppraisalRun).order_by(AppraisalRun.created_at.desc())
+        if year is not None:
+            stmt = stmt.where(AppraisalRun.year == year)
+        if scope.path is not None:
+            stmt = stmt.where(AppraisalRun.org_scope == actor.org_scope)
+        return list(s.scalars(stmt.limit(200)))
+
+
+# --- the job --------------------------------------------------------------------------------------
+
+
+def execute_run(db: Database, run_id: str, workers: int | None = None) -> None:
+    try:
+        _execute(db, run_id, workers)
+    except Exception as exc:  # the run records any failure; the requester reads it there
+        log.exception("appraisal run failed", extra={"run_id": run_id})
+        with db.unit_of_work() as s:
+            s.execute(update(AppraisalRun).where(AppraisalRun.id == run_id).values(
+                status="failed", error=f"{type(exc).__name__}: {exc}"[:4000],
+                finished_at=utcnow()))
+
+
+def _progress(db: Database, run_id: str, **values: Any) -> None:
+    with db.unit_of_work() as s:
+        s.execute(update(AppraisalRun).where(AppraisalRun.id == run_id).values(**values))
+
+
+def run_workers() -> int:
+    """Worker processes for large runs on PostgreSQL (APPRAISAL_RUN_WORKERS, default: one
+    per CPU, at most 4; 1 scores in the run's own process)."""
+    raw = os.environ.get("APPRAISAL_RUN_WORKERS")
+    if raw and raw.strip().isdigit():
+        return max(1, int(raw))
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+def _execute(db: Database, run_id: str, workers: int | None = None) -> None:
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    with db.unit_of_work() as s:
+        run = s.get(AppraisalRun, run_id)
+        if run is None or run.status != "queued":
+            return
+        run.status = "running"
+        run.started_at = utcnow()
+        run.summary = {"phase": "selecting"}
+        year, kind, actor = run.year, run.kind, run.requested_by
+        scope_path = unit_path(s, run.org_scope) if run.org_scope else None
+        if run.org_scope and scope_path is None:
+            scope_path = "/-/"
+        criteria = dict(run.criteria)
+        if criteria.get("org_unit_id"):
+            criteria["org_unit_path"] = unit_path(s, criteria["org_unit_id"]) or "/-/"
+    with db.read() as s:
+        cands, skips = select_cohort(s, year, kind, scope_path, criteria)
+        existing = _existing(s, cands, year, kind)
+        book = load_scheme_book(s)
+        stored_schemes = tuple(r.body for r in s.scalars(
+            select(SchemeRecord).order_by(SchemeRecord.id)))
+    # Reviewed, approved and published appraisals are not written again, but they are
+    # scored in memory so they still count in their cohort's forced distribution.
+    frozen: set[tuple[str, str]] = set()
+    for c in cands:
+        held = existing.get((c.manager_id, c.contract_id))
+        if held is not None and held[1] in FROZEN_STATES:
+            frozen.add((c.manager_id, c.contract_id))
+            skips.append(Skip(c.manager_id, c.contract_id, f"appraisal is {held[1]}"))
+    timings["select_s"] = round(time.perf_counter() - started, 3)
+    _progress(db, run_id, total=len(cands), skipped=len(skips), processed=len(skips),
+              summary={"phase": "scoring"})
+
+    ctx = RunContext(db.url, run_id, actor, year, kind, stored_schemes, db.is_postgres)
+    batches = [subset(existing, frozen, cands[i:i + BATCH])
+               for i in range(0, len(cands), BATCH)]
+    workers = run_workers() if workers is None else workers
+    parallel = db.is_postgres and workers > 1 and len(batches) > 1
+    members: dict[Any, list[d.CohortMember]] = defaultdict(list)
+    final: dict[tuple[str, str], tuple[str, str, str]] = {}
+    spent: Counter[str] = Counter()
+    processed = 0
+    worker_peak = 0.0
+    # Progress goes in its own short transactions beside the one that writes the results;
+    # SQLite has one writer at a time, so there it is only reported at the end.
+    live_progress = db.is_postgres
+    t0 = time.perf_counter()
+    with db.unit_of_work() as ws, _batch_results(ctx, batches, workers if parallel else 1
+                                                ) as results:
+        writer = ResultWriter(ws)
+        for batch, out in zip(batches, results, strict=True):
+            t1 = time.perf_counter()
+            writer.write(out.inserts, out.updates)
+            spent["write_s"] += time.perf_counter() - t1
+            for key, member in out.members:
+                members[key].append(member)
+            final.update(out.final)
+            skips.extend(out.skips)
+            for name, value in out.seconds.items():
+                spent[f"workers_{name}"] += value
+            worker_peak = max(worker_peak, out.peak_mib)
+            processed += len(batch.candidates)
+            if live_progress:
+                _progress(db, run_id, processed=processed, scored=len(final),
+                          skipped=len(skips))
+        timings["score_and_write_s"] = round(time.perf_counter() - t0, 3)
+        t0 = time.perf_counter()
+        cohorts, moved = distribute(members, book, year)
+        movable = {c.manager_id: c for c in cands
+                   if c.manager_id in moved and (c.manager_id, c.contract_id) not in frozen}
+        if movable:
+            with db.read() as rs:
+                inputs = Inputs(rs, year, kind, book)
+                inputs.load(list(movable.values()))
+                rows = []
+                for manager_id, c in movable.items():
+                    grade, changes = moved[manager_id]
+                    result = regrade(inputs.appraise(c), grade, changes)  # type: ignore[arg-type]
+                    fields = result_fields(result)
+                    appraisal_id = final[(c.manager_id, c.contract_id)][0]
+                    final[(c.manager_id, c.contract_id)] = (appraisal_id, fields["grade"],
+                                                            fields["outcome"])
+                    now = utcnow()
+                    values = {"state": "scored", "run_id": run_id, "scored_at": now,
+                              "updated_at": now, **fields}
+                    rows.append((appraisal_id, *(values[n] for n in UPDATE_COLUMNS)))
+            writer.write(None, copy_text(rows, ("id", *UPDATE_COLUMNS)) if db.is_postgres
+                         else rows)
+        timings["distribute_s"] = round(time.perf_counter() - t0, 3)
+        timings.update({k: round(v, 3) for k, v in sorted(spent.items())})
+        timings["workers"] = workers if parallel else 1
+        if parallel:
+            timings["worker_peak_mib"] = round(worker_peak, 1)
+        timings["total_s"] = round(time.perf_counter() - started, 3)
+        grades = Counter(g for _, g, _ in final.values())
+        outcomes = Counter(o for _, _, o in final.values())
+        ws.execute(update(AppraisalRun).where(AppraisalRun.id == run_id).values(
+            status="done", finished_at=utcnow(), processed=len(cands), scored=len(final),
+            skipped=len(skips), skips=[x.as_dict() for x in skips[:MAX_SKIPS_KEPT]],
+            summary={"phase": "done", "cohorts": cohorts,
+                     "grades": dict(sorted(grades.items())),
+                     "outcomes": dict(sorted(outcomes.items())),
+                     "skip_reasons": dict(Counter(_reason_kind(x.reason) for x in skips)),
+                     "timings": timings}))
+
+
+@contextmanager
+def _batch_results(ctx: RunContext, batches: list[Batch], workers: int
+                   ) -> Iterator[Iterator[BatchResult]]:
+    """Batch results in order: from a pool of worker processes, or scored right here."""
+    if workers <= 1:
+        init_worker(ctx)
+        try:
+            yield (score_batch(b) for b in batches)
+        finally:
+            close_worker()
+        return
+    # spawn: a run starts from a thread of a web worker; forking a threaded process is
+    # unsafe. Each worker builds its engine and scheme book once (init_worker).
+    with get_context("spawn").Pool(workers, initializer=init_worker, initargs=(ctx,)) as pool:
+        yield _windowed(pool, batches, window=2 * workers)
+
+
+def _windowed(pool: Any, batches: list[Batch], window: int) -> Iterator[BatchResult]:
+    """Results in order with at most `window` batches in flight, so finished batches
+    never pile up in memory while the run's process is still writing earlier ones."""
+    pending: deque[Any] = deque()
+    queued = iter(batches)
+    for batch in itertools.islice(queued, window):
+        pending.append(pool.apply_async(score_batch, (batch,)))
+    while pending:
+        result = pending.popleft().get()
+        for batch in itertools.islice(queued, 1):
+            pending.append(pool.apply_async(score_batch, (batch,)))
+        yield result
+
+
+def _reason_kind(reason: str) -> str:
+    return reason.split(":")[0].split(" (")[0]
+
+
+def distribute(members: Mapping[Any, list[d.CohortMember]], book: d.SchemeBook, year: int
+               ) -> tuple[list[dict[str, Any]], dict[str, tuple[d.Grade, list[d.GradeChange]]]]:
+    """Forced distribution per cohort (layer, category), under the distribution rules of the
+    scheme that applies to the cohort as a whole; returns each cohort's figures and who
+    moved, to which grade, by which changes."""
+    cohorts = []
+    moved: dict[str, tuple[d.Grade, list[d.GradeChange]]] = {}
+    for key, its in sorted(members.items(), key=lambda kv: str(kv[0])):
+        scheme = book.resolve(key[0], key[1], None, year=year)[0]
+        dist = d.apply_forced_distribution(its, scheme.distribution)
+        for change in dist.changes:
+            moved.setdefault(change.manager_id,
+                             (dist.grades[change.manager_id], []))[1].append(change)
+        cohorts.append({"layer": key[0], "category": key[1], "size": dist.cohort_size,
+                        "scheme_code": scheme.code, "scheme_version": scheme.version,
+                        "excellent_quota": dist.excellent_quota,
+                        "good_or_better_quota": dist.good_or_better_quota,
+                        "moved_down": len(dist.changes),
+                        "kept_on_tie": len(dist.kept_on_tie)})
+    return cohorts, moved
+
+
+# --- writing --------------------------------------------------------------------------------------
+
+
+class ResultWriter:
+    """Writes a run's rows in the run's one transaction: new appraisals by COPY, re-scored
+    ones updated in place through a temporary table (one statement per batch) on
+    PostgreSQL; plain INSERT / UPDATE executemany on SQLite."""
+
+    def __init__(self, s: Session) -> None:
+        self.s = s
+        self._temp = False
+
+    def write(self, inserts: Any, updates: Any) -> None:
+        conn = self.s.connection()
+        if conn.dialect.name != "postgresql":
+            if inserts:
+                conn.execute(insert(Appraisal.__table__), as_dicts(inserts, APPRAISAL_COLUMNS))
+            if updates:
+                table = Appraisal.__table__
+                stmt = update(table).where(table.c.id == bindparam("b_id"), *(
+                    table.c.state != state for state in FROZEN_STATES)).values(
+                    {**{c: bindparam(f"b_{c}") for c in UPDATE_COLUMNS},
+                     "row_version": table.c.row_version + 1})
+                conn.execute(stmt, [dict(zip(("b_id", *(f"b_{c}" for c in UPDATE_COLUMNS)),
+                                             row, strict=True)) for row in updates])
+            return
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur:
+            if inserts:
+                _copy(cur, "appraisals", APPRAISAL_COLUMNS, inserts)
+            if updates:
+                if not self._temp:
+                    cur.execute("CREATE TEMPORARY TABLE tmp_appraisal_scores ON COMMIT DROP "
+                                "AS SELECT id, " + ", ".join(f'"{c}"' for c in UPDATE_COLUMNS)
+                                + " FROM appraisals WITH NO DATA")
+                    self._temp = True
+                else:
+                    cur.execute("TRUNCATE tmp_appraisal_scores")
+                _copy(cur, "tmp_appraisal_scores", ("id", *UPDATE_COLUMNS), updates)
+                assignments = ", ".join(f'"{c}" = t."{c}"' for c in UPDATE_COLUMNS)
+                # An appraisal reviewed meanwhile keeps its reviewed result.
+                cur.execute(f"UPDATE appraisals a SET {assignments}, "
+                            "row_version = a.row_version + 1 "
+                            "FROM tmp_appraisal_scores t WHERE a.id = t.id "
+                            "AND a.state IN ('open', 'actuals_submitted', 'scored')")
+
+
+def _copy(cur: Any, table: str, columns: Sequence[str], text: str) -> None:
+    names = ", ".join(f'"{c}"' for c in columns)
+    with cur.copy(f'COPY "{table}" ({names}) FROM STDIN') as copy:
+        copy.write(text)
+
+
+# --- acting on a whole run ------------------------------------------------------------------------
+
+RUN_ACTIONS = ("review", "approve", "publish")
+
+
+def act_on_run(db: Database, actor: Principal, run_id: str, action: str, note: str = ""
+               ) -> dict[str, Any]:
+    """Review, approve or publish every appraisal the run scored that is ready for it;
+    each one that cannot be (missing actuals, an open appeal) is reported, not forced."""
+    run = get_run(db, actor, run_id)
+    if run.status != "done":
+        raise ApiProblem(409, "Conflict", f"The run is {run.status}; wait until it is done",
+                         errors={"status": [run.status]})
+    if not actor.has(*ROLES_FOR[action]):
+        raise ApiProblem(403, "Forbidden",
+                         f"This needs one of the roles: {', '.join(ROLES_FOR[action])}")
+    wanted = {"review": "scored", "approve": "reviewed", "publish": "approved"}[action]
+    done, refused, events = 0, [], Counter()
+    with db.unit_of_work() as s:
+        rows = list(s.scalars(select(Appraisal).where(
+            Appraisal.run_id == run_id, Appraisal.state == wanted).with_for_update()))
+        managers = {m.id: m for m in s.scalars(select(Manager).where(
+            Manager.id.in_([a.manager_id for a in rows])))} if rows else {}
+        outbox_rows: list[dict[str, Any]] = []
+        for a in rows:
+            try:
+                with s.begin_nested():
+                    apply_transition(s, a, action, actor.subject, note,
+                                     manager=managers.get(a.manager_id), sink=outbox_rows)
+                done += 1
+                if action == "publish":
+                    events["appraisal.published"] += 1
+                    if a.outcome == d.Outcome.INCOMPETENCE_EXIT.value:
+                        events["exit.triggered"] += 1
+                    if a.kind == "tenure":
+                        events["tenure.concluded"] += 1
+            except ApiProblem as exc:
+                refused.append({"appraisal_id": a.id, "manager_id": a.manager_id,
+                                "reason": exc.detail})
+        bulk_insert(s, outbox, outbox_rows)  # every event of the run in one statement
+    return {"run_id": run_id, "action": action, "done": done, "refused": refused,
+            "events": dict(events)}
+
+
+def run_progress(run: AppraisalRun) -> str:
+    if run.status == "done":
+        return "100.00"
+    return f"{(100 * run.processed / run.total) if run.total else 0:.2f}"
+
+
+def elapsed(run: AppraisalRun) -> float | None:
+    if run.started_at is None:
+        return None
+    end: datetime = run.finished_at or utcnow()
+    start = run.started_at
+    if start.tzinfo is None:
+        end = end.replace(tzinfo=None)
+    return round((end - start).total_seconds(), 3)
