@@ -506,6 +506,8 @@ class EventConsumer:
         if envelope:
             extra["event_id"] = envelope.get("id")
             extra["event_type"] = envelope.get("type")
+            if envelope.get("requestid"):
+                extra["request_id"] = envelope["requestid"]
         return extra
 
 

@@ -8,6 +8,7 @@ fork. `api_version` is left unset so kafka-python negotiates it with the broker 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 import struct
@@ -217,7 +218,9 @@ def stop_on_signals(stop_event: threading.Event) -> None:
 
 
 def serve_metrics(port: int | None) -> None:
-    """Expose /metrics of a relay or consumer process (they have no web app of their own)."""
+    """Expose /metrics of a relay or consumer process (they have no web app of their own);
+    the port comes from the caller or METRICS_PORT."""
+    port = port or int(os.environ.get("METRICS_PORT") or 0) or None
     if port:
         from prometheus_client import start_http_server
 

@@ -16,7 +16,8 @@ from shared.events.envelope import encode_envelope, make_event
 def outbox_row(event_type: str, subject: str | None, data: dict[str, Any],
                *, key: str | None = None) -> dict[str, Any]:
     spec = CATALOGUE[event_type]
-    envelope = make_event(event_type, spec.source, subject, data, version=spec.version)
+    envelope = make_event(event_type, spec.source, subject, data, version=spec.version,
+                          extensions=_request_context())
     return {
         "event_id": envelope["id"],
         "event_type": event_type,
@@ -49,3 +50,15 @@ def record_events(session: Session, outbox: Table, rows: Iterable[dict[str, Any]
     if rows:
         session.execute(insert(outbox), rows)
     return len(rows)
+
+
+def _request_context() -> dict[str, str] | None:
+    """The id of the HTTP request that caused the event travels with it (a CloudEvents
+    extension), so one id ties the logs of every service the change reaches."""
+    try:
+        from flask import g, has_request_context
+    except ImportError:  # pragma: no cover - flask is always there in a service
+        return None
+    if has_request_context() and getattr(g, "request_id", None):
+        return {"requestid": str(g.request_id)}
+    return None

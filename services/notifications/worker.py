@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from prometheus_client import Counter
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
@@ -46,6 +47,10 @@ from shared.events.catalogue import CATALOGUE
 from shared.events.envelope import encode_envelope, make_event
 
 log = logging.getLogger("tenure.notifications.worker")
+
+
+DELIVERIES = Counter("tenure_notice_deliveries", "Delivery attempts recorded, by channel and "
+                     "resulting state", ["channel", "state"])
 
 
 @dataclass
@@ -235,6 +240,7 @@ def record_outcome(db: Database, outgoing: Outgoing, error: DeliveryError | None
             record = d.record_failure(before, now, retryable=error.retryable,
                                       reason=error.reason, policy=config.backoff, rand=rand)
         store_record(s, row, record, now)
+        DELIVERIES.labels(row.channel, record.state.value).inc()
         if record.state is d.DeliveryState.GIVEN_UP:
             s.execute(insert(outbox).values(**given_up_row(
                 outgoing.notice, outgoing.notice_id, record, now)))

@@ -450,3 +450,15 @@ def test_unit_helper_refuses_second_group_root_kind_mismatch(api: Client) -> Non
                                           "parent_id": g["hq"]["id"]}, expect=422).get_json()
     assert "kind" in body["errors"]
     unit(api, "DEPT", "department", g["sub_a"]["id"])
+
+
+def test_request_id_travels_with_the_event_it_caused(api: Client, app: Any) -> None:
+    g = small_group(api)
+    api.post("/api/v1/managers", {
+        "employee_no": "R001", "name": "R", "email": "r@example.com",
+        "org_unit_id": g["sub_a"]["id"], "position": "chair"}, expect=201,
+        headers={"X-Request-ID": "hr-system-req-77"})
+    with app.extensions["tenure_db"].engine.connect() as conn:
+        payload = conn.execute(select(outbox.c.payload).where(
+            outbox.c.event_type == "manager.registered")).scalar_one()
+    assert json.loads(payload)["requestid"] == "hr-system-req-77"
