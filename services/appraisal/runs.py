@@ -21,7 +21,7 @@ import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 from typing import Any
 
@@ -68,6 +68,9 @@ from shared.errors import ApiProblem, not_found
 log = logging.getLogger("tenure.appraisal.runs")
 
 BATCH = 1000
+#: A run still queued or running after this long is taken as abandoned (its process died)
+#: and no longer blocks a new run of the same cohort.
+ABANDONED_AFTER = timedelta(minutes=30)
 MAX_SKIPS_KEPT = 1000  # the run keeps the first skips in full; the counts cover them all
 
 # --- starting and reading runs --------------------------------------------------------------------
@@ -84,7 +87,18 @@ def start_run(db: Database, actor: Principal, data: Mapping[str, Any]) -> Apprai
         for busy in s.scalars(select(AppraisalRun).where(
                 AppraisalRun.status.in_(("queued", "running")), AppraisalRun.year == year,
                 AppraisalRun.kind == kind)):
-            if busy.org_scope == actor.org_scope and busy.criteria == criteria:
+            if busy.org_scope != actor.org_scope or busy.criteria != criteria:
+                continue
+            since = busy.started_at or busy.created_at
+            if since.tzinfo is None:
+                since = since.replace(tzinfo=UTC)
+            if utcnow() - since > ABANDONED_AFTER:
+                # Its process went away (a deploy, a crash): the run never finishes.
+                minutes = int(ABANDONED_AFTER.total_seconds() // 60)
+                busy.status = "failed"
+                busy.error = f"abandoned: no result after {minutes} minutes"
+                busy.finished_at = utcnow()
+            else:
                 raise ApiProblem(409, "Conflict",
                                  f"Run {busy.id} for the same cohort is still running",
                                  headers={"Location": f"/api/v1/appraisal-runs/{busy.id}"},

@@ -349,3 +349,31 @@ def test_difficulty_pay_base_and_a_category_scheme_shape_the_recorded_result(
                                                                 "150000.00")
     assert (got[welfare]["scheme_code"], got[welfare]["scheme_version"],
             got[welfare]["score"], got[welfare]["grade"]) == ("welfare", 1, "110.00", "good")
+
+
+def test_a_cohort_runs_once_at_a_time_unless_the_running_one_was_abandoned(
+        app: Any, api: Client, world: World) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from services.appraisal.models import AppraisalRun
+
+    def running_since(minutes: int) -> str:
+        run_id = f"00000000-0000-4000-8000-{minutes:012d}"
+        with app.extensions["tenure_db"].unit_of_work() as s:
+            s.add(AppraisalRun(id=run_id, year=YEAR, kind="annual", criteria={"layer": 3},
+                               status="running", requested_by="hr-1", org_scope=None,
+                               created_at=datetime.now(UTC) - timedelta(minutes=minutes),
+                               started_at=datetime.now(UTC) - timedelta(minutes=minutes)))
+        return run_id
+
+    busy = running_since(1)
+    problem = api.post("/api/v1/appraisal-runs", {"year": YEAR, "layer": 3},
+                       expect=409).get_json()
+    assert problem["errors"]["run"] == [busy]
+    assert run_cohort(api, layer=2)["status"] == "done"  # another cohort is not blocked
+    with app.extensions["tenure_db"].unit_of_work() as s:
+        s.get(AppraisalRun, busy).status = "failed"
+    stale = running_since(45)
+    run_cohort(api, layer=3)
+    old = api.get(f"/api/v1/appraisal-runs/{stale}").get_json()
+    assert (old["status"], old["error"]) == ("failed", "abandoned: no result after 30 minutes")
