@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, current_app, request
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -16,9 +16,8 @@ from services.appraisal import runs as rn
 from services.appraisal import schemas as sc
 from services.appraisal import service as svc
 from shared.auth import APPRAISER, HR_ADMIN, MANAGER, SERVICE, authenticate, require
-from shared.db import Database
 from shared.errors import ApiProblem
-from shared.fields import page_info
+from shared.http import db, if_match, page_of, with_etag
 from shared.idempotency import idempotent
 
 ANY_STAFF = (HR_ADMIN, SERVICE, APPRAISER)
@@ -49,36 +48,12 @@ BLUEPRINTS = (people, schemes, difficulty, pay_bases, departures, actuals, appra
               what_if, reports, maintenance)
 
 
-def db() -> Database:
-    return current_app.extensions["tenure_db"]
 
 
-def if_match(required: bool = False) -> int | None:
-    """The row version the client read, from If-Match: "v<n>" (as our ETags are)."""
-    header = request.headers.get("If-Match")
-    if header is None:
-        if required:
-            raise ApiProblem(428, "Precondition Required",
-                             "Send If-Match with the ETag you read, so no change is lost",
-                             errors={"If-Match": ["required"]})
-        return None
-    value = header.strip().removeprefix("W/").strip('"')
-    if not value.startswith("v") or not value[1:].isdigit():
-        raise ApiProblem(400, "Bad Request", "If-Match must be an ETag this API returned",
-                         errors={"If-Match": ["not an ETag of this API"]})
-    return int(value[1:])
 
 
-def with_etag(body: Any, row_version: int, status: int = 200,
-              location: str | None = None) -> tuple[Any, int, dict[str, str]]:
-    headers = {"ETag": svc.etag_of(row_version)}
-    if location:
-        headers["Location"] = location
-    return body, status, headers
 
 
-def page_of(page: Any, query: dict[str, Any], items: list[Any]) -> dict[str, Any]:
-    return {"items": items, "page": page_info(query["page"], query["page_size"], page.total)}
 
 
 def wants_csv(fmt: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -13,9 +13,8 @@ from services.contracts import domain as d
 from services.contracts import schemas as sc
 from services.contracts import service as svc
 from shared.auth import APPRAISER, HR_ADMIN, MANAGER, SERVICE, authenticate, require
-from shared.db import Database
 from shared.errors import ApiProblem
-from shared.fields import page_info
+from shared.http import db, if_match, page_of, with_etag
 from shared.idempotency import idempotent
 
 ANY_STAFF = (HR_ADMIN, SERVICE, APPRAISER)
@@ -39,36 +38,12 @@ maintenance = Blueprint("maintenance", __name__, url_prefix="/api/v1/maintenance
 BLUEPRINTS = (org, people, library, templates, contracts, bulk, reports, maintenance)
 
 
-def db() -> Database:
-    return current_app.extensions["tenure_db"]
 
 
-def if_match(required: bool) -> int | None:
-    """The row version the client read, from If-Match: "v<n>" (as our ETags are)."""
-    header = request.headers.get("If-Match")
-    if header is None:
-        if required:
-            raise ApiProblem(428, "Precondition Required",
-                             "Send If-Match with the ETag you read, so no change is lost",
-                             errors={"If-Match": ["required"]})
-        return None
-    value = header.strip().removeprefix("W/").strip('"')
-    if not value.startswith("v") or not value[1:].isdigit():
-        raise ApiProblem(400, "Bad Request", "If-Match must be an ETag this API returned",
-                         errors={"If-Match": ["not an ETag of this API"]})
-    return int(value[1:])
 
 
-def with_etag(body: Any, row_version: int, status: int = 200,
-              location: str | None = None) -> tuple[Any, int, dict[str, str]]:
-    headers = {"ETag": svc.etag_of(row_version)}
-    if location:
-        headers["Location"] = location
-    return body, status, headers
 
 
-def page_of(page: Any, query: dict[str, Any], items: list[Any]) -> dict[str, Any]:
-    return {"items": items, "page": page_info(query["page"], query["page_size"], page.total)}
 
 
 # --- org units --------------------------------------------------------------------------------

@@ -1,0 +1,48 @@
+"""HTTP helpers every service's API uses: the database of the app, ETags, pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, request
+
+from shared.db import Database
+from shared.errors import ApiProblem
+from shared.fields import page_info
+
+
+def db() -> Database:
+    return current_app.extensions["tenure_db"]
+
+
+def etag_of(row_version: int) -> str:
+    """ETags are the row's version, so a stale If-Match is one integer comparison."""
+    return f'"v{row_version}"'
+
+
+def if_match(required: bool = False) -> int | None:
+    """The row version the client read, from If-Match: "v<n>" (as our ETags are)."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        if required:
+            raise ApiProblem(428, "Precondition Required",
+                             "Send If-Match with the ETag you read, so no change is lost",
+                             errors={"If-Match": ["required"]})
+        return None
+    value = header.strip().removeprefix("W/").strip('"')
+    if not value.startswith("v") or not value[1:].isdigit():
+        raise ApiProblem(400, "Bad Request", "If-Match must be an ETag this API returned",
+                         errors={"If-Match": ["not an ETag of this API"]})
+    return int(value[1:])
+
+
+def with_etag(body: Any, row_version: int, status: int = 200,
+              location: str | None = None) -> tuple[Any, int, dict[str, str]]:
+    headers = {"ETag": etag_of(row_version)}
+    if location:
+        headers["Location"] = location
+    return body, status, headers
+
+
+def page_of(page: Any, query: dict[str, Any], items: list[Any]) -> dict[str, Any]:
+    return {"items": items, "page": page_info(query["page"], query["page_size"], page.total)}
