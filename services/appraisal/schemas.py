@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from shared.fields import DecimalString, PageInfo, PageQuery, StrictSchema
-
-
-class UtcDateTime(fields.DateTime):
-    """A moment in RFC 3339 with its offset: SQLite hands back naive UTC datetimes."""
-
-    def _serialize(self, value, attr, obj, **kwargs):  # type: ignore[no-untyped-def]
-        if isinstance(value, datetime) and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return super()._serialize(value, attr, obj, **kwargs)
-
+from shared.fields import DecimalString, PageInfo, PageQuery, StrictSchema, UtcDateTime
 
 KINDS = validate.OneOf(["annual", "tenure"])
 STATES = validate.OneOf(["open", "actuals_submitted", "scored", "reviewed", "approved",

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import marshmallow as ma
 from marshmallow import fields, validate, validates_schema
 
 from services.notifications import domain as d
-from shared.fields import PageInfo, PageQuery, StrictSchema
+from shared.fields import PageInfo, PageQuery, StrictSchema, UtcDateTime
 
 NAME = validate.Length(min=1, max=200)
 PERSON = validate.Length(min=1, max=200)
@@ -19,13 +18,6 @@ STATES = [s.value for s in d.DeliveryState]
 KINDS = [k.value for k in d.NoticeKind]
 
 
-class UtcDateTime(fields.DateTime):
-    """Every timestamp is UTC; SQLite hands them back without their zone, so add it."""
-
-    def _serialize(self, value, attr, obj, **kwargs):  # type: ignore[no-untyped-def]
-        if isinstance(value, datetime) and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return super()._serialize(value, attr, obj, **kwargs)
 
 
 def _fail(message: str) -> None:
