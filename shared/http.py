@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+import orjson
+from flask import Response, current_app, request
 
 from shared.db import Database
 from shared.errors import ApiProblem
@@ -46,3 +47,22 @@ def with_etag(body: Any, row_version: int, status: int = 200,
 
 def page_of(page: Any, query: dict[str, Any], items: list[Any]) -> dict[str, Any]:
     return {"items": items, "page": page_info(query["page"], query["page_size"], page.total)}
+
+
+def json_response(body: Any, status: int = 200, *, etag: int | None = None,
+                  location: str | None = None) -> Response:
+    """A body already in its documented shape, sent as it is: no schema dump on the way out.
+
+    For the hottest reads only, where the dump costs more than the query; the endpoint's
+    response schema still documents the shape, and a test holds the two together. orjson
+    encodes it (several times faster than the json module) and splices in orjson.Fragment
+    values, JSON stored in the database, without parsing them.
+    """
+    # A trailing newline, as Flask's own JSON responses end, so curl output stays one per line.
+    resp = current_app.response_class(orjson.dumps(body) + b"\n", status=status,
+                                      mimetype="application/json")
+    if etag is not None:
+        resp.headers["ETag"] = etag_of(etag)
+    if location:
+        resp.headers["Location"] = location
+    return resp

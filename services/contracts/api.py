@@ -14,7 +14,8 @@ from services.contracts import schemas as sc
 from services.contracts import service as svc
 from shared.auth import APPRAISER, HR_ADMIN, MANAGER, SERVICE, authenticate, require
 from shared.errors import ApiProblem
-from shared.http import db, if_match, page_of, with_etag
+from shared.fields import page_info
+from shared.http import db, if_match, json_response, page_of, with_etag
 from shared.idempotency import idempotent
 
 ANY_STAFF = (HR_ADMIN, SERVICE, APPRAISER)
@@ -204,24 +205,11 @@ class TemplateOne(MethodView):
 
 # --- contracts --------------------------------------------------------------------------------
 
-def contract_out(c: Any, m: Any, unit: Any, documents: list[Any] | None = None
-                 ) -> dict[str, Any]:
-    out = {col: getattr(c, col) for col in (
-        "id", "manager_id", "org_unit_id", "position", "start_date", "end_date", "term_years",
-        "term_number", "max_consecutive_terms", "state", "version", "signatory", "template_id",
-        "previous_contract_id", "issued_on", "signing_deadline", "signed_at", "signed_by",
-        "ended_at", "end_reason", "row_version")}
-    out.update(employee_no=m.employee_no, manager_name=m.name, layer=unit.layer,
-               category=unit.category)
-    if documents is not None:
-        out["documents"] = documents
-    return out
-
-
-def _contract_response(contract_id: str, status: int = 200) -> Any:
-    c, m, unit, docs = svc.get_contract(db(), authenticate(), contract_id)
-    return with_etag(contract_out(c, m, unit, docs), c.row_version, status,
-                     f"/api/v1/contracts/{c.id}" if status == 201 else None)
+def _contract_response(contract_id: str, status: int = 200) -> Response:
+    """Rendered by service.read_contract in the shape schemas.ContractOut documents."""
+    body, row_version = svc.read_contract(db(), authenticate(), contract_id)
+    return json_response(body, status, etag=row_version,
+                         location=f"/api/v1/contracts/{contract_id}" if status == 201 else None)
 
 
 @contracts.route("")
@@ -231,8 +219,9 @@ class Contracts(MethodView):
     @contracts.response(200, sc.ContractPage)
     def get(self, query: dict[str, Any]) -> Any:
         """Contracts by subtree, layer, category, position, state and year."""
-        page = svc.list_contracts(db(), authenticate(), query)
-        return page_of(page, query, [contract_out(c, m, u) for c, m, u in page.items])
+        items, total = svc.list_contracts(db(), authenticate(), query)
+        return json_response({"items": items,
+                              "page": page_info(query["page"], query["page_size"], total)})
 
     @idempotent
     @require(HR_ADMIN, SERVICE)

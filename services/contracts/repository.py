@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from services.contracts.models import (
@@ -146,7 +146,7 @@ def managers_query(
     return stmt.order_by(Manager.employee_no)
 
 
-def contracts_query(
+def contract_filters(
     *,
     scope_path: str | None,
     org_unit_path: str | None = None,
@@ -156,32 +156,27 @@ def contracts_query(
     state: str | None = None,
     year: int | None = None,
     manager_id: str | None = None,
-) -> Select[Any]:
-    stmt = (
-        select(TenureContract, Manager, OrgUnit)
-        .join(Manager, TenureContract.manager_id == Manager.id)
-        .join(OrgUnit, TenureContract.org_unit_id == OrgUnit.id)
-    )
+) -> list[ColumnElement[bool]]:
+    """Conditions on tenure_contracts and org_units (the contract's unit) for a list."""
+    c, u = TenureContract.__table__.c, OrgUnit.__table__.c
+    filters: list[ColumnElement[bool]] = []
     if scope_path:
-        stmt = stmt.where(OrgUnit.path.startswith(scope_path))
+        filters.append(u.path.startswith(scope_path))
     if org_unit_path:
-        stmt = stmt.where(OrgUnit.path.startswith(org_unit_path))
+        filters.append(u.path.startswith(org_unit_path))
     if layer is not None:
-        stmt = stmt.where(OrgUnit.layer == layer)
+        filters.append(u.layer == layer)
     if category:
-        stmt = stmt.where(OrgUnit.category == category)
+        filters.append(u.category == category)
     if position:
-        stmt = stmt.where(TenureContract.position == position)
+        filters.append(c.position == position)
     if state:
-        stmt = stmt.where(TenureContract.state == state)
+        filters.append(c.state == state)
     if year is not None:
-        stmt = stmt.where(
-            TenureContract.start_date <= date(year, 12, 31),
-            TenureContract.end_date >= date(year, 1, 1),
-        )
+        filters += [c.start_date <= date(year, 12, 31), c.end_date >= date(year, 1, 1)]
     if manager_id:
-        stmt = stmt.where(TenureContract.manager_id == manager_id)
-    return stmt.order_by(TenureContract.created_at, TenureContract.id)
+        filters.append(c.manager_id == manager_id)
+    return filters
 
 
 def open_terms_by_manager(

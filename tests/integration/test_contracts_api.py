@@ -7,12 +7,10 @@ import time
 from datetime import date
 from typing import Any
 
-import pytest
 from sqlalchemy import create_engine, func, select
 
-from services.contracts import create_app
 from services.contracts.models import TenureContract, outbox
-from tests.conftest import auth, service_settings
+from tests.conftest import auth
 from tests.support.contracts_world import (
     STANDARD_TARGETS,
     Client,
@@ -21,18 +19,6 @@ from tests.support.contracts_world import (
     template,
     unit,
 )
-
-
-@pytest.fixture
-def app(database_url_factory):  # type: ignore[no-untyped-def]
-    application = create_app(service_settings("contracts", database_url_factory("contracts")))
-    yield application
-    application.extensions["tenure_db"].dispose()
-
-
-@pytest.fixture
-def api(app) -> Client:  # type: ignore[no-untyped-def]
-    return Client(app.test_client())
 
 
 def outbox_types(app: Any) -> list[str]:

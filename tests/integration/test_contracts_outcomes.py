@@ -4,21 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-from services.contracts import create_app
 from services.contracts.events import handle_appraisal_outcome
 from shared.events.envelope import make_event
-from tests.conftest import service_settings
 from tests.integration.test_contracts_api import draft, outbox_types
 from tests.support.contracts_world import Client, manager, small_group, template
-
-
-@pytest.fixture
-def app(database_url_factory):  # type: ignore[no-untyped-def]
-    application = create_app(service_settings("contracts", database_url_factory("contracts")))
-    yield application
-    application.extensions["tenure_db"].dispose()
 
 
 def active_contract(api: Client, **template_overrides: Any) -> tuple[dict, dict]:

@@ -68,18 +68,35 @@ class Scope:
     can_write: bool = False
 
     def covers(self, unit: OrgUnit) -> bool:
-        return self.path is None or unit.path.startswith(self.path)
+        return self.covers_path(unit.path)
+
+    def covers_path(self, unit_path: str) -> bool:
+        return self.path is None or unit_path.startswith(self.path)
+
+    def sees_contract(self, unit_path: str, manager_id: str) -> bool:
+        return self.covers_path(unit_path) and self.manager_id in (None, manager_id)
 
 
-def resolve_scope(session: Session, principal: Principal) -> Scope:
+def scope_unit_id(principal: Principal) -> str | None:
+    """The unit at the top of the caller's subtree, when their scope is one."""
+    return principal.org_scope if principal.has(HR_ADMIN, SERVICE, APPRAISER) else None
+
+
+def scope_of(principal: Principal, scope_unit_path: str | None) -> Scope:
+    """The caller's scope, given the path of `scope_unit_id(principal)` (None if unknown)."""
     can_write = principal.has(HR_ADMIN, SERVICE)
     if principal.has(HR_ADMIN, SERVICE, APPRAISER):
         if principal.org_scope is None:
             return Scope(path=None, can_write=can_write)
-        unit = repo.unit_by_id(session, principal.org_scope)
         # A scope naming a unit that does not exist sees nothing rather than everything.
-        return Scope(path=unit.path if unit else "/-/", can_write=can_write)
+        return Scope(path=scope_unit_path or "/-/", can_write=can_write)
     return Scope(path=None, manager_id=principal.manager_id or "-", can_write=False)
+
+
+def resolve_scope(session: Session, principal: Principal) -> Scope:
+    unit_id = scope_unit_id(principal)
+    unit = repo.unit_by_id(session, unit_id) if unit_id is not None else None
+    return scope_of(principal, unit.path if unit else None)
 
 
 def require_write(scope: Scope) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from services.contracts import domain as d
+from services.contracts import reads
 from services.contracts import repository as repo
 from services.contracts.models import (
     ContractDocument,
@@ -31,6 +32,8 @@ from services.contracts.service.common import (
     new_id,
     require_write,
     resolve_scope,
+    scope_of,
+    scope_unit_id,
     utcnow,
 )
 from services.contracts.service.library import (
@@ -159,7 +162,7 @@ def _visible_contract(s: Session, scope: Scope, contract_id: str, *, lock: bool 
     if found is None:
         raise not_found("contract", contract_id)
     c, m, unit = found
-    if not scope.covers(unit) or (scope.manager_id is not None and scope.manager_id != m.id):
+    if not scope.sees_contract(unit.path, m.id):
         raise not_found("contract", contract_id)
     return c, m, unit
 
@@ -384,11 +387,19 @@ def amend_contract(db: Database, actor: Principal, contract_id: str, expected: i
         return c
 
 
-def get_contract(db: Database, actor: Principal, contract_id: str
-                 ) -> tuple[TenureContract, Manager, OrgUnit, list[ContractDocument]]:
-    with db.read() as s:
-        c, m, unit = _visible_contract(s, resolve_scope(s, actor), contract_id)
-        return c, m, unit, repo.documents_of(s, c.id)
+def read_contract(db: Database, actor: Principal, contract_id: str) -> tuple[dict[str, Any], int]:
+    """The contract as the API sends it, and its row version (the ETag): one round trip."""
+    rows = db.fetch_rows(reads.ONE_CONTRACT, {
+        "contract_id": contract_id, "scope_unit_id": scope_unit_id(actor),
+    })
+    if not rows:
+        raise not_found("contract", contract_id)
+    first = rows[0]
+    if not scope_of(actor, first["scope_path"]).sees_contract(first["unit_path"],
+                                                               first["manager_id"]):
+        raise not_found("contract", contract_id)
+    documents = [reads.document_body(r) for r in rows if r["doc_id"] is not None]
+    return reads.contract_body(first, documents), first["row_version"]
 
 
 def contract_versions(db: Database, actor: Principal, contract_id: str) -> list[ContractVersion]:
@@ -399,19 +410,26 @@ def contract_versions(db: Database, actor: Principal, contract_id: str) -> list[
                               .order_by(ContractVersion.version)))
 
 
-def list_contracts(db: Database, actor: Principal, f: Mapping[str, Any]) -> repo.Page:
+def list_contracts(db: Database, actor: Principal, f: Mapping[str, Any]
+                   ) -> tuple[list[dict[str, Any]], int]:
+    """A page of contracts as the API sends them (without documents), and the total."""
     with db.read() as s:
         scope = resolve_scope(s, actor)
         unit_path = _visible_unit(s, scope, f["org_unit_id"]).path if f.get("org_unit_id") \
             else None
         if scope.manager_id is not None and f.get("manager_id") not in (None, scope.manager_id):
-            return repo.Page(items=[], total=0)
-        stmt = repo.contracts_query(
+            return [], 0
+        filters = repo.contract_filters(
             scope_path=scope.path, org_unit_path=unit_path, layer=f.get("layer"),
             category=f.get("category"), position=f.get("position"), state=f.get("state"),
             year=f.get("year"), manager_id=scope.manager_id or f.get("manager_id"),
         )
-        return repo.paginate(s, stmt, f["page"], f["page_size"])
+        total = int(s.scalar(reads.contracts_count(filters)) or 0)
+        if total <= (f["page"] - 1) * f["page_size"]:
+            return [], total
+        rows = s.execute(reads.contracts_page(filters).limit(f["page_size"])
+                         .offset((f["page"] - 1) * f["page_size"])).mappings()
+        return [reads.contract_body(r) for r in rows], total
 
 
 def set_targets(db: Database, actor: Principal, contract_id: str, document_id: str,
