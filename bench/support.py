@@ -24,13 +24,19 @@ def free_port() -> int:
 
 
 def gunicorn(app: str, port: int, env: dict[str, str], workers: int = 2,
-             log: Path | None = None) -> subprocess.Popen[bytes]:
+             log: Path | None = None, worker_connections: int | None = None
+             ) -> subprocess.Popen[bytes]:
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(REPO / "deploy" / "gunicorn.conf.py"), app],
         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), **env, "PORT": str(port),
                        "GUNICORN_BIND": f"127.0.0.1:{port}",
-                       "GUNICORN_WORKERS": str(workers)},
+                       "GUNICORN_WORKERS": str(workers),
+                       # No recycling mid-run: a restarting worker would cost whichever
+                       # endpoint is being measured a second of start-up.
+                       "GUNICORN_MAX_REQUESTS": "0",
+                       **({"GUNICORN_WORKER_CONNECTIONS": str(worker_connections)}
+                          if worker_connections else {})},
         stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
     )
     wait_http(f"http://127.0.0.1:{port}/healthz" if "services" in app
