@@ -49,11 +49,13 @@ class DecimalString(ma.fields.Decimal):
 
 
 class UtcDateTime(ma.fields.DateTime):
-    """Every timestamp is UTC; SQLite hands them back without their zone, so add it."""
+    """Every timestamp leaves in UTC: SQLite hands them back without their zone, and a
+    PostgreSQL session in another time zone hands them back in that zone."""
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
-        if isinstance(value, datetime) and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
+        if isinstance(value, datetime):
+            value = (value.replace(tzinfo=UTC) if value.tzinfo is None
+                     else value.astimezone(UTC))
         return super()._serialize(value, attr, obj, **kwargs)
 
 
