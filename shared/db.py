@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy import JSON, Connection, Engine, Select, Table, create_engine, event, insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -119,15 +120,24 @@ class Database:
             with self.read_connection() as conn:
                 return [dict(row) for row in conn.execute(stmt, params).mappings()]
         sql, keys = self._compiled(stmt)
-        driver = self._thread_connection()
-        try:
-            with driver.cursor() as cur:
-                cur.execute(sql, params)
-                return [dict(zip(keys, row, strict=True)) for row in cur.fetchall()]
-        except Exception:
-            # A connection in doubt is never used again; the next read opens a fresh one.
-            self._drop_thread_connection()
-            raise
+        for attempt in (1, 2):
+            kept = getattr(self._local, "driver", None) is not None
+            driver = self._thread_connection()
+            try:
+                with driver.cursor() as cur:
+                    cur.execute(sql, params)
+                    return [dict(zip(keys, row, strict=True)) for row in cur.fetchall()]
+            except psycopg.OperationalError:
+                # A kept connection the server dropped meanwhile (a restart, an idle
+                # timeout): a read is safe to repeat once, on a fresh connection.
+                self._drop_thread_connection()
+                if attempt == 2 or not kept:
+                    raise
+            except Exception:
+                # A connection in doubt is never used again; the next read opens a fresh one.
+                self._drop_thread_connection()
+                raise
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
     def _thread_connection(self) -> Any:
         driver = getattr(self._local, "driver", None)

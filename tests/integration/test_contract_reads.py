@@ -150,3 +150,23 @@ def test_one_contract_read_keeps_every_scope_rule(api: Client) -> None:
     unknown = api.get("/api/v1/contracts/no-such-contract", expect=404)
     assert unknown.mimetype == "application/problem+json"
     assert "no-such-contract" in unknown.get_json()["detail"]
+
+
+def test_a_read_survives_the_server_dropping_the_connection_it_kept(api: Client,
+                                                                    app: Any) -> None:
+    g = small_group(api)
+    m = manager(api, "A1", g["sub_a"]["id"])
+    c = api.post("/api/v1/contracts", {"manager_id": m["id"], "start_date": "2026-01-01"},
+                 expect=201).get_json()
+    before = api.get(f"/api/v1/contracts/{c['id']}").get_json()
+    db = app.extensions["tenure_db"]
+    if db.is_postgres:
+        # As a server restart or an idle timeout would: every other session is cut off,
+        # the connection this thread keeps for its reads included.
+        with db.engine.connect() as conn:
+            cut = conn.exec_driver_sql(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()").scalar()
+            conn.commit()
+        assert cut >= 1
+    assert api.get(f"/api/v1/contracts/{c['id']}").get_json() == before
