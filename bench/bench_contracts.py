@@ -15,6 +15,11 @@ How the GET figures are taken, so they can be trusted on a small shared machine:
   loopback TCP connection instead (it costs the service a few percent more CPU a request).
 - The bare endpoint and the service endpoints are measured in alternation, several rounds,
   and the median of each is reported: background noise then hits both alike.
+- GET one contract is measured three ways: the same contract again and again (served from
+  each worker's read cache after its first read), a contract picked at random among all of
+  them for every request (each worker's cache fills as the rounds go), and the same contract
+  from a second server with the cache off (`CONTRACTS_READ_CACHE=off`: one database round
+  trip a request).
 - The tables are analysed after the bulk load (autovacuum would do so within a minute), so
   the planner sees the steady state rather than empty-table estimates.
 """
@@ -39,6 +44,14 @@ from shared.auth import issue_token
 from shared.config import DEV_JWT_SECRET
 from shared.migrations import upgrade
 
+# wrk picks a contract at random for each request, among all the bench issued.
+ANY_CONTRACT_LUA = """
+local ids = {}
+for line in io.lines("IDS_FILE") do ids[#ids + 1] = line end
+request = function()
+    return wrk.format("GET", "/api/v1/contracts/" .. ids[math.random(#ids)])
+end
+"""
 WORKERS = 2 * (os.cpu_count() or 1)  # deploy/gunicorn.conf.py's default
 CONNECTIONS = 16
 
@@ -143,6 +156,11 @@ def main() -> None:
         per_worker = CONNECTIONS // WORKERS
         api = gunicorn("services.contracts.wsgi:app", port, env, workers=WORKERS,
                        log=logs / "contracts.log", worker_connections=per_worker)
+        uncached_port = free_port()
+        uncached = gunicorn("services.contracts.wsgi:app", uncached_port,
+                            {**env, "CONTRACTS_READ_CACHE": "off"}, workers=WORKERS,
+                            log=logs / "contracts-uncached.log",
+                            worker_connections=per_worker)
         bare = gunicorn("bench.bare_app:app", bare_port, {}, workers=WORKERS,
                         log=logs / "bare.log", worker_connections=per_worker)
         base = f"http://127.0.0.1:{port}/api/v1"
@@ -165,22 +183,34 @@ def main() -> None:
                   f"status {job['status']} in {bulk_seconds:.2f} s")
             page = call("GET", f"{base}/contracts?page_size=1", token)
             contract_id = page["items"][0]["id"]
+            ids_file = logs / "contract_ids.txt"
+            ids_file.write_text("\n".join(
+                c["id"] for p in range(1, args.managers // 500 + 2)
+                for c in call("GET", f"{base}/contracts?page_size=500&page={p}",
+                              token)["items"]) + "\n")
+            any_contract = logs / "any_contract.lua"
+            any_contract.write_text(ANY_CONTRACT_LUA.replace("IDS_FILE", str(ids_file)))
             spare_ids = [m["id"] for p in range(1, 41) for m in call(
                 "GET", f"{base}/managers?page_size=500&page={p}&layer=2",
                 token)["items"] if m["employee_no"].startswith("X")]
             analyse(url)
             if ensure_wrk():
                 targets = {
-                    "bare Flask GET (ceiling)": (f"http://127.0.0.1:{bare_port}/bare", {}),
-                    "GET one contract": (f"{base}/contracts/{contract_id}", headers),
+                    "bare Flask GET (ceiling)": (f"http://127.0.0.1:{bare_port}/bare", {},
+                                                 None),
+                    "GET one contract": (f"{base}/contracts/{contract_id}", headers, None),
+                    "GET one contract, any of all": (base, headers, any_contract),
+                    "GET one contract, cache off": (
+                        f"http://127.0.0.1:{uncached_port}/api/v1/contracts/{contract_id}",
+                        headers, None),
                     "GET list (50 per page)": (f"{base}/contracts?page_size=50&layer=3",
-                                               headers),
+                                               headers, None),
                 }
                 runs: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
                 for _ in range(args.rounds):
-                    for name, (target, hdrs) in targets.items():
+                    for name, (target, hdrs, script) in targets.items():
                         runs[name].append(wrk(target, hdrs, seconds=args.seconds,
-                                              connections=CONNECTIONS))
+                                              connections=CONNECTIONS, script=script))
                 medians = {}
                 for name, rounds in runs.items():
                     r = {k: statistics.median(x[k] for x in rounds)
@@ -191,9 +221,10 @@ def main() -> None:
                     print(f"{name:<34} {r['rate']:>9.1f} req/s   p50 {r['p50']:>7.2f} ms   "
                           f"p99 {r['p99']:>7.2f} ms   non-2xx={errors}  "
                           f"[wrk, median of {each}]")
-                ratio = (medians["GET one contract"]["rate"]
-                         / medians["bare Flask GET (ceiling)"]["rate"])
-                print(f"GET one / bare = {ratio:.1%}")
+                bare_rate = medians["bare Flask GET (ceiling)"]["rate"]
+                for name in ("GET one contract", "GET one contract, any of all",
+                             "GET one contract, cache off"):
+                    print(f"{name} / bare = {medians[name]['rate'] / bare_rate:.1%}")
             else:
                 print("wrk not available: GET figures skipped")
             create = run_load(
@@ -204,6 +235,7 @@ def main() -> None:
             print(create.row() + "   [python client]")
         finally:
             stop(api)
+            stop(uncached)
             stop(bare)
     print(f"logs: {logs}")
 

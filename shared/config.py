@@ -38,6 +38,7 @@ class Settings:
     jwt_audience: str = "tenure"
     log_level: str = "INFO"
     log_json: bool = True
+    read_cache: bool = True  # serve hot reads from memory on PostgreSQL (READ_CACHE=off)
     testing: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -53,6 +54,7 @@ class Settings:
             "jwt_secret": _env(service, "JWT_SECRET", DEV_JWT_SECRET),
             "log_level": _env(service, "LOG_LEVEL", "INFO"),
             "log_json": _bool(_env(service, "LOG_JSON"), True),
+            "read_cache": _bool(_env(service, "READ_CACHE"), True),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -13,6 +13,8 @@ import psycopg
 from sqlalchemy import JSON, Connection, Engine, Select, Table, create_engine, event, insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared.read_cache import ReadCache
+
 
 def _prepare_sqlite(url: str) -> None:
     path = url.split("sqlite:///", 1)[-1]
@@ -67,6 +69,7 @@ class Database:
         self.read_engine = self.engine.execution_options(**read_options)
         self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
         self._compiled_sql: dict[int, tuple[Select[Any], str, list[str]]] = {}
+        self.read_cache: ReadCache | None = None
         # fetch_rows: one driver connection per thread (gunicorn's threads live as long as
         # the worker), closed by dispose().
         self._local = threading.local()
@@ -84,6 +87,9 @@ class Database:
         try:
             yield session
             session.commit()
+            if self.read_cache is not None:
+                # This process reads its own writes at once; others hear the notice.
+                self.read_cache.invalidate()
         except BaseException:
             session.rollback()
             raise
@@ -174,7 +180,22 @@ class Database:
             conn.exec_driver_sql("SELECT 1")
         return True
 
+    def enable_read_cache(self, channel: str) -> ReadCache | None:
+        """A cache of hot reads, kept honest by the schema's NOTIFY triggers on `channel`.
+
+        PostgreSQL only (None on SQLite). Its listener starts on first use, so it runs only
+        in the processes that serve reads, after gunicorn forks.
+        """
+        if not self.is_postgres:
+            return None
+        _, connect_kwargs = self.engine.dialect.create_connect_args(self.engine.url)
+        connect_kwargs.pop("context", None)
+        self.read_cache = ReadCache(connect_kwargs, channel)
+        return self.read_cache
+
     def dispose(self) -> None:
+        if self.read_cache is not None:
+            self.read_cache.stop()
         with self._thread_connections_lock:
             opened, self._thread_connections = self._thread_connections, []
         for driver in opened:

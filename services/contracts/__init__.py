@@ -6,6 +6,8 @@ from flask import Flask
 
 from shared.config import Settings
 
+CONTRACT_READS_CHANNEL = "tenure_contract_reads"
+
 
 def create_app(settings: Settings | None = None) -> Flask:
     from services.contracts.api import BLUEPRINTS
@@ -16,6 +18,9 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     settings = settings or Settings.from_env("contracts")
     database = Database(settings.database_url)
+    if settings.read_cache:
+        # GET one contract from memory where it can be; migration 0002 sends the notices.
+        database.enable_read_cache(CONTRACT_READS_CHANNEL)
     app = create_service_app(
         settings,
         title="Tenure contracts",

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
@@ -387,19 +388,39 @@ def amend_contract(db: Database, actor: Principal, contract_id: str, expected: i
         return c
 
 
-def read_contract(db: Database, actor: Principal, contract_id: str) -> tuple[dict[str, Any], int]:
-    """The contract as the API sends it, and its row version (the ETag): one round trip."""
+def read_contract(db: Database, actor: Principal, contract_id: str) -> tuple[bytes, int]:
+    """The contract's JSON as the API sends it, and its row version (the ETag).
+
+    One round trip, or none: group-wide staff and managers are served from the process's
+    read cache when it holds the contract (see shared/read_cache.py for why that is safe).
+    A caller scoped to a subtree always reads the database, where the scope is checked.
+    """
+    scope_unit = scope_unit_id(actor)
+    cache = db.read_cache if scope_unit is None else None
+    generation = None
+    if cache is not None:
+        cache.start()
+        hit = cache.get(contract_id)
+        if hit is not None:
+            body, row_version, manager_id = hit
+            if not scope_of(actor, None).sees_contract("", manager_id):
+                raise not_found("contract", contract_id)
+            return body, row_version
+        generation = cache.generation()
     rows = db.fetch_rows(reads.ONE_CONTRACT, {
-        "contract_id": contract_id, "scope_unit_id": scope_unit_id(actor),
+        "contract_id": contract_id, "scope_unit_id": scope_unit,
     })
     if not rows:
         raise not_found("contract", contract_id)
     first = rows[0]
+    documents = [reads.document_body(r) for r in rows if r["doc_id"] is not None]
+    body = orjson.dumps(reads.contract_body(first, documents))
+    if cache is not None:
+        cache.put(contract_id, (body, first["row_version"], first["manager_id"]), generation)
     if not scope_of(actor, first["scope_path"]).sees_contract(first["unit_path"],
                                                                first["manager_id"]):
         raise not_found("contract", contract_id)
-    documents = [reads.document_body(r) for r in rows if r["doc_id"] is not None]
-    return reads.contract_body(first, documents), first["row_version"]
+    return body, first["row_version"]
 
 
 def contract_versions(db: Database, actor: Principal, contract_id: str) -> list[ContractVersion]:

@@ -1,0 +1,158 @@
+"""The read cache of GET one contract on the real PostgreSQL server (shared/read_cache.py).
+
+Changes made elsewhere (another process, a bare SQL statement, a bulk COPY) reach the cache
+through the schema's NOTIFY triggers; these tests make such changes with their own
+connection, as another gunicorn worker or the consumer would, and require the API to show
+them. Nothing here asserts on time: a change must show within a generous deadline.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from services.contracts import create_app
+from tests.conftest import auth, service_settings
+from tests.support.contracts_world import Client, manager, small_group, template
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg_app(postgres_databases: Any) -> Iterator[Any]:
+    application = create_app(service_settings("contracts",
+                                              postgres_databases.fresh("contracts")))
+    yield application
+    application.extensions["tenure_db"].dispose()
+
+
+@pytest.fixture
+def pg_api(pg_app: Any) -> Client:
+    return Client(pg_app.test_client())
+
+
+def elsewhere(app: Any, sql: str, *params: object) -> None:
+    """A change committed by another connection, as another process would make it."""
+    db = app.extensions["tenure_db"]
+    _, kwargs = db.engine.dialect.create_connect_args(db.engine.url)
+    kwargs.pop("context", None)
+    with psycopg.connect(autocommit=True, **kwargs) as conn:
+        conn.execute(sql.encode(), params)
+
+
+def eventually(read: Callable[[], Any], wanted: Callable[[Any], bool],
+               deadline_s: float = 20.0) -> Any:
+    """Read until `wanted(value)`; the value itself on timeout, for the assertion message."""
+    stop = time.monotonic() + deadline_s
+    value = read()
+    while not wanted(value) and time.monotonic() < stop:
+        time.sleep(0.01)
+        value = read()
+    return value
+
+
+def cached_contract(api: Client, app: Any) -> dict[str, Any]:
+    g = small_group(api)
+    m = manager(api, "A1", g["sub_a"]["id"])
+    t = template(api)
+    c = api.post("/api/v1/contracts", {"manager_id": m["id"], "start_date": "2026-01-01",
+                                       "template_id": t["id"]}, expect=201).get_json()
+    cache = app.extensions["tenure_db"].read_cache
+    eventually(lambda: (api.get(f"/api/v1/contracts/{c['id']}"), cache.live)[1], bool)
+    api.get(f"/api/v1/contracts/{c['id']}")
+    hits = cache.hits
+    assert api.get(f"/api/v1/contracts/{c['id']}").get_json() == c | {"documents":
+                                                                       c["documents"]}
+    assert cache.hits == hits + 1, "the second read is served from the cache"
+    return c
+
+
+def test_a_contract_changed_by_another_process_is_never_served_stale(
+        pg_api: Client, pg_app: Any) -> None:
+    c = cached_contract(pg_api, pg_app)
+    elsewhere(pg_app, "UPDATE tenure_contracts SET state = 'terminated', "
+              "end_reason = 'appraisal exit', row_version = row_version + 1 WHERE id = %s",
+              c["id"])
+    seen = eventually(lambda: pg_api.get(f"/api/v1/contracts/{c['id']}"),
+                      lambda r: r.get_json()["state"] == "terminated")
+    assert seen.get_json()["end_reason"] == "appraisal exit"
+    assert seen.headers["ETag"] == f'"v{c["row_version"] + 1}"'
+
+
+def test_targets_a_manager_name_and_a_unit_category_changed_elsewhere_show(
+        pg_api: Client, pg_app: Any) -> None:
+    c = cached_contract(pg_api, pg_app)
+    doc = next(d for d in c["documents"] if d["year"] == 2027)
+    elsewhere(pg_app, "UPDATE contract_documents SET targets = '[]', row_version = 9 "
+              "WHERE id = %s", doc["id"])
+    path = f"/api/v1/contracts/{c['id']}"
+    seen = eventually(lambda: pg_api.get(path).get_json(),
+                      lambda b: any(d["row_version"] == 9 for d in b["documents"]))
+    assert next(d for d in seen["documents"] if d["id"] == doc["id"])["targets"] == []
+    elsewhere(pg_app, "UPDATE managers SET name = '王芳' WHERE id = %s", c["manager_id"])
+    assert eventually(lambda: pg_api.get(path).get_json()["manager_name"],
+                      lambda name: name == "王芳") == "王芳"
+    elsewhere(pg_app, "UPDATE org_units SET category = 'public_welfare' WHERE id = %s",
+              c["org_unit_id"])
+    assert eventually(lambda: pg_api.get(path).get_json()["category"],
+                      lambda cat: cat == "public_welfare") == "public_welfare"
+
+
+def test_a_document_added_by_a_bulk_statement_shows(pg_api: Client, pg_app: Any) -> None:
+    c = cached_contract(pg_api, pg_app)
+    elsewhere(pg_app, "INSERT INTO contract_documents (id, contract_id, kind, year, targets, "
+              "row_version) VALUES ('extra-doc', %s, 'annual_performance_contract', 2029, "
+              "'[]', 1)", c["id"])
+    path = f"/api/v1/contracts/{c['id']}"
+    years = eventually(lambda: [d["year"] for d in pg_api.get(path).get_json()["documents"]],
+                       lambda ys: 2029 in ys)
+    assert 2029 in years
+
+
+def test_the_writing_process_reads_its_own_write_at_once(pg_api: Client, pg_app: Any) -> None:
+    c = cached_contract(pg_api, pg_app)
+    pg_api.post(f"/api/v1/contracts/{c['id']}/issue", expect=200)
+    # No waiting: the commit in this process dropped its cache before the response.
+    assert pg_api.get(f"/api/v1/contracts/{c['id']}").get_json()["state"] == \
+        "pending_signature"
+
+
+def test_with_its_listener_cut_off_the_cache_serves_nothing_stale(
+        pg_api: Client, pg_app: Any) -> None:
+    c = cached_contract(pg_api, pg_app)
+    cache = pg_app.extensions["tenure_db"].read_cache
+    # Cut every other session: the listener's connection with them. A change made while it
+    # reconnects sends a notice nobody hears; the cache must not answer from before it.
+    elsewhere(pg_app, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+              "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    elsewhere(pg_app, "UPDATE tenure_contracts SET signed_by = 'while deaf' WHERE id = %s",
+              c["id"])
+    path = f"/api/v1/contracts/{c['id']}"
+    assert eventually(lambda: pg_api.get(path).get_json()["signed_by"],
+                      lambda who: who == "while deaf") == "while deaf"
+    assert eventually(lambda: cache.live, bool), "the listener reconnects"
+    assert pg_api.get(path).get_json()["signed_by"] == "while deaf"
+
+
+def test_cached_reads_keep_the_scope_rules(pg_api: Client, pg_app: Any) -> None:
+    c = cached_contract(pg_api, pg_app)
+    other = pg_api.as_(auth("manager", subject="b", manager_id="someone-else"))
+    other.get(f"/api/v1/contracts/{c['id']}", expect=404)
+    own = pg_api.as_(auth("manager", subject="a", manager_id=c["manager_id"]))
+    assert own.get(f"/api/v1/contracts/{c['id']}").get_json()["id"] == c["id"]
+    g_other = pg_api.get("/api/v1/org-units?page_size=100").get_json()["items"]
+    sub_b = next(u for u in g_other if u["code"] == "SUB-B")
+    scoped = pg_api.as_(auth("hr_admin", subject="hr-b", org_scope=sub_b["id"]))
+    scoped.get(f"/api/v1/contracts/{c['id']}", expect=404)
+
+
+def test_sqlite_runs_without_a_read_cache(sqlite_databases: Any) -> None:
+    app = create_app(service_settings("contracts", sqlite_databases.fresh("contracts")))
+    try:
+        assert app.extensions["tenure_db"].read_cache is None
+    finally:
+        app.extensions["tenure_db"].dispose()
