@@ -16,7 +16,7 @@ Safety rules, all enforced here:
 - The writing process drops its own cache when it commits (`Database.unit_of_work`), so a
   client reads its own writes through the same process without waiting for the notice.
 Reads through another process may trail a commit by the time its notice takes to arrive
-(about a millisecond on a healthy connection).
+(bench/bench_read_cache.py: p50 0.13 ms, p99 0.4 ms on an idle server).
 """
 
 from __future__ import annotations
