@@ -180,6 +180,12 @@ class Database:
             conn.exec_driver_sql("SELECT 1")
         return True
 
+    def driver_connect_kwargs(self) -> dict[str, Any]:
+        """What psycopg.connect needs to reach this database, as the engine connects."""
+        _, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
+        kwargs.pop("context", None)  # SQLAlchemy's adapters, bound to its own connections
+        return dict(kwargs)
+
     def enable_read_cache(self, channel: str) -> ReadCache | None:
         """A cache of hot reads, kept honest by the schema's NOTIFY triggers on `channel`.
 
@@ -188,9 +194,7 @@ class Database:
         """
         if not self.is_postgres:
             return None
-        _, connect_kwargs = self.engine.dialect.create_connect_args(self.engine.url)
-        connect_kwargs.pop("context", None)
-        self.read_cache = ReadCache(connect_kwargs, channel)
+        self.read_cache = ReadCache(self.driver_connect_kwargs(), channel)
         return self.read_cache
 
     def dispose(self) -> None:

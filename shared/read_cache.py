@@ -56,6 +56,8 @@ class ReadCache:
 
     def start(self) -> None:
         """Start listening (once); call it in the serving process, after any fork."""
+        if self._thread is not None:  # the hot path: no lock once started
+            return
         with self._lock:
             if self._thread is not None:
                 return
@@ -97,6 +99,13 @@ class ReadCache:
             else:
                 self._entries.pop(key, None)
 
+    def _reset(self, *, live: bool) -> None:
+        """Drop everything, and say whether values may be stored from now on."""
+        with self._lock:
+            self._entries.clear()
+            self._generation += 1
+            self._live = live
+
     def __len__(self) -> int:
         return len(self._entries)
 
@@ -107,10 +116,7 @@ class ReadCache:
     def stop(self, wait: float = 0.0) -> None:
         """Stop listening; the thread ends within half a second (wait for it if asked)."""
         self._stop.set()
-        with self._lock:
-            self._live = False
-            self._entries.clear()
-            self._generation += 1
+        self._reset(live=False)
         thread = self._thread
         if thread is not None and wait > 0:
             thread.join(wait)
@@ -123,10 +129,7 @@ class ReadCache:
             try:
                 with psycopg.connect(autocommit=True, **self._connect_kwargs) as conn:
                     conn.execute(f"LISTEN {self.channel}")
-                    with self._lock:
-                        self._entries.clear()
-                        self._generation += 1
-                        self._live = True
+                    self._reset(live=True)  # notices before LISTEN were not heard
                     backoff = 0.1
                     while not self._stop.is_set():
                         for notice in conn.notifies(timeout=0.5):
@@ -136,9 +139,6 @@ class ReadCache:
                     log.warning("read cache listener on %s lost its connection: %s",
                                 self.channel, exc)
             finally:
-                with self._lock:
-                    self._live = False
-                    self._entries.clear()
-                    self._generation += 1
+                self._reset(live=False)
             self._stop.wait(backoff)
             backoff = min(backoff * 2, 5.0)

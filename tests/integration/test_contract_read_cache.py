@@ -37,9 +37,7 @@ def pg_api(pg_app: Any) -> Client:
 
 def elsewhere(app: Any, sql: str, *params: object) -> None:
     """A change committed by another connection, as another process would make it."""
-    db = app.extensions["tenure_db"]
-    _, kwargs = db.engine.dialect.create_connect_args(db.engine.url)
-    kwargs.pop("context", None)
+    kwargs = app.extensions["tenure_db"].driver_connect_kwargs()
     with psycopg.connect(autocommit=True, **kwargs) as conn:
         conn.execute(sql.encode(), params)
 
