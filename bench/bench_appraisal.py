@@ -202,7 +202,7 @@ def phase_run(url: str) -> dict[str, Any]:
     from sqlalchemy import func, select
 
     from services.appraisal.models import Appraisal, AppraisalRun
-    from services.appraisal.runs import execute_run, start_run
+    from services.appraisal.service import execute_run, start_run
     from shared.auth import Principal
     from shared.db import Database
 

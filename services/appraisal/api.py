@@ -10,9 +10,6 @@ from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from services.appraisal import appraisals as ap
-from services.appraisal import reports as rp
-from services.appraisal import runs as rn
 from services.appraisal import schemas as sc
 from services.appraisal import service as svc
 from shared.auth import APPRAISER, HR_ADMIN, MANAGER, SERVICE, authenticate, require
@@ -284,7 +281,7 @@ class Appraisals(MethodView):
     @appraisals.response(200, sc.AppraisalPage)
     def get(self, query: dict[str, Any]) -> Any:
         """Appraisals in your scope (a manager sees their own published ones)."""
-        page = ap.list_appraisals(db(), authenticate(), query)
+        page = svc.list_appraisals(db(), authenticate(), query)
         return page_of(page, query, list(page.items))
 
 
@@ -296,7 +293,7 @@ class AppraisalsOpen(MethodView):
     @appraisals.response(200, sc.OpenOut)
     def post(self, data: dict[str, Any]) -> Any:
         """Open the year's appraisals of a cohort (appraisal.opened for each)."""
-        return ap.open_appraisals(db(), authenticate(), data)
+        return svc.open_appraisals(db(), authenticate(), data)
 
 
 @appraisals.route("/<appraisal_id>")
@@ -306,7 +303,7 @@ class AppraisalOne(MethodView):
     def get(self, appraisal_id: str) -> Any:
         """The appraisal with its full trace: per indicator the actual, levels, rule,
         share and points, then parts, composition, total, grade, triggers, pay."""
-        a = ap.get_appraisal(db(), authenticate(), appraisal_id)
+        a = svc.get_appraisal(db(), authenticate(), appraisal_id)
         return with_etag(a, a.row_version)
 
 
@@ -316,7 +313,7 @@ class AppraisalHistory(MethodView):
     @appraisals.response(200, sc.HistoryOut)
     def get(self, appraisal_id: str) -> Any:
         """Every state change with who and why, and every appeal with its decision."""
-        return ap.appraisal_history(db(), authenticate(), appraisal_id)
+        return svc.appraisal_history(db(), authenticate(), appraisal_id)
 
 
 def _transition_view(action: str, doc: str) -> type[MethodView]:
@@ -325,7 +322,7 @@ def _transition_view(action: str, doc: str) -> type[MethodView]:
         @appraisals.arguments(sc.TransitionIn)
         @appraisals.response(200, sc.AppraisalOut)
         def post(self, data: dict[str, Any], appraisal_id: str) -> Any:
-            a = ap.transition(db(), authenticate(), appraisal_id, action, if_match(),
+            a = svc.transition(db(), authenticate(), appraisal_id, action, if_match(),
                               data.get("note", ""), data.get("conditions"))
             return with_etag(a, a.row_version)
 
@@ -350,7 +347,7 @@ class AppraisalScore(MethodView):
     def post(self, appraisal_id: str) -> Any:
         """Score one appraisal now (after an appeal, or a late actual), within the quota
         of its cohort's forced distribution."""
-        a = ap.score_one(db(), authenticate(), appraisal_id, if_match())
+        a = svc.score_one(db(), authenticate(), appraisal_id, if_match())
         return with_etag(a, a.row_version)
 
 
@@ -361,7 +358,7 @@ class AppraisalAppeal(MethodView):
     @appraisals.response(201, sc.AppealOut)
     def post(self, data: dict[str, Any], appraisal_id: str) -> Any:
         """Appeal a published appraisal: it reopens, with the reason recorded."""
-        return ap.file_appeal(db(), authenticate(), appraisal_id, data["reason"])
+        return svc.file_appeal(db(), authenticate(), appraisal_id, data["reason"])
 
 
 @appraisals.route("/<appraisal_id>/appeal/decision")
@@ -372,7 +369,7 @@ class AppraisalAppealDecision(MethodView):
     def post(self, data: dict[str, Any], appraisal_id: str) -> Any:
         """Decide the open appeal: `rejected` restores the published result; `upheld`
         publishes the re-scored and approved one."""
-        return ap.decide_appeal(db(), authenticate(), appraisal_id, data["decision"],
+        return svc.decide_appeal(db(), authenticate(), appraisal_id, data["decision"],
                                 data["note"])
 
 
@@ -384,7 +381,7 @@ class Runs(MethodView):
     @runs.arguments(sc.YearQuery, location="query")
     @runs.response(200, sc.RunSummaryOut(many=True))
     def get(self, query: dict[str, Any]) -> Any:
-        return rn.list_runs(db(), authenticate(), query.get("year"))
+        return svc.list_runs(db(), authenticate(), query.get("year"))
 
     @idempotent
     @require(HR_ADMIN, SERVICE)
@@ -395,8 +392,8 @@ class Runs(MethodView):
 
         Re-running is safe: the same appraisals are re-scored (reviewed, approved and
         published ones are left alone and listed in the skips)."""
-        run = rn.start_run(db(), authenticate(), data)
-        rn.start_run_worker(db(), run.id)
+        run = svc.start_run(db(), authenticate(), data)
+        svc.start_run_worker(db(), run.id)
         return run, 202, {"Location": f"/api/v1/appraisal-runs/{run.id}"}
 
 
@@ -406,7 +403,7 @@ class RunOne(MethodView):
     @runs.response(200, sc.RunOut)
     def get(self, run_id: str) -> Any:
         """Progress, then the cohorts, grades, outcomes and what was skipped and why."""
-        return rn.get_run(db(), authenticate(), run_id)
+        return svc.get_run(db(), authenticate(), run_id)
 
 
 @runs.route("/<run_id>/<any(review, approve, publish):action>")
@@ -416,7 +413,7 @@ class RunAction(MethodView):
     @runs.response(200, sc.RunActionOut)
     def post(self, data: dict[str, Any], run_id: str, action: str) -> Any:
         """Review, approve or publish every appraisal of the run that is ready for it."""
-        return rn.act_on_run(db(), authenticate(), run_id, action, data.get("note", ""))
+        return svc.act_on_run(db(), authenticate(), run_id, action, data.get("note", ""))
 
 
 # --- what-if, reports, maintenance ------------------------------------------------------------
@@ -428,7 +425,7 @@ class WhatIf(MethodView):
     @what_if.response(200, sc.WhatIfOut)
     def post(self, data: dict[str, Any]) -> Any:
         """The score and grade with these actuals (recorded ones fill the rest), now."""
-        return ap.what_if(db(), authenticate(), data)
+        return svc.what_if(db(), authenticate(), data)
 
 
 @reports.route("/appraisals")
@@ -439,11 +436,11 @@ class AppraisalReport(MethodView):
     def get(self, query: dict[str, Any]) -> Any:
         """Grade distribution, bottom-grade adjustments and exits by reason, by layer and
         category; departures for other reasons apart. `format=csv` for CSV."""
-        report = rp.appraisal_report(db(), authenticate(), query["year"], query["kind"],
+        report = svc.appraisal_report(db(), authenticate(), query["year"], query["kind"],
                                      query.get("org_unit_id"),
                                      tuple(query["group_by"].split(",")))
         if wants_csv(query["format"]):
-            return Response(rp.report_csv(report), mimetype="text/csv", headers={
+            return Response(svc.report_csv(report), mimetype="text/csv", headers={
                 "Content-Disposition": "attachment; filename=appraisals.csv"})
         return report
 
@@ -457,4 +454,4 @@ class ActualsReminders(MethodView):
         """actuals.due, once, for each open appraisal whose actuals are due within `days`."""
         if authenticate().org_scope is not None:
             raise ApiProblem(403, "Forbidden", "Reminders run for the whole group")
-        return ap.remind_actuals_due(db(), data.get("as_of") or date.today(), data["days"])
+        return svc.remind_actuals_due(db(), data.get("as_of") or date.today(), data["days"])

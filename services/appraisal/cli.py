@@ -57,7 +57,7 @@ def register_commands(app: Flask) -> None:
     def appraise(year: int, kind: str, org_unit_id: str | None, layer: int | None,
             category: str | None) -> None:
         """Score a cohort in the foreground (what POST /api/v1/appraisal-runs does)."""
-        from services.appraisal.runs import execute_run, start_run
+        from services.appraisal.service import execute_run, start_run
         from shared.auth import Principal
 
         database = current_app.extensions["tenure_db"]
@@ -79,7 +79,7 @@ def register_commands(app: Flask) -> None:
     @click.option("--days", type=int, default=14)
     def remind(as_of: object, days: int) -> None:
         """Send actuals.due for open appraisals whose actuals are due within --days."""
-        from services.appraisal.appraisals import remind_actuals_due
+        from services.appraisal.service import remind_actuals_due
 
         today = as_of.date() if as_of else date.today()  # type: ignore[attr-defined]
         result = remind_actuals_due(current_app.extensions["tenure_db"], today, days)

@@ -427,7 +427,7 @@ class RunSummaryOut(ma.Schema):
     finished_at = UtcDateTime(allow_none=True)
 
     def _progress(self, run):  # type: ignore[no-untyped-def]
-        from services.appraisal.runs import run_progress
+        from services.appraisal.service import run_progress
 
         return run_progress(run)
 

@@ -302,7 +302,7 @@ def test_a_run_split_over_worker_processes_scores_exactly_as_one_process(
     database = app.extensions["tenure_db"]
     if not database.is_postgres:
         pytest.skip("worker processes score large runs on PostgreSQL only")
-    from services.appraisal import runs
+    from services.appraisal.service import runs
     from shared.auth import Principal
 
     cohort_actuals(api, world)

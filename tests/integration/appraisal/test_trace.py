@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import text
 
 from services.appraisal import domain as d
-from services.appraisal.batch import copy_text
-from services.appraisal.results import expand_trace, result_fields, trace_text
+from services.appraisal.service.batch import copy_text
+from services.appraisal.service.results import expand_trace, result_fields, trace_text
 
 LINES: list[dict[str, Any]] = [
     {"code": "PROFIT", "name": 'Profit "core"\tnet', "kind": "quantitative", "weight": "40",

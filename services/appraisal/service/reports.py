@@ -21,7 +21,7 @@ from sqlalchemy import or_, select
 
 from services.appraisal import domain as d
 from services.appraisal.models import Appeal, Appraisal, Departure, OrgUnit
-from services.appraisal.service import resolve_scope, visible_unit
+from services.appraisal.service.common import resolve_scope, visible_unit
 from shared.auth import Principal
 from shared.db import Database
 from shared.errors import ApiProblem

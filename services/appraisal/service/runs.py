@@ -29,8 +29,14 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from services.appraisal import domain as d
-from services.appraisal.appraisals import ROLES_FOR, apply_transition
-from services.appraisal.batch import (
+from services.appraisal.models import (
+    Appraisal,
+    AppraisalRun,
+    Manager,
+    SchemeRecord,
+    outbox,
+)
+from services.appraisal.service.batch import (
     APPRAISAL_COLUMNS,
     UPDATE_COLUMNS,
     Batch,
@@ -43,16 +49,14 @@ from services.appraisal.batch import (
     score_batch,
     subset,
 )
-from services.appraisal.cohort import Inputs, Skip, _criteria, _existing, select_cohort
-from services.appraisal.models import (
-    Appraisal,
-    AppraisalRun,
-    Manager,
-    SchemeRecord,
-    outbox,
+from services.appraisal.service.cohorts import (
+    Inputs,
+    Skip,
+    cohort_criteria,
+    existing_appraisals,
+    select_cohort,
 )
-from services.appraisal.results import regrade, result_fields
-from services.appraisal.service import (
+from services.appraisal.service.common import (
     FROZEN_STATES,
     load_scheme_book,
     new_id,
@@ -61,6 +65,8 @@ from services.appraisal.service import (
     unit_path,
     utcnow,
 )
+from services.appraisal.service.lifecycle import ROLES_FOR, apply_transition
+from services.appraisal.service.results import regrade, result_fields
 from shared.auth import Principal
 from shared.db import Database, bulk_insert
 from shared.errors import ApiProblem, not_found
@@ -82,7 +88,7 @@ def start_run(db: Database, actor: Principal, data: Mapping[str, Any]) -> Apprai
         require_write(scope)
         criteria = {k: data[k] for k in ("org_unit_id", "layer", "category", "position")
                     if data.get(k) is not None}
-        _criteria(s, scope, criteria)  # an org unit outside the scope is a 404 now
+        cohort_criteria(s, scope, criteria)  # an org unit outside the scope is a 404 now
         year, kind = data["year"], data.get("kind", "annual")
         for busy in s.scalars(select(AppraisalRun).where(
                 AppraisalRun.status.in_(("queued", "running")), AppraisalRun.year == year,
@@ -189,7 +195,7 @@ def _execute(db: Database, run_id: str, workers: int | None = None) -> None:
             criteria["org_unit_path"] = unit_path(s, criteria["org_unit_id"]) or "/-/"
     with db.read() as s:
         cands, skips = select_cohort(s, year, kind, scope_path, criteria)
-        existing = _existing(s, cands, year, kind)
+        existing = existing_appraisals(s, cands, year, kind)
         book = load_scheme_book(s)
         stored_schemes = tuple(r.body for r in s.scalars(
             select(SchemeRecord).order_by(SchemeRecord.id)))

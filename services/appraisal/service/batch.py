@@ -18,11 +18,11 @@ from datetime import date, datetime
 from typing import Any
 
 from services.appraisal import domain as d
-from services.appraisal.appraisals import new_appraisal
-from services.appraisal.cohort import Candidate, Inputs, Skip
 from services.appraisal.models import Appraisal
-from services.appraisal.results import member_of, result_fields
-from services.appraisal.service import utcnow
+from services.appraisal.service.cohorts import Candidate, Inputs, Skip
+from services.appraisal.service.common import utcnow
+from services.appraisal.service.lifecycle import new_appraisal
+from services.appraisal.service.results import member_of, result_fields
 from shared.db import Database
 
 #: Column order of the rows a batch returns (COPY needs one order, dicts are slower).

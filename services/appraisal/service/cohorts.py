@@ -24,7 +24,7 @@ from services.appraisal.models import (
     PayBase,
     TargetSet,
 )
-from services.appraisal.service import (
+from services.appraisal.service.common import (
     ACTIVE_CONTRACT_STATES,
     Scope,
     among,
@@ -279,15 +279,15 @@ def cohort_key(c: Candidate) -> tuple[int | None, str | None]:
     return (c.layer, c.category)
 
 
-def _criteria(s: Session, scope: Scope, data: Mapping[str, Any]) -> dict[str, Any]:
+def cohort_criteria(s: Session, scope: Scope, data: Mapping[str, Any]) -> dict[str, Any]:
     criteria = {k: data.get(k) for k in ("layer", "category", "position", "manager_ids")}
     if data.get("org_unit_id"):
         criteria["org_unit_path"] = visible_unit(s, scope, data["org_unit_id"]).path
     return criteria
 
 
-def _existing(s: Session, cands: Sequence[Candidate], year: int, kind: str
-              ) -> dict[tuple[str, str], tuple[str, str]]:
+def existing_appraisals(s: Session, cands: Sequence[Candidate], year: int, kind: str
+                        ) -> dict[tuple[str, str], tuple[str, str]]:
     """(manager, contract) -> (appraisal id, state) of the appraisals already there."""
     found: dict[tuple[str, str], tuple[str, str]] = {}
     ids = [c.manager_id for c in cands]

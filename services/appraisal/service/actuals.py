@@ -1,382 +1,48 @@
-"""Use cases around the appraisal itself: scope, read model views, schemes, actuals and more.
+"""What a year's score reads beside the targets: actuals, difficulty coefficients, pay bases.
 
-Scope, the read model's views, schemes, difficulty coefficients, pay bases, departures and
-actuals.
-Each use case opens one unit of work; events are recorded in the outbox in the same
-transaction as the rows. Appraisals, runs and reports live in their own modules.
+Each row of actuals is checked against the read model's locked targets and kept or reported
+by its row number and field; appraisals whose actuals are then complete move on.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, any_, func, literal, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.appraisal import domain as d
-from services.appraisal.events import record_departure
 from services.appraisal.models import (
     ActualRecord,
     Appraisal,
     Contract,
-    Departure,
     Difficulty,
     Manager,
     OrgUnit,
     PayBase,
-    SchemeRecord,
     TargetSet,
 )
-from shared.auth import APPRAISER, HR_ADMIN, SERVICE, Principal
+from services.appraisal.service.common import (
+    FROZEN_STATES,
+    Page,
+    Scope,
+    covers_manager,
+    line_code,
+    load_scheme_book,
+    paginate,
+    require_write,
+    resolve_scope,
+    utcnow,
+    visible_unit,
+)
+from services.appraisal.service.lifecycle import note_actuals_complete
+from shared.auth import Principal
 from shared.db import Database
-from shared.errors import ApiProblem, not_found
-
-#: States in which actuals and scores may still change (a run or a single score).
-OPEN_STATES = ("open", "actuals_submitted", "scored")
-FROZEN_STATES = ("reviewed", "approved", "published")
-ACTIVE_CONTRACT_STATES = ("active", "expired", "renewed")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def etag_of(row_version: int) -> str:
-    return f'"v{row_version}"'
-
-
-def check_version(expected: int | None, current: int) -> None:
-    if expected is not None and expected != current:
-        raise ApiProblem(412, "Precondition Failed",
-                         "The resource changed since you read it; read it again and retry",
-                         headers={"ETag": etag_of(current)})
-
-
-@dataclass(frozen=True)
-class Page:
-    items: Sequence[Any]
-    total: int
-
-
-def paginate(s: Session, stmt: Select[Any], page: int, page_size: int) -> Page:
-    total = s.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    rows = s.execute(stmt.limit(page_size).offset((page - 1) * page_size))
-    return Page(items=rows.all(), total=int(total or 0))
-
-
-def among(s: Session, column: Any, ids: Sequence[Any]) -> Any:
-    """`column IN ids` for long lists: one array parameter on PostgreSQL (`= ANY(...)`),
-    instead of thousands of bound parameters to render and send."""
-    if s.get_bind().dialect.name == "postgresql":
-        return column == any_(literal(list(ids), ARRAY(column.type)))
-    return column.in_(list(ids))
-
-
-def id_chunk(s: Session) -> int:
-    """How many ids one `among` may take: SQLite caps bound parameters."""
-    return 50_000 if s.get_bind().dialect.name == "postgresql" else 900
-
-
-def dec(value: str | None) -> Decimal | None:
-    return None if value is None else Decimal(value)
-
-
-# --- scope ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Scope:
-    """What a caller may see: an org subtree (None = whole group) or only one manager."""
-
-    path: str | None
-    manager_id: str | None = None
-    can_write: bool = False
-    subject: str = ""
-
-    def covers_path(self, path: str | None) -> bool:
-        if self.manager_id is not None:
-            return False
-        return self.path is None or (path is not None and path.startswith(self.path))
-
-
-def resolve_scope(s: Session, principal: Principal) -> Scope:
-    can_write = principal.has(HR_ADMIN, SERVICE)
-    if principal.has(HR_ADMIN, SERVICE, APPRAISER):
-        if principal.org_scope is None:
-            return Scope(path=None, can_write=can_write, subject=principal.subject)
-        unit = s.get(OrgUnit, principal.org_scope)
-        # A scope naming a unit this read model does not know sees nothing.
-        return Scope(path=unit.path if unit else "/-/", can_write=can_write,
-                     subject=principal.subject)
-    return Scope(path=None, manager_id=principal.manager_id or "-", subject=principal.subject)
-
-
-def require_write(scope: Scope) -> None:
-    if not scope.can_write:
-        raise ApiProblem(403, "Forbidden", "Only HR administrators can change this")
-
-
-def require_group_wide(scope: Scope) -> None:
-    require_write(scope)
-    if scope.path is not None:
-        raise ApiProblem(403, "Forbidden", "Only a group-wide HR administrator can change this")
-
-
-def unit_path(s: Session, unit_id: str | None) -> str | None:
-    if not unit_id:
-        return None
-    unit = s.get(OrgUnit, unit_id)
-    return unit.path if unit else None
-
-
-def visible_unit(s: Session, scope: Scope, unit_id: str) -> OrgUnit:
-    unit = s.get(OrgUnit, unit_id)
-    if unit is None or not scope.covers_path(unit.path):
-        raise not_found("org unit", unit_id)
-    return unit
-
-
-def visible_manager(s: Session, scope: Scope, manager_id: str) -> Manager:
-    m = s.get(Manager, manager_id)
-    if m is None:
-        raise not_found("manager", manager_id)
-    if scope.manager_id is not None:
-        if scope.manager_id != m.id:
-            raise not_found("manager", manager_id)
-        return m
-    if scope.path is not None and not (unit_path(s, m.org_unit_id) or "").startswith(
-            scope.path):
-        raise not_found("manager", manager_id)
-    return m
-
-
-# --- read model views ---------------------------------------------------------------------------
-
-
-def manager_view(s: Session, m: Manager) -> dict[str, Any]:
-    contracts = list(s.scalars(select(Contract).where(Contract.manager_id == m.id)
-                               .order_by(Contract.start_date)))
-    sets = list(s.scalars(select(TargetSet).where(TargetSet.manager_id == m.id)
-                          .order_by(TargetSet.year)))
-    return {
-        "id": m.id, "employee_no": m.employee_no, "name": m.name, "email": m.email,
-        "language": m.language, "org_unit_id": m.org_unit_id,
-        "enterprise_id": m.enterprise_id, "layer": m.layer, "category": m.category,
-        "position": m.position, "management_level": m.management_level,
-        "employment_status": m.employment_status, "departure_reason": m.departure_reason,
-        "contracts": [{
-            "id": c.id, "state": c.state, "start_date": c.start_date, "end_date": c.end_date,
-            "term_number": c.term_number, "position": c.position, "layer": c.layer,
-            "category": c.category, "ended_by_exit": c.ended_by_exit,
-            "end_reason": c.end_reason,
-            "target_sets": [{"document_id": t.id, "kind": t.kind, "year": t.year or None,
-                             "locked": t.locked, "targets": t.targets}
-                            for t in sets if t.contract_id == c.id],
-        } for c in contracts],
-    }
-
-
-def get_manager(db: Database, actor: Principal, manager_id: str) -> dict[str, Any]:
-    with db.read() as s:
-        m = visible_manager(s, resolve_scope(s, actor), manager_id)
-        return manager_view(s, m)
-
-
-def list_managers(db: Database, actor: Principal, f: Mapping[str, Any]) -> Page:
-    with db.read() as s:
-        scope = resolve_scope(s, actor)
-        stmt = select(Manager).join(OrgUnit, OrgUnit.id == Manager.org_unit_id, isouter=True)
-        if scope.manager_id is not None:
-            stmt = stmt.where(Manager.id == scope.manager_id)
-        elif scope.path is not None:
-            stmt = stmt.where(OrgUnit.path.startswith(scope.path))
-        if f.get("org_unit_id"):
-            stmt = stmt.where(OrgUnit.path.startswith(
-                visible_unit(s, scope, f["org_unit_id"]).path))
-        for key in ("layer", "category", "position", "employment_status"):
-            if f.get(key) is not None:
-                stmt = stmt.where(getattr(Manager, key) == f[key])
-        page = paginate(s, stmt.order_by(Manager.employee_no, Manager.id), f["page"],
-                        f["page_size"])
-        return Page([r[0] for r in page.items], page.total)
-
-
-# --- schemes ------------------------------------------------------------------------------------
-
-
-def load_scheme_book(s: Session) -> d.SchemeBook:
-    """The built-in group default (version 1) and every stored version, oldest first."""
-    book = d.SchemeBook([d.DEFAULT_SCHEME])
-    for record in s.scalars(select(SchemeRecord).order_by(SchemeRecord.id)):
-        book.add(d.scheme_from_dict(record.body))
-    return book
-
-
-def scheme_out(scheme: d.Scheme, record: SchemeRecord | None) -> dict[str, Any]:
-    return {**d.scheme_to_dict(scheme), "builtin": record is None,
-            "created_by": record.created_by if record else None,
-            "created_at": record.created_at if record else None}
-
-
-def list_schemes(db: Database) -> list[dict[str, Any]]:
-    with db.read() as s:
-        records = {(r.code, r.version): r for r in s.scalars(select(SchemeRecord))}
-        return [scheme_out(x, records.get((x.code, x.version))) for x in load_scheme_book(s)]
-
-
-def get_scheme(db: Database, code: str, version: int | None) -> dict[str, Any]:
-    with db.read() as s:
-        scheme = load_scheme_book(s).get(code, version)
-        record = s.scalar(select(SchemeRecord).where(SchemeRecord.code == scheme.code,
-                                                     SchemeRecord.version == scheme.version))
-        return scheme_out(scheme, record)
-
-
-def resolve_scheme(db: Database, layer: int | None, category: str | None,
-                   position: str | None, year: int | None) -> dict[str, Any]:
-    with db.read() as s:
-        scheme, _ = load_scheme_book(s).resolve(layer, category, position, year=year)
-        record = s.scalar(select(SchemeRecord).where(SchemeRecord.code == scheme.code,
-                                                     SchemeRecord.version == scheme.version))
-        return scheme_out(scheme, record)
-
-
-def create_scheme(db: Database, actor: Principal, body: Mapping[str, Any]) -> dict[str, Any]:
-    """A new scheme, or a new version of one: what it leaves out comes from the version
-    before it (or, for a new code, from the group default), so an override states only
-    what differs. Versions are never changed in place."""
-    with db.unit_of_work() as s:
-        require_group_wide(resolve_scope(s, actor))
-        book = load_scheme_book(s)
-        code = body.get("code")
-        if not isinstance(code, str) or not code:
-            raise d.SchemeInvalid("code: required", errors={"code": ["required"]})
-        known = book.versions(code)
-        data = dict(body)
-        if known:
-            base = book.get(code)
-            for key in ("layer", "category", "position", "name", "valid_from_year"):
-                data.setdefault(key, d.scheme_to_dict(base)[key])
-        else:
-            base = book.resolve(None, None, None)[0]
-        data.setdefault("version", (max(known) + 1) if known else 1)
-        scheme = d.scheme_from_dict(data, base=base)
-        if scheme.version in known:
-            raise d.SchemeConflict(
-                f"Scheme {code} v{scheme.version} exists: a change is a new version",
-                errors={"version": [f"v{scheme.version} is taken; next is {max(known) + 1}"]})
-        book.add(scheme)
-        record = SchemeRecord(code=scheme.code, version=scheme.version,
-                              body=d.scheme_to_dict(scheme), created_by=actor.subject,
-                              created_at=utcnow())
-        s.add(record)
-        s.flush()
-        return scheme_out(scheme, record)
-
-
-# --- difficulty coefficients and pay bases --------------------------------------------------------
-
-
-def set_difficulty(db: Database, actor: Principal, org_unit_id: str, year: int,
-                   coefficient: Decimal) -> dict[str, Any]:
-    with db.unit_of_work() as s:
-        scope = resolve_scope(s, actor)
-        require_write(scope)
-        visible_unit(s, scope, org_unit_id)
-        row = s.get(Difficulty, (org_unit_id, year))
-        if row is None:
-            row = Difficulty(org_unit_id=org_unit_id, year=year)
-            s.add(row)
-        row.coefficient = str(coefficient)
-        row.set_by = actor.subject
-        row.set_at = utcnow()
-        return {"org_unit_id": org_unit_id, "year": year, "coefficient": row.coefficient,
-                "set_by": row.set_by, "set_at": row.set_at}
-
-
-def list_difficulty(db: Database, actor: Principal, year: int | None) -> list[dict[str, Any]]:
-    with db.read() as s:
-        scope = resolve_scope(s, actor)
-        stmt = select(Difficulty, OrgUnit.path).join(OrgUnit, OrgUnit.id == Difficulty.org_unit_id)
-        if year is not None:
-            stmt = stmt.where(Difficulty.year == year)
-        return [{"org_unit_id": r.org_unit_id, "year": r.year, "coefficient": r.coefficient,
-                 "set_by": r.set_by, "set_at": r.set_at}
-                for r, path in s.execute(stmt.order_by(Difficulty.year, Difficulty.org_unit_id))
-                if scope.covers_path(path)]
-
-
-def record_pay_bases(db: Database, actor: Principal, rows: Sequence[Mapping[str, Any]]
-                     ) -> dict[str, Any]:
-    """Base figures for performance pay, from the payroll system; each row stands alone."""
-    accepted, errors = 0, []
-    with db.unit_of_work() as s:
-        scope = resolve_scope(s, actor)
-        require_write(scope)
-        for i, row in enumerate(rows, start=1):
-            m = s.get(Manager, row["manager_id"])
-            if m is None or not _covers_manager(s, scope, m):
-                errors.append({"row": i, "field": "manager_id", "message": "unknown manager"})
-                continue
-            pb = s.get(PayBase, (m.id, row["year"]))
-            if pb is None:
-                pb = PayBase(manager_id=m.id, year=row["year"])
-                s.add(pb)
-            pb.amount = str(row["amount"])
-            pb.source = row["source"]
-            pb.recorded_at = utcnow()
-            accepted += 1
-    return {"accepted": accepted, "rejected": len(errors), "errors": errors}
-
-
-def _covers_manager(s: Session, scope: Scope, m: Manager) -> bool:
-    if scope.manager_id is not None:
-        return scope.manager_id == m.id
-    return scope.path is None or (unit_path(s, m.org_unit_id) or "").startswith(scope.path)
-
-
-# --- departures -----------------------------------------------------------------------------------
-
-
-def record_departure_api(db: Database, actor: Principal, data: Mapping[str, Any]
-                         ) -> Departure:
-    """HR records a departure for another reason (retirement, resignation, misconduct...)."""
-    with db.unit_of_work() as s:
-        scope = resolve_scope(s, actor)
-        require_write(scope)
-        m = visible_manager(s, scope, data["manager_id"])
-        reason = d.DepartureReason(data["reason"]).value
-        on = data.get("on") or date.today()
-        m.employment_status = "departed"
-        m.departure_reason = reason
-        row = record_departure(s, m, reason, on, source=f"api:{actor.subject}",
-                               note=data.get("note", ""))
-        s.flush()
-        return row
-
-
-def list_departures(db: Database, actor: Principal, year: int | None) -> list[Departure]:
-    with db.read() as s:
-        scope = resolve_scope(s, actor)
-        stmt = select(Departure, OrgUnit.path).join(
-            OrgUnit, OrgUnit.id == Departure.org_unit_id, isouter=True)
-        if year is not None:
-            stmt = stmt.where(Departure.year == year)
-        return [row for row, path in s.execute(stmt.order_by(Departure.id))
-                if scope.covers_path(path) or (scope.path is None and scope.manager_id is None)]
-
+from shared.errors import ApiProblem
 
 # --- actuals --------------------------------------------------------------------------------------
 
@@ -393,10 +59,6 @@ def field_for(line: Mapping[str, Any]) -> str:
     if role in FIELD_BY_ROLE:
         return FIELD_BY_ROLE[role]
     return FIELD_BY_KIND.get(str(line.get("kind") or "quantitative"), "value")
-
-
-def line_code(line: Mapping[str, Any]) -> str:
-    return str(line.get("indicator_code") or line.get("code") or "")
 
 
 @dataclass
@@ -441,12 +103,12 @@ class ActualsContext:
         if manager_id:
             if manager_id not in self.managers:
                 m = self.s.get(Manager, manager_id)
-                self.managers[manager_id] = m if m and _covers_manager(
+                self.managers[manager_id] = m if m and covers_manager(
                     self.s, self.scope, m) else None
             return self.managers[manager_id]
         if employee_no not in self.by_employee_no:
             m = self.s.scalar(select(Manager).where(Manager.employee_no == employee_no))
-            self.by_employee_no[employee_no] = m if m and _covers_manager(  # type: ignore[index]
+            self.by_employee_no[employee_no] = m if m and covers_manager(  # type: ignore[index]
                 self.s, self.scope, m) else None
         return self.by_employee_no[employee_no]  # type: ignore[index]
 
@@ -608,9 +270,6 @@ def record_actuals(db: Database, actor: Principal, rows: Sequence[Mapping[str, A
             outcome.saved.append(record)
         outcome.accepted = len(good)
         s.flush()
-        # appraisals builds on this module; imported here, where it is needed, not at the top.
-        from services.appraisal.appraisals import note_actuals_complete
-
         note_actuals_complete(s, {(k[0], k[1], k[2]) for k, v in good.items()
                                   if v["subject_kind"] == "manager"}, actor.subject)
     outcome.errors.sort(key=lambda e: (e.row, e.field))
@@ -688,3 +347,57 @@ def parse_actuals_csv(text: str) -> tuple[list[dict[str, Any]], list[int], list[
         numbers.append(reader.line_num)
     return rows, numbers, []
 
+
+# --- difficulty coefficients and pay bases --------------------------------------------------------
+
+
+def set_difficulty(db: Database, actor: Principal, org_unit_id: str, year: int,
+                   coefficient: Decimal) -> dict[str, Any]:
+    with db.unit_of_work() as s:
+        scope = resolve_scope(s, actor)
+        require_write(scope)
+        visible_unit(s, scope, org_unit_id)
+        row = s.get(Difficulty, (org_unit_id, year))
+        if row is None:
+            row = Difficulty(org_unit_id=org_unit_id, year=year)
+            s.add(row)
+        row.coefficient = str(coefficient)
+        row.set_by = actor.subject
+        row.set_at = utcnow()
+        return {"org_unit_id": org_unit_id, "year": year, "coefficient": row.coefficient,
+                "set_by": row.set_by, "set_at": row.set_at}
+
+
+def list_difficulty(db: Database, actor: Principal, year: int | None) -> list[dict[str, Any]]:
+    with db.read() as s:
+        scope = resolve_scope(s, actor)
+        stmt = select(Difficulty, OrgUnit.path).join(OrgUnit, OrgUnit.id == Difficulty.org_unit_id)
+        if year is not None:
+            stmt = stmt.where(Difficulty.year == year)
+        return [{"org_unit_id": r.org_unit_id, "year": r.year, "coefficient": r.coefficient,
+                 "set_by": r.set_by, "set_at": r.set_at}
+                for r, path in s.execute(stmt.order_by(Difficulty.year, Difficulty.org_unit_id))
+                if scope.covers_path(path)]
+
+
+def record_pay_bases(db: Database, actor: Principal, rows: Sequence[Mapping[str, Any]]
+                     ) -> dict[str, Any]:
+    """Base figures for performance pay, from the payroll system; each row stands alone."""
+    accepted, errors = 0, []
+    with db.unit_of_work() as s:
+        scope = resolve_scope(s, actor)
+        require_write(scope)
+        for i, row in enumerate(rows, start=1):
+            m = s.get(Manager, row["manager_id"])
+            if m is None or not covers_manager(s, scope, m):
+                errors.append({"row": i, "field": "manager_id", "message": "unknown manager"})
+                continue
+            pb = s.get(PayBase, (m.id, row["year"]))
+            if pb is None:
+                pb = PayBase(manager_id=m.id, year=row["year"])
+                s.add(pb)
+            pb.amount = str(row["amount"])
+            pb.source = row["source"]
+            pb.recorded_at = utcnow()
+            accepted += 1
+    return {"accepted": accepted, "rejected": len(errors), "errors": errors}

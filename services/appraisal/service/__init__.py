@@ -1,0 +1,101 @@
+"""Use cases of the appraisal service: one unit of work each, events recorded with the rows."""
+
+from services.appraisal.service.actuals import (
+    RowError,
+    actual_out,
+    list_actuals,
+    list_difficulty,
+    parse_actuals_csv,
+    record_actuals,
+    record_pay_bases,
+    set_difficulty,
+)
+from services.appraisal.service.appeals import (
+    decide_appeal,
+    file_appeal,
+)
+from services.appraisal.service.appraisals import (
+    appraisal_history,
+    get_appraisal,
+    list_appraisals,
+    open_appraisals,
+    remind_actuals_due,
+    score_one,
+    transition,
+    what_if,
+)
+from services.appraisal.service.common import (
+    Page,
+    Scope,
+    check_version,
+    etag_of,
+    resolve_scope,
+)
+from services.appraisal.service.managers import (
+    get_manager,
+    list_departures,
+    list_managers,
+    record_departure_api,
+)
+from services.appraisal.service.reports import (
+    appraisal_report,
+    report_csv,
+)
+from services.appraisal.service.runs import (
+    act_on_run,
+    execute_run,
+    get_run,
+    list_runs,
+    run_progress,
+    start_run,
+    start_run_worker,
+)
+from services.appraisal.service.schemes import (
+    create_scheme,
+    get_scheme,
+    list_schemes,
+    resolve_scheme,
+)
+
+__all__ = [
+    "Page",
+    "RowError",
+    "Scope",
+    "act_on_run",
+    "actual_out",
+    "appraisal_history",
+    "appraisal_report",
+    "check_version",
+    "create_scheme",
+    "decide_appeal",
+    "etag_of",
+    "execute_run",
+    "file_appeal",
+    "get_appraisal",
+    "get_manager",
+    "get_run",
+    "get_scheme",
+    "list_actuals",
+    "list_appraisals",
+    "list_departures",
+    "list_difficulty",
+    "list_managers",
+    "list_runs",
+    "list_schemes",
+    "open_appraisals",
+    "parse_actuals_csv",
+    "record_actuals",
+    "record_departure_api",
+    "record_pay_bases",
+    "remind_actuals_due",
+    "report_csv",
+    "resolve_scheme",
+    "resolve_scope",
+    "run_progress",
+    "score_one",
+    "set_difficulty",
+    "start_run",
+    "start_run_worker",
+    "transition",
+    "what_if",
+]
