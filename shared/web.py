@@ -12,6 +12,7 @@ from flask import Flask, Response, g, jsonify, request
 from flask_smorest import Api, Blueprint
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
+from shared.api_docs import ASSETS_URL, register_api_docs
 from shared.config import Settings
 from shared.db import Database
 from shared.errors import register_error_handlers
@@ -58,9 +59,9 @@ def create_service_app(
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
-        OPENAPI_REDOC_PATH="/redoc",
-        OPENAPI_REDOC_URL="https://cdn.jsdelivr.net/npm/redoc/bundles/redoc.standalone.js",
+        # Packaged with the service (shared.api_docs): /docs works offline. No ReDoc page:
+        # its bundle would have to come from a CDN.
+        OPENAPI_SWAGGER_UI_URL=ASSETS_URL,
         API_SPEC_OPTIONS={
             "info": {"description": description},
             "components": {
@@ -77,6 +78,7 @@ def create_service_app(
     if database is not None:
         app.extensions["tenure_db"] = database
     api = TenureApi(app)
+    register_api_docs(app)
     for blp in blueprints:
         api.register_blueprint(blp)
     app.extensions["tenure_api"] = api

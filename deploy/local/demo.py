@@ -397,6 +397,8 @@ def print_summary(s: dict[str, Any], log: Log) -> None:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for service, port in DEFAULT_PORTS.items():
+        # The same port variables as `make run` (CONTRACTS_PORT, ...), so both agree.
+        port = int(os.environ.get(f"{service.upper()}_PORT", port))
         parser.add_argument(f"--{service}", default=f"http://127.0.0.1:{port}",
                             help=f"base URL of the {service} service")
     parser.add_argument("--token", help="an hr_admin bearer token (default: minted with "

@@ -3,6 +3,9 @@
 #   postgresql             server binaries for deploy/local/local_postgres.py
 #   openjdk-17-jre-headless Java 17+ runtime
 #   maven                  Java build tool
+#   chromium               the real browser of the browser tests (driven by Playwright)
+#   fonts-noto-cjk         Chinese glyphs for pages and documents
+#   poppler-utils          pdftotext / pdftoppm, to read rendered documents in tests
 # Idempotent and quick when all is present (no apt-get update then). As root it installs what is
 # missing; otherwise it names what is missing and exits 1. PG_BIN may point at other binaries.
 set -euo pipefail
@@ -34,10 +37,19 @@ have_java17() {
 
 have_maven() { command -v mvn >/dev/null 2>&1; }
 
+have_chromium() { command -v chromium >/dev/null 2>&1; }
+
+have_cjk_fonts() { [[ -d /usr/share/fonts/opentype/noto ]] && ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1; }
+
+have_poppler() { command -v pdftotext >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1; }
+
 missing=()
 have_postgres || missing+=(postgresql)
 have_java17 || missing+=(openjdk-17-jre-headless)
 have_maven || missing+=(maven)
+have_chromium || missing+=(chromium)
+have_cjk_fonts || missing+=(fonts-noto-cjk)
+have_poppler || missing+=(poppler-utils)
 
 if ((${#missing[@]} == 0)); then
   exit 0
@@ -65,6 +77,9 @@ still=()
 have_postgres || still+=(postgresql)
 have_java17 || still+=(openjdk-17-jre-headless)
 have_maven || still+=(maven)
+have_chromium || still+=(chromium)
+have_cjk_fonts || still+=(fonts-noto-cjk)
+have_poppler || still+=(poppler-utils)
 if ((${#still[@]} > 0)); then
   log "still missing after apt-get install: ${still[*]}"
   exit 1
