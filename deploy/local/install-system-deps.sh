@@ -6,6 +6,7 @@
 #   chromium               the real browser of the browser tests (driven by Playwright)
 #   fonts-noto-cjk         Chinese glyphs for pages and documents
 #   poppler-utils          pdftotext / pdftoppm, to read rendered documents in tests
+#   libpango-1.0-0, libpangoft2-1.0-0, libharfbuzz-subset0   what WeasyPrint prints PDF with
 # Idempotent and quick when all is present (no apt-get update then). As root it installs what is
 # missing; otherwise it names what is missing and exits 1. PG_BIN may point at other binaries.
 set -euo pipefail
@@ -41,6 +42,8 @@ have_chromium() { command -v chromium >/dev/null 2>&1; }
 
 have_cjk_fonts() { [[ -d /usr/share/fonts/opentype/noto ]] && ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1; }
 
+have_lib() { ldconfig -p | grep -q "$1"; }
+
 have_poppler() { command -v pdftotext >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1; }
 
 missing=()
@@ -50,6 +53,9 @@ have_maven || missing+=(maven)
 have_chromium || missing+=(chromium)
 have_cjk_fonts || missing+=(fonts-noto-cjk)
 have_poppler || missing+=(poppler-utils)
+have_lib libpango-1.0.so.0 || missing+=(libpango-1.0-0)
+have_lib libpangoft2-1.0.so.0 || missing+=(libpangoft2-1.0-0)
+have_lib libharfbuzz-subset.so.0 || missing+=(libharfbuzz-subset0)
 
 if ((${#missing[@]} == 0)); then
   exit 0
@@ -80,6 +86,9 @@ have_maven || still+=(maven)
 have_chromium || still+=(chromium)
 have_cjk_fonts || still+=(fonts-noto-cjk)
 have_poppler || still+=(poppler-utils)
+have_lib libpango-1.0.so.0 || still+=(libpango-1.0-0)
+have_lib libpangoft2-1.0.so.0 || still+=(libpangoft2-1.0-0)
+have_lib libharfbuzz-subset.so.0 || still+=(libharfbuzz-subset0)
 if ((${#still[@]} > 0)); then
   log "still missing after apt-get install: ${still[*]}"
   exit 1

@@ -342,6 +342,50 @@ class DocumentSign(MethodView):
         return with_etag(doc, doc.row_version)
 
 
+def _document_language(query: dict[str, Any]) -> str:
+    """`lang` if given, else the reader's Accept-Language (zh or en), else zh."""
+    if query.get("lang"):
+        return str(query["lang"])
+    return request.accept_languages.best_match(["zh", "en"]) or "zh"
+
+
+def _printed(contract_id: str, document_id: str, query: dict[str, Any]) -> Response:
+    pdf, name = svc.print_document(db(), authenticate(), contract_id, document_id,
+                                   _document_language(query))
+    resp = Response(pdf, mimetype="application/pdf")
+    resp.headers["Content-Disposition"] = f'inline; filename="{name}"'
+    resp.headers["Vary"] = "Accept, Accept-Language"
+    return resp
+
+
+@contracts.route("/<contract_id>/documents/<document_id>")
+class DocumentOne(MethodView):
+    @require()
+    @contracts.arguments(sc.DocumentQuery, location="query")
+    @contracts.response(200, sc.DocumentOut, content_type="application/json")
+    @contracts.alt_response(200, description="the document printed as PDF (Accept: "
+                            "application/pdf)", content_type="application/pdf",
+                            success=True)
+    def get(self, query: dict[str, Any], contract_id: str, document_id: str) -> Any:
+        """One document: JSON, or with `Accept: application/pdf` the printable document."""
+        best = request.accept_mimetypes.best_match(["application/json", "application/pdf"])
+        if best == "application/pdf":
+            return _printed(contract_id, document_id, query)
+        # Already in DocumentOut's shape: cut from GET one contract's body.
+        return json_response(svc.read_document(db(), authenticate(), contract_id, document_id))
+
+
+@contracts.route("/<contract_id>/documents/<document_id>.pdf")
+class DocumentPdf(MethodView):
+    @require()
+    @contracts.arguments(sc.DocumentQuery, location="query")
+    @contracts.response(200, content_type="application/pdf",
+                        description="the document printed as PDF, zh or en")
+    def get(self, query: dict[str, Any], contract_id: str, document_id: str) -> Any:
+        """The printable document (appointment agreement, tenure or annual contract)."""
+        return _printed(contract_id, document_id, query)
+
+
 # --- bulk issue -------------------------------------------------------------------------------
 
 @bulk.route("")

@@ -283,6 +283,12 @@ class DocumentOut(ma.Schema):
         return doc.year or None
 
 
+class DocumentQuery(StrictSchema):
+    lang = fields.String(validate=validate.OneOf(("zh", "en")),
+                         metadata={"description": "language of the printed document; default "
+                                                  "from Accept-Language, else zh"})
+
+
 class SignatoryOut(ma.Schema):
     kind = fields.String()
     description = fields.String()

@@ -43,6 +43,7 @@ from services.contracts.service.contracts import (
 from services.contracts.service.coverage import (
     coverage_report,
 )
+from services.contracts.service.documents import print_document, read_document
 from services.contracts.service.library import (
     create_indicator,
     create_template,
@@ -108,7 +109,9 @@ __all__ = [
     "new_id",
     "org_unit_history",
     "precondition_failed",
+    "print_document",
     "read_contract",
+    "read_document",
     "renew_contract",
     "renew_in_session",
     "replace_template",
