@@ -62,6 +62,7 @@ from services.appraisal.service.results import (
     regrade,
     result_fields,
 )
+from services.appraisal.service.self_reports import report_view
 from shared.auth import Principal
 from shared.db import Database
 from shared.errors import ApiProblem, not_found
@@ -87,7 +88,8 @@ def open_appraisals(db: Database, actor: Principal, data: Mapping[str, Any]) -> 
             row = new_appraisal(c, year, kind, "open", now,
                                 appraiser_ids=list(data.get("appraiser_ids") or []),
                                 actuals_due=data.get("actuals_due"),
-                                review_due=data.get("review_due"))
+                                review_due=data.get("review_due"),
+                                self_report_due=data.get("self_report_due"))
             a = Appraisal(**row)
             s.add(a)
             record_step(s, a, "open", None, actor.subject)
@@ -106,8 +108,11 @@ def open_appraisals(db: Database, actor: Principal, data: Mapping[str, Any]) -> 
 
 
 def get_appraisal(db: Database, actor: Principal, appraisal_id: str) -> Appraisal:
+    """The appraisal with its full trace, and the manager's self-report beside the score."""
     with db.read() as s:
-        return with_trace(s, visible_appraisal(s, resolve_scope(s, actor), appraisal_id))
+        a = with_trace(s, visible_appraisal(s, resolve_scope(s, actor), appraisal_id))
+        a.self_report_view = report_view(s, a, with_revisions=False)  # type: ignore[attr-defined]
+        return a
 
 
 def appraisal_history(db: Database, actor: Principal, appraisal_id: str) -> dict[str, Any]:
