@@ -350,7 +350,7 @@ class AppraisalOut(AppraisalSummaryOut):
                        "points; parts, composition, totals, veto, grade, distribution, exit "
                        "triggers with evidence, outcome and pay"})
     self_report_detail = fields.Nested(
-        "SelfReportOut", attribute="self_report_view", exclude=("revisions",),
+        "SelfReportSummaryOut", attribute="self_report_view",
         metadata={"description": "the manager's self-report beside the score; every "
                                  "revision at /api/v1/appraisals/{id}/self-report"})
 
@@ -567,7 +567,7 @@ class SelfReportRevisionOut(ma.Schema):
     resolved_at = UtcDateTime(allow_none=True)
 
 
-class SelfReportOut(ma.Schema):
+class SelfReportSummaryOut(ma.Schema):
     appraisal_id = fields.String()
     manager_id = fields.String()
     year = fields.Integer()
@@ -578,6 +578,9 @@ class SelfReportOut(ma.Schema):
     dispute = fields.String(allow_none=True)
     revision = fields.Integer()
     current = fields.Nested(SelfReportRevisionOut, allow_none=True)
+
+
+class SelfReportOut(SelfReportSummaryOut):
     revisions = fields.List(fields.Nested(SelfReportRevisionOut))
 
 
