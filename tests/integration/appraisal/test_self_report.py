@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import auth
 from tests.support.contracts_world import Client
 
-from .conftest import outbox_events, post_actuals, standard_actuals
+from .conftest import outbox_events, post_actuals, run_cohort, standard_actuals
 from .world import YEAR, World
 
 TODAY = datetime.now(UTC).date()
@@ -184,6 +184,22 @@ def test_after_the_deadline_review_goes_ahead_and_records_no_report(
         == "none"
     reviewed = api.post(f"/api/v1/appraisals/{appraisal_id}/review", {}, expect=200).get_json()
     assert (reviewed["state"], reviewed["self_report"]) == ("reviewed", "none")
+
+
+def test_a_runs_review_waits_for_the_report_until_the_deadline_then_goes_ahead_without(
+        api: Client, world: World, opened: dict[str, str]) -> None:
+    run = run_cohort(api, org_unit_id=world.enterprises[0])
+    waiting = api.post(f"/api/v1/appraisal-runs/{run['id']}/review", {},
+                       expect=200).get_json()
+    refused = {r["manager_id"]: r["reason"] for r in waiting["refused"]}
+    assert waiting["done"] == 0
+    assert f"self-report is due on {DUE}" in refused[world.gms[0]]
+    api.post("/api/v1/appraisals/self-report-deadline", {
+        "year": YEAR, "org_unit_id": world.enterprises[0],
+        "self_report_due": (TODAY - timedelta(days=1)).isoformat()}, expect=200)
+    after = api.post(f"/api/v1/appraisal-runs/{run['id']}/review", {}, expect=200).get_json()
+    assert after["done"] == 1  # G01; the others still lack actuals
+    assert appraisal_of(api, world.gms[0])["self_report"] == "none"
 
 
 def test_the_deadline_day_itself_still_counts_for_the_manager(
