@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +34,7 @@ from services.appraisal.service.cohorts import (
 )
 from services.appraisal.service.common import (
     Page,
+    as_utc,
     check_version,
     load_scheme_book,
     paginate,
@@ -127,16 +128,12 @@ def appraisal_history(db: Database, actor: Principal, appraisal_id: str) -> dict
                                     to_state="scored", actor=run.requested_by,
                                     reason=f"run {run.id}",
                                     at=run.finished_at or run.started_at or run.created_at))
-            log.sort(key=lambda entry: _aware(entry.at))
+            log.sort(key=lambda entry: as_utc(entry.at))
         appeals = list(s.scalars(select(Appeal).where(
             Appeal.appraisal_id == appraisal_id).order_by(Appeal.filed_at)))
         for appeal in appeals:
             expand_snapshots(s, a, appeal)
         return {"log": log, "appeals": appeals}
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def list_appraisals(db: Database, actor: Principal, f: Mapping[str, Any]) -> Page:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -20,6 +20,7 @@ from services.appraisal.domain import self_report as sr
 from services.appraisal.models import ActualRecord, Appraisal, Manager, OrgUnit, SelfReport
 from services.appraisal.service.common import (
     OPEN_STATES,
+    as_utc,
     check_version,
     line_code,
     require_write,
@@ -40,12 +41,6 @@ from shared.errors import ApiProblem, not_found
 MANAGER_MUST_SUBMIT = (
     "The manager must submit their own self-report with their own token. HR may record a "
     "report received on paper: POST /api/v1/appraisals/{id}/self-report/paper")
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _own_appraisal(s: Session, actor: Principal, appraisal_id: str) -> Appraisal:
@@ -79,9 +74,9 @@ def revision_out(r: SelfReport) -> dict[str, Any]:
     return {"revision": r.revision, "text": r.text, "attachments": list(r.attachments or []),
             "actuals": r.actuals, "dispute": r.dispute, "channel": r.channel,
             "received_on": r.received_on, "document_no": r.document_no,
-            "submitted_by": r.submitted_by, "submitted_at": _aware(r.submitted_at),
+            "submitted_by": r.submitted_by, "submitted_at": as_utc(r.submitted_at),
             "resolution": r.resolution, "resolution_note": r.resolution_note,
-            "resolved_by": r.resolved_by, "resolved_at": _aware(r.resolved_at)}
+            "resolved_by": r.resolved_by, "resolved_at": as_utc(r.resolved_at)}
 
 
 def status_now(a: Appraisal, today: date) -> str:
@@ -217,9 +212,9 @@ def resolve_dispute(db: Database, actor: Principal, appraisal_id: str, decision:
             ActualRecord.subject_id.in_([a.manager_id, a.enterprise_id or "-"]),
             ActualRecord.year == a.year, ActualRecord.kind == a.kind,
             ActualRecord.indicator_code == code)).all()
-        latest = max((_aware(t) for t in recorded), default=None)  # type: ignore[type-var]
-        sr.check_resolution(decision, _aware(current.submitted_at),  # type: ignore[arg-type]
-                            latest, _aware(a.scored_at), code)
+        latest = max((as_utc(t) for t in recorded), default=None)
+        sr.check_resolution(decision, as_utc(current.submitted_at),
+                            latest, as_utc(a.scored_at), code)
         current.resolution = decision
         current.resolution_note = note
         current.resolved_by = actor.subject
