@@ -145,13 +145,18 @@ def note_actuals_complete(s: Session, keys: Iterable[tuple[str, int, str]], acto
                 record_step(s, a, "submit", before, actor, "every line has its actual")
 
 
+def current_report(s: Session, appraisal_id: str) -> SelfReport | None:
+    """The latest revision of the manager's self-report, if any."""
+    return s.scalar(select(SelfReport).where(SelfReport.appraisal_id == appraisal_id)
+                    .order_by(SelfReport.revision.desc()).limit(1))
+
+
 def self_report_at_review(s: Session, a: Appraisal) -> str:
     """What the appraisal records about the manager's self-report when it is reviewed
     (submitted, on_paper or none), or the 409 saying what to wait for or resolve first."""
     code = None
     if a.self_report_dispute == sr.OPEN:
-        current = s.scalar(select(SelfReport).where(SelfReport.appraisal_id == a.id)
-                           .order_by(SelfReport.revision.desc()).limit(1))
+        current = current_report(s, a.id)
         code = (current.dispute or {}).get("indicator_code") if current else None
     try:
         return sr.review_status(a.self_report_due, utcnow().date(), a.self_report,

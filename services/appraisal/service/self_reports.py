@@ -20,6 +20,7 @@ from services.appraisal.domain import self_report as sr
 from services.appraisal.models import ActualRecord, Appraisal, Manager, OrgUnit, SelfReport
 from services.appraisal.service.common import (
     OPEN_STATES,
+    among,
     as_utc,
     check_version,
     line_code,
@@ -29,6 +30,7 @@ from services.appraisal.service.common import (
     visible_unit,
 )
 from services.appraisal.service.lifecycle import (
+    current_report,
     emit,
     record_step,
     targets_of,
@@ -63,11 +65,6 @@ def _readable_appraisal(s: Session, actor: Principal, appraisal_id: str) -> Appr
     if a is None or a.manager_id != scope.manager_id:
         raise not_found("appraisal", appraisal_id)
     return a
-
-
-def current_report(s: Session, appraisal_id: str) -> SelfReport | None:
-    return s.scalar(select(SelfReport).where(SelfReport.appraisal_id == appraisal_id)
-                    .order_by(SelfReport.revision.desc()).limit(1))
 
 
 def revision_out(r: SelfReport) -> dict[str, Any]:
@@ -247,9 +244,9 @@ def set_self_report_deadline(db: Database, actor: Principal, data: Mapping[str, 
             if data.get(key) is not None:
                 stmt = stmt.where(getattr(Appraisal, key) == data[key])
         if data.get("manager_ids"):
-            stmt = stmt.where(Appraisal.manager_id.in_(data["manager_ids"]))
+            stmt = stmt.where(among(s, Appraisal.manager_id, data["manager_ids"]))
         changed = 0
-        for a in s.scalars(stmt.with_for_update()):
+        for a in s.scalars(stmt.with_for_update(of=Appraisal)):
             if a.self_report_due != data["self_report_due"]:
                 a.self_report_due = data["self_report_due"]
                 a.self_report_reminded = None
