@@ -373,6 +373,64 @@ class AppraisalAppealDecision(MethodView):
                                 data["note"])
 
 
+# --- the manager's self-report -------------------------------------------------------------------
+
+@appraisals.route("/<appraisal_id>/self-report")
+class AppraisalSelfReport(MethodView):
+    @require()
+    @appraisals.response(200, sc.SelfReportOut)
+    def get(self, appraisal_id: str) -> Any:
+        """The manager's self-report: deadline, status, current text, attachments and
+        actuals confirmed or disputed, and every revision (HR in scope; the manager)."""
+        view = svc.get_self_report(db(), authenticate(), appraisal_id)
+        return with_etag(view, view["revision"])
+
+    @require()
+    @appraisals.arguments(sc.SelfReportIn)
+    @appraisals.response(200, sc.SelfReportOut)
+    def put(self, data: dict[str, Any], appraisal_id: str) -> Any:
+        """Submit or revise the self-report: the manager, with their own token, until the
+        deadline or the review. `If-Match` (the ETag read) guards a revision."""
+        view = svc.submit_self_report(db(), authenticate(), appraisal_id, data, if_match())
+        return with_etag(view, view["revision"])
+
+
+@appraisals.route("/<appraisal_id>/self-report/paper")
+class AppraisalSelfReportPaper(MethodView):
+    @require(HR_ADMIN)
+    @appraisals.arguments(sc.PaperSelfReportIn)
+    @appraisals.response(201, sc.SelfReportOut)
+    def post(self, data: dict[str, Any], appraisal_id: str) -> Any:
+        """Record a self-report the manager handed in on paper (HR), marked as such with
+        the day received and its document number; never over the manager's own."""
+        view = svc.record_paper_self_report(db(), authenticate(), appraisal_id, data,
+                                            if_match())
+        return with_etag(view, view["revision"], 201)
+
+
+@appraisals.route("/<appraisal_id>/self-report/dispute")
+class AppraisalSelfReportDispute(MethodView):
+    @require(HR_ADMIN)
+    @appraisals.arguments(sc.DisputeDecisionIn)
+    @appraisals.response(200, sc.SelfReportOut)
+    def post(self, data: dict[str, Any], appraisal_id: str) -> Any:
+        """Resolve the disputed actual before review: `upheld` once the corrected actual is
+        recorded and scored, `overruled` keeps the recorded one; the note says why."""
+        view = svc.resolve_dispute(db(), authenticate(), appraisal_id, data["decision"],
+                                   data["note"], if_match())
+        return with_etag(view, view["revision"])
+
+
+@appraisals.route("/self-report-deadline")
+class SelfReportDeadline(MethodView):
+    @require(HR_ADMIN)
+    @appraisals.arguments(sc.SelfReportDeadlineIn)
+    @appraisals.response(200, sc.SelfReportDeadlineOut)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Set or move the self-report deadline of a cohort's appraisals not yet reviewed."""
+        return svc.set_self_report_deadline(db(), authenticate(), data)
+
+
 # --- runs ---------------------------------------------------------------------------------------
 
 @runs.route("")
@@ -455,3 +513,16 @@ class ActualsReminders(MethodView):
         if authenticate().org_scope is not None:
             raise ApiProblem(403, "Forbidden", "Reminders run for the whole group")
         return svc.remind_actuals_due(db(), data.get("as_of") or date.today(), data["days"])
+
+
+@maintenance.route("/self-report-reminders")
+class SelfReportReminders(MethodView):
+    @require(HR_ADMIN, SERVICE)
+    @maintenance.arguments(sc.AsOfIn)
+    @maintenance.response(200)
+    def post(self, data: dict[str, Any]) -> Any:
+        """self_report.due to managers whose report is missing, 7 and 1 days before its
+        deadline (once each); the daily `remind` job does the same."""
+        if authenticate().org_scope is not None:
+            raise ApiProblem(403, "Forbidden", "Reminders run for the whole group")
+        return svc.remind_self_reports_due(db(), data.get("as_of") or date.today())

@@ -78,12 +78,15 @@ def register_commands(app: Flask) -> None:
     @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
     @click.option("--days", type=int, default=14)
     def remind(as_of: object, days: int) -> None:
-        """Send actuals.due for open appraisals whose actuals are due within --days."""
-        from services.appraisal.service import remind_actuals_due
+        """Send actuals.due for open appraisals whose actuals are due within --days, and
+        self_report.due to managers whose self-report is due in 7 or 1 days (daily job)."""
+        from services.appraisal.service import remind_actuals_due, remind_self_reports_due
 
         today = as_of.date() if as_of else date.today()  # type: ignore[attr-defined]
         result = remind_actuals_due(current_app.extensions["tenure_db"], today, days)
         click.echo(f"reminded {result['reminded']}")
+        reports = remind_self_reports_due(current_app.extensions["tenure_db"], today)
+        click.echo(f"self-reports reminded {reports['reminded']}")
 
     @app.cli.command("dev-token")
     @click.option("--role", "roles", multiple=True, default=["hr_admin"],

@@ -282,7 +282,13 @@ class Appraisal(Base):
     approved_by: Mapped[str | None] = mapped_column(String(200))
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     published_by: Mapped[str | None] = mapped_column(String(200))
-
+    # The manager's self-report (docs/self-report.md): its deadline, what review recorded
+    # (submitted | on_paper | none), its dispute (open | upheld | overruled) and the
+    # nearest reminder sent (days before the deadline).
+    self_report_due: Mapped[date | None] = mapped_column(Date)
+    self_report: Mapped[str | None] = mapped_column(String(16))
+    self_report_dispute: Mapped[str | None] = mapped_column(String(16))
+    self_report_reminded: Mapped[int | None] = mapped_column(Integer)
 
     @property
     def trace(self) -> dict[str, Any] | None:
@@ -321,6 +327,32 @@ class Appeal(Base):
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     result_before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     result_after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class SelfReport(Base):
+    """One revision of a manager's self-report for an appraisal; the highest is current."""
+
+    __tablename__ = "self_reports"
+    __table_args__ = (UniqueConstraint("appraisal_id", "revision",
+                                       name="uq_self_reports_appraisal_revision"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    appraisal_id: Mapped[str] = mapped_column(String(36), index=True)
+    manager_id: Mapped[str] = mapped_column(String(36))
+    revision: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    attachments: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    actuals: Mapped[str] = mapped_column(String(16))  # confirmed | disputed
+    dispute: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    channel: Mapped[str] = mapped_column(String(16))  # manager | paper
+    received_on: Mapped[date | None] = mapped_column(Date)  # paper only
+    document_no: Mapped[str | None] = mapped_column(String(200))  # paper only
+    submitted_by: Mapped[str] = mapped_column(String(200))
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    resolution: Mapped[str | None] = mapped_column(String(16))  # upheld | overruled
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    resolved_by: Mapped[str | None] = mapped_column(String(200))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 outbox, inbox, idempotency_keys = define_shared_tables(Base.metadata)

@@ -293,6 +293,8 @@ class OpenIn(CohortIn):
     manager_ids = fields.List(fields.String(), validate=validate.Length(max=100_000))
     actuals_due = fields.Date()
     review_due = fields.Date()
+    self_report_due = fields.Date(metadata={
+        "description": "last day for the managers' self-reports (docs/self-report.md)"})
     appraiser_ids = fields.List(fields.String(), load_default=list)
 
 
@@ -328,6 +330,12 @@ class AppraisalSummaryOut(ma.Schema):
     appraiser_ids = fields.List(fields.String())
     actuals_due = fields.Date(allow_none=True)
     review_due = fields.Date(allow_none=True)
+    self_report_due = fields.Date(allow_none=True)
+    self_report = fields.String(allow_none=True, metadata={
+        "description": "submitted, on_paper, or none (reviewed without a report); null "
+                       "while none has come"})
+    self_report_dispute = fields.String(allow_none=True, metadata={
+        "description": "open, upheld or overruled when the report disputes an actual"})
     scored_at = UtcDateTime(allow_none=True)
     reviewed_by = fields.String(allow_none=True)
     approved_by = fields.String(allow_none=True)
@@ -341,6 +349,10 @@ class AppraisalOut(AppraisalSummaryOut):
         "description": "the full trace: per indicator the actual, levels, rule, share and "
                        "points; parts, composition, totals, veto, grade, distribution, exit "
                        "triggers with evidence, outcome and pay"})
+    self_report_detail = fields.Nested(
+        "SelfReportSummaryOut", attribute="self_report_view",
+        metadata={"description": "the manager's self-report beside the score; every "
+                                 "revision at /api/v1/appraisals/{id}/self-report"})
 
 
 class AppraisalQuery(PageQuery):
@@ -498,3 +510,89 @@ class ReportQuery(StrictSchema):
 class RemindIn(StrictSchema):
     as_of = fields.Date()
     days = fields.Integer(load_default=14, validate=validate.Range(min=0, max=365))
+
+
+# --- the manager's self-report ----------------------------------------------------------------
+
+class AttachmentIn(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    reference = fields.String(required=True, validate=validate.Length(min=1, max=1000),
+                              metadata={"description": "a URL, a document number or a scan "
+                                                       "reference; files are kept elsewhere"})
+
+
+class DisputeIn(StrictSchema):
+    indicator_code = fields.String(required=True, validate=CODE, metadata={
+        "description": "one line of the manager's own targets"})
+    claimed_value = fields.String(allow_none=True, validate=validate.Length(max=200),
+                                  metadata={"description": "what the manager says the actual "
+                                                           "is, if a figure is in question"})
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+
+
+class SelfReportIn(StrictSchema):
+    text = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
+    attachments = fields.List(fields.Nested(AttachmentIn), load_default=list,
+                              validate=validate.Length(max=20))
+    actuals = fields.String(required=True, validate=validate.OneOf(["confirmed", "disputed"]),
+                            metadata={"description": "confirmed, or disputed with `dispute`"})
+    dispute = fields.Nested(DisputeIn, allow_none=True)
+
+
+class PaperSelfReportIn(SelfReportIn):
+    received_on = fields.Date(required=True)
+    document_no = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                                metadata={"description": "document number or scan reference"})
+
+
+class DisputeDecisionIn(StrictSchema):
+    decision = fields.String(required=True, validate=validate.OneOf(["upheld", "overruled"]))
+    note = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+
+
+class SelfReportRevisionOut(ma.Schema):
+    revision = fields.Integer()
+    text = fields.String()
+    attachments = fields.List(fields.Dict())
+    actuals = fields.String()
+    dispute = fields.Dict(allow_none=True)
+    channel = fields.String(metadata={"description": "manager (own token) or paper"})
+    received_on = fields.Date(allow_none=True)
+    document_no = fields.String(allow_none=True)
+    submitted_by = fields.String()
+    submitted_at = UtcDateTime()
+    resolution = fields.String(allow_none=True)
+    resolution_note = fields.String(allow_none=True)
+    resolved_by = fields.String(allow_none=True)
+    resolved_at = UtcDateTime(allow_none=True)
+
+
+class SelfReportSummaryOut(ma.Schema):
+    appraisal_id = fields.String()
+    manager_id = fields.String()
+    year = fields.Integer()
+    kind = fields.String()
+    appraisal_state = fields.String()
+    due = fields.Date(allow_none=True)
+    status = fields.String(metadata={"description": "pending, submitted, on_paper or none"})
+    dispute = fields.String(allow_none=True)
+    revision = fields.Integer()
+    current = fields.Nested(SelfReportRevisionOut, allow_none=True)
+
+
+class SelfReportOut(SelfReportSummaryOut):
+    revisions = fields.List(fields.Nested(SelfReportRevisionOut))
+
+
+class SelfReportDeadlineIn(CohortIn):
+    manager_ids = fields.List(fields.String(), validate=validate.Length(max=100_000))
+    self_report_due = fields.Date(required=True)
+
+
+class SelfReportDeadlineOut(ma.Schema):
+    self_report_due = fields.Date()
+    appraisals = fields.Integer()
+
+
+class AsOfIn(StrictSchema):
+    as_of = fields.Date()

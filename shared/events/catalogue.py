@@ -48,6 +48,8 @@ CATALOGUE: dict[str, EventSpec] = {
         "appraisal.appealed": "A published appraisal was reopened by an appeal.",
         "exit.triggered": "An exit trigger fired for a manager (rigid exit).",
         "tenure.concluded": "A tenure appraisal concluded: renew, renew with conditions or exit.",
+        "self_report.submitted": "A manager's annual self-report was submitted or revised.",
+        "self_report.due": "A manager's annual self-report is due soon and not yet submitted.",
     }),
     **_specs(NOTICES_TOPIC, "/tenure/notifications", {
         "notice.given_up": "A notice could not be delivered after every retry.",

@@ -200,6 +200,21 @@ class TenureConcludedData(EventData):
     appraisal_id = _id(allow_none=True)
 
 
+class SelfReportSubmittedData(AppraisalData):
+    revision = fields.Integer(required=True, validate=validate.Range(min=1))
+    actuals = fields.String(required=True, validate=validate.OneOf(["confirmed", "disputed"]))
+    channel = fields.String(required=True, validate=validate.OneOf(["manager", "paper"]))
+    due_date = fields.Date(allow_none=True)
+    disputed_indicator = fields.String(allow_none=True)
+    dispute_reason = fields.String(allow_none=True)
+
+
+class SelfReportDueData(AppraisalData):
+    due_date = fields.Date(required=True)
+    days_left = fields.Integer(required=True, validate=validate.Range(min=0))
+    reminder_days = fields.Integer()
+
+
 # -- hr.notices -------------------------------------------------------------------------------
 
 
@@ -237,6 +252,8 @@ DATA_SCHEMAS: dict[str, dict[int, type[EventData]]] = {
     "appraisal.appealed": {1: AppraisalAppealedData},
     "exit.triggered": {1: ExitTriggeredData},
     "tenure.concluded": {1: TenureConcludedData},
+    "self_report.submitted": {1: SelfReportSubmittedData},
+    "self_report.due": {1: SelfReportDueData},
     "notice.given_up": {1: NoticeGivenUpData},
 }
 

@@ -40,7 +40,7 @@ PARTITIONS = 3
 
 # The processes every service runs (besides its API), and the extra ones some services have.
 COMMON_COMMANDS = {"migrate", "relay", "consume"}
-EXTRA_COMMANDS = {"contracts": {"expire"}, "notifications": {"deliver"}}
+EXTRA_COMMANDS = {"contracts": {"expire"}, "notifications": {"deliver"}, "appraisal": {"remind"}}
 WORKER_COMPONENTS = {"relay": "relay", "consumer": "consume", "deliver": "deliver"}
 
 Doc = dict[str, Any]

@@ -56,6 +56,14 @@ from services.appraisal.service.schemes import (
     list_schemes,
     resolve_scheme,
 )
+from services.appraisal.service.self_reports import (
+    get_self_report,
+    record_paper_self_report,
+    remind_self_reports_due,
+    resolve_dispute,
+    set_self_report_deadline,
+    submit_self_report,
+)
 
 __all__ = [
     "Page",
@@ -75,6 +83,7 @@ __all__ = [
     "get_manager",
     "get_run",
     "get_scheme",
+    "get_self_report",
     "list_actuals",
     "list_appraisals",
     "list_departures",
@@ -86,16 +95,21 @@ __all__ = [
     "parse_actuals_csv",
     "record_actuals",
     "record_departure_api",
+    "record_paper_self_report",
     "record_pay_bases",
     "remind_actuals_due",
+    "remind_self_reports_due",
     "report_csv",
+    "resolve_dispute",
     "resolve_scheme",
     "resolve_scope",
     "run_progress",
     "score_one",
     "set_difficulty",
+    "set_self_report_deadline",
     "start_run",
     "start_run_worker",
+    "submit_self_report",
     "transition",
     "what_if",
 ]

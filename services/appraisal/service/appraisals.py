@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +34,7 @@ from services.appraisal.service.cohorts import (
 )
 from services.appraisal.service.common import (
     Page,
+    as_utc,
     check_version,
     load_scheme_book,
     paginate,
@@ -62,6 +63,7 @@ from services.appraisal.service.results import (
     regrade,
     result_fields,
 )
+from services.appraisal.service.self_reports import report_view
 from shared.auth import Principal
 from shared.db import Database
 from shared.errors import ApiProblem, not_found
@@ -87,7 +89,8 @@ def open_appraisals(db: Database, actor: Principal, data: Mapping[str, Any]) -> 
             row = new_appraisal(c, year, kind, "open", now,
                                 appraiser_ids=list(data.get("appraiser_ids") or []),
                                 actuals_due=data.get("actuals_due"),
-                                review_due=data.get("review_due"))
+                                review_due=data.get("review_due"),
+                                self_report_due=data.get("self_report_due"))
             a = Appraisal(**row)
             s.add(a)
             record_step(s, a, "open", None, actor.subject)
@@ -106,8 +109,11 @@ def open_appraisals(db: Database, actor: Principal, data: Mapping[str, Any]) -> 
 
 
 def get_appraisal(db: Database, actor: Principal, appraisal_id: str) -> Appraisal:
+    """The appraisal with its full trace, and the manager's self-report beside the score."""
     with db.read() as s:
-        return with_trace(s, visible_appraisal(s, resolve_scope(s, actor), appraisal_id))
+        a = with_trace(s, visible_appraisal(s, resolve_scope(s, actor), appraisal_id))
+        a.self_report_view = report_view(s, a, with_revisions=False)  # type: ignore[attr-defined]
+        return a
 
 
 def appraisal_history(db: Database, actor: Principal, appraisal_id: str) -> dict[str, Any]:
@@ -122,16 +128,12 @@ def appraisal_history(db: Database, actor: Principal, appraisal_id: str) -> dict
                                     to_state="scored", actor=run.requested_by,
                                     reason=f"run {run.id}",
                                     at=run.finished_at or run.started_at or run.created_at))
-            log.sort(key=lambda entry: _aware(entry.at))
+            log.sort(key=lambda entry: as_utc(entry.at))
         appeals = list(s.scalars(select(Appeal).where(
             Appeal.appraisal_id == appraisal_id).order_by(Appeal.filed_at)))
         for appeal in appeals:
             expand_snapshots(s, a, appeal)
         return {"log": log, "appeals": appeals}
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def list_appraisals(db: Database, actor: Principal, f: Mapping[str, Any]) -> Page:

@@ -18,6 +18,7 @@ from sqlalchemy import Text, and_, cast, or_, select
 from sqlalchemy.orm import Session
 
 from services.appraisal import domain as d
+from services.appraisal.domain import self_report as sr
 from services.appraisal.models import (
     ActualRecord,
     Appeal,
@@ -25,6 +26,7 @@ from services.appraisal.models import (
     AppraisalLog,
     Manager,
     OrgUnit,
+    SelfReport,
     TargetSet,
     outbox,
 )
@@ -76,7 +78,8 @@ def new_appraisal(c: Candidate, year: int, kind: str, state: str, now: datetime,
         "run_id": None, "appraiser_ids": [], "actuals_due": None, "review_due": None,
         "reminded": False, "row_version": 1, "created_at": now, "updated_at": now,
         "scored_at": None, "reviewed_by": None, "approved_by": None, "published_at": None,
-        "published_by": None,
+        "published_by": None, "self_report_due": None, "self_report": None,
+        "self_report_dispute": None, "self_report_reminded": None,
     }
     row.update(extra)
     return row
@@ -142,6 +145,26 @@ def note_actuals_complete(s: Session, keys: Iterable[tuple[str, int, str]], acto
                 record_step(s, a, "submit", before, actor, "every line has its actual")
 
 
+def current_report(s: Session, appraisal_id: str) -> SelfReport | None:
+    """The latest revision of the manager's self-report, if any."""
+    return s.scalar(select(SelfReport).where(SelfReport.appraisal_id == appraisal_id)
+                    .order_by(SelfReport.revision.desc()).limit(1))
+
+
+def self_report_at_review(s: Session, a: Appraisal) -> str:
+    """What the appraisal records about the manager's self-report when it is reviewed
+    (submitted, on_paper or none), or the 409 saying what to wait for or resolve first."""
+    code = None
+    if a.self_report_dispute == sr.OPEN:
+        current = current_report(s, a.id)
+        code = (current.dispute or {}).get("indicator_code") if current else None
+    try:
+        return sr.review_status(a.self_report_due, utcnow().date(), a.self_report,
+                                a.self_report_dispute, code)
+    except d.DomainError as exc:  # refused per appraisal, also within a whole run's review
+        raise ApiProblem(exc.status, exc.title, exc.detail, errors=exc.errors) from exc
+
+
 # --- events ---------------------------------------------------------------------------------------
 
 
@@ -165,7 +188,8 @@ def emit(s: Session, event_type: str, a: Appraisal, m: Manager | None,
     unit = s.get(OrgUnit, a.org_unit_id) if a.org_unit_id else None
     data["org_unit_name"] = unit.name if unit is not None else None
     if event_type == "appraisal.opened":
-        data.update(actuals_due=a.actuals_due, review_due=a.review_due)
+        data.update(actuals_due=a.actuals_due, review_due=a.review_due,
+                    self_report_due=a.self_report_due)
     data.update(extra)
     if sink is None:
         record_event(s, outbox, event_type, a.manager_id, data)
@@ -221,6 +245,8 @@ def apply_transition(s: Session, a: Appraisal, action: str, actor: str, note: st
         raise ApiProblem(409, "Conflict",
                          f"Actuals are missing for {', '.join(missing)}: record them and "
                          "score again before the review", errors={"actuals": missing})
+    if action == "review":
+        a.self_report = self_report_at_review(s, a)
     if action == "publish" and s.scalar(select(Appeal.id).where(
             Appeal.appraisal_id == a.id, Appeal.status == "open")):
         raise ApiProblem(409, "Conflict", "An appeal is open: publish through its decision",

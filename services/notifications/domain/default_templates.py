@@ -287,6 +287,51 @@ DEFAULT_TEMPLATES: dict[tuple[NoticeKind, str], tuple[str, str]] = {
         "{% if days_left is not none %} ({{ days_left }} days left){% endif %}. "
         "Please complete it in time." + _EN_FOOTER,
     ),
+    (K.SELF_REPORT_DUE, "zh"): (
+        "【任期制】请于 {{ due_date }} 前提交您的{{ year }}年度述职报告",
+        "{{ recipient_name }}，您好：\n\n"
+        "您{{ year }}年度的述职报告尚未提交，截止日期为 {{ due_date }}"
+        "{% if days_left is not none %}（剩余{{ days_left }}天）{% endif %}。"
+        "请登录系统填写述职内容，附上相关材料，并确认或就一项完成值提出异议。"
+        "逾期未提交的，考核将在无述职报告的情况下进行。" + _ZH_FOOTER,
+    ),
+    (K.SELF_REPORT_DUE, "en"): (
+        "[Tenure] Your {{ year }} self-report is due on {{ due_date }}",
+        "Dear {{ recipient_name }},\n\n"
+        "Your self-report for {{ year }} has not been submitted yet; it is due on "
+        "{{ due_date }}{% if days_left is not none %} ({{ days_left }} days left){% endif %}. "
+        "Please write it in the system, add references to any attachments, and confirm "
+        "your actuals or dispute one of them. After the deadline the appraisal goes ahead "
+        "without a report." + _EN_FOOTER,
+    ),
+    (K.SELF_REPORT_SUBMITTED_HR, "zh"): (
+        "【任期制】{{ manager_name }}已提交{{ year }}年度述职报告"
+        "{% if actuals == \"disputed\" %}（对完成值有异议）{% endif %}",
+        "{{ recipient_name }}，您好：\n\n"
+        "{{ org_unit_name }} {{ manager_name }}（{{ employee_no }}）的{{ year }}年度述职报告"
+        "{% if channel == \"paper\" %}（纸质报告，由人力资源部门录入）{% endif %}已提交"
+        "{% if revision and revision > 1 %}（第{{ revision }}次修改）{% endif %}。\n"
+        "{% if actuals == \"disputed\" %}本人对指标 {{ disputed_indicator }} 的完成值提出异议"
+        "{% if dispute_reason %}，理由：{{ dispute_reason }}{% endif %}。"
+        "请在评审前更正该完成值并重新计分，或作出维持原值的决定。\n"
+        "{% else %}本人已确认各项完成值。\n{% endif %}"
+        "述职报告将与考核得分一并供评审参阅。" + _ZH_FOOTER,
+    ),
+    (K.SELF_REPORT_SUBMITTED_HR, "en"): (
+        "[Tenure] {{ manager_name }} submitted the {{ year }} self-report"
+        "{% if actuals == \"disputed\" %} (an actual is disputed){% endif %}",
+        "Dear {{ recipient_name }},\n\n"
+        "{{ manager_name }} ({{ employee_no }}, {{ org_unit_name }}) "
+        "{% if channel == \"paper\" %}handed in a self-report on paper for {{ year }}, "
+        "recorded by HR"
+        "{% else %}submitted the self-report for {{ year }}{% endif %}"
+        "{% if revision and revision > 1 %} (revision {{ revision }}){% endif %}.\n"
+        "{% if actuals == \"disputed\" %}The manager disputes the actual of "
+        "{{ disputed_indicator }}{% if dispute_reason %}: {{ dispute_reason }}{% endif %}. "
+        "Before the review, correct that actual and score again, or overrule the dispute.\n"
+        "{% else %}The manager confirmed the actuals.\n{% endif %}"
+        "The report is shown beside the score at review." + _EN_FOOTER,
+    ),
     (K.DELIVERY_GIVEN_UP_HR, "zh"): (
         "【任期制】通知投递失败：{{ failed_recipient_name }}（{{ failed_channel }}）",
         "{{ recipient_name }}，您好：\n\n"

@@ -48,6 +48,7 @@ class NoticeKind(StrEnum):
     CONTRACT_EXPIRING = "contract_expiring"
     CONTRACT_ENDED = "contract_ended"
     TENURE_CONCLUDED = "tenure_concluded"
+    SELF_REPORT_DUE = "self_report_due"
     # To HR admins of the manager's org scope (and appraisers where the rules say so).
     CONTRACT_ISSUED_HR = "contract_issued_hr"
     CONTRACT_SIGNED_HR = "contract_signed_hr"
@@ -59,6 +60,7 @@ class NoticeKind(StrEnum):
     ACTUALS_DUE = "actuals_due"
     REVIEW_DUE = "review_due"
     DELIVERY_GIVEN_UP_HR = "delivery_given_up_hr"
+    SELF_REPORT_SUBMITTED_HR = "self_report_submitted_hr"
 
 
 class Audience(StrEnum):
@@ -205,6 +207,8 @@ ROUTES: dict[str, tuple[Route, ...]] = {
     "actuals.due": (Route(NoticeKind.ACTUALS_DUE, Audience.APPRAISERS_ELSE_HR),),
     REVIEW_DUE_EVENT: (Route(NoticeKind.REVIEW_DUE, Audience.APPRAISERS_ELSE_HR),),
     "notice.given_up": (Route(NoticeKind.DELIVERY_GIVEN_UP_HR, Audience.HR),),
+    "self_report.due": (Route(NoticeKind.SELF_REPORT_DUE, Audience.MANAGER),),
+    "self_report.submitted": (Route(NoticeKind.SELF_REPORT_SUBMITTED_HR, Audience.HR),),
 }
 
 _CONTRACT = ("contract_id", "start_date", "end_date", "term_years", "term_number")
@@ -242,6 +246,10 @@ KIND_FACTS: dict[NoticeKind, tuple[str, ...]] = {
         "failed_notice_key", "failed_kind", "failed_channel", "failed_recipient_id",
         "failed_recipient_name", "attempts", "reason",
     ),
+    NoticeKind.SELF_REPORT_DUE: ("appraisal_id", "year", "due_date", "days_left"),
+    NoticeKind.SELF_REPORT_SUBMITTED_HR: ("appraisal_id", "year", "revision", "actuals",
+                                          "channel", "disputed_indicator", "dispute_reason",
+                                          "due_date"),
 }
 
 # Where a fact may be found in event data, first match wins (services name a few differently).

@@ -63,6 +63,10 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "appraisal.appealed": {**APPRAISAL, "reason": "target misread"},
     "exit.triggered": {"manager_id": M, "trigger": "two_years_basic_competent"},
     "tenure.concluded": {"manager_id": M, "contract_id": C, "outcome": "renew"},
+    "self_report.submitted": {**APPRAISAL, "revision": 1, "actuals": "disputed",
+                              "channel": "manager", "disputed_indicator": "PROFIT",
+                              "dispute_reason": "audited figure is higher"},
+    "self_report.due": {**APPRAISAL, "due_date": "2026-01-20", "days_left": 7},
     "notice.given_up": {"notice_id": _id(), "manager_id": M, "channel": "email",
                         "attempts": 8},
 }
