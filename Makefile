@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint fuzz bench demo install system-deps kafka-fetch clean help
+.PHONY: run test lint fuzz bench demo install system-deps kafka-fetch browser-deps clean help
 
 help:
 	@echo "make run    start the whole system (Kafka, services, relays, consumers) on SQLite"
@@ -31,7 +31,10 @@ kafka-fetch: install system-deps
 run: install system-deps kafka-fetch
 	$(PY) deploy/local/run_system.py
 
-test: install system-deps kafka-fetch
+browser-deps:
+	@test -f tests/browser/node_modules/axe-core/axe.min.js || npm ci --prefix tests/browser --no-audit --no-fund --silent
+
+test: install system-deps kafka-fetch browser-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install

@@ -191,7 +191,7 @@ def _row_errors(n: int, messages: Any, prefix: str = "") -> list[svc.RowError]:
     return out
 
 
-def _import(rows: list[Any], numbers: list[int]) -> dict[str, Any]:
+def _import(rows: list[Any], numbers: list[int], dry_run: bool = False) -> dict[str, Any]:
     """Validate each row on its own; keep the good ones, report the bad ones by row."""
     schema = sc.ActualIn()
     loaded, kept_numbers, errors = [], [], []
@@ -205,7 +205,7 @@ def _import(rows: list[Any], numbers: list[int]) -> dict[str, Any]:
         except ma.ValidationError as exc:
             errors.extend(_row_errors(n, exc.messages))
     outcome = svc.record_actuals(db(), authenticate(), loaded, preset_errors=errors,
-                                 row_numbers=kept_numbers)
+                                 row_numbers=kept_numbers, dry_run=dry_run)
     return outcome.as_dict()
 
 
@@ -237,23 +237,27 @@ class Actuals(MethodView):
 class ActualsBulk(MethodView):
     @require(HR_ADMIN, SERVICE)
     @actuals.arguments(sc.ActualsBulkIn)
+    @actuals.arguments(sc.ImportQuery, location="query")
     @actuals.response(200, sc.ImportOutcome)
-    def post(self, data: dict[str, Any]) -> Any:
-        """Many actuals as JSON: good rows are kept, bad ones reported by row and field."""
+    def post(self, data: dict[str, Any], query: dict[str, Any]) -> Any:
+        """Many actuals as JSON: good rows are kept, bad ones reported by row and field
+        (`dry_run=true`: reported, none kept)."""
         items = data["items"]
-        return _import(items, list(range(1, len(items) + 1)))
+        return _import(items, list(range(1, len(items) + 1)), query["dry_run"])
 
 
 @actuals.route("/csv")
 class ActualsCsv(MethodView):
     @require(HR_ADMIN, SERVICE)
+    @actuals.arguments(sc.ImportQuery, location="query")
     @actuals.response(200, sc.ImportOutcome)
     @actuals.doc(requestBody={"content": {
         "text/csv": {"schema": {"type": "string"}},
         "multipart/form-data": {"schema": {"type": "object", "properties": {
             "file": {"type": "string", "format": "binary"}}}}}})
-    def post(self) -> Any:
-        """Many actuals as CSV (a `text/csv` body or a `file` upload).
+    def post(self, query: dict[str, Any]) -> Any:
+        """Many actuals as CSV (a `text/csv` body or a `file` upload); `dry_run=true`
+        reports every fault and keeps nothing.
 
         Columns: manager_id or employee_no or enterprise_id, year, kind, indicator_code,
         one of value / rating / milestones_met / veto_hit / points, source, note. Errors
@@ -269,7 +273,7 @@ class ActualsCsv(MethodView):
         if not rows:
             raise ApiProblem(422, "Unprocessable Entity", "The CSV file has no rows",
                              errors={"file": ["no data rows"]})
-        return _import(rows, numbers)
+        return _import(rows, numbers, query["dry_run"])
 
 
 # --- appraisals ---------------------------------------------------------------------------------

@@ -204,6 +204,11 @@ class DepartureOut(ma.Schema):
     source = fields.String()
 
 
+class ImportQuery(StrictSchema):
+    dry_run = fields.Boolean(load_default=False, metadata={
+        "description": "check every row and report, keep nothing"})
+
+
 class ImportOutcome(ma.Schema):
     accepted = fields.Integer()
     created = fields.Integer()

@@ -229,12 +229,15 @@ def check_actual(ctx: ActualsContext, row: Mapping[str, Any], n: int
 
 def record_actuals(db: Database, actor: Principal, rows: Sequence[Mapping[str, Any]],
                    *, preset_errors: Iterable[RowError] = (),
-                   row_numbers: Sequence[int] | None = None) -> ActualsOutcome:
+                   row_numbers: Sequence[int] | None = None,
+                   dry_run: bool = False) -> ActualsOutcome:
     """Keep every good row, report every bad one by its row number and field.
 
     A row for an actual already recorded (same subject, year, kind and indicator) replaces
     it. Rows that fail schema validation arrive as `preset_errors`. Appraisals whose
-    actuals are now complete move from open to actuals_submitted.
+    actuals are now complete move from open to actuals_submitted. `dry_run` checks every
+    row and counts what would be created or replaced, and keeps nothing: HR sees a file's
+    errors before any of it counts.
     """
     outcome = ActualsOutcome(errors=list(preset_errors))
     with db.unit_of_work() as s:
@@ -253,6 +256,12 @@ def record_actuals(db: Database, actor: Principal, rows: Sequence[Mapping[str, A
                   checked["indicator_code"])] = checked
         now = utcnow()
         existing = _existing_actuals(s, list(good))
+        if dry_run:
+            outcome.accepted = len(good)
+            outcome.updated = sum(1 for key in good if key in existing)
+            outcome.created = outcome.accepted - outcome.updated
+            outcome.errors.sort(key=lambda e: (e.row, e.field))
+            return outcome
         for key, values in good.items():
             record = existing.get(key)
             if record is None:

@@ -1,0 +1,96 @@
+"""Pages for a manager: my contracts (read, sign, PDF), my targets, my result, appeal, inbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from services.portal.clients import ApiError
+from services.portal.people import MANAGER, api, language, login_required
+from services.portal.views.common import document_pdf
+
+bp = Blueprint("mine", __name__, url_prefix="/me")
+
+
+@bp.get("")
+@login_required(MANAGER)
+def contracts() -> Any:
+    found = api().contracts.get("/api/v1/contracts", manager_id=g.person.manager_id,
+                                page_size=50)
+    return render_template("mine/contracts.html", found=found)
+
+
+@bp.get("/contracts/<contract_id>")
+@login_required(MANAGER)
+def contract(contract_id: str) -> Any:
+    c = api().contracts.get(f"/api/v1/contracts/{contract_id}")
+    return render_template("mine/contract.html", c=c)
+
+
+@bp.post("/contracts/<contract_id>/sign")
+@login_required(MANAGER)
+def sign(contract_id: str) -> Any:
+    document_id = request.form.get("document_id")
+    path = (f"/api/v1/contracts/{contract_id}/documents/{document_id}/sign" if document_id
+            else f"/api/v1/contracts/{contract_id}/sign")
+    try:
+        api().contracts.post(path, {})
+        flash(_("Signed."), "ok")
+    except ApiError as exc:
+        flash(f"{exc.title}: {exc.detail}", "error")
+    return redirect(url_for("mine.contract", contract_id=contract_id))
+
+
+@bp.get("/contracts/<contract_id>/documents/<document_id>.pdf")
+@login_required(MANAGER)
+def contract_pdf(contract_id: str, document_id: str) -> Any:
+    return document_pdf(contract_id, document_id, request.args.get("lang") or language())
+
+
+@bp.get("/targets")
+@login_required(MANAGER)
+def targets() -> Any:
+    found = api().contracts.get("/api/v1/contracts", manager_id=g.person.manager_id,
+                                state="active", page_size=5)
+    current = found["items"][0] if found["items"] else None
+    return render_template("mine/targets.html", c=current)
+
+
+@bp.get("/results")
+@login_required(MANAGER)
+def results() -> Any:
+    found = api().appraisal.get("/api/v1/appraisals", manager_id=g.person.manager_id,
+                                page_size=50)
+    return render_template("mine/results.html", found=found)
+
+
+@bp.route("/results/<appraisal_id>", methods=["GET", "POST"])
+@login_required(MANAGER)
+def result(appraisal_id: str) -> Any:
+    services = api()
+    if request.method == "POST":
+        try:
+            services.appraisal.post(f"/api/v1/appraisals/{appraisal_id}/appeal",
+                                    {"reason": request.form.get("reason", "")})
+            flash(_("Your appeal was filed."), "ok")
+        except ApiError as exc:
+            flash(f"{exc.title}: {exc.detail}", "error")
+        return redirect(url_for("mine.result", appraisal_id=appraisal_id))
+    a = services.appraisal.get(f"/api/v1/appraisals/{appraisal_id}")
+    return render_template("mine/result.html", a=a)
+
+
+@bp.get("/inbox")
+@login_required(MANAGER)
+def inbox() -> Any:
+    found = api().notifications.get("/api/v1/inbox", page_size=100)
+    return render_template("mine/inbox.html", found=found)
+
+
+@bp.post("/inbox/<item_id>/read")
+@login_required(MANAGER)
+def mark_read(item_id: str) -> Any:
+    api().notifications.post(f"/api/v1/inbox/{item_id}/read", {})
+    return redirect(url_for("mine.inbox"))
