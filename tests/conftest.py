@@ -14,6 +14,9 @@ from shared.config import DEV_JWT_SECRET, Settings
 from tests.support.databases import PostgresDatabases, SqliteDatabases
 
 SECRET = DEV_JWT_SECRET
+# A test session is development: services it starts take the dev secret. Tests of the
+# refusal to start outside development set TENURE_ENV for their own process.
+os.environ.setdefault("TENURE_ENV", "development")
 
 
 @pytest.fixture(scope="session")
