@@ -80,9 +80,12 @@ def issue_token(
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def _unauthorized(detail: str) -> ApiProblem:
-    return ApiProblem(401, "Unauthorized", detail,
-                      headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+INVALID_TOKEN = 'Bearer realm="tenure", error="invalid_token"'
+
+
+def unauthorized(detail: str) -> ApiProblem:
+    """401 for a token we cannot take (RFC 6750 names the error in the challenge)."""
+    return ApiProblem(401, "Unauthorized", detail, headers={"WWW-Authenticate": INVALID_TOKEN})
 
 
 def decode_token(secret: str, token: str, *, issuer: str = "tenure", audience: str = "tenure"
@@ -94,9 +97,9 @@ def decode_token(secret: str, token: str, *, issuer: str = "tenure", audience: s
             options={"require": ["sub", "exp", "roles"]},
         )
     except jwt.ExpiredSignatureError as exc:
-        raise _unauthorized("The token has expired") from exc
+        raise unauthorized("The token has expired") from exc
     except jwt.PyJWTError as exc:
-        raise _unauthorized(f"Invalid token: {exc}") from exc
+        raise unauthorized(f"Invalid token: {exc}") from exc
     return principal_from_claims(claims, EMBEDDED_CLAIMS)
 
 
@@ -132,11 +135,11 @@ def _text_claim(name: str, value: Any, *, required: bool) -> str | None:
     if value is None and not required:
         return None
     if not isinstance(value, str) or (required and not value):
-        raise _unauthorized(f"The token's {name} claim must be a string")
+        raise unauthorized(f"The token's {name} claim must be a string")
     # Not printable: control characters, NUL, lone surrogates, which would fail later in a
     # database or a log line as a 500 rather than here as a 401.
     if len(value) > MAX_CLAIM_LENGTH or not value.isprintable():
-        raise _unauthorized(f"The token's {name} claim is not a valid identifier")
+        raise unauthorized(f"The token's {name} claim is not a valid identifier")
     return value
 
 
@@ -147,17 +150,17 @@ def principal_from_claims(claims: dict[str, Any], names: ClaimNames) -> Principa
     if isinstance(raw_roles, str) and names.ignore_unknown_roles:
         raw_roles = [raw_roles]  # ADFS sends a lone role as a string
     if not isinstance(raw_roles, list) or not all(isinstance(r, str) for r in raw_roles):
-        raise _unauthorized("The token's roles claim must be a list of strings")
+        raise unauthorized("The token's roles claim must be a list of strings")
     mapping = dict(names.role_map)
     roles = {mapping.get(role, role) for role in raw_roles}
     if names.ignore_unknown_roles:
         roles &= ROLES
     if not roles or not roles <= ROLES:
-        raise _unauthorized("The token carries no valid roles")
+        raise unauthorized("The token carries no valid roles")
     org_scope = _text_claim("org_scope", _claim(claims, names.org_scope), required=False)
     manager_id = _text_claim("manager_id", _claim(claims, names.manager_id), required=False)
     if "exp" in claims and not isinstance(claims["exp"], int | float):
-        raise _unauthorized("The token's exp claim must be a number")
+        raise unauthorized("The token's exp claim must be a number")
     return Principal(
         subject=str(subject),
         roles=frozenset(roles),
@@ -182,16 +185,16 @@ def verify_bearer(settings: Settings, token: str) -> tuple[Principal, str | None
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
-        raise _unauthorized(f"Invalid token: {exc}") from exc
+        raise unauthorized(f"Invalid token: {exc}") from exc
     algorithm = header.get("alg")
     if algorithm == ALGORITHM:
         if not settings.jwt_secret:
-            raise _unauthorized("This service takes no HS256 tokens; use the identity "
+            raise unauthorized("This service takes no HS256 tokens; use the identity "
                                 "provider's")
         return decode_token(settings.jwt_secret, token, issuer=settings.jwt_issuer,
                             audience=settings.jwt_audience), None
     if settings.oidc is None:
-        raise _unauthorized(f"Tokens signed with {algorithm!r} are not accepted")
+        raise unauthorized(f"Tokens signed with {algorithm!r} are not accepted")
     from shared import oidc
 
     claims = oidc.verify(settings.oidc, token, header)

@@ -20,6 +20,7 @@ from typing import Any
 
 import jwt
 
+from shared.auth import unauthorized
 from shared.config import OidcSettings
 from shared.errors import ApiProblem
 
@@ -32,11 +33,6 @@ ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "E
 
 class ProviderUnavailable(Exception):
     """The provider's discovery document or JWKS could not be read."""
-
-
-def _unauthorized(detail: str) -> ApiProblem:
-    return ApiProblem(401, "Unauthorized", detail,
-                      headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 
 def _get_json(url: str, timeout: float) -> dict[str, Any]:
@@ -160,10 +156,10 @@ def verify(settings: OidcSettings, token: str, header: dict[str, Any]) -> dict[s
     algorithm = header.get("alg")
     if not isinstance(algorithm, str) or algorithm not in settings.algorithms \
             or algorithm not in ASYMMETRIC:
-        raise _unauthorized(f"Tokens signed with {algorithm!r} are not accepted")
+        raise unauthorized(f"Tokens signed with {algorithm!r} are not accepted")
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid or len(kid) > 256:
-        raise _unauthorized("The token names no signing key (kid)")
+        raise unauthorized("The token names no signing key (kid)")
     try:
         key = signing_keys(settings).key(kid)
     except ProviderUnavailable as error:
@@ -171,10 +167,10 @@ def verify(settings: OidcSettings, token: str, header: dict[str, Any]) -> dict[s
                          "The identity provider's signing keys cannot be read right now",
                          headers={"Retry-After": "5"}) from error
     if key is None:
-        raise _unauthorized("The token is signed with a key the identity provider does not "
+        raise unauthorized("The token is signed with a key the identity provider does not "
                             "publish")
     if key.algorithm_name != algorithm:
-        raise _unauthorized("The token's algorithm does not match its signing key")
+        raise unauthorized("The token's algorithm does not match its signing key")
     try:
         return jwt.decode(
             token, key, algorithms=[algorithm], issuer=settings.issuer,
@@ -182,6 +178,6 @@ def verify(settings: OidcSettings, token: str, header: dict[str, Any]) -> dict[s
             options={"require": ["exp", "iss", "aud"]},
         )
     except jwt.ExpiredSignatureError as exc:
-        raise _unauthorized("The token has expired") from exc
+        raise unauthorized("The token has expired") from exc
     except jwt.PyJWTError as exc:
-        raise _unauthorized(f"Invalid token: {exc}") from exc
+        raise unauthorized(f"Invalid token: {exc}") from exc

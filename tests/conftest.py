@@ -36,6 +36,16 @@ def kafka_broker() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
+def keycloak() -> Iterator[Any]:
+    """A real Keycloak with the Tenure realm (deploy/keycloak/tenure-realm.json), started the
+    first time a test asks for it."""
+    import local_keycloak
+
+    with local_keycloak.LocalKeycloak() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def sqlite_databases(tmp_path_factory: pytest.TempPathFactory) -> SqliteDatabases:
     return SqliteDatabases(tmp_path_factory.mktemp("sqlite"))
 
