@@ -24,7 +24,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+# The cache dir, the port picker and reading a JVM's version are the Kafka runner's.
+from local_kafka import cache_root, free_port, java_version_text
+from local_kafka import java_major as parse_java_major
 
 KEYCLOAK_VERSION = os.environ.get("TENURE_KEYCLOAK_VERSION", "26.5.6")
 MAVEN_CENTRAL = "https://repo1.maven.org/maven2"
@@ -66,11 +69,6 @@ class KeycloakError(RuntimeError):
 
 
 # -- fetching the distribution ----------------------------------------------------------------
-
-
-def cache_root() -> Path:
-    """Downloads live outside git, shared by every checkout: ${TENURE_CACHE:-~/.cache/tenure}."""
-    return Path(os.environ.get("TENURE_CACHE") or Path.home() / ".cache" / "tenure")
 
 
 def dist_dir(version: str = KEYCLOAK_VERSION, cache: Path | None = None) -> Path:
@@ -151,13 +149,7 @@ def fetch(version: str = KEYCLOAK_VERSION, *, cache: Path | None = None,
 
 
 def java_major(java: Path) -> int:
-    out = subprocess.run([str(java), "-version"], capture_output=True, text=True, check=False,
-                         stdin=subprocess.DEVNULL)
-    found = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
-    if not found:
-        return 0
-    major = int(found.group(1))
-    return int(found.group(2) or 0) if major == 1 else major
+    return parse_java_major(java_version_text(str(java)))
 
 
 def _candidate_homes() -> list[Path]:
@@ -205,12 +197,6 @@ def find_java_home() -> Path:
 
 
 # -- the server -------------------------------------------------------------------------------
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 # Build-time options: an instance started with the same ones reuses the cached build.
