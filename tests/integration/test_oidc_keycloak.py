@@ -27,6 +27,8 @@ HR_SYSTEM = {"client_id": "tenure-hr-system", "client_secret": "tenure-hr-system
 HR_SYSTEM_ACCOUNT = "service-account-tenure-hr-system"
 KEY_PROVIDER = "org.keycloak.keys.KeyProvider"
 
+pytestmark = pytest.mark.keycloak
+
 
 def header_of(token: str) -> dict[str, Any]:
     return json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
