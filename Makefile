@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint fuzz bench demo install system-deps kafka-fetch browser-deps clean help
+.PHONY: run test lint fuzz bench demo install system-deps kafka-fetch keycloak-fetch browser-deps clean help
 
 help:
 	@echo "make run    start the whole system (Kafka, services, relays, consumers) on SQLite"
@@ -28,13 +28,17 @@ system-deps:
 kafka-fetch: install system-deps
 	@$(PY) deploy/local/local_kafka.py fetch
 
+# Keycloak (identity provider of the OIDC tests) and, where no Java 21+ is found, a JDK.
+keycloak-fetch: install
+	@$(PY) deploy/local/local_keycloak.py fetch
+
 run: install system-deps kafka-fetch
 	$(PY) deploy/local/run_system.py
 
 browser-deps:
 	@test -f tests/browser/node_modules/axe-core/axe.min.js || npm ci --prefix tests/browser --no-audit --no-fund --silent
 
-test: install system-deps kafka-fetch browser-deps
+test: install system-deps kafka-fetch keycloak-fetch browser-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install

@@ -15,6 +15,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "deploy" / "local"))
+# A bench runs on this machine with the dev secret: development mode (docs/identity.md).
+os.environ.setdefault("TENURE_ENV", "development")
 
 
 def free_port() -> int:

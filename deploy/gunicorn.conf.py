@@ -43,7 +43,9 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
 def on_starting(server):  # type: ignore[no-untyped-def]
-    """Start from an empty metrics directory (samples of a previous run would add up)."""
+    """Refuse an unsafe configuration before any worker forks (one clear line, exit 1), then
+    start from an empty metrics directory (samples of a previous run would add up)."""
+    _refuse_unsafe_configuration(server)
     path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     shutil.rmtree(path, ignore_errors=True)
     os.makedirs(path, exist_ok=True)
@@ -53,3 +55,21 @@ def child_exit(server, worker):  # type: ignore[no-untyped-def]
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def _refuse_unsafe_configuration(server):  # type: ignore[no-untyped-def]
+    """`services.<name>.wsgi:app` -> that service's settings; see Settings.refuse_unsafe."""
+    import re
+    import sys
+
+    uri = getattr(server.app, "app_uri", None) or server.cfg.wsgi_app or ""
+    match = re.fullmatch(r"services\.(\w+)\.wsgi:app", str(uri))
+    if not match:
+        return
+    from shared.config import Settings, UnsafeConfiguration
+
+    try:
+        Settings.from_env(match.group(1)).refuse_unsafe()
+    except UnsafeConfiguration as refusal:
+        print(f"tenure: {refusal}", file=sys.stderr, flush=True)
+        sys.exit(1)

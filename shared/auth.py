@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import jwt
 from flask import current_app, g, request
 
+from shared.config import OidcSettings, Settings
 from shared.errors import ApiProblem
 
 HR_ADMIN = "hr_admin"
@@ -43,7 +44,7 @@ class Principal:
 
 
 def issue_token(
-    secret: str,
+    secret: str | None,
     subject: str,
     roles: Iterable[str],
     *,
@@ -53,6 +54,10 @@ def issue_token(
     issuer: str = "tenure",
     audience: str = "tenure",
 ) -> str:
+    """An HS256 token of our own (dev-token, tests, the demo): signed with JWT_SECRET."""
+    if not secret:
+        raise ValueError("No JWT_SECRET is set: this service takes only its identity "
+                         "provider's tokens; get one there")
     roles = sorted(set(roles))
     unknown = set(roles) - ROLES
     if unknown:
@@ -75,27 +80,125 @@ def issue_token(
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
+INVALID_TOKEN = 'Bearer realm="tenure", error="invalid_token"'
+
+
+def unauthorized(detail: str) -> ApiProblem:
+    """401 for a token we cannot take (RFC 6750 names the error in the challenge)."""
+    return ApiProblem(401, "Unauthorized", detail, headers={"WWW-Authenticate": INVALID_TOKEN})
+
+
 def decode_token(secret: str, token: str, *, issuer: str = "tenure", audience: str = "tenure"
                  ) -> Principal:
+    """An embedded HS256 token (the development default, or a shared secret in production)."""
     try:
         claims = jwt.decode(
             token, secret, algorithms=[ALGORITHM], issuer=issuer, audience=audience,
             options={"require": ["sub", "exp", "roles"]},
         )
     except jwt.ExpiredSignatureError as exc:
-        raise ApiProblem(401, "Unauthorized", "The token has expired") from exc
+        raise unauthorized("The token has expired") from exc
     except jwt.PyJWTError as exc:
-        raise ApiProblem(401, "Unauthorized", f"Invalid token: {exc}") from exc
-    roles = claims.get("roles")
-    if not isinstance(roles, list) or not set(roles) <= ROLES or not roles:
-        raise ApiProblem(401, "Unauthorized", "The token carries no valid roles")
+        raise unauthorized(f"Invalid token: {exc}") from exc
+    return principal_from_claims(claims, EMBEDDED_CLAIMS)
+
+
+@dataclass(frozen=True)
+class ClaimNames:
+    """Where a token keeps who the caller is, their roles, their org scope and manager id."""
+
+    subject: str = "sub"
+    roles: str = "roles"
+    org_scope: str = "org_scope"
+    manager_id: str = "manager_id"
+    role_map: tuple[tuple[str, str], ...] = ()
+    # Our own tokens name only Tenure roles; a provider's carry others (offline_access...).
+    ignore_unknown_roles: bool = False
+
+
+EMBEDDED_CLAIMS = ClaimNames()
+MAX_CLAIM_LENGTH = 256
+
+
+def _claim(claims: dict[str, Any], path: str) -> Any:
+    """The value at a dotted path (`realm_access.roles`), or None when any step is missing."""
+    value: Any = claims
+    for step in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(step)
+    return value
+
+
+def _text_claim(name: str, value: Any, *, required: bool) -> str | None:
+    """A claim that must be one short, clean string; anything else is a bad token (401)."""
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value):
+        raise unauthorized(f"The token's {name} claim must be a string")
+    # Not printable: control characters, NUL, lone surrogates, which would fail later in a
+    # database or a log line as a 500 rather than here as a 401.
+    if len(value) > MAX_CLAIM_LENGTH or not value.isprintable():
+        raise unauthorized(f"The token's {name} claim is not a valid identifier")
+    return value
+
+
+def principal_from_claims(claims: dict[str, Any], names: ClaimNames) -> Principal:
+    """Build the caller from verified claims, refusing (401) any claim of the wrong type."""
+    subject = _text_claim("subject", _claim(claims, names.subject), required=True)
+    raw_roles = _claim(claims, names.roles)
+    if isinstance(raw_roles, str) and names.ignore_unknown_roles:
+        raw_roles = [raw_roles]  # ADFS sends a lone role as a string
+    if not isinstance(raw_roles, list) or not all(isinstance(r, str) for r in raw_roles):
+        raise unauthorized("The token's roles claim must be a list of strings")
+    mapping = dict(names.role_map)
+    roles = {mapping.get(role, role) for role in raw_roles}
+    if names.ignore_unknown_roles:
+        roles &= ROLES
+    if not roles or not roles <= ROLES:
+        raise unauthorized("The token carries no valid roles")
+    org_scope = _text_claim("org_scope", _claim(claims, names.org_scope), required=False)
+    manager_id = _text_claim("manager_id", _claim(claims, names.manager_id), required=False)
+    if "exp" in claims and not isinstance(claims["exp"], int | float):
+        raise unauthorized("The token's exp claim must be a number")
     return Principal(
-        subject=str(claims["sub"]),
+        subject=str(subject),
         roles=frozenset(roles),
-        org_scope=claims.get("org_scope"),
-        manager_id=claims.get("manager_id"),
+        org_scope=org_scope,
+        manager_id=manager_id,
         claims=claims,
     )
+
+
+def provider_claim_names(oidc: OidcSettings) -> ClaimNames:
+    return ClaimNames(subject=oidc.subject_claim, roles=oidc.roles_claim,
+                      org_scope=oidc.scope_claim, manager_id=oidc.manager_claim,
+                      role_map=oidc.role_map, ignore_unknown_roles=True)
+
+
+def verify_bearer(settings: Settings, token: str) -> tuple[Principal, str | None]:
+    """Check a bearer token against what this service trusts; (caller, OIDC key id or None).
+
+    The token's header says which way: HS256 against JWT_SECRET, an asymmetric algorithm
+    against the configured OIDC provider. A way that is not configured refuses (401).
+    """
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise unauthorized(f"Invalid token: {exc}") from exc
+    algorithm = header.get("alg")
+    if algorithm == ALGORITHM:
+        if not settings.jwt_secret:
+            raise unauthorized("This service takes no HS256 tokens; use the identity "
+                                "provider's")
+        return decode_token(settings.jwt_secret, token, issuer=settings.jwt_issuer,
+                            audience=settings.jwt_audience), None
+    if settings.oidc is None:
+        raise unauthorized(f"Tokens signed with {algorithm!r} are not accepted")
+    from shared import oidc
+
+    claims = oidc.verify(settings.oidc, token, header)
+    return principal_from_claims(claims, provider_claim_names(settings.oidc)), header["kid"]
 
 
 def authenticate() -> Principal:
@@ -109,24 +212,29 @@ def authenticate() -> Principal:
         raise ApiProblem(401, "Unauthorized", "A bearer token is required")
     settings = current_app.config["TENURE_SETTINGS"]
     token = token.strip()
-    cached_entry = _VERIFIED.get((settings.jwt_secret, token))
+    cached_entry = _VERIFIED.get(token)
     now = time.time()
-    if cached_entry is not None and cached_entry[0] > now:
-        principal = cached_entry[1]
-    else:
-        principal = decode_token(
-            settings.jwt_secret, token, issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-        )
+    principal: Principal | None = None
+    if cached_entry is not None and cached_entry[0] > now and cached_entry[1] is settings:
+        principal, kid = cached_entry[2], cached_entry[3]
+        if kid is not None and settings.oidc is not None:
+            from shared.oidc import signing_keys
+
+            if not signing_keys(settings.oidc).still_published(kid):
+                _VERIFIED.pop(token, None)
+                principal = None
+    if principal is None:
+        principal, kid = verify_bearer(settings, token)
         if len(_VERIFIED) >= _VERIFIED_MAX:
             _VERIFIED.clear()
-        # Verified once, trusted until it expires: the signature cannot change.
-        _VERIFIED[(settings.jwt_secret, token)] = (float(principal.claims["exp"]), principal)
+        # Verified once, trusted until it expires (or, for a provider's token, until its
+        # signing key is withdrawn): the signature cannot change.
+        _VERIFIED[token] = (float(principal.claims["exp"]), settings, principal, kid)
     g.principal = principal
     return principal
 
 
-_VERIFIED: dict[tuple[str, str], tuple[float, Principal]] = {}
+_VERIFIED: dict[str, tuple[float, Settings, Principal, str | None]] = {}
 _VERIFIED_MAX = 10_000
 
 

@@ -13,7 +13,7 @@ from flask_smorest import Api, Blueprint
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 from shared.api_docs import ASSETS_URL, register_api_docs
-from shared.config import Settings
+from shared.config import Settings, UnsafeConfiguration
 from shared.db import Database
 from shared.errors import register_error_handlers
 from shared.logs import configure_logging
@@ -47,8 +47,17 @@ def create_service_app(
     database: Database | None = None,
     readiness: dict[str, ReadinessCheck] | None = None,
 ) -> Flask:
-    """Assemble one service's app; the service's own factory adds its extensions first."""
+    """Assemble one service's app; the service's own factory adds its extensions first.
+
+    Every process of a service (API worker, relay, consumer, CLI) builds its app here, so
+    this is where one that could be fooled by a guessable token refuses to start.
+    """
     configure_logging(settings.service, settings.log_level, settings.log_json)
+    try:
+        settings.refuse_unsafe()
+    except UnsafeConfiguration as refusal:
+        log.critical("%s", refusal)
+        raise
     app = Flask(f"tenure.{settings.service}")
     app.config.update(
         TENURE_SETTINGS=settings,

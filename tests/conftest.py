@@ -14,6 +14,9 @@ from shared.config import DEV_JWT_SECRET, Settings
 from tests.support.databases import PostgresDatabases, SqliteDatabases
 
 SECRET = DEV_JWT_SECRET
+# A test session is development: services it starts take the dev secret. Tests of the
+# refusal to start outside development set TENURE_ENV for their own process.
+os.environ.setdefault("TENURE_ENV", "development")
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +33,16 @@ def kafka_broker() -> Iterator[Any]:
 
     with local_kafka.LocalKafka() as broker:
         yield broker
+
+
+@pytest.fixture(scope="session")
+def keycloak() -> Iterator[Any]:
+    """A real Keycloak with the Tenure realm (deploy/keycloak/tenure-realm.json), started the
+    first time a test asks for it."""
+    import local_keycloak
+
+    with local_keycloak.LocalKeycloak() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

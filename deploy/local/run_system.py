@@ -65,6 +65,8 @@ def main() -> int:
     local_kafka.create_topics(broker.bootstrap_servers, TOPICS, partitions=3)
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
            "TENURE_VAR_DIR": str(var), "PYTHONPATH": str(REPO), "LOG_JSON": "true"}
+    # `make run` is development: the embedded dev secret is accepted here and nowhere else.
+    env.setdefault("TENURE_ENV", "development")
     env.setdefault("JWT_SECRET", DEV_JWT_SECRET)
     procs: list[tuple[str, subprocess.Popen[bytes]]] = []
 

@@ -188,6 +188,9 @@ def _env_vocabulary() -> frozenset[str]:
         names.update(f"{service.upper()}_{name}" for service in PORTS)
     environ_get = r"environ\.get\(\s*[\"']([A-Z0-9_]+)[\"']"
     names.update(re.findall(environ_get, config))
+    # The identity provider's settings are read by name from a table in OidcSettings.from_env.
+    for name in set(re.findall(r"\"(OIDC_[A-Z0-9_]+)\"", config)):
+        names.update({name, *(f"{service.upper()}_{name}" for service in PORTS)})
     names.update(re.findall(environ_get, (DEPLOY / "gunicorn.conf.py").read_text()))
     email = REPO / "services" / "notifications" / "channels" / "email.py"
     if email.exists():
@@ -544,7 +547,8 @@ def test_secret_references_resolve_and_secrets_stay_out_of_the_configmap() -> No
                 source = entry.get("valueFrom", {})
                 if "secretKeyRef" in source:
                     ref = source["secretKeyRef"]
-                    assert ref["key"] in secrets[ref["name"]], entry["name"]
+                    assert ref.get("optional") or ref["key"] in secrets[ref["name"]], \
+                        entry["name"]
                 if "configMapKeyRef" in source:
                     ref = source["configMapKeyRef"]
                     assert ref["key"] in configmaps[ref["name"]], entry["name"]
@@ -558,6 +562,31 @@ def test_committed_secret_holds_only_marked_placeholders() -> None:
         assert "data" not in secret, "base64 data hides what is committed; use stringData"
         for key, value in secret["stringData"].items():
             assert "CHANGE-ME" in value, f"{key} looks like a real value"
+
+
+def test_every_tenure_pod_takes_the_identity_provider_from_the_configmap() -> None:
+    (configmap,) = _objects("ConfigMap")
+    data = configmap["data"]
+    assert data["OIDC_ISSUER"].startswith("https://"), "an issuer in production is https"
+    assert data["OIDC_AUDIENCE"]
+    assert {"OIDC_ROLES_CLAIM", "OIDC_SCOPE_CLAIM", "OIDC_MANAGER_CLAIM"} <= set(data)
+    assert set(k for k in data if k.startswith("OIDC_")) <= _env_vocabulary()
+    for doc in _tenure_workloads():
+        for container in _containers(_pod_spec(doc) or {}):
+            sources = [s["configMapRef"]["name"] for s in container.get("envFrom", [])
+                       if "configMapRef" in s]
+            assert configmap["metadata"]["name"] in sources, doc["metadata"]["name"]
+
+
+def test_jwt_secret_is_optional_and_no_placeholder_of_it_is_committed() -> None:
+    for doc in _tenure_workloads():
+        for container in _containers(_pod_spec(doc) or {}):
+            for entry in container.get("env", []):
+                if entry["name"] == "JWT_SECRET":
+                    assert entry["valueFrom"]["secretKeyRef"].get("optional") is True
+    for secret in _objects("Secret"):
+        assert "JWT_SECRET" not in secret.get("stringData", {}), \
+            "a placeholder JWT_SECRET would make every pod refuse to start"
 
 
 def test_gunicorn_workers_are_pinned_rather_than_counted_from_node_cpus() -> None:
@@ -733,8 +762,42 @@ def test_compose_env_names_are_ones_the_code_reads_and_each_sees_its_own_databas
         url = env[f"{owner.upper()}_DATABASE_URL"]
         assert re.fullmatch(rf"postgresql\+psycopg://\w+:.+@postgres:5432/{owner}", url), url
         assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
-        # The secret comes from the caller's environment; the fallback is a marked placeholder.
-        assert re.fullmatch(r"\$\{JWT_SECRET:-CHANGE-ME[^}]*\}", env["JWT_SECRET"]), name
+        # A secret comes only from the caller's environment: no placeholder to fall back on.
+        assert env.get("JWT_SECRET", "${JWT_SECRET:-}") == "${JWT_SECRET:-}", name
+
+
+def test_compose_runs_keycloak_with_the_realm_file_and_services_trust_it() -> None:
+    services = _compose_services()
+    keycloak = services["keycloak"]
+    assert re.fullmatch(r"quay\.io/keycloak/keycloak:26\.\d+\.\d+", keycloak["image"])
+    command = _command(keycloak["command"])
+    assert command[0] == "start-dev" and "--import-realm" in command
+    mounts = [v.split(":") for v in keycloak["volumes"]]
+    (source,) = [src for src, dst, *_ in mounts if dst == "/opt/keycloak/data/import"]
+    realm = json.loads((DEPLOY / source / "tenure-realm.json").read_text())
+    assert _has_healthcheck(keycloak)
+    # No fallback for the admin password either.
+    assert ":?" in keycloak["environment"]["KC_BOOTSTRAP_ADMIN_PASSWORD"]
+    hostname = next(c.split("=", 1)[1] for c in command if c.startswith("--hostname="))
+    audiences = {m["config"]["included.custom.audience"] for c in realm["clients"]
+                 for m in c["protocolMappers"] if m["protocolMapper"] == "oidc-audience-mapper"}
+    realm_roles = {r["name"] for r in realm["roles"]["realm"]}
+    assert {"hr_admin", "appraiser", "manager", "service"} <= realm_roles
+    for name, service in _compose_tenure_services().items():
+        env = service["environment"]
+        assert env["OIDC_ISSUER"] == f"{hostname}/realms/{realm['realm']}", name
+        assert env["OIDC_DISCOVERY_URL"].startswith("http://keycloak:8080/realms/"), name
+        assert env["OIDC_AUDIENCE"] in audiences, name
+        assert env["OIDC_ROLES_CLAIM"] == "realm_access.roles", name
+
+
+def test_realm_file_lets_no_user_edit_their_own_scope_or_manager_id() -> None:
+    realm = json.loads((DEPLOY / "keycloak" / "tenure-realm.json").read_text())
+    (profile,) = realm["components"]["org.keycloak.userprofile.UserProfileProvider"]
+    config = json.loads(profile["config"]["kc.user.profile.config"][0])
+    attributes = {a["name"]: a for a in config["attributes"]}
+    for name in ("org_scope", "manager_id"):
+        assert attributes[name]["permissions"]["edit"] == ["admin"], name
 
 
 def test_compose_builds_the_image_from_the_repository_root() -> None:
@@ -770,7 +833,7 @@ def _docker_compose_plugin() -> bool:
 
 @pytest.fixture
 def compose_env() -> Iterator[dict[str, str]]:
-    yield {**os.environ, "JWT_SECRET": "test-only-secret"}
+    yield {**os.environ, "KEYCLOAK_ADMIN_PASSWORD": "test-only-password"}
 
 
 def test_docker_compose_accepts_the_file(compose_env: dict[str, str]) -> None:
