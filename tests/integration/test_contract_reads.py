@@ -14,13 +14,19 @@ from services.contracts import repository as repo
 from services.contracts import schemas as sc
 from services.contracts.models import Manager, OrgUnit, TenureContract
 from tests.conftest import auth
-from tests.support.contracts_world import Client, manager, small_group, template
+from tests.support.contracts_world import (
+    Client,
+    manager,
+    sign_both_sides,
+    small_group,
+    template,
+)
 
 CONTRACT_COLUMNS = (
     "id", "manager_id", "org_unit_id", "position", "start_date", "end_date", "term_years",
     "term_number", "max_consecutive_terms", "state", "version", "signatory", "template_id",
     "previous_contract_id", "issued_on", "signing_deadline", "signed_at", "signed_by",
-    "ended_at", "end_reason", "row_version",
+    "ended_at", "end_reason", "row_version", "signatures",
 )
 
 
@@ -52,8 +58,7 @@ def contracts_in_every_state(api: Client) -> dict[str, dict[str, Any]]:
 
     def sign(c: dict[str, Any]) -> dict[str, Any]:
         api.post(f"/api/v1/contracts/{c['id']}/issue", expect=200)
-        return api.post(f"/api/v1/contracts/{c['id']}/sign", {"signed_by": "张伟 (HR)"},
-                        expect=200).get_json()
+        return sign_both_sides(api, c)
 
     made["draft_without_targets"] = draft(people["A1"])
     made["draft_from_template"] = draft(people["A2"], template_id=t["id"])

@@ -37,8 +37,6 @@ from services.contracts.service.contracts import (
     renew_in_session,
     run_expiry,
     set_targets,
-    sign_contract,
-    sign_document,
 )
 from services.contracts.service.coverage import (
     coverage_report,
@@ -70,6 +68,10 @@ from services.contracts.service.org import (
     unit_view,
     update_org_unit,
 )
+from services.contracts.service.signing import (
+    contract_signers,
+    sign,
+)
 
 __all__ = [
     "BULK_CHUNK",
@@ -81,6 +83,7 @@ __all__ = [
     "amend_contract",
     "check_version",
     "contract_data",
+    "contract_signers",
     "contract_versions",
     "coverage_report",
     "create_contract",
@@ -117,8 +120,7 @@ __all__ = [
     "run_bulk_issue",
     "run_expiry",
     "set_targets",
-    "sign_contract",
-    "sign_document",
+    "sign",
     "start_bulk_issue",
     "start_bulk_issue_worker",
     "stored_targets",
