@@ -229,7 +229,10 @@ class ContractOne(MethodView):
     @require()
     @contracts.response(200, sc.ContractOut)
     def get(self, contract_id: str) -> Any:
-        return _contract_response(contract_id)
+        """One contract: for HR in scope, its manager, and its employer's signatory."""
+        body, row_version = svc.read_contract_or_countersigned(db(), authenticate(),
+                                                               contract_id)
+        return json_response(body, 200, etag=row_version)
 
 
 @contracts.route("/<contract_id>/issue")

@@ -131,6 +131,9 @@ class ContractTerminatedData(ContractData):
 class ContractAmendedData(ContractData):
     reason = fields.String(required=True)
     approved_by = fields.String(required=True)
+    documents_to_sign = fields.List(fields.Dict(), metadata={
+        "description": "documents whose amended targets both sides sign again; the targets "
+                       "signed before stay in force until they have"})
 
 
 class ContractExpiringData(ContractData):

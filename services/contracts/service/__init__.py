@@ -70,6 +70,7 @@ from services.contracts.service.org import (
 )
 from services.contracts.service.signing import (
     contract_signers,
+    read_contract_or_countersigned,
     sign,
 )
 
@@ -112,6 +113,7 @@ __all__ = [
     "org_unit_history",
     "precondition_failed",
     "read_contract",
+    "read_contract_or_countersigned",
     "renew_contract",
     "renew_in_session",
     "replace_template",

@@ -50,6 +50,7 @@ class NoticeKind(StrEnum):
     CONTRACT_ENDED = "contract_ended"
     TENURE_CONCLUDED = "tenure_concluded"
     CONTRACT_IN_FORCE = "contract_in_force"
+    AMENDMENT_TO_SIGN = "amendment_to_sign"
     # To whoever countersigns for the employer (HR of the scope when no manager holds the post).
     COUNTERSIGN_REQUEST = "countersign_request"
     # To HR admins of the manager's org scope (and appraisers where the rules say so).
@@ -177,6 +178,10 @@ def _was_seen_by_manager(data: Mapping[str, Any]) -> bool:
     return data.get("previous_state") != "draft"
 
 
+def _changes_signed_targets(data: Mapping[str, Any]) -> bool:
+    return bool(data.get("documents_to_sign"))
+
+
 ROUTES: dict[str, tuple[Route, ...]] = {
     "contract.issued": (
         Route(NoticeKind.CONTRACT_TO_SIGN, Audience.MANAGER),
@@ -185,6 +190,9 @@ ROUTES: dict[str, tuple[Route, ...]] = {
     "contract.signed": (
         Route(NoticeKind.CONTRACT_IN_FORCE, Audience.MANAGER),
         Route(NoticeKind.CONTRACT_SIGNED_HR, Audience.HR),
+    ),
+    "contract.amended": (
+        Route(NoticeKind.AMENDMENT_TO_SIGN, Audience.MANAGER, when=_changes_signed_targets),
     ),
     "contract.countersignature_requested": (
         Route(NoticeKind.COUNTERSIGN_REQUEST, Audience.SIGNATORY_ELSE_HR),
@@ -234,6 +242,7 @@ KIND_FACTS: dict[NoticeKind, tuple[str, ...]] = {
     NoticeKind.CONTRACT_ISSUED_HR: (*_CONTRACT, "signing_deadline"),
     NoticeKind.CONTRACT_SIGNED_HR: _CONTRACT,
     NoticeKind.CONTRACT_IN_FORCE: _CONTRACT,
+    NoticeKind.AMENDMENT_TO_SIGN: (*_CONTRACT, "reason", "version"),
     NoticeKind.COUNTERSIGN_REQUEST: (*_CONTRACT, "countersigner", "signatory_name"),
     NoticeKind.TARGETS_SET: ("contract_id", "year", "document_kind", "locked",
                              "indicator_count"),

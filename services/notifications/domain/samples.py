@@ -59,6 +59,12 @@ _APPRAISAL_DATA: dict[str, Any] = {
 SAMPLE_DATA: dict[str, dict[str, Any]] = {
     "contract.issued": {**_MANAGER_DATA, **_CONTRACT_DATA},
     "contract.signed": {**_MANAGER_DATA, **_CONTRACT_DATA},
+    "contract.amended": {
+        **_MANAGER_DATA, **_CONTRACT_DATA, "version": 2, "reason": "New strategy for 2026",
+        "approved_by": "Board resolution 2026-9",
+        "documents_to_sign": [{"document_id": "d0c0d0c0-0000-4000-8000-00000000000a",
+                               "kind": "annual_performance_contract", "year": 2026,
+                               "amendment_version": 2}]},
     "contract.countersignature_requested": {
         **_MANAGER_DATA, **_CONTRACT_DATA,
         "countersigner": "the chair of East China Energy Co., for its board",

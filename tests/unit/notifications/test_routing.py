@@ -76,6 +76,15 @@ def test_contract_signed_tells_the_manager_it_is_in_force_and_hr_it_is_signed() 
         to_manager(K.CONTRACT_IN_FORCE) | to_hr(K.CONTRACT_SIGNED_HR)
 
 
+def test_amended_targets_ask_the_manager_to_sign_again_and_other_amendments_do_not(
+        ) -> None:
+    doc = {"document_id": "d-1", "kind": "annual_performance_contract", "year": 2026}
+    got = who(route_event(event("contract.amended", reason="r", version=2,
+                                documents_to_sign=[doc]), DIRECTORY))
+    assert got == to_manager(K.AMENDMENT_TO_SIGN)
+    assert who(route_event(event("contract.amended", reason="r", version=2), DIRECTORY)) == set()
+
+
 def test_countersignature_request_goes_to_the_signatory_manager_only() -> None:
     got = who(route_event(event("contract.countersignature_requested",
                                 signatory_manager_id=APPRAISER.id,
