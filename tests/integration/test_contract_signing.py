@@ -225,3 +225,22 @@ def test_targets_of_an_unsigned_contract_are_not_amended(api: Client) -> None:
         "reason": "x", "approved_by": "y", "tenure_targets": STANDARD_TARGETS},
         headers={"If-Match": etag}, expect=409).get_json()
     assert "PUT /contracts/{id}/documents/{document_id}/targets" in resp["detail"]
+
+
+def test_the_countersigner_reads_the_contract_and_other_managers_do_not(api: Client) -> None:
+    w = board_world(api)
+    cid = w["c"]["id"]
+    assert as_manager(api, w["chair"]).get(f"/api/v1/contracts/{cid}").get_json()["id"] == cid
+    deputy = manager(api, "A003", w["g"]["sub_a"]["id"], position="deputy_general_manager")
+    as_manager(api, deputy).get(f"/api/v1/contracts/{cid}", expect=404)
+    # The chair's own list still holds only the chair's own contracts.
+    assert as_manager(api, w["chair"]).get("/api/v1/contracts").get_json()["items"] == []
+
+
+def test_signing_a_draft_says_to_issue_it_first(api: Client) -> None:
+    g = small_group(api)
+    m = manager(api, "A001", g["sub_a"]["id"])
+    c = api.post("/api/v1/contracts", {"manager_id": m["id"], "start_date": "2026-01-01"},
+                 expect=201).get_json()
+    body = sign_as_manager(api, c, expect=409).get_json()
+    assert "allowed actions: issue, withdraw" in body["detail"]
