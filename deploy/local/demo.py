@@ -223,7 +223,8 @@ def countersigner_token(contracts: Api, contract_id: str, secret: str) -> str | 
 
 
 def sign_all(contracts: Api, managers: list[dict[str, Any]],
-             issued: dict[str, dict[str, Any]], secret: str, log: Log) -> dict[str, str]:
+             issued: dict[str, dict[str, Any]], secret: str, log: Log
+             ) -> dict[str, dict[str, Any]]:
     """Each manager signs their own contract with their own token; then the employer's
     signatory countersigns with theirs, or, where the post is vacant (no chair registered),
     HR records the employer's signature made on paper."""
@@ -243,7 +244,7 @@ def sign_all(contracts: Api, managers: list[dict[str, Any]],
             out = contracts.as_(counter).post(path, {}, expect=(200,))
         if out["state"] != "active":
             raise DemoError(f"contract of {m['employee_no']} is {out['state']} after signing")
-        signed[m["id"]] = out["id"]
+        signed[m["id"]] = out
     log(f"  signed: {len(signed)} contracts, each by its manager and countersigned "
         f"({on_paper} employer signatures recorded from paper)")
     return signed
@@ -354,7 +355,7 @@ def run_demo(contracts_url: str, appraisal_url: str, notifications_url: str, tok
         "/api/v1/appraisals", year=year, run_id=run["id"], page_size=500)["items"]}
 
     log("\n4. The rigid exit reaches the contracts service")
-    poor_contract = signed[poor["id"]]
+    poor_contract = signed[poor["id"]]["id"]
     ended = wait_for(lambda: (c := contracts.get(f"/api/v1/contracts/{poor_contract}"))
                      ["state"] == "terminated" and c, "the exited manager's contract to end",
                      timeout)
@@ -372,6 +373,8 @@ def run_demo(contracts_url: str, appraisal_url: str, notifications_url: str, tok
     summary = {
         "tag": tag, "year": year, "hq_id": hq_id, "enterprises": len(group["units"]),
         "managers": len(managers), "issued": issued_count, "signed": len(signed),
+        "signatures": sorted({(sig["party"], sig["method"]) for c in signed.values()
+                              for sig in c["signatures"]}),
         "coverage_before": coverage_before["totals"], "coverage_after": coverage_after["totals"],
         "run": {k: run[k] for k in ("id", "status", "scored", "skipped")},
         "published": published, "grades": report["totals"]["grades"],
