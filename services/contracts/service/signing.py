@@ -126,11 +126,8 @@ def read_contract_or_countersigned(db: Database, actor: Principal, contract_id: 
             raise not_found("contract", contract_id)
         c, m, unit = found
         signers = signers_of(s, UnitCache(s), c, m, unit)
-        caller = d.Caller(subject=actor.subject, roles=actor.roles,
-                          manager_id=actor.manager_id,
-                          scope_covers_unit=_scope_covers(s, actor, unit))
         try:
-            party = d.electronic_party(caller, m.id, signers.countersigner,
+            party = d.electronic_party(_caller(s, actor, unit), m.id, signers.countersigner,
                                        {h.id for h in signers.holders}, signers.must_sign)
         except d.NotTheSignatory:
             raise not_found("contract", contract_id) from None
@@ -139,11 +136,12 @@ def read_contract_or_countersigned(db: Database, actor: Principal, contract_id: 
     return read_contract(db, actor, contract_id, signer=True)
 
 
-def _scope_covers(s: Session, actor: Principal, unit: OrgUnit) -> bool:
-    if actor.org_scope is None:
-        return True
-    top = repo.unit_by_id(s, actor.org_scope)
-    return top is not None and unit.path.startswith(top.path)
+def _caller(s: Session, actor: Principal, unit: OrgUnit) -> d.Caller:
+    """The principal as the signing rules see it; org scope None covers the whole group."""
+    top = repo.unit_by_id(s, actor.org_scope) if actor.org_scope is not None else None
+    covers = actor.org_scope is None or (top is not None and unit.path.startswith(top.path))
+    return d.Caller(subject=actor.subject, roles=actor.roles, manager_id=actor.manager_id,
+                    scope_covers_unit=covers)
 
 
 def _signing_party(s: Session, actor: Principal, scope: Scope, signers: Signers,
@@ -160,9 +158,7 @@ def _signing_party(s: Session, actor: Principal, scope: Scope, signers: Signers,
             data.get("party"), data.get("signed_on"), data.get("paper_reference"), today)
         return party, method, signed_on, reference
     d.check_electronic_fields(data.get("signed_on"), data.get("paper_reference"))
-    caller = d.Caller(subject=actor.subject, roles=actor.roles, manager_id=actor.manager_id,
-                      scope_covers_unit=_scope_covers(s, actor, unit))
-    party = d.electronic_party(caller, signers.manager.id, signers.countersigner,
+    party = d.electronic_party(_caller(s, actor, unit), signers.manager.id, signers.countersigner,
                                {h.id for h in signers.holders}, signers.must_sign)
     if data.get("party") not in (None, party.value):
         raise d.NotTheSignatory(
