@@ -244,3 +244,36 @@ def test_signing_a_draft_says_to_issue_it_first(api: Client) -> None:
                  expect=201).get_json()
     body = sign_as_manager(api, c, expect=409).get_json()
     assert "allowed actions: issue, withdraw" in body["detail"]
+
+
+def test_signed_tenure_targets_name_the_tenure_contract_and_an_amendment_changes_them(
+        api: Client) -> None:
+    w = board_world(api)
+    cid = w["c"]["id"]
+    tenure = next(doc for doc in w["c"]["documents"]
+                  if doc["kind"] == "tenure_performance_contract")
+    api.put(f"/api/v1/contracts/{cid}/documents/{tenure['id']}/targets",
+            {"indicators": STANDARD_TARGETS}, expect=200,
+            headers={"If-Match": f'"v{tenure["row_version"]}"'})
+    as_manager(api, w["gm"]).post(f"/api/v1/contracts/{cid}/sign", {}, expect=200)
+    as_manager(api, w["chair"]).post(f"/api/v1/contracts/{cid}/sign", {}, expect=200)
+    signed = api.get(f"/api/v1/contracts/{cid}").get_json()
+    tenure = next(doc for doc in signed["documents"]
+                  if doc["kind"] == "tenure_performance_contract")
+    locked = api.put(f"/api/v1/contracts/{cid}/documents/{tenure['id']}/targets",
+                     {"indicators": STANDARD_TARGETS}, expect=409,
+                     headers={"If-Match": f'"v{tenure["row_version"]}"'}).get_json()
+    assert locked["detail"].startswith("The tenure performance contract is signed")
+    assert "tenure_targets" in locked["detail"]
+    changed = [dict(x) for x in STANDARD_TARGETS]
+    changed[1]["target"] = "9"
+    api.post(f"/api/v1/contracts/{cid}/amendments", {
+        "reason": "Term review", "approved_by": "Board 2026-11", "tenure_targets": changed},
+        headers={"If-Match": f'"v{signed["row_version"]}"'}, expect=200)
+    as_manager(api, w["gm"]).post(f"/api/v1/contracts/{cid}/sign", {}, expect=200)
+    as_manager(api, w["chair"]).post(f"/api/v1/contracts/{cid}/sign", {}, expect=200)
+    final = api.get(f"/api/v1/contracts/{cid}").get_json()
+    tenure = next(doc for doc in final["documents"]
+                  if doc["kind"] == "tenure_performance_contract")
+    assert tenure["targets"][1]["target"] in ("9", "9.0000")
+    assert tenure["amendment_state"] is None

@@ -27,13 +27,27 @@ from services.contracts.domain.errors import (
     SigningConflict,
 )
 from services.contracts.domain.org import OrgUnitView
-from services.contracts.domain.vocabulary import Position, UnitKind
+from services.contracts.domain.vocabulary import DocumentKind, Position, UnitKind
 
 #: The token role of a signatory who is no manager of the group (the supervisor's signatory,
 #: or whoever an override names). Its org scope must cover the employing unit.
 EMPLOYER_SIGNATORY_ROLE = "employer_signatory"
 MANAGER_ROLE = "manager"
 PAPER_REFERENCE_MAX = 200
+
+
+_KIND_WORDS = {
+    DocumentKind.APPOINTMENT_AGREEMENT: "appointment agreement",
+    DocumentKind.TENURE_PERFORMANCE_CONTRACT: "tenure performance contract",
+    DocumentKind.ANNUAL_PERFORMANCE_CONTRACT: "annual performance contract",
+}
+
+
+def document_words(kind: str, year: int | None, amendment_version: int = 0) -> str:
+    """'the 2026 annual performance contract', 'amendment version 3 of the tenure ...'."""
+    words = _KIND_WORDS.get(DocumentKind(kind), kind)
+    text = f"the {year} {words}" if year else f"the {words}"
+    return f"amendment version {amendment_version} of {text}" if amendment_version else text
 
 
 class Party(StrEnum):

@@ -491,7 +491,16 @@ def set_targets(db: Database, actor: Principal, contract_id: str, document_id: s
                              "The appointment agreement carries no targets",
                              errors={"document_id": ["not a performance contract"]})
         # Once either side has signed, the targets they signed are the targets.
-        d.check_targets_editable(doc.signing_state != d.SigningState.AWAITING_MANAGER)
+        try:
+            d.check_targets_editable(doc.signing_state != d.SigningState.AWAITING_MANAGER)
+        except d.TargetsLocked as exc:
+            what = d.document_words(doc.kind, doc.year)
+            field = "tenure_targets" if doc.year == 0 else "annual_targets"
+            raise d.TargetsLocked(
+                f"{what[0].upper()}{what[1:]} is signed ({doc.signing_state}): its targets are "
+                f"locked. Amend the contract instead (POST /contracts/{{id}}/amendments with "
+                f"{field}); both sides sign the amended targets again",
+                errors=exc.errors) from exc
         if c.state in d.TERMINAL_STATES:
             raise d.IllegalTransition(f"Targets of a {c.state} contract cannot change")
         doc.targets = _validated_targets(s, raw_lines)

@@ -45,13 +45,6 @@ _PARTIES_SIGNED: dict[str, frozenset[d.Party]] = {
     d.SigningState.AWAITING_EMPLOYER: frozenset({d.Party.MANAGER}),
     d.SigningState.IN_FORCE: frozenset({d.Party.MANAGER, d.Party.EMPLOYER}),
 }
-_KIND_WORDS = {
-    d.DocumentKind.APPOINTMENT_AGREEMENT: "appointment agreement",
-    d.DocumentKind.TENURE_PERFORMANCE_CONTRACT: "tenure performance contract",
-    d.DocumentKind.ANNUAL_PERFORMANCE_CONTRACT: "annual performance contract",
-}
-
-
 @dataclass(frozen=True)
 class Signers:
     """Who signs each side of one contract, found from the rule and the people holding posts."""
@@ -79,10 +72,7 @@ class Signers:
 
 
 def document_words(doc: ContractDocument, amendment_version: int = 0) -> str:
-    """'the 2026 annual performance contract', 'amendment 3 of the tenure performance ...'."""
-    kind = _KIND_WORDS.get(d.DocumentKind(doc.kind), doc.kind)
-    text = f"the {doc.year} {kind}" if doc.year else f"the {kind}"
-    return f"amendment version {amendment_version} of {text}" if amendment_version else text
+    return d.document_words(doc.kind, doc.year, amendment_version)
 
 
 def signers_of(s: Session, units: UnitCache, c: TenureContract, m: Manager,
