@@ -220,3 +220,13 @@ def coverage_rows(session: Session, scope_path: str | None) -> list[tuple[Any, .
     if scope_path:
         stmt = stmt.where(OrgUnit.path.startswith(scope_path))
     return [tuple(r) for r in session.execute(stmt.order_by(Manager.employee_no))]
+
+
+def position_holders(session: Session, org_unit_id: str, position: str) -> list[Manager]:
+    """The active managers holding `position` at the unit itself (not in its departments)."""
+    return list(session.scalars(
+        select(Manager)
+        .where(Manager.org_unit_id == org_unit_id, Manager.position == position,
+               Manager.employment_status == "active")
+        .order_by(Manager.employee_no)
+    ))

@@ -247,7 +247,17 @@ class ContractIn(StrictSchema):
 
 
 class SignIn(StrictSchema):
-    signed_by = fields.String(validate=validate.Length(min=1, max=200))
+    """One party's signature: electronic with the signer's own token, or paper, recorded by HR."""
+
+    method = fields.String(load_default="electronic", validate=_enum(d.SignatureMethod),
+                           metadata={"description": "electronic (your own token) or paper "
+                                                    "(HR records a signature made on paper)"})
+    party = fields.String(validate=_enum(d.Party), metadata={
+        "description": "manager or employer: required for paper; for electronic it follows "
+                       "from the token and, if given, must match"})
+    signed_on = fields.Date(metadata={"description": "paper only: the date on the paper"})
+    paper_reference = fields.String(validate=validate.Length(min=1, max=200), metadata={
+        "description": "paper only: the document number or scan reference"})
 
 
 class EndIn(StrictSchema):
@@ -258,26 +268,54 @@ class RenewIn(StrictSchema):
     term_years = fields.Integer(validate=validate.Range(min=1, max=10))
 
 
+class AnnualTargetsIn(StrictSchema):
+    year = fields.Integer(required=True, validate=validate.Range(min=1990, max=2200))
+    indicators = fields.List(fields.Nested(TargetLineIn), required=True,
+                             validate=validate.Length(min=1, max=100))
+
+
 class AmendIn(StrictSchema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
     approved_by = fields.String(required=True, validate=validate.Length(min=1, max=200))
     end_date = fields.Date()
     signatory_override = fields.Nested(SignatoryOverrideIn)
+    tenure_targets = fields.List(fields.Nested(TargetLineIn),
+                                 validate=validate.Length(min=1, max=100), metadata={
+                                     "description": "new targets of the tenure performance "
+                                                    "contract; both sides sign them again"})
+    annual_targets = fields.List(fields.Nested(AnnualTargetsIn),
+                                 validate=validate.Length(min=1, max=20), metadata={
+                                     "description": "new targets of annual performance "
+                                                    "contracts, by year; both sides sign "
+                                                    "them again"})
 
     @validates_schema
     def _something_changes(self, data, **kwargs):  # type: ignore[no-untyped-def]
-        if "end_date" not in data and "signatory_override" not in data:
-            raise ma.ValidationError("An amendment changes end_date or signatory_override",
-                                     field_name="end_date")
+        if not {"end_date", "signatory_override", "tenure_targets",
+                "annual_targets"} & set(data):
+            raise ma.ValidationError("An amendment changes end_date, signatory_override, "
+                                     "tenure_targets or annual_targets", field_name="end_date")
+        years = [a["year"] for a in data.get("annual_targets", [])]
+        if len(set(years)) != len(years):
+            raise ma.ValidationError("each year appears once", field_name="annual_targets")
 
 
 class DocumentOut(ma.Schema):
     id = fields.String()
     kind = fields.String()
     year = fields.Method("_year")
-    signed_at = UtcDateTime(allow_none=True)
+    signed_at = UtcDateTime(allow_none=True, metadata={
+        "description": "when it came into force: both sides had signed"})
     targets = fields.List(fields.Nested(TargetLineOut))
     row_version = fields.Integer()
+    signing_state = fields.String(metadata={
+        "description": "awaiting_manager, awaiting_employer or in_force"})
+    amendment_version = fields.Integer(allow_none=True, metadata={
+        "description": "the amendment of the targets awaiting signatures, if any"})
+    amendment_state = fields.String(allow_none=True)
+    amended_targets = fields.List(fields.Nested(TargetLineOut), allow_none=True, metadata={
+        "description": "the amended targets; the targets above stay in force until both "
+                       "sides sign these"})
 
     def _year(self, doc):  # type: ignore[no-untyped-def]
         return doc.year or None
@@ -295,6 +333,33 @@ class SignatoryOut(ma.Schema):
     signed_by_position = fields.String(allow_none=True)
     authorised_by = fields.String(allow_none=True)
     override_reason = fields.String(allow_none=True)
+
+
+class SignatureOut(ma.Schema):
+    """One party's signature of one document; rendered from stored JSON, hence strings."""
+
+    document_id = fields.String()
+    document_kind = fields.String()
+    year = fields.Integer(allow_none=True)
+    amendment_version = fields.Integer(allow_none=True)
+    party = fields.String(metadata={"description": "manager or employer"})
+    method = fields.String(metadata={"description": "electronic or paper"})
+    signed_by = fields.String(allow_none=True, metadata={
+        "description": "the subject of the token that signed (electronic only)"})
+    person_manager_id = fields.String(allow_none=True, metadata={
+        "description": "the manager whose signature it is, where a manager signed"})
+    on_behalf_of = fields.String()
+    signed_at = fields.String(metadata={"description": "when it was signed or recorded (UTC)"})
+    paper_signed_on = fields.String(allow_none=True)
+    paper_reference = fields.String(allow_none=True)
+    recorded_by = fields.String(allow_none=True, metadata={
+        "description": "the HR user who recorded a paper signature"})
+
+
+class SignerOut(ma.Schema):
+    manager = fields.Dict()
+    employer = fields.Dict()
+    summary = fields.String()
 
 
 class ContractOut(ma.Schema):
@@ -323,6 +388,7 @@ class ContractOut(ma.Schema):
     ended_at = UtcDateTime(allow_none=True)
     end_reason = fields.String(allow_none=True)
     row_version = fields.Integer()
+    signatures = fields.List(fields.Nested(SignatureOut))
     documents = fields.List(fields.Nested(DocumentOut))
 
 

@@ -188,7 +188,8 @@ def _issue_chunk(s: Session, units: UnitCache, members: list[tuple[Manager, OrgU
             "template_id": template["id"], "signatory": signatories[key], "issued_on": today,
             "signing_deadline": deadline, "signed_at": None, "signed_by": None,
             "ended_at": None, "end_reason": None, "version": 1, "row_version": 1,
-            "reminders_sent": [], "created_by": actor, "created_at": now, "updated_at": now,
+            "reminders_sent": [], "signatures": [], "created_by": actor, "created_at": now,
+            "updated_at": now,
         }
         contract = SimpleNamespace(**row)
         docs = _document_rows(row["id"], start, end, template["targets"])

@@ -181,6 +181,46 @@ DEFAULT_TEMPLATES: dict[tuple[NoticeKind, str], tuple[str, str]] = {
         "{{ manager_name }} ({{ employee_no }}, {{ org_unit_name }}) has signed the tenure "
         "contract; it is now active.\n\n" + _EN_CONTRACT + _EN_FOOTER,
     ),
+    (K.CONTRACT_IN_FORCE, "zh"): (
+        "【任期制】您的任期制合同已双方签署生效",
+        "{{ manager_name }}，您好：\n\n"
+        "用人单位一方已会签您签署的任期制合同（聘任协议、任期经营业绩责任书及首年度"
+        "经营业绩责任书），合同现已生效。\n\n" + _ZH_CONTRACT + _ZH_FOOTER,
+    ),
+    (K.CONTRACT_IN_FORCE, "en"): (
+        "[Tenure] Your tenure contract is signed by both sides and in force",
+        "Dear {{ manager_name }},\n\n"
+        "The employer has countersigned the tenure contract you signed (the appointment "
+        "agreement, the tenure performance contract and the first year's annual performance "
+        "contract). It is now in force.\n\n" + _EN_CONTRACT + _EN_FOOTER,
+    ),
+    (K.AMENDMENT_TO_SIGN, "zh"): (
+        "【任期制】请签署经营业绩责任书的变更",
+        "{{ manager_name }}，您好：\n\n"
+        "您的经营业绩责任书目标已变更（第{{ version }}版，原因：{{ reason }}），请签署。"
+        "双方签署前，原已签署的目标继续有效。\n\n" + _ZH_CONTRACT + _ZH_FOOTER,
+    ),
+    (K.AMENDMENT_TO_SIGN, "en"): (
+        "[Tenure] Please sign the amended targets of your contract",
+        "Dear {{ manager_name }},\n\n"
+        "The targets of your performance contract were amended (version {{ version }}, "
+        "because: {{ reason }}). Please sign the amendment. Until both sides have signed it, "
+        "the targets you signed before stay in force.\n\n" + _EN_CONTRACT + _EN_FOOTER,
+    ),
+    (K.COUNTERSIGN_REQUEST, "zh"): (
+        "【任期制】请会签{{ manager_name }}的任期制合同",
+        "{{ recipient_name }}，您好：\n\n"
+        "{{ org_unit_name }} {{ manager_name }}（{{ employee_no }}）已签署任期制合同，"
+        "请您作为用人单位一方的签署人会签。双方签署后合同方生效。\n\n"
+        + _ZH_CONTRACT + _ZH_FOOTER,
+    ),
+    (K.COUNTERSIGN_REQUEST, "en"): (
+        "[Tenure] Please countersign the tenure contract of {{ manager_name }}",
+        "Dear {{ recipient_name }},\n\n"
+        "{{ manager_name }} ({{ employee_no }}, {{ org_unit_name }}) has signed their tenure "
+        "contract. Please countersign it for the employer ({{ countersigner }}). The contract "
+        "is in force once both sides have signed.\n\n" + _EN_CONTRACT + _EN_FOOTER,
+    ),
     (K.APPRAISAL_PUBLISHED_HR, "zh"): (
         "【任期制】{{ manager_name }} {{ year }}年度考核结果已公布：{{ grade }}",
         "{{ recipient_name }}，您好：\n\n"

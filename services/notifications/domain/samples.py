@@ -25,8 +25,11 @@ SAMPLE_APPRAISER = Recipient("5a1e0b7c-0000-4000-8000-000000000003", "Li Na",
 SAMPLE_HR = Recipient("5a1e0b7c-0000-4000-8000-000000000004", "王芳", "wang.fang@example.com",
                       "zh")
 
+SAMPLE_SIGNATORY = Recipient("5a1e0b7c-0000-4000-8000-000000000009", "赵敏",
+                             "zhao.min@example.com", "zh")
+
 SAMPLE_DIRECTORY = StaticDirectory(
-    [SAMPLE_MANAGER, SAMPLE_APPRAISER, SAMPLE_HR], {SAMPLE_HR.id: None})
+    [SAMPLE_MANAGER, SAMPLE_APPRAISER, SAMPLE_HR, SAMPLE_SIGNATORY], {SAMPLE_HR.id: None})
 
 _MANAGER_DATA: dict[str, Any] = {
     "manager_id": SAMPLE_MANAGER.id,
@@ -56,6 +59,16 @@ _APPRAISAL_DATA: dict[str, Any] = {
 SAMPLE_DATA: dict[str, dict[str, Any]] = {
     "contract.issued": {**_MANAGER_DATA, **_CONTRACT_DATA},
     "contract.signed": {**_MANAGER_DATA, **_CONTRACT_DATA},
+    "contract.amended": {
+        **_MANAGER_DATA, **_CONTRACT_DATA, "version": 2, "reason": "New strategy for 2026",
+        "approved_by": "Board resolution 2026-9",
+        "documents_to_sign": [{"document_id": "d0c0d0c0-0000-4000-8000-00000000000a",
+                               "kind": "annual_performance_contract", "year": 2026,
+                               "amendment_version": 2}]},
+    "contract.countersignature_requested": {
+        **_MANAGER_DATA, **_CONTRACT_DATA,
+        "countersigner": "the chair of East China Energy Co., for its board",
+        "signatory_manager_id": SAMPLE_SIGNATORY.id, "signatory_name": SAMPLE_SIGNATORY.name},
     "targets.set": {**_MANAGER_DATA, **_CONTRACT_DATA, "year": 2025, "kind": "annual",
                     "locked": True, "targets": [{"indicator": "profit"}, {"indicator": "roe"}]},
     "appraisal.published": {**_MANAGER_DATA, **_APPRAISAL_DATA},
