@@ -358,13 +358,18 @@ class BulkIssueIn(StrictSchema):
     template_id = fields.String(required=True)
     start_date = fields.Date(required=True)
     filter = fields.Nested(BulkFilterIn, load_default=dict)
+    all_or_nothing = fields.Boolean(load_default=False, metadata={
+        "description": "issue nobody when any manager cannot be issued"})
 
 
 class BulkDecisionOut(ma.Schema):
     manager_id = fields.String()
     employee_no = fields.String()
+    decision = fields.String(metadata={
+        "description": "issued, skipped or failed (pending while the job runs)"})
     issued = fields.Boolean()
     reason = fields.String(allow_none=True)
+    detail = fields.String(allow_none=True)
 
 
 class BulkJobOut(ma.Schema):
@@ -377,6 +382,8 @@ class BulkJobOut(ma.Schema):
     processed = fields.Integer()
     issued = fields.Integer()
     skipped = fields.Integer()
+    failed = fields.Integer()
+    all_or_nothing = fields.Boolean()
     progress = fields.Method("_progress")
     decisions = fields.List(fields.Nested(BulkDecisionOut))
     error = fields.String(allow_none=True)
@@ -384,7 +391,7 @@ class BulkJobOut(ma.Schema):
     finished_at = UtcDateTime(allow_none=True)
 
     def _progress(self, job):  # type: ignore[no-untyped-def]
-        if job.status == "done":
+        if job.status in d.FINISHED_JOB_STATUSES:
             return "100.00"
         return f"{(100 * job.processed / job.total) if job.total else 0:.2f}"
 
