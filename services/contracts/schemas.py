@@ -328,6 +328,9 @@ class ContractQuery(PageQuery):
     state = fields.String(validate=_enum(d.ContractState))
     year = fields.Integer(validate=validate.Range(min=1990, max=2200))
     manager_id = fields.String()
+    ends_before = fields.Date(metadata={
+        "description": "contracts whose term ends before this day (e.g. with state=active: "
+                       "the ones about to expire); sends nothing"})
 
 
 class ContractPage(ma.Schema):
@@ -407,4 +410,15 @@ class CoverageQuery(StrictSchema):
 
 
 class ExpiryIn(StrictSchema):
-    as_of = fields.Date()
+    """The sweep runs for today; another day only as a dry run, which sends nothing."""
+
+    dry_run = fields.Boolean(load_default=False, metadata={
+        "description": "change and send nothing; return what the sweep would send"})
+    as_of = fields.Date(metadata={"description": "the day to sweep for; only with dry_run"})
+
+    @validates_schema
+    def _as_of_only_in_a_dry_run(self, data: dict, **_: object) -> None:  # type: ignore[type-arg]
+        if data.get("as_of") is not None and not data.get("dry_run"):
+            raise ma.ValidationError(
+                "the sweep sends real notices, so it runs for today only; send "
+                "dry_run: true to see what a sweep on another day would send", "as_of")
