@@ -4,13 +4,19 @@ or failed accordingly; a business refusal leaves no traceback in the log."""
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.support.contracts_world import Client, manager, small_group, template, unit
+from tests.support.contracts_world import (
+    Client,
+    manager,
+    small_group,
+    template,
+    unit,
+    wait_for_job,
+)
 
 
 class _Records(logging.Handler):
@@ -29,15 +35,6 @@ def contracts_log() -> Iterator[_Records]:
     logger.addHandler(handler)
     yield handler
     logger.removeHandler(handler)
-
-
-def wait_for_job(api: Client, job_id: str) -> dict[str, Any]:
-    for _ in range(600):
-        job = api.get(f"/api/v1/bulk-issues/{job_id}").get_json()
-        if job["status"] in ("done", "partial", "failed"):
-            return job
-        time.sleep(0.05)
-    raise AssertionError("bulk issue did not finish")
 
 
 def _world(api: Client) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import date
 from typing import Any
 
@@ -18,6 +17,7 @@ from tests.support.contracts_world import (
     small_group,
     template,
     unit,
+    wait_for_job,
 )
 
 
@@ -325,15 +325,6 @@ def test_list_filters_by_subtree_layer_state_and_year(api: Client) -> None:
 
 
 # --- bulk issue, coverage, expiry -------------------------------------------------------------
-
-def wait_for_job(api: Client, job_id: str) -> dict[str, Any]:
-    for _ in range(600):
-        job = api.get(f"/api/v1/bulk-issues/{job_id}").get_json()
-        if job["status"] in ("done", "partial", "failed"):
-            return job
-        time.sleep(0.05)
-    raise AssertionError("bulk issue did not finish")
-
 
 def test_bulk_issue_issues_matching_managers_and_says_why_others_were_skipped(
         api: Client, app: Any) -> None:

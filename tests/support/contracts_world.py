@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from tests.conftest import auth
@@ -98,3 +99,13 @@ def small_group(api: Client) -> dict[str, Any]:
     third = unit(api, "SUB-A-1", "enterprise", sub_a["id"])
     indicators(api)
     return {"hq": hq, "sub_a": sub_a, "sub_b": sub_b, "third": third}
+
+
+def wait_for_job(api: Client, job_id: str) -> dict[str, Any]:
+    """The bulk issue job once it has ended (done, partial or failed)."""
+    for _ in range(600):
+        job = api.get(f"/api/v1/bulk-issues/{job_id}").get_json()
+        if job["status"] in ("done", "partial", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError("bulk issue did not finish")
