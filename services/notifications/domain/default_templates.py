@@ -93,7 +93,7 @@ DEFAULT_TEMPLATES: dict[tuple[NoticeKind, str], tuple[str, str]] = {
         "\n如有异议，可按规定在申诉期内提出申诉。" + _ZH_FOOTER,
     ),
     (K.APPRAISAL_RESULT, "en"): (
-        "[Tenure] Your {{ year }} appraisal result: {{ grade_label }}",
+        "[Tenure] Your {{ year }} appraisal result: grade {{ grade_label }}",
         "Dear {{ recipient_name }},\n\n"
         "The result of your {{ year }} performance appraisal has been published.\n\n"
         + _EN_RESULT +
@@ -191,7 +191,7 @@ DEFAULT_TEMPLATES: dict[tuple[NoticeKind, str], tuple[str, str]] = {
         "经营业绩考核结果已公布。\n\n" + _ZH_RESULT + _ZH_FOOTER,
     ),
     (K.APPRAISAL_PUBLISHED_HR, "en"): (
-        "[Tenure] {{ year }} appraisal of {{ manager_name }} published: {{ grade_label }}",
+        "[Tenure] {{ year }} appraisal of {{ manager_name }} published: grade {{ grade_label }}",
         "Dear {{ recipient_name }},\n\n"
         "The {{ year }} appraisal result of {{ manager_name }} ({{ employee_no }}, "
         "{{ org_unit_name }}) has been published.\n\n" + _EN_RESULT + _EN_FOOTER,

@@ -92,7 +92,7 @@ def test_render_notice_uses_the_recipients_language() -> None:
     envelope["data"]["manager_language"] = "en"
     (notice,) = route_event(envelope, english).notices
     assert render_notice(notice).subject == (
-        "[Tenure] Your 2025 appraisal result: basically competent")
+        "[Tenure] Your 2025 appraisal result: grade basically competent")
 
 
 def test_an_override_for_the_kind_and_language_wins() -> None:
