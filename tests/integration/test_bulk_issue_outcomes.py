@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from services.contracts.schemas import BulkDecisionOut
 from tests.support.contracts_world import (
     Client,
     manager,
@@ -73,6 +74,9 @@ def test_manager_without_signatory_rule_fails_alone_and_the_job_is_partial(
         "failed", False, "signatory_required")
     assert "signatory override" in failed["detail"]
     assert (job["issued"], job["failed"], job["progress"]) == (2, 1, "100.00")
+    # Decisions are sent as stored: exactly the documented shape.
+    for decision in job["decisions"]:
+        assert list(decision) == list(BulkDecisionOut().fields)
     assert job["error"] is None
     assert [c["state"] for c in _contracts_of(api, w["a"]["id"])] == ["pending_signature"]
     assert _contracts_of(api, w["dept"]["id"]) == []
