@@ -8,7 +8,9 @@ the other, so every notice, e-mail and report says the same thing.
   (zh, en) words.
 - `FIELD_VOCABULARY` says which vocabulary a field of an event or a template holds, by the
   field's name: `grade`, `position`, `rule`, `outcome`, `state`, `method`, `party`, ...
-- `label(field, value, language)` gives the words for a value of a field. A code the table
+- `label(field, value, language)` gives the words for a value of a field (or of a
+  vocabulary named directly, as pages do: `label("job_status", "partial", "zh")`);
+  `codes(name)` lists a vocabulary's codes, for a form's options. A code the table
   lacks reads as the code with spaces for underscores ("new_rule" -> "new rule"), so a code
   added by one service before it gets its words here never shows as a raw code; free text
   (a reason typed by HR, an SMTP error) is returned as it is.
@@ -162,6 +164,78 @@ VOCABULARIES: dict[str, dict[str, tuple[str, str]]] = {
         "annual": ("年度考核", "annual appraisal"),
         "tenure": ("任期考核", "tenure appraisal"),
     },
+    "appraisal_state": {
+        "open": ("待评分", "open"),
+        "actuals_submitted": ("已填报完成值", "actuals submitted"),
+        "scored": ("已评分", "scored"),
+        "reviewed": ("已评审", "reviewed"),
+        "approved": ("已审批", "approved"),
+        "published": ("已公布", "published"),
+        "appealed": ("申诉中", "under appeal"),
+    },
+    "appraisal_action": {
+        "submit": ("提交完成值", "actuals submitted"),
+        "score": ("评分", "scored"),
+        "review": ("评审", "reviewed"),
+        "approve": ("审批", "approved"),
+        "publish": ("公布", "published"),
+        "appeal": ("申诉", "appealed"),
+        "uphold": ("支持申诉", "appeal upheld"),
+        "reject": ("驳回申诉", "appeal rejected"),
+        "rescore": ("重新评分", "scored again"),
+    },
+    "job_status": {
+        "queued": ("排队中", "queued"),
+        "running": ("进行中", "running"),
+        "done": ("已完成", "done"),
+        "partial": ("部分完成", "partly done"),
+        "failed": ("失败", "failed"),
+    },
+    "bulk_decision": {
+        "issued": ("已下发", "issued"),
+        "skipped": ("未下发（不适用）", "skipped"),
+        "failed": ("未能下发", "failed"),
+        "pending": ("处理中", "pending"),
+    },
+    "bulk_reason": {
+        "manager_inactive": ("经理人已离任", "the manager has left"),
+        "template_does_not_match": ("模板不适用于该人员", "the template is not for this manager"),
+        "overlapping_contract": ("已有重叠期间的任期合同", "a contract already covers the term"),
+        "renewal_limit_reached": ("已达连续任期上限", "the limit of consecutive terms is reached"),
+        "all_or_nothing": ("其他人员未能下发，本次全部不下发",
+                           "another manager failed; nobody was issued"),
+        "signatory_required": ("无规则确定企业方签署人，需人工指定",
+                               "no rule names the signatory; name one by hand"),
+        "error": ("系统意外错误，请重新下发", "an unexpected error; issue again"),
+    },
+    "employment_status": {
+        "active": ("在任", "in office"),
+        "departed": ("已离任", "departed"),
+    },
+    "unit_kind": {
+        "group": ("集团", "group"),
+        "enterprise": ("企业", "enterprise"),
+        "department": ("部门", "department"),
+    },
+    "target_part": {
+        "organisational": ("组织绩效", "organisational"),
+        "individual": ("个人绩效", "individual"),
+    },
+    "target_role": {
+        "scored": ("计分指标", "scored"),
+        "veto": ("否决事项（红线）", "veto (red line)"),
+        "bonus": ("加分项", "bonus points"),
+        "penalty": ("扣分项", "penalty points"),
+    },
+    "indicator_kind": {
+        "quantitative": ("定量指标", "quantitative"),
+        "qualitative": ("定性指标", "qualitative"),
+        "key_task": ("重点任务", "key task"),
+    },
+    "direction": {
+        "higher_is_better": ("越高越好", "higher is better"),
+        "lower_is_better": ("越低越好", "lower is better"),
+    },
 }
 
 #: field name -> the vocabulary its values come from (`layer` is worded by `layer_label`).
@@ -196,11 +270,14 @@ FIELD_VOCABULARY: dict[str, str] = {
     "category": "category",
     "layer": "layer",
     "recipient_role": "recipient_role",
-    "channel": "channel",
     "failed_channel": "channel",
     "failed_kind": "notice_kind",
     "notice_kind": "notice_kind",
     "appraisal_kind": "appraisal_kind",
+    "employment_status": "employment_status",
+    "unit_kind": "unit_kind",
+    "indicator_kind": "indicator_kind",
+    "direction": "direction",
 }
 
 LABEL_SUFFIX = "_label"
@@ -235,11 +312,22 @@ def code_label(vocabulary: str, code: str, language: str | None) -> str:
     return code.replace("_", " ") if _CODE.fullmatch(code) else code
 
 
+def vocabulary_of(name: str) -> str | None:
+    """The vocabulary a field holds, or the vocabulary of that name (`contract_state`)."""
+    return FIELD_VOCABULARY.get(name) or (name if name in VOCABULARIES else None)
+
+
+def codes(name: str) -> tuple[str, ...]:
+    """Every code with words of a field or vocabulary (a form's options), in table order."""
+    return tuple(VOCABULARIES.get(vocabulary_of(name) or "", ()))
+
+
 def label(field: str, value: Any, language: str | None) -> Any:
-    """What a person reads for the value of a field (None stays None)."""
+    """What a person reads for the value of a field, or of a vocabulary named directly
+    (`label("contract_state", "active", "en")`); None stays None."""
     if value is None or isinstance(value, bool):
         return value
-    vocabulary = FIELD_VOCABULARY.get(field)
+    vocabulary = vocabulary_of(field)
     if vocabulary == "layer":
         try:
             return layer_label(int(value), language)

@@ -18,6 +18,7 @@ from shared.labels import (
     FIELD_VOCABULARY,
     VOCABULARIES,
     code_label,
+    codes,
     label,
     label_variables,
     layer_label,
@@ -43,6 +44,20 @@ CODES: list[tuple[str, list[str]]] = [
     ("recipient_role", list(RecipientRole)),
     ("signature_method", ["electronic", "paper"]),
     ("signature_party", ["manager", "employer"]),
+    ("job_status", list(contracts.BulkJobStatus)),
+    ("bulk_decision", [*contracts.BulkOutcome, "pending"]),
+    ("bulk_reason", [*contracts.SKIP_REASONS, contracts.ALL_OR_NOTHING_REASON,
+                     contracts.failure_reason(contracts.SignatoryRequired()), "error"]),
+    ("unit_kind", list(contracts.UnitKind)),
+    ("target_part", list(contracts.TargetPart)),
+    ("target_role", list(contracts.TargetRole)),
+    ("indicator_kind", list(contracts.IndicatorKind)),
+    ("direction", list(contracts.Direction)),
+    ("employment_status", ["active", "departed"]),
+    # The appraisal's life cycle (states and the actions that move it).
+    ("appraisal_state", ["open", "actuals_submitted", "scored", "reviewed", "approved",
+                         "published"]),
+    ("appraisal_action", ["submit", "score", "review", "approve", "publish", "appeal"]),
 ]
 EVERY_CODE = [(vocabulary, str(code)) for vocabulary, codes in CODES for code in codes]
 
@@ -106,3 +121,12 @@ def test_with_labels_adds_words_for_coded_fields_only_and_keeps_the_codes() -> N
 def test_label_variables_are_those_of_coded_fields() -> None:
     assert label_variables(("year", "grade", "rule", "method")) == (
         "grade_label", "rule_label", "method_label")
+
+
+def test_pages_may_name_a_vocabulary_directly_and_list_its_codes() -> None:
+    assert label("job_status", "partial", "zh") == "部分完成"
+    assert label("contract_state", "active", "en") == "in force"
+    assert codes("grade") == ("excellent", "good", "competent", "basically_competent",
+                              "not_competent")
+    assert codes("position") == codes("signed_by_position")
+    assert codes("layer") == () and codes("no_such_thing") == ()
