@@ -8,15 +8,15 @@ Each decision of a bulk issue is now `issued`, `skipped` or `failed` (stored in 
 decisions JSON); the job counts the failed ones beside the skipped, and remembers whether
 the request asked for all-or-nothing.
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0005'
-down_revision: Union[str, Sequence[str], None] = '0002'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = '0002'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
