@@ -190,7 +190,8 @@ def bulk_issue(hr: Api, hq_id: str, templates: dict[int, dict[str, Any]], start:
             "template_id": template["id"], "start_date": start,
             "filter": {"org_unit_id": hq_id, "layer": layer}}, expect=(202,))
         done = wait_for(lambda job=job: (j := hr.get(f"/api/v1/bulk-issues/{job['id']}"))
-                        ["status"] in ("done", "failed") and j, f"bulk issue, layer {layer}", 60)
+                        ["status"] in ("done", "partial", "failed") and j,
+                        f"bulk issue, layer {layer}", 60)
         if done["status"] != "done":
             raise DemoError(f"bulk issue for layer {layer} failed: {done.get('error')}")
         log(f"  bulk issue layer {layer}: {done['issued']} issued, {done['skipped']} skipped")

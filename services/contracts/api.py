@@ -209,7 +209,9 @@ class Contracts(MethodView):
     @contracts.arguments(sc.ContractQuery, location="query")
     @contracts.response(200, sc.ContractPage)
     def get(self, query: dict[str, Any]) -> Any:
-        """Contracts by subtree, layer, category, position, state and year."""
+        """Contracts by subtree, layer, category, position, state, year and end date.
+
+        `state=active&ends_before=2027-06-30` lists the contracts about to expire."""
         items, total = svc.list_contracts(db(), authenticate(), query)
         return json_response({"items": items,
                               "page": page_info(query["page"], query["page_size"], total)})
@@ -452,8 +454,12 @@ class Expiry(MethodView):
     @maintenance.arguments(sc.ExpiryIn)
     @maintenance.response(200)
     def post(self, data: dict[str, Any]) -> Any:
-        """Mark contracts past their end expired and record 90/30/7-day reminders."""
+        """Mark contracts past their end expired and record 90/30/7-day reminders, today.
+
+        `dry_run: true` (optionally with `as_of`) changes and sends nothing and returns what
+        the sweep would send."""
         principal = authenticate()
         if principal.org_scope is not None:
             raise ApiProblem(403, "Forbidden", "Expiry runs for the whole group")
-        return svc.run_expiry(db(), data.get("as_of") or date.today())
+        return svc.run_expiry(db(), data.get("as_of") or date.today(),
+                              dry_run=data["dry_run"])

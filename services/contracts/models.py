@@ -211,6 +211,8 @@ class BulkIssueJob(Base):
     processed: Mapped[int] = mapped_column(Integer, default=0)
     issued: Mapped[int] = mapped_column(Integer, default=0)
     skipped: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    all_or_nothing: Mapped[bool] = mapped_column(Boolean, default=False)
     decisions: Mapped[list[Any]] = mapped_column(JSON, default=list)
     error: Mapped[str | None] = mapped_column(Text)
     requested_by: Mapped[str] = mapped_column(String(200))

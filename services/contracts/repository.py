@@ -156,6 +156,7 @@ def contract_filters(
     state: str | None = None,
     year: int | None = None,
     manager_id: str | None = None,
+    ends_before: date | None = None,
 ) -> list[ColumnElement[bool]]:
     """Conditions on tenure_contracts and org_units (the contract's unit) for a list."""
     c, u = TenureContract.__table__.c, OrgUnit.__table__.c
@@ -176,6 +177,8 @@ def contract_filters(
         filters += [c.start_date <= date(year, 12, 31), c.end_date >= date(year, 1, 1)]
     if manager_id:
         filters.append(c.manager_id == manager_id)
+    if ends_before is not None:
+        filters.append(c.end_date < ends_before)
     return filters
 
 

@@ -400,6 +400,9 @@ class ContractQuery(PageQuery):
     state = fields.String(validate=_enum(d.ContractState))
     year = fields.Integer(validate=validate.Range(min=1990, max=2200))
     manager_id = fields.String()
+    ends_before = fields.Date(metadata={
+        "description": "contracts whose term ends before this day (e.g. with state=active: "
+                       "the ones about to expire); sends nothing"})
 
 
 class ContractPage(ma.Schema):
@@ -430,13 +433,27 @@ class BulkIssueIn(StrictSchema):
     template_id = fields.String(required=True)
     start_date = fields.Date(required=True)
     filter = fields.Nested(BulkFilterIn, load_default=dict)
+    all_or_nothing = fields.Boolean(load_default=False, metadata={
+        "description": "issue nobody when any manager cannot be issued"})
 
 
 class BulkDecisionOut(ma.Schema):
     manager_id = fields.String()
     employee_no = fields.String()
+    decision = fields.String(metadata={
+        "description": "issued, skipped or failed (pending while the job runs)"})
     issued = fields.Boolean()
     reason = fields.String(allow_none=True)
+    detail = fields.String(allow_none=True)
+
+
+class StoredDecisions(fields.List):
+    """Decisions as the job row stores them, already in BulkDecisionOut's shape (written by
+    service.bulk): sent as they are. A job for 10,000 managers is polled while it runs, and
+    dumping every decision again on each poll took the CPU its worker needed."""
+
+    def _serialize(self, value, attr, obj, **kwargs):  # type: ignore[no-untyped-def]
+        return value
 
 
 class BulkJobOut(ma.Schema):
@@ -449,14 +466,16 @@ class BulkJobOut(ma.Schema):
     processed = fields.Integer()
     issued = fields.Integer()
     skipped = fields.Integer()
+    failed = fields.Integer()
+    all_or_nothing = fields.Boolean()
     progress = fields.Method("_progress")
-    decisions = fields.List(fields.Nested(BulkDecisionOut))
+    decisions = StoredDecisions(fields.Nested(BulkDecisionOut))
     error = fields.String(allow_none=True)
     created_at = UtcDateTime()
     finished_at = UtcDateTime(allow_none=True)
 
     def _progress(self, job):  # type: ignore[no-untyped-def]
-        if job.status == "done":
+        if job.status in d.FINISHED_JOB_STATUSES:
             return "100.00"
         return f"{(100 * job.processed / job.total) if job.total else 0:.2f}"
 
@@ -472,4 +491,15 @@ class CoverageQuery(StrictSchema):
 
 
 class ExpiryIn(StrictSchema):
-    as_of = fields.Date()
+    """The sweep runs for today; another day only as a dry run, which sends nothing."""
+
+    dry_run = fields.Boolean(load_default=False, metadata={
+        "description": "change and send nothing; return what the sweep would send"})
+    as_of = fields.Date(metadata={"description": "the day to sweep for; only with dry_run"})
+
+    @validates_schema
+    def _as_of_only_in_a_dry_run(self, data: dict, **_: object) -> None:  # type: ignore[type-arg]
+        if data.get("as_of") is not None and not data.get("dry_run"):
+            raise ma.ValidationError(
+                "the sweep sends real notices, so it runs for today only; send "
+                "dry_run: true to see what a sweep on another day would send", "as_of")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from typing import Any
 
@@ -138,3 +139,13 @@ def sign_both_sides(api: Client, contract: dict[str, Any]) -> dict[str, Any]:
     sign_as_manager(api, contract)
     countersign(api, contract)
     return api.get(f"/api/v1/contracts/{contract['id']}").get_json()
+
+
+def wait_for_job(api: Client, job_id: str) -> dict[str, Any]:
+    """The bulk issue job once it has ended (done, partial or failed)."""
+    for _ in range(600):
+        job = api.get(f"/api/v1/bulk-issues/{job_id}").get_json()
+        if job["status"] in ("done", "partial", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError("bulk issue did not finish")

@@ -469,6 +469,7 @@ def list_contracts(db: Database, actor: Principal, f: Mapping[str, Any]
             scope_path=scope.path, org_unit_path=unit_path, layer=f.get("layer"),
             category=f.get("category"), position=f.get("position"), state=f.get("state"),
             year=f.get("year"), manager_id=scope.manager_id or f.get("manager_id"),
+            ends_before=f.get("ends_before"),
         )
         total = int(s.scalar(reads.contracts_count(filters)) or 0)
         if total <= (f["page"] - 1) * f["page_size"]:
@@ -521,25 +522,40 @@ def document_of(s: Session, c: TenureContract, document_id: str) -> ContractDocu
 # --- expiry -----------------------------------------------------------------------------------
 
 
-def run_expiry(db: Database, today: date, thresholds: tuple[int, ...] = (90, 30, 7)
-               ) -> dict[str, int]:
-    """Mark contracts past their end expired; record each 90/30/7-day reminder once."""
+def run_expiry(db: Database, today: date, thresholds: tuple[int, ...] = (90, 30, 7),
+               *, dry_run: bool = False) -> dict[str, Any]:
+    """Mark contracts past their end expired; record each 90/30/7-day reminder once.
+
+    The sweep is meant for today: a run for a later day would send real notices about
+    contracts that are months from their end. `dry_run` changes and sends nothing and
+    returns what a sweep on `today` would send (`would_send`: which contract, which event,
+    which reminder, to whom), so HR may look ahead safely.
+    """
     expired = expiring = 0
-    with db.unit_of_work() as s:
+    would_send: list[dict[str, Any]] = []
+    with (db.read() if dry_run else db.unit_of_work()) as s:
         units = UnitCache(s)
         for c in repo.active_or_ending(s, today + timedelta(days=max(thresholds))):
             m = repo.manager_by_id(s, c.manager_id)
             unit = units.get(c.org_unit_id)
             assert m is not None
             if d.is_past_end(c.end_date, today):
+                expired += 1
+                if dry_run:
+                    would_send.append(_sweep_notice(c, m, unit, "contract.expired", None, today))
+                    continue
                 transition(c, d.ContractAction.EXPIRE)
                 c.ended_at = utcnow()
                 c.end_reason = "term ended"
                 _emit(s, "contract.expired", m.id, contract_data(c, m, unit, units, None))
-                expired += 1
                 continue
             due = d.expiry_reminders_due(c.end_date, today, set(c.reminders_sent), thresholds)
             if not due:
+                continue
+            expiring += len(due)
+            if dry_run:
+                would_send.extend(_sweep_notice(c, m, unit, "contract.expiring", days_left,
+                                                today) for days_left in due)
                 continue
             # Reminders for thresholds already passed are recorded as sent without a notice.
             passed = {t for t in thresholds if (c.end_date - today).days <= t}
@@ -549,5 +565,20 @@ def run_expiry(db: Database, today: date, thresholds: tuple[int, ...] = (90, 30,
                 data.update(days_left=days_left,
                             days_remaining=(c.end_date - today).days)
                 _emit(s, "contract.expiring", m.id, data)
-                expiring += 1
+    if dry_run:
+        return {"dry_run": True, "as_of": today.isoformat(), "expired": expired,
+                "expiring": expiring, "would_send": would_send}
     return {"expired": expired, "expiring": expiring}
+
+
+def _sweep_notice(c: TenureContract, m: Manager, unit: OrgUnit, event_type: str,
+                  reminder: int | None, today: date) -> dict[str, Any]:
+    """One event a sweep would record, and who the notifications service tells of it:
+    the manager, and the HR admins whose scope covers the contract's unit."""
+    return {
+        "event_type": event_type, "contract_id": c.id, "end_date": c.end_date.isoformat(),
+        "reminder_days": reminder, "days_remaining": (c.end_date - today).days,
+        "manager": {"id": m.id, "employee_no": m.employee_no, "name": m.name,
+                    "email": m.email, "language": m.language},
+        "hr_admins_of": {"org_unit_id": unit.id, "org_unit_name": unit.name},
+    }

@@ -18,6 +18,8 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
+from shared.labels import label_variables
+
 SUPPORTED_LANGUAGES = ("zh", "en")
 # The group's working language: a recipient whose language is unknown reads Chinese.
 FALLBACK_LANGUAGE = "zh"
@@ -293,8 +295,10 @@ _FACT_SOURCES: dict[str, tuple[str, ...]] = {
 
 
 def variables_for(kind: NoticeKind | str) -> tuple[str, ...]:
-    """Every template variable a kind offers."""
-    return COMMON_VARIABLES + KIND_FACTS[NoticeKind(kind)]
+    """Every template variable a kind offers: its facts, then the words for its coded facts
+    (`grade_label`, `position_label`, ...: see shared/labels.py), added at render time."""
+    facts = COMMON_VARIABLES + KIND_FACTS[NoticeKind(kind)]
+    return facts + label_variables(facts)
 
 
 def normalise_language(value: str | None) -> str:

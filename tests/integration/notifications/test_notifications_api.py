@@ -224,9 +224,10 @@ def test_an_override_is_stored_previewed_guarded_by_etag_and_reverted(group: Cli
     preview = group.post(f"{path}/preview", {"context": {"grade": "A"}}, expect=200).get_json()
     assert preview["subject"] == "Your 2025 grade: A"
     assert preview["text"].startswith("Dear 张伟,")  # the kind's sample recipient
-    draft = group.post(f"{path}/preview", {"subject": "{{ grade }}!", "body": "{{ score }}"},
-                       expect=200).get_json()
-    assert (draft["subject"], draft["text"]) == ("C!", "58.40\n")
+    draft = group.post(f"{path}/preview", {"subject": "{{ grade_label }}!",
+                                           "body": "{{ score }}"}, expect=200).get_json()
+    assert (draft["subject"], draft["text"]) == ("basically competent!", "58.40\n")
+    assert "grade_label" in default.get_json()["variables"]
     bad = group.post(f"{path}/preview", {"subject": "{{ grade", "body": "x"}, expect=422)
     assert bad.get_json()["field"] == "subject"
     group.call("DELETE", path, expect=204)

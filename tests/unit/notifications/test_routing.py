@@ -21,6 +21,7 @@ from services.notifications.domain import (
     sample_event,
     variables_for,
 )
+from shared.labels import with_labels
 
 UNIT = "unit-east"
 OTHER_UNIT = "unit-west"
@@ -273,7 +274,8 @@ def test_every_notice_context_holds_exactly_its_kinds_variables(event_type: str)
     routing = route_event(sample_event(event_type), DIRECTORY)
     assert routing.notices, event_type
     for notice in routing.notices:
-        assert set(notice.context) == set(variables_for(notice.kind))
+        assert set(with_labels(notice.context, notice.language)) == set(
+            variables_for(notice.kind))
 
 
 def test_every_notice_kind_is_produced_by_some_event() -> None:
