@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from services.contracts.models import TenureContract, outbox
 from tests.conftest import auth
-from tests.support.contracts_world import Client, manager, small_group, template
+from tests.support.contracts_world import Client, manager, sign_both_sides, small_group, template
 
 
 def outbox_types(app: Any) -> list[str]:
@@ -28,8 +28,8 @@ def signed_contract(api: Client, manager_id: str, template_id: str, start: date
                     ) -> dict[str, Any]:
     c = api.post("/api/v1/contracts", {"manager_id": manager_id, "template_id": template_id,
                                        "start_date": start.isoformat()}, expect=201).get_json()
-    api.post(f"/api/v1/contracts/{c['id']}/issue", expect=200)
-    return api.post(f"/api/v1/contracts/{c['id']}/sign", {}, expect=200).get_json()
+    c = api.post(f"/api/v1/contracts/{c['id']}/issue", expect=200).get_json()
+    return sign_both_sides(api, c)
 
 
 def two_contracts(api: Client) -> dict[str, dict[str, Any]]:

@@ -200,14 +200,14 @@ DEFAULT_TEMPLATES: dict[tuple[NoticeKind, str], tuple[str, str]] = {
     (K.AMENDMENT_TO_SIGN, "zh"): (
         "【任期制】请签署经营业绩责任书的变更",
         "{{ manager_name }}，您好：\n\n"
-        "您的经营业绩责任书目标已变更（第{{ version }}版，原因：{{ reason }}），请签署。"
+        "您的经营业绩责任书目标已变更（第{{ version }}版，原因：{{ reason_label }}），请签署。"
         "双方签署前，原已签署的目标继续有效。\n\n" + _ZH_CONTRACT + _ZH_FOOTER,
     ),
     (K.AMENDMENT_TO_SIGN, "en"): (
         "[Tenure] Please sign the amended targets of your contract",
         "Dear {{ manager_name }},\n\n"
         "The targets of your performance contract were amended (version {{ version }}, "
-        "because: {{ reason }}). Please sign the amendment. Until both sides have signed it, "
+        "because: {{ reason_label }}). Please sign the amendment. Until both sides have signed it, "
         "the targets you signed before stay in force.\n\n" + _EN_CONTRACT + _EN_FOOTER,
     ),
     (K.COUNTERSIGN_REQUEST, "zh"): (
