@@ -170,8 +170,10 @@ class TargetLineIn(StrictSchema):
     target = DecimalString(places=4, allow_none=True, load_default=None)
     challenge = DecimalString(places=4, allow_none=True, load_default=None)
     main = fields.Boolean(load_default=False)
-    part = fields.String(load_default="individual",
-                         validate=validate.OneOf(["organisational", "individual"]))
+    part = fields.String(load_default=None, validate=_enum(d.TargetPart), metadata={
+        "description": "organisational or individual; left out, it comes from the position "
+                       "(chair and general manager: organisational); a scored annual line of "
+                       "a position scored on both parts must say it"})
     max_points = DecimalString(places=2, allow_none=True, load_default=None)
     milestones = fields.Integer(allow_none=True, load_default=None,
                                 validate=validate.Range(min=1, max=100))
@@ -213,7 +215,13 @@ class TemplateIn(StrictSchema):
     signing_deadline_days = fields.Integer(load_default=30,
                                            validate=validate.Range(min=1, max=365))
     targets = fields.List(fields.Nested(TargetLineIn), load_default=list,
-                          validate=validate.Length(max=100))
+                          validate=validate.Length(max=100),
+                          metadata={"description": "the annual performance contract's "
+                                                   "targets, for every year of the term"})
+    tenure_targets = fields.List(fields.Nested(TargetLineIn), load_default=list,
+                                 validate=validate.Length(max=100),
+                                 metadata={"description": "the tenure performance "
+                                                          "contract's targets, for the term"})
 
 
 class TemplateOut(ma.Schema):
@@ -226,6 +234,7 @@ class TemplateOut(ma.Schema):
     max_consecutive_terms = fields.Integer()
     signing_deadline_days = fields.Integer()
     targets = fields.List(fields.Nested(TargetLineOut))
+    tenure_targets = fields.List(fields.Nested(TargetLineOut))
     row_version = fields.Integer()
 
 
@@ -243,6 +252,8 @@ class ContractIn(StrictSchema):
     max_consecutive_terms = fields.Integer(validate=validate.Range(min=1, max=10))
     template_id = fields.String()
     targets = fields.List(fields.Nested(TargetLineIn), validate=validate.Length(max=100))
+    tenure_targets = fields.List(fields.Nested(TargetLineIn),
+                                 validate=validate.Length(max=100))
     signatory_override = fields.Nested(SignatoryOverrideIn)
 
 
@@ -291,6 +302,22 @@ class SignatoryOut(ma.Schema):
     override_reason = fields.String(allow_none=True)
 
 
+class UnappraisableOut(ma.Schema):
+    document = fields.String(metadata={"description": "annual or tenure"})
+    year = fields.Integer(allow_none=True)
+    reason = fields.String()
+
+
+class AppraisableOut(ma.Schema):
+    """Whether the appraisals can score the contract's targets under the shared default
+    rule (docs/performance-contract.md); the appraisal service judges it again under the
+    scheme that applies."""
+
+    annual = fields.Boolean()
+    tenure = fields.Boolean()
+    reasons = fields.List(fields.Nested(UnappraisableOut))
+
+
 class ContractOut(ma.Schema):
     id = fields.String()
     manager_id = fields.String()
@@ -316,6 +343,7 @@ class ContractOut(ma.Schema):
     signed_by = fields.String(allow_none=True)
     ended_at = UtcDateTime(allow_none=True)
     end_reason = fields.String(allow_none=True)
+    appraisable = fields.Nested(AppraisableOut, allow_none=True)
     row_version = fields.Integer()
     documents = fields.List(fields.Nested(DocumentOut))
 

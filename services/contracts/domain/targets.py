@@ -14,15 +14,27 @@ from services.contracts.domain.vocabulary import DocumentKind
 from shared.performance_contract import (
     ANNUAL,
     TENURE,
+    Appraisability,
     IndicatorDefinition,
     Proportion,
     TargetLine,
+    appraisability,
+    composition_faults,
     document_faults,
     document_name,
     faults_summary,
+    line_from_stored,
+    part_required_message,
+    proportion_for,
+    resolve_part,
 )
 
-__all__ = ["IndicatorDefinition", "TargetLine", "check_targets_editable", "validate_targets"]
+__all__ = [
+    "AMENDMENT_FIELDS", "Appraisability", "IndicatorDefinition", "Proportion", "TargetLine",
+    "appraisability", "check_targets_editable", "composition_faults", "document_name",
+    "faults_summary", "line_from_stored", "part_required_message", "proportion_for",
+    "resolve_part", "validate_targets",
+]
 
 #: The amendment field that changes each document's targets.
 AMENDMENT_FIELDS = {ANNUAL: "annual_targets", TENURE: "tenure_targets"}

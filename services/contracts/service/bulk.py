@@ -39,6 +39,7 @@ from services.contracts.service.contracts import (
     _existing_terms,
     _signatory,
     _terms_snapshot,
+    appraisable_of,
     contract_data,
 )
 from services.contracts.service.library import (
@@ -133,6 +134,7 @@ def _run_bulk_issue(db: Database, job_id: str, today: date) -> None:
             term_years=template.term_years, max_consecutive_terms=template.max_consecutive_terms,
             signing_deadline_days=template.signing_deadline_days,
             targets=tuple(target_line(t) for t in template.targets),
+            tenure_targets=tuple(target_line(t) for t in template.tenure_targets or []),
         )
         decisions = d.plan_bulk_issue(candidates, template_view, start, existing, consecutive)
         job.total = len(decisions)
@@ -145,6 +147,7 @@ def _run_bulk_issue(db: Database, job_id: str, today: date) -> None:
             "id": template.id, "term_years": template.term_years,
             "max_terms": template.max_consecutive_terms,
             "deadline_days": template.signing_deadline_days, "targets": template.targets,
+            "tenure_targets": template.tenure_targets or [],
         }
         actor = job.requested_by
     end = d.term_end(start, template_data["term_years"])
@@ -175,6 +178,7 @@ def _issue_chunk(s: Session, units: UnitCache, members: list[tuple[Manager, OrgU
     deadline = today + timedelta(days=template["deadline_days"])
     contracts, documents, versions, events = [], [], [], []
     signatories: dict[tuple[str, str], dict[str, Any]] = {}
+    appraisable: dict[str, dict[str, Any]] = {}  # by position: the template's lines are one
     for m, unit in members:
         key = (unit.id, m.position)
         if key not in signatories:
@@ -190,8 +194,12 @@ def _issue_chunk(s: Session, units: UnitCache, members: list[tuple[Manager, OrgU
             "ended_at": None, "end_reason": None, "version": 1, "row_version": 1,
             "reminders_sent": [], "created_by": actor, "created_at": now, "updated_at": now,
         }
+        docs = _document_rows(row["id"], start, end, template["targets"],
+                              template["tenure_targets"])
+        if m.position not in appraisable:
+            appraisable[m.position] = appraisable_of(m.position, docs)
+        row["appraisable"] = appraisable[m.position]
         contract = SimpleNamespace(**row)
-        docs = _document_rows(row["id"], start, end, template["targets"])
         contracts.append(row)
         documents.extend(docs)
         versions.append({"contract_id": row["id"], "version": 1,
