@@ -47,6 +47,21 @@ class TargetSetOut(ma.Schema):
     targets = fields.List(fields.Dict())
 
 
+class UnappraisableOut(ma.Schema):
+    document = fields.String(metadata={"description": "annual or tenure"})
+    year = fields.Integer(allow_none=True)
+    reason = fields.String()
+
+
+class AppraisableOut(ma.Schema):
+    """Whether this service can score the contract's targets under the schemes that apply
+    (each year's, and the term's last year's for the tenure appraisal), and why not."""
+
+    annual = fields.Boolean()
+    tenure = fields.Boolean()
+    reasons = fields.List(fields.Nested(UnappraisableOut))
+
+
 class ContractOut(ma.Schema):
     id = fields.String()
     state = fields.String()
@@ -59,6 +74,7 @@ class ContractOut(ma.Schema):
     ended_by_exit = fields.Boolean()
     end_reason = fields.String(allow_none=True)
     target_sets = fields.List(fields.Nested(TargetSetOut))
+    appraisable = fields.Nested(AppraisableOut, allow_none=True)
 
 
 class ManagerSummaryOut(ma.Schema):
