@@ -132,8 +132,9 @@ def validated_targets(s: Session, raw_lines: Iterable[Mapping[str, Any]], *,
         lines.append(target_line(raw, part))
     library = _library(s, lines)
     try:
+        # Until every part is said, the composition has nothing to judge.
         d.validate_targets(lines, library, field=field, document=document, position=position,
-                           proportion=proportion, year=year)
+                           proportion=None if missing else proportion, year=year)
     except d.TargetsInvalid as exc:
         raise d.TargetsInvalid(exc.detail, errors={**missing, **exc.errors}) from exc
     if missing:
