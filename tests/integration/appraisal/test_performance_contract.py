@@ -84,10 +84,11 @@ def readme_template(api: Client, **extra: Any) -> dict[str, Any]:
         "term_years": 3, "targets": README_TARGETS, **extra}, expect=201).get_json()
 
 
-def bulk_issue(api: Client, template_id: str) -> dict[str, Any]:
+def bulk_issue(api: Client, template_id: str, **criteria: Any) -> dict[str, Any]:
     job = api.post("/api/v1/bulk-issues", {
         "template_id": template_id, "start_date": "2026-01-01",
-        "filter": {"layer": 2, "position": "general_manager"}}, expect=202).get_json()
+        "filter": criteria or {"layer": 2, "position": "general_manager"}},
+        expect=202).get_json()
     deadline = time.monotonic() + 30
     while job["status"] not in ("done", "failed") and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -182,13 +183,7 @@ def test_bulk_issue_skips_the_position_a_template_for_any_position_cannot_apprai
     t = contracts.api.post("/api/v1/templates", {"name": "Everyone",
                                                  "targets": organisational},
                            expect=201).get_json()
-    job = contracts.api.post("/api/v1/bulk-issues", {
-        "template_id": t["id"], "start_date": "2026-01-01", "filter": {"layer": 2}},
-        expect=202).get_json()
-    deadline = time.monotonic() + 30
-    while job["status"] != "done" and time.monotonic() < deadline:
-        time.sleep(0.05)
-        job = contracts.api.get(f"/api/v1/bulk-issues/{job['id']}").get_json()
+    job = bulk_issue(contracts.api, t["id"], layer=2)
     reasons = {x["manager_id"]: x["reason"] for x in job["decisions"]}
     assert reasons == {g["general_manager"]: None,
                        g["deputy_general_manager"]: "targets_not_appraisable"}
