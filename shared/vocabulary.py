@@ -16,14 +16,8 @@ from enum import StrEnum
 
 #: The group HQ is layer 1; a second-level enterprise 2; a department one more than its unit.
 GROUP_LAYER = 1
-#: The deepest layer any API accepts: a guard against typos, far below any real group.
+#: The deepest layer any API accepts: a guard against typos, far deeper than any real group.
 MAX_LAYER = 20
-
-
-def is_layer(value: object) -> bool:
-    """A layer is a whole number from 1 (the group HQ) to MAX_LAYER."""
-    return (isinstance(value, int) and not isinstance(value, bool)
-            and GROUP_LAYER <= value <= MAX_LAYER)
 
 
 # --- categories -------------------------------------------------------------------------------

@@ -8,14 +8,14 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from shared.fields import DecimalString, PageInfo, PageQuery, StrictSchema, UtcDateTime
+from shared.vocabulary import GRADE_ORDER, GROUP_LAYER, MAX_LAYER
 
 KINDS = validate.OneOf(["annual", "tenure"])
 STATES = validate.OneOf(["open", "actuals_submitted", "scored", "reviewed", "approved",
                          "published"])
-GRADES = validate.OneOf(["excellent", "good", "competent", "basically_competent",
-                         "not_competent"])
+GRADES = validate.OneOf([g.value for g in GRADE_ORDER])
 YEAR = validate.Range(min=1990, max=2200)
-LAYER = validate.Range(min=1, max=20)
+LAYER = validate.Range(min=GROUP_LAYER, max=MAX_LAYER)
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$",
                        error="1-64 letters, digits, '_', '.', '-'")
 DEPARTURE_REASONS = ["retirement", "resignation", "misconduct", "transfer", "other"]

@@ -7,10 +7,12 @@ from marshmallow import fields, validate, validates_schema
 
 from services.contracts import domain as d
 from shared.fields import DecimalString, PageInfo, PageQuery, StrictSchema, UtcDateTime
+from shared.vocabulary import GROUP_LAYER, MAX_LAYER
 
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$",
                        error="1-64 letters, digits, '_', '.', '-'")
 NAME = validate.Length(min=1, max=200)
+LAYER = validate.Range(min=GROUP_LAYER, max=MAX_LAYER)
 positions = [p.value for p in d.Position]
 
 
@@ -77,7 +79,7 @@ class OrgUnitHistoryOut(ma.Schema):
 class OrgUnitQuery(PageQuery):
     parent_id = fields.String()
     subtree_of = fields.String()
-    layer = fields.Integer(validate=validate.Range(min=1, max=20))
+    layer = fields.Integer(validate=LAYER)
     category = CategoryField()
     kind = fields.String(validate=_enum(d.UnitKind))
 
@@ -129,7 +131,7 @@ class ManagerOut(ma.Schema):
 
 class ManagerQuery(PageQuery):
     org_unit_id = fields.String(metadata={"description": "the whole subtree of this unit"})
-    layer = fields.Integer(validate=validate.Range(min=1, max=20))
+    layer = fields.Integer(validate=LAYER)
     category = CategoryField()
     position = fields.String(validate=validate.OneOf(positions))
     management_level = fields.String(validate=_enum(d.ManagementLevel))
@@ -206,7 +208,7 @@ class TargetsIn(StrictSchema):
 class TemplateIn(StrictSchema):
     name = fields.String(required=True, validate=NAME)
     layer = fields.Integer(allow_none=True, load_default=None,
-                           validate=validate.Range(min=1, max=20))
+                           validate=LAYER)
     category = CategoryField(allow_none=True, load_default=None)
     position = fields.String(allow_none=True, load_default=None,
                              validate=validate.OneOf(positions))
@@ -350,7 +352,7 @@ class ContractOut(ma.Schema):
 
 class ContractQuery(PageQuery):
     org_unit_id = fields.String(metadata={"description": "the whole subtree of this unit"})
-    layer = fields.Integer(validate=validate.Range(min=1, max=20))
+    layer = fields.Integer(validate=LAYER)
     category = CategoryField()
     position = fields.String(validate=validate.OneOf(positions))
     state = fields.String(validate=_enum(d.ContractState))
@@ -376,7 +378,7 @@ class VersionOut(ma.Schema):
 
 class BulkFilterIn(StrictSchema):
     org_unit_id = fields.String()
-    layer = fields.Integer(validate=validate.Range(min=1, max=20))
+    layer = fields.Integer(validate=LAYER)
     category = CategoryField()
     position = fields.String(validate=validate.OneOf(positions))
     management_level = fields.String(validate=_enum(d.ManagementLevel))
