@@ -8,14 +8,14 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from shared.fields import DecimalString, PageInfo, PageQuery, StrictSchema, UtcDateTime
+from shared.vocabulary import GRADE_ORDER, GROUP_LAYER, MAX_LAYER
 
 KINDS = validate.OneOf(["annual", "tenure"])
 STATES = validate.OneOf(["open", "actuals_submitted", "scored", "reviewed", "approved",
                          "published"])
-GRADES = validate.OneOf(["excellent", "good", "competent", "basically_competent",
-                         "not_competent"])
+GRADES = validate.OneOf([g.value for g in GRADE_ORDER])
 YEAR = validate.Range(min=1990, max=2200)
-LAYER = validate.Range(min=1, max=20)
+LAYER = validate.Range(min=GROUP_LAYER, max=MAX_LAYER)
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$",
                        error="1-64 letters, digits, '_', '.', '-'")
 DEPARTURE_REASONS = ["retirement", "resignation", "misconduct", "transfer", "other"]
@@ -47,6 +47,21 @@ class TargetSetOut(ma.Schema):
     targets = fields.List(fields.Dict())
 
 
+class UnappraisableOut(ma.Schema):
+    document = fields.String(metadata={"description": "annual or tenure"})
+    year = fields.Integer(allow_none=True)
+    reason = fields.String()
+
+
+class AppraisableOut(ma.Schema):
+    """Whether this service can score the contract's targets under the schemes that apply
+    (each year's, and the term's last year's for the tenure appraisal), and why not."""
+
+    annual = fields.Boolean()
+    tenure = fields.Boolean()
+    reasons = fields.List(fields.Nested(UnappraisableOut))
+
+
 class ContractOut(ma.Schema):
     id = fields.String()
     state = fields.String()
@@ -59,6 +74,7 @@ class ContractOut(ma.Schema):
     ended_by_exit = fields.Boolean()
     end_reason = fields.String(allow_none=True)
     target_sets = fields.List(fields.Nested(TargetSetOut))
+    appraisable = fields.Nested(AppraisableOut, allow_none=True)
 
 
 class ManagerSummaryOut(ma.Schema):

@@ -98,6 +98,8 @@ class ContractTemplate(Base):
     max_consecutive_terms: Mapped[int] = mapped_column(Integer)
     signing_deadline_days: Mapped[int] = mapped_column(Integer)
     targets: Mapped[list[Any]] = mapped_column(JSON)
+    #: The tenure performance contract's targets, for the whole term (migration 0004).
+    tenure_targets: Mapped[list[Any]] = mapped_column(JSON, default=list)
     row_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -136,6 +138,10 @@ class TenureContract(Base):
     # Every signature of the contract as the API shows it, oldest first: a read copy of
     # contract_signatures, rewritten with each signature in the same unit of work.
     signatures: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    #: Whether the annual and tenure appraisals can score its documents under the shared
+    #: default rule, and why not (shared.performance_contract.Appraisability.as_dict);
+    #: written with the documents' targets, read as stored (migration 0004).
+    appraisable: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

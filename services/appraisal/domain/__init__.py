@@ -4,6 +4,7 @@ Import from here (`from services.appraisal import domain as d`); the submodules 
 rules by meaning; README.md ("Appraisal: the rules") explains each with worked examples.
 """
 
+from services.appraisal.domain.appraisability import contract_appraisability
 from services.appraisal.domain.appraisal import (
     AppraisalResult,
     CohortResult,
@@ -167,6 +168,7 @@ __all__ = [
     "appraise_tenure",
     "completion_of",
     "compose",
+    "contract_appraisability",
     "decide_grade",
     "decide_outcome",
     "exit_statistics",

@@ -26,6 +26,14 @@ from services.appraisal.domain.vocabulary import (
     TenureOutcome,
     VetoMode,
 )
+from shared.performance_contract import (
+    DEFAULT_PROPORTION,
+    POSITION_PROPORTIONS,
+    TENURE_ANNUAL_SHARE,
+    TENURE_TARGETS_SHARE,
+    Proportion,
+    proportion_for,
+)
 
 SLUG = re.compile(r"^[a-z][a-z0-9_]{1,47}$")
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -40,14 +48,6 @@ def _frozen_map(obj: object, name: str) -> None:
 
 
 # --- the sections of a scheme ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Proportion:
-    """How a manager's score splits between the organisation's and their own indicators."""
-
-    organisational: Decimal
-    individual: Decimal
 
 
 DEFAULT_RATINGS = {"A": Decimal("1.20"), "B": Decimal("1.00"), "C": Decimal("0.80"),
@@ -74,15 +74,18 @@ class ScoringRules:
 
 
 def _default_positions() -> dict[str, Proportion]:
-    return {"chair": Proportion(Decimal("1.00"), Decimal("0.00")),
-            "general_manager": Proportion(Decimal("1.00"), Decimal("0.00"))}
+    return dict(POSITION_PROPORTIONS)
 
 
 @dataclass(frozen=True)
 class CompositionRules:
-    """Organisational vs individual proportions by position, and the difficulty coefficient."""
+    """Organisational vs individual proportions by position, and the difficulty coefficient.
 
-    default: Proportion = Proportion(Decimal("0.50"), Decimal("0.50"))
+    The defaults are the shared composition rule (shared/performance_contract.py), the one
+    the contracts service checks targets against.
+    """
+
+    default: Proportion = DEFAULT_PROPORTION
     positions: Mapping[str, Proportion] = field(default_factory=_default_positions)
     difficulty_min: Decimal = Decimal("0.80")
     difficulty_max: Decimal = Decimal("1.20")
@@ -93,9 +96,7 @@ class CompositionRules:
         _frozen_map(self, "positions")
 
     def for_position(self, position: str | None) -> Proportion:
-        if position is None:
-            return self.default
-        return self.positions.get(position, self.default)
+        return proportion_for(position, self.positions, self.default)
 
 
 @dataclass(frozen=True)
@@ -184,8 +185,8 @@ class ExitRules:
 class TenureRules:
     """The tenure appraisal: annual scores vs tenure targets, and the outcome thresholds."""
 
-    annual_share: Decimal = Decimal("0.60")
-    targets_share: Decimal = Decimal("0.40")
+    annual_share: Decimal = TENURE_ANNUAL_SHARE
+    targets_share: Decimal = TENURE_TARGETS_SHARE
     #: Weights of the term's years, oldest first (sum 1); None: the plain mean.
     year_weights: tuple[Decimal, ...] | None = None
     renew_min: Decimal = Decimal("80.00")

@@ -39,6 +39,7 @@ from services.contracts.service.contracts import (
     _existing_terms,
     _signatory,
     _terms_snapshot,
+    appraisable_of,
     contract_data,
 )
 from services.contracts.service.library import (
@@ -184,6 +185,7 @@ def _run_bulk_issue(db: Database, job_id: str, today: date, progress: _Progress)
             term_years=template.term_years, max_consecutive_terms=template.max_consecutive_terms,
             signing_deadline_days=template.signing_deadline_days,
             targets=tuple(target_line(t) for t in template.targets),
+            tenure_targets=tuple(target_line(t) for t in template.tenure_targets or []),
         )
         planned = d.plan_bulk_issue(candidates, template_view, start, existing, consecutive)
         units = UnitCache(s)
@@ -201,6 +203,7 @@ def _run_bulk_issue(db: Database, job_id: str, today: date, progress: _Progress)
             "id": template.id, "term_years": template.term_years,
             "max_terms": template.max_consecutive_terms,
             "deadline_days": template.signing_deadline_days, "targets": template.targets,
+            "tenure_targets": template.tenure_targets or [],
         }
         actor = job.requested_by
     end = d.term_end(start, template_data["term_years"])
@@ -250,6 +253,7 @@ def _issue_chunk(s: Session, units: UnitCache, members: list[tuple[Manager, OrgU
     now = utcnow()
     deadline = today + timedelta(days=template["deadline_days"])
     contracts, documents, versions, events = [], [], [], []
+    appraisable: dict[str, dict[str, Any]] = {}  # by position: the template's lines are one
     for m, unit in members:
         key = (unit.id, m.position)
         row = {
@@ -264,8 +268,12 @@ def _issue_chunk(s: Session, units: UnitCache, members: list[tuple[Manager, OrgU
             "reminders_sent": [], "signatures": [], "created_by": actor, "created_at": now,
             "updated_at": now,
         }
+        docs = _document_rows(row["id"], start, end, template["targets"],
+                              template["tenure_targets"])
+        if m.position not in appraisable:
+            appraisable[m.position] = appraisable_of(m.position, docs)
+        row["appraisable"] = appraisable[m.position]
         contract = SimpleNamespace(**row)
-        docs = _document_rows(row["id"], start, end, template["targets"])
         contracts.append(row)
         documents.extend(docs)
         versions.append({"contract_id": row["id"], "version": 1,
