@@ -135,6 +135,7 @@ VOCABULARIES: dict[str, dict[str, tuple[str, str]]] = {
         "manager": ("经理人", "manager"),
         "appraiser": ("考核人", "appraiser"),
         "hr_admin": ("人力资源管理员", "HR administrator"),
+        "signatory": ("企业方签署人", "employer's signatory"),
     },
     "channel": {
         "email": ("电子邮件", "e-mail"),
@@ -159,6 +160,11 @@ VOCABULARIES: dict[str, dict[str, tuple[str, str]]] = {
         "actuals_due": ("完成值填报提醒", "actuals due"),
         "review_due": ("考核评审提醒", "review due"),
         "delivery_given_up_hr": ("投递失败通知", "delivery given up"),
+        "contract_in_force": ("责任书生效通知", "contract in force"),
+        "amendment_to_sign": ("变更待签署通知", "amendment to sign"),
+        "countersign_request": ("企业方会签通知", "countersignature requested"),
+        "self_report_due": ("述职报告提醒", "self-report due"),
+        "self_report_submitted_hr": ("述职报告提交通知", "self-report submitted"),
     },
     "appraisal_kind": {
         "annual": ("年度考核", "annual appraisal"),
@@ -202,6 +208,8 @@ VOCABULARIES: dict[str, dict[str, tuple[str, str]]] = {
         "template_does_not_match": ("模板不适用于该人员", "the template is not for this manager"),
         "overlapping_contract": ("已有重叠期间的任期合同", "a contract already covers the term"),
         "renewal_limit_reached": ("已达连续任期上限", "the limit of consecutive terms is reached"),
+        "targets_not_appraisable": ("模板指标不符合该岗位的考核构成",
+                                    "the template's targets cannot be appraised for the position"),
         "all_or_nothing": ("其他人员未能下发，本次全部不下发",
                            "another manager failed; nobody was issued"),
         "signatory_required": ("无规则确定企业方签署人，需人工指定",

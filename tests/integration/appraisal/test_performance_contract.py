@@ -19,7 +19,8 @@ from services.contracts import create_app as create_contracts_app
 from services.contracts.models import outbox
 from shared.events.envelope import decode_envelope
 from shared.events.schemas import validate_event
-from tests.conftest import auth, service_settings
+from tests.conftest import service_settings
+from tests.support import contracts_world as world
 from tests.support.contracts_world import Client, unit
 
 from .conftest import feed, post_actuals, run_cohort
@@ -98,9 +99,9 @@ def bulk_issue(api: Client, template_id: str, **criteria: Any) -> dict[str, Any]
 
 
 def sign_as_manager(api: Client, manager_id: str) -> dict[str, Any]:
+    """The manager signs, then the employer's signatory countersigns: the contract is active."""
     contract = api.get(f"/api/v1/contracts?manager_id={manager_id}").get_json()["items"][0]
-    mine = api.as_(auth("manager", subject=manager_id, manager_id=manager_id))
-    return mine.post(f"/api/v1/contracts/{contract['id']}/sign", {}, expect=200).get_json()
+    return world.sign_both_sides(api, contract)
 
 
 # --- the README's template, end to end --------------------------------------------------------
@@ -239,15 +240,18 @@ def test_tenure_targets_set_after_signing_are_signed_on_their_own_then_locked(
                       headers={"If-Match": f'"v{doc["row_version"]}"'})
     assert contracts.api.get(f"/api/v1/contracts/{signed['id']}").get_json()[
         "appraisable"]["tenure"] is True
-    contracts.api.post(f"{path}/sign", expect=200)
+    world.sign_as_manager(contracts.api, signed, path=f"documents/{doc['id']}/sign")
+    world.countersign(contracts.api, signed, path=f"documents/{doc['id']}/sign")
     feed(app, contracts.new_events())
     sets = api.get(f"/api/v1/managers/{g['general_manager']}").get_json()[
         "contracts"][0]["target_sets"]
     tenure = next(t for t in sets if t["kind"] == "tenure")
     assert tenure["locked"] is True and tenure["targets"][0]["indicator_code"] == "PROFIT"
 
-    problem = contracts.api.put(f"{path}/targets", {"indicators": TENURE_TARGETS},
-                                expect=409, headers={"If-Match": '"v3"'}).get_json()
+    now = next(d for d in contracts.api.get(f"/api/v1/contracts/{signed['id']}").get_json()[
+        "documents"] if d["id"] == doc["id"])
+    problem = contracts.api.put(f"{path}/targets", {"indicators": TENURE_TARGETS}, expect=409,
+                                headers={"If-Match": f'"v{now["row_version"]}"'}).get_json()
     assert problem["detail"].startswith("The tenure performance contract is signed")
     assert f"POST /api/v1/contracts/{signed['id']}/amendments with tenure_targets" \
         in problem["detail"]
