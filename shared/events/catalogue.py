@@ -39,6 +39,8 @@ CATALOGUE: dict[str, EventSpec] = {
         "contract.expired": "A tenure contract passed its end date.",
         "contract.renewed": "A tenure contract was renewed; a new contract follows.",
         "targets.set": "The targets of an annual or tenure performance contract were set.",
+        "contract.reinstated": "A contract terminated by an exit that was then cancelled "
+                               "(a late appeal upheld) is active again.",
     }),
     **_specs(APPRAISALS_TOPIC, "/tenure/appraisal", {
         "appraisal.opened": "An appraisal was opened for a manager and year.",
@@ -46,8 +48,13 @@ CATALOGUE: dict[str, EventSpec] = {
         "appraisal.scored": "An appraisal was scored.",
         "appraisal.published": "An appraisal result was published to the manager.",
         "appraisal.appealed": "A published appraisal was reopened by an appeal.",
-        "exit.triggered": "An exit trigger fired for a manager (rigid exit).",
+        "exit.triggered": "A published result is an exit (rigid exit, or a tenure appraisal "
+                          "concluding exit): pending until its appeal deadline.",
         "tenure.concluded": "A tenure appraisal concluded: renew, renew with conditions or exit.",
+        "exit.confirmed": "An exit is confirmed (its appeal window closed without an appeal, "
+                          "or the appeal was rejected or still exits): terminate the contract.",
+        "exit.cancelled": "An exit is cancelled (an upheld appeal's re-score passes); if its "
+                          "contract was terminated, reinstate it.",
     }),
     **_specs(NOTICES_TOPIC, "/tenure/notifications", {
         "notice.given_up": "A notice could not be delivered after every retry.",
