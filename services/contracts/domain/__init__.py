@@ -44,6 +44,7 @@ from services.contracts.domain.lifecycle import (
     TRANSITIONS,
     allowed_actions,
     check_amendment,
+    check_reinstatement,
     next_version,
     transition,
 )
@@ -152,6 +153,7 @@ __all__ = [
     "check_amendment",
     "check_move",
     "check_no_overlap",
+    "check_reinstatement",
     "check_renewal",
     "check_targets_editable",
     "check_template",
