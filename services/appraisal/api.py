@@ -482,7 +482,7 @@ class ExitWindows(MethodView):
 @exits.route("")
 class ExitDecisions(MethodView):
     @require()
-    @exits.arguments(sc.ExitDecisionQuery, location="query")
+    @exits.arguments(sc.ExitDecisionQuery, location="query", unknown=ma.RAISE)
     @exits.response(200, sc.ExitDecisionPage)
     def get(self, query: dict[str, Any]) -> Any:
         """Exit decisions in your scope, soonest deadline first (`state=pending`: exits
@@ -504,7 +504,7 @@ class ExitDecisionOne(MethodView):
 @appeals.route("")
 class Appeals(MethodView):
     @require()
-    @appeals.arguments(sc.AppealQuery, location="query")
+    @appeals.arguments(sc.AppealQuery, location="query", unknown=ma.RAISE)
     @appeals.response(200, sc.AppealPage)
     def get(self, query: dict[str, Any]) -> Any:
         """Appeals in your scope, oldest first (`status=open`: HR's queue to decide; a
