@@ -8,6 +8,7 @@ and the events of each outbox are applied by the other's real handlers, in order
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -378,3 +379,16 @@ def test_a_scheme_with_a_longer_window_gives_a_later_deadline(
     published = datetime.fromisoformat(decision["published_at"].replace("Z", "+00:00"))
     local_day = published.astimezone(ZoneInfo("Asia/Shanghai")).date()
     assert decision["appeal_deadline"] == (local_day + timedelta(days=30)).isoformat()
+
+
+def test_concurrent_runs_of_the_daily_job_confirm_each_exit_exactly_once(
+        app: Any, api: Client, world: World) -> None:
+    publish_cohort(api, world)
+    later = datetime.now(UTC) + timedelta(days=40)
+    database = app.extensions["tenure_db"]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: close_elapsed_windows(database, later), range(4)))
+    assert sum(r["confirmed"] for r in results) == 2
+    confirmed = [e["data"]["exit_decision_id"] for e in outbox_events(app)
+                 if e["type"] == "exit.confirmed"]
+    assert len(confirmed) == len(set(confirmed)) == 2
