@@ -213,19 +213,22 @@ class ExitTriggeredData(EventData):
     appeal_window_zone = fields.String()
 
 
-class ExitConfirmedData(ExitTriggeredData):
+class ExitSettledData(ExitTriggeredData):
+    """What an exit decision's confirmation or cancellation always names."""
+
     exit_decision_id = _id(required=True)
     appraisal_id = _id(required=True)
+    because = fields.String(required=True)
+
+
+class ExitConfirmedData(ExitSettledData):
     because = fields.String(required=True, validate=validate.OneOf(
         ["window_closed", "appeal_rejected", "appeal_upheld_still_exits"]))
     confirmed_at = fields.String()
     confirmed_by = fields.String()
 
 
-class ExitCancelledData(ExitTriggeredData):
-    exit_decision_id = _id(required=True)
-    appraisal_id = _id(required=True)
-    because = fields.String(required=True)
+class ExitCancelledData(ExitSettledData):
     appeal_id = _id(allow_none=True)
     contract_terminated = fields.Boolean(required=True, metadata={
         "description": "true: the exit had terminated the contract; reinstate it"})

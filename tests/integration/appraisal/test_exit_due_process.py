@@ -86,6 +86,14 @@ def publish_cohort(api: Client, world: World) -> dict[str, dict[str, Any]]:
     return {a["manager_id"]: a for a in items}
 
 
+def start(app: Any, api: Client, linked: tuple[Any, World]
+          ) -> tuple[Wire, World, dict[str, dict[str, Any]]]:
+    """Both services wired together, and the cohort's results published."""
+    contracts, world = linked
+    wire = Wire(app, contracts)
+    return wire, world, publish_cohort(api, world)
+
+
 def types(app: Any) -> list[str]:
     return [e["type"] for e in outbox_events(app)]
 
@@ -128,9 +136,7 @@ def age_publication(app: Any, appraisal_id: str, days: int) -> None:
 
 def test_a_published_exit_is_pending_until_its_window_closes_then_confirmed_once(
         app: Any, api: Client, linked: tuple[Any, World]) -> None:
-    contracts, world = linked
-    wire = Wire(app, contracts)
-    published = publish_cohort(api, world)
+    wire, world, published = start(app, api, linked)
     low = world.gms[6]
     wire.pump()
     assert wire.contract(world.contracts[low])["state"] == "active"
@@ -181,9 +187,7 @@ def test_the_ops_endpoint_closes_the_windows_for_the_whole_group_only(
 
 def test_an_appeal_in_time_holds_the_exit_and_a_rejection_confirms_it(
         app: Any, api: Client, linked: tuple[Any, World]) -> None:
-    contracts, world = linked
-    wire = Wire(app, contracts)
-    published = publish_cohort(api, world)
+    wire, world, published = start(app, api, linked)
     worst = world.gms[7]
     path = f"{HR_PATH}/{published[worst]['id']}"
     mine = api.as_(auth("manager", manager_id=worst))
@@ -218,9 +222,7 @@ def test_an_appeal_in_time_holds_the_exit_and_a_rejection_confirms_it(
 
 def test_an_upheld_appeal_whose_rescore_passes_cancels_the_exit_and_nothing_is_terminated(
         app: Any, api: Client, linked: tuple[Any, World]) -> None:
-    contracts, world = linked
-    wire = Wire(app, contracts)
-    published = publish_cohort(api, world)
+    wire, world, published = start(app, api, linked)
     low = world.gms[6]
     path = f"{HR_PATH}/{published[low]['id']}"
     # HR files on the manager's behalf.
@@ -268,9 +270,7 @@ def test_an_upheld_appeal_whose_rescore_still_exits_is_confirmed_at_its_publicat
 
 def test_a_late_appeal_needs_hr_and_a_reason_and_if_upheld_and_passing_reinstates(
         app: Any, api: Client, linked: tuple[Any, World]) -> None:
-    contracts, world = linked
-    wire = Wire(app, contracts)
-    published = publish_cohort(api, world)
+    wire, world, published = start(app, api, linked)
     low = world.gms[6]
     path = f"{HR_PATH}/{published[low]['id']}"
     age_publication(app, published[low]["id"], 16)
@@ -301,7 +301,7 @@ def test_a_late_appeal_needs_hr_and_a_reason_and_if_upheld_and_passing_reinstate
     assert (contract["state"], contract["end_reason"]) == ("active", None)
     person = wire.person(low)
     assert (person["employment_status"], person["departure_reason"]) == ("active", None)
-    with contracts.extensions["tenure_db"].engine.connect() as conn:
+    with wire.contracts.extensions["tenure_db"].engine.connect() as conn:
         record = conn.execute(select(ExitTermination).where(
             ExitTermination.contract_id == world.contracts[low])).one()
     assert record.cancelled_event_id and record.reinstated_event_id and record.reinstated_at
