@@ -205,6 +205,29 @@ class ContractSignature(Base):
     recorded_by: Mapped[str | None] = mapped_column(String(200))  # paper: the HR user
 
 
+class ExitTermination(Base):
+    """A contract terminated by a confirmed appraisal exit, and its reinstatement if the
+    exit was later cancelled (a late appeal upheld): who, when, why, and which events."""
+
+    __tablename__ = "exit_terminations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    contract_id: Mapped[str] = mapped_column(ForeignKey("tenure_contracts.id"), index=True)
+    manager_id: Mapped[str] = mapped_column(String(36))
+    exit_decision_id: Mapped[str] = mapped_column(String(36), index=True)
+    appraisal_id: Mapped[str | None] = mapped_column(String(36))
+    confirmed_event_id: Mapped[str] = mapped_column(String(64))
+    terminated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # What the manager's employment status was before the exit, to restore it.
+    previous_employment_status: Mapped[str] = mapped_column(String(16))
+    previous_departure_reason: Mapped[str | None] = mapped_column(String(32))
+    reinstated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reinstated_by: Mapped[str | None] = mapped_column(String(200))
+    reinstate_reason: Mapped[str | None] = mapped_column(Text)
+    cancelled_event_id: Mapped[str | None] = mapped_column(String(64))
+    reinstated_event_id: Mapped[str | None] = mapped_column(String(64))
+
+
 class BulkIssueJob(Base):
     __tablename__ = "bulk_issue_jobs"
 

@@ -114,7 +114,7 @@ def test_a_rendered_notice_goes_out_by_email(smtp_server: tuple[Mailbox, int]) -
     send_notice_email(settings(port), notice, render_notice(notice))
     send_notice_email(settings(port), notice, render_notice(notice), generation=1)
     first, resent = mailbox.received
-    assert first["Subject"] == "【任期制】刚性退出条款已触发"
+    assert first["Subject"] == "【任期制】退出决定待定：可于 2026-03-18 前申诉"
     assert first["To"].addresses[0].addr_spec == notice.recipient.email
     text = first.get_body(("plain",)).get_content()
     # The rule and the grade reach the reader in words, never as codes.

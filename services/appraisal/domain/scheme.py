@@ -15,6 +15,13 @@ from itertools import pairwise
 from typing import Any
 
 from services.appraisal.domain.errors import SchemeInvalid
+from services.appraisal.domain.exit_decisions import (
+    DEFAULT_APPEAL_WINDOW_DAYS,
+    DEFAULT_APPEAL_WINDOW_ZONE,
+    MAX_APPEAL_WINDOW_DAYS,
+    MIN_APPEAL_WINDOW_DAYS,
+    zone_of,
+)
 from services.appraisal.domain.frozen import FrozenMap
 from services.appraisal.domain.numbers import CENT, ONE, ZERO, places
 from services.appraisal.domain.parsing import Faults
@@ -175,6 +182,10 @@ class ExitRules:
     tenure_not_passed_enabled: bool = True
     #: Grades that lead to bottom-grade adjustment (moved or demoted), never a percentage.
     bottom_grades: frozenset[Grade] = frozenset({Grade.BASICALLY_COMPETENT})
+    #: Calendar days after publication to appeal; an exit waits them out (exit_decisions.py).
+    appeal_window_days: int = DEFAULT_APPEAL_WINDOW_DAYS
+    #: The zone whose calendar days count for the window (an IANA name).
+    appeal_window_zone: str = DEFAULT_APPEAL_WINDOW_ZONE
 
     def __post_init__(self) -> None:
         if not isinstance(self.bottom_grades, frozenset):
@@ -428,6 +439,15 @@ def _exits_faults(r: ExitRules, faults: Faults) -> None:
         if grade not in (Grade.COMPETENT, Grade.BASICALLY_COMPETENT, Grade.NOT_COMPETENT):
             faults.add(p + "bottom_grades",
                        f"{grade}: only competent, basically_competent or not_competent")
+    days = r.appeal_window_days
+    if isinstance(days, bool) or not isinstance(days, int) or not (
+            MIN_APPEAL_WINDOW_DAYS <= days <= MAX_APPEAL_WINDOW_DAYS):
+        faults.add(p + "appeal_window_days", f"must be a whole number of calendar days from "
+                   f"{MIN_APPEAL_WINDOW_DAYS} to {MAX_APPEAL_WINDOW_DAYS}")
+    try:
+        zone_of(r.appeal_window_zone)
+    except (ValueError, TypeError):
+        faults.add(p + "appeal_window_zone", "must be a time zone name such as Asia/Shanghai")
 
 
 def _tenure_faults(r: TenureRules, faults: Faults) -> None:

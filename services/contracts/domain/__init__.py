@@ -54,6 +54,7 @@ from services.contracts.domain.lifecycle import (
     TRANSITIONS,
     allowed_actions,
     check_amendment,
+    check_reinstatement,
     next_version,
     transition,
 )
@@ -211,6 +212,7 @@ __all__ = [
     "check_move",
     "check_no_overlap",
     "check_paper_signature",
+    "check_reinstatement",
     "check_renewal",
     "check_targets_amendable",
     "check_targets_editable",

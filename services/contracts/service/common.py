@@ -112,5 +112,5 @@ def _visible_unit(session: Session, scope: Scope, unit_id: str, *, lock: bool = 
     return unit
 
 
-def _emit(session: Session, event_type: str, subject: str | None, data: dict[str, Any]) -> None:
-    record_event(session, outbox, event_type, subject, data)
+def _emit(session: Session, event_type: str, subject: str | None, data: dict[str, Any]) -> str:
+    return str(record_event(session, outbox, event_type, subject, data)["event_id"])

@@ -346,6 +346,22 @@ def end_in_session(s: Session, c: TenureContract, m: Manager, unit: OrgUnit,
     _emit(s, "contract.terminated", m.id, data)
 
 
+def reinstate_in_session(s: Session, c: TenureContract, m: Manager, unit: OrgUnit,
+                         actor: str, reason: str, **extra: Any) -> str:
+    """Bring a contract terminated by an exit back to active (the exit was cancelled): the
+    end is cleared, and contract.reinstated tells every service. The caller checked that
+    this exit terminated it (`domain.check_reinstatement`) and restores the manager.
+    Returns the id of contract.reinstated."""
+    c.state = d.check_reinstatement(c.state, terminated_by_exit=True).value
+    c.ended_at = None
+    c.end_reason = None
+    c.row_version += 1
+    c.updated_at = utcnow()
+    data = contract_data(c, m, unit, UnitCache(s), None)
+    data.update(reason=reason, reinstated_by=actor, **extra)
+    return _emit(s, "contract.reinstated", m.id, data)
+
+
 def renew_contract(db: Database, actor: Principal, contract_id: str, expected: int | None,
                    term_years: int | None) -> TenureContract:
     with db.unit_of_work() as s:
