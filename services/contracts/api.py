@@ -176,7 +176,7 @@ class Templates(MethodView):
     @require(*ANY_STAFF)
     @templates.response(200, sc.TemplateOut(many=True))
     def get(self) -> Any:
-        return svc.list_templates(db())
+        return svc.list_templates(db(), authenticate())
 
     @idempotent
     @require(HR_ADMIN, SERVICE)
@@ -192,7 +192,7 @@ class TemplateOne(MethodView):
     @require(*ANY_STAFF)
     @templates.response(200, sc.TemplateOut)
     def get(self, template_id: str) -> Any:
-        t = svc.get_template(db(), template_id)
+        t = svc.get_template(db(), authenticate(), template_id)
         return with_etag(t, t.row_version)
 
     @require(HR_ADMIN, SERVICE)

@@ -19,7 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.tables import BigId, define_shared_tables
+from shared import audit
+from shared.tables import BigId, define_audit_table, define_shared_tables
 
 
 class Base(DeclarativeBase):
@@ -98,6 +99,9 @@ class ContractTemplate(Base):
     max_consecutive_terms: Mapped[int] = mapped_column(Integer)
     signing_deadline_days: Mapped[int] = mapped_column(Integer)
     targets: Mapped[list[Any]] = mapped_column(JSON)
+    # The unit that owns the template; None for the group's own (docs/authorization.md).
+    org_unit_id: Mapped[str | None] = mapped_column(ForeignKey("org_units.id"), index=True,
+                                                    default=None)
     row_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -190,3 +194,6 @@ class BulkIssueJob(Base):
 
 
 outbox, inbox, idempotency_keys = define_shared_tables(Base.metadata)
+audit_log = define_audit_table(Base.metadata)
+# Every ORM write to these tables is recorded in audit_log (docs/audit.md).
+audit.track(Base.metadata)

@@ -214,6 +214,10 @@ class TemplateIn(StrictSchema):
                                            validate=validate.Range(min=1, max=365))
     targets = fields.List(fields.Nested(TargetLineIn), load_default=list,
                           validate=validate.Length(max=100))
+    org_unit_id = fields.String(allow_none=True, load_default=None,
+                                validate=validate.Length(min=1, max=36), metadata={
+                                    "description": "The unit that owns the template; null "
+                                    "for a group template (group-wide HR only)"})
 
 
 class TemplateOut(ma.Schema):
@@ -226,6 +230,7 @@ class TemplateOut(ma.Schema):
     max_consecutive_terms = fields.Integer()
     signing_deadline_days = fields.Integer()
     targets = fields.List(fields.Nested(TargetLineOut))
+    org_unit_id = fields.String(allow_none=True)
     row_version = fields.Integer()
 
 

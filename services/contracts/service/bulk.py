@@ -43,6 +43,7 @@ from services.contracts.service.contracts import (
 )
 from services.contracts.service.library import (
     target_line,
+    visible_template,
 )
 from shared.auth import Principal
 from shared.db import Database, bulk_insert
@@ -56,7 +57,7 @@ def start_bulk_issue(db: Database, actor: Principal, data: Mapping[str, Any]) ->
     with db.unit_of_work() as s:
         scope = resolve_scope(s, actor)
         require_write(scope)
-        if repo.template_by_id(s, data["template_id"]) is None:
+        if visible_template(s, scope, data["template_id"]) is None:
             raise ApiProblem(422, "Unprocessable Entity", "No such template",
                              errors={"template_id": ["does not exist"]})
         criteria = dict(data.get("filter") or {})
