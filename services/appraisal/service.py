@@ -35,7 +35,7 @@ from services.appraisal.models import (
     SchemeRecord,
     TargetSet,
 )
-from shared.auth import APPRAISER, HR_ADMIN, SERVICE, Principal
+from shared.auth import APPRAISER, GROUP_WIDE_WRITERS, HR_ADMIN, SERVICE, Principal
 from shared.db import Database
 from shared.errors import ApiProblem, not_found
 
@@ -131,7 +131,8 @@ def require_write(scope: Scope) -> None:
 def require_group_wide(scope: Scope) -> None:
     require_write(scope)
     if scope.path is not None:
-        raise ApiProblem(403, "Forbidden", "Only a group-wide HR administrator can change this")
+        raise ApiProblem(403, "Forbidden", f"Only {GROUP_WIDE_WRITERS} may change this: it "
+                         "is shared by the whole group")
 
 
 def unit_path(s: Session, unit_id: str | None) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -182,7 +183,9 @@ class Webhooks(MethodView):
 
         Every POST is signed with the secret; README.md ("Notifications: the rules",
         section 7) says how a receiver verifies it."""
-        row, secret = svc.create_webhook(db(), authenticate(), data)
+        row, secret = svc.create_webhook(
+            db(), authenticate(), data,
+            allowed_hosts=current_app.extensions["notifications_config"].webhook_allowed_hosts)
         out = {c: getattr(row, c) for c in ("id", "recipient_id", "org_unit_id", "url",
                                             "created_by", "created_at")}
         return out | {"secret": secret}, 201, {"Location": f"/api/v1/webhooks/{row.id}"}
