@@ -56,9 +56,11 @@ _acting: ContextVar[Actor | None] = ContextVar("tenure_audit_actor", default=Non
 
 
 @contextmanager
-def acting_as(actor: str, on_behalf_of: str | None = None) -> Iterator[None]:
-    """Writes in this block are recorded as `actor`'s (a consumer: the event's source)."""
-    token = _acting.set(Actor(actor, on_behalf_of))
+def acting_as(actor: str | Actor, on_behalf_of: str | None = None) -> Iterator[None]:
+    """Writes in this block are recorded as `actor`'s (a consumer: the event's source; a
+    background job: the `current_actor()` of the request that started it)."""
+    who = actor if isinstance(actor, Actor) else Actor(actor, on_behalf_of)
+    token = _acting.set(who)
     try:
         yield
     finally:
@@ -93,6 +95,10 @@ def current_actor() -> Actor:
 
 UnitOf = Callable[[Any], "str | None"]
 _tracked: dict[int, tuple[frozenset[str], UnitOf]] = {}
+
+
+def tracks(metadata: MetaData) -> bool:
+    return id(metadata) in _tracked
 
 
 def default_unit_of(obj: Any) -> str | None:
@@ -208,12 +214,13 @@ def record(session: Session, object_type: str, object_id: str, action: str, *,
         before, after)])
 
 
-def record_many(session: Session, entries: Iterable[Mapping[str, Any]]) -> None:
+def record_many(session: Session, entries: Iterable[Mapping[str, Any]],
+                actor: Actor | None = None) -> None:
     """Record many Core/COPY writes at once (COPY on PostgreSQL): each entry holds
     object_type, object_id, action and optionally before, after, org_unit_id."""
     from shared.db import bulk_insert
 
-    who, now = current_actor(), datetime.now(UTC)
+    who, now = actor or current_actor(), datetime.now(UTC)
     rows = [_row(who, now, e["object_type"], e["object_id"], e["action"],
                  e.get("org_unit_id"), e.get("before"), e.get("after")) for e in entries]
     bulk_insert(session, AUDIT, rows)

@@ -15,6 +15,7 @@ from services.appraisal import reports as rp
 from services.appraisal import runs as rn
 from services.appraisal import schemas as sc
 from services.appraisal import service as svc
+from shared.audit import audit_blueprint
 from shared.auth import APPRAISER, HR_ADMIN, MANAGER, SERVICE, authenticate, require
 from shared.errors import ApiProblem
 from shared.http import db, if_match, page_of, with_etag
@@ -45,7 +46,7 @@ reports = Blueprint("reports", __name__, url_prefix="/api/v1/reports",
 maintenance = Blueprint("maintenance", __name__, url_prefix="/api/v1/maintenance",
                         description="Scheduled work, callable by a scheduler")
 BLUEPRINTS = (people, schemes, difficulty, pay_bases, departures, actuals, appraisals, runs,
-              what_if, reports, maintenance)
+              what_if, reports, maintenance, audit_blueprint(svc.audit_units))
 
 
 

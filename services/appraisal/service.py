@@ -123,6 +123,13 @@ def resolve_scope(s: Session, principal: Principal) -> Scope:
     return Scope(path=None, manager_id=principal.manager_id or "-", subject=principal.subject)
 
 
+def audit_units(s: Session, principal: Principal) -> Select[Any] | None:
+    """The units whose audit trail the caller reads: None for the whole group."""
+    scope = resolve_scope(s, principal)
+    return None if scope.path is None else select(OrgUnit.id).where(
+        OrgUnit.path.startswith(scope.path))
+
+
 def require_write(scope: Scope) -> None:
     if not scope.can_write:
         raise ApiProblem(403, "Forbidden", "Only HR administrators can change this")

@@ -12,6 +12,8 @@ from flask_smorest import Blueprint
 from services.contracts import domain as d
 from services.contracts import schemas as sc
 from services.contracts import service as svc
+from services.contracts.service.common import audit_units
+from shared.audit import audit_blueprint
 from shared.auth import APPRAISER, HR_ADMIN, MANAGER, SERVICE, authenticate, require
 from shared.errors import ApiProblem
 from shared.fields import page_info
@@ -36,7 +38,8 @@ reports = Blueprint("reports", __name__, url_prefix="/api/v1/reports",
                     description="Coverage figures for the regulator")
 maintenance = Blueprint("maintenance", __name__, url_prefix="/api/v1/maintenance",
                         description="Scheduled work, callable by a scheduler")
-BLUEPRINTS = (org, people, library, templates, contracts, bulk, reports, maintenance)
+BLUEPRINTS = (org, people, library, templates, contracts, bulk, reports, maintenance,
+              audit_blueprint(audit_units))
 
 
 

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 
 from services.notifications import schemas as sc
 from services.notifications import service as svc
+from shared.audit import audit_blueprint
 from shared.auth import HR_ADMIN, SERVICE, authenticate, require
 from shared.http import db, if_match, page_of, with_etag
 from shared.idempotency import idempotent
@@ -28,7 +29,8 @@ webhooks = Blueprint("webhooks", __name__, url_prefix="/api/v1/webhooks",
                      description="Signed JSON receivers per person or org unit (HR)")
 templates = Blueprint("templates", __name__, url_prefix="/api/v1/templates",
                       description="Notice templates per kind and language (zh, en)")
-BLUEPRINTS = (inbox, notices, deliveries, recipients, webhooks, templates)
+BLUEPRINTS = (inbox, notices, deliveries, recipients, webhooks, templates,
+              audit_blueprint(svc.audit_units))
 
 
 

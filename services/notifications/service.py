@@ -100,6 +100,14 @@ def scope_of(principal: Principal) -> Scope:
     return Scope(principal.org_scope)
 
 
+def audit_units(s: Session, principal: Principal) -> Any:
+    """The units whose audit trail the caller reads: None for the whole group."""
+    scope = scope_of(principal)
+    if scope.group_wide:
+        return None
+    return repo.units_within(str(scope.unit_id))
+
+
 def require_group_wide(principal: Principal, what: str) -> None:
     require_group_wide_writer(principal, what)
 

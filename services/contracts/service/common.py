@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from services.contracts import repository as repo
@@ -97,6 +98,13 @@ def resolve_scope(session: Session, principal: Principal) -> Scope:
     unit_id = scope_unit_id(principal)
     unit = repo.unit_by_id(session, unit_id) if unit_id is not None else None
     return scope_of(principal, unit.path if unit else None)
+
+
+def audit_units(session: Session, principal: Principal) -> Select[Any] | None:
+    """The units whose audit trail the caller reads: None for the whole group."""
+    scope = resolve_scope(session, principal)
+    return None if scope.path is None else select(OrgUnit.id).where(
+        OrgUnit.path.startswith(scope.path))
 
 
 def require_write(scope: Scope) -> None:
