@@ -169,8 +169,13 @@ def _object_id(state: Any) -> str:
     return ":".join("" if k is None else str(k) for k in key)
 
 
+_PENDING = "tenure_audit_pending"
+
+
 def _after_flush(session: Session, _context: Any) -> None:
-    rows: list[dict[str, Any]] = []
+    """Collect this flush's writes; a unit of work that flushes an object several times
+    still gets one record per object: the version before the first flush, after the last."""
+    pending: dict[tuple[str, str], dict[str, Any]] = session.info.setdefault(_PENDING, {})
     now = datetime.now(UTC)
     who = None
     for action, objects in (("created", session.new), ("updated", session.dirty),
@@ -186,13 +191,35 @@ def _after_flush(session: Session, _context: Any) -> None:
             who = who or current_actor()
             after = None if action == "deleted" else _values(state, old=False)
             before = None if action == "created" else _values(state, old=True)
-            rows.append(_row(who, now, table.name, _object_id(state), action,
-                             tracked[1](obj), before, after))
-    if rows:
-        session.connection().execute(insert(AUDIT), rows)
+            key = (table.name, _object_id(state))
+            earlier = pending.get(key)
+            if earlier is None:
+                pending[key] = _row(who, now, key[0], key[1], action, tracked[1](obj),
+                                    before, after)
+                continue
+            if earlier["action"] == "created" and action == "deleted":
+                del pending[key]  # never existed outside this transaction
+                continue
+            earlier["after"] = None if after is None else jsonable(after)
+            if action == "deleted":
+                earlier["action"] = "deleted"
+            earlier["org_unit_id"] = earlier["org_unit_id"] or tracked[1](obj)
+
+
+def _before_commit(session: Session) -> None:
+    session.flush()  # the last changes first, so they are in the records written now
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        session.connection().execute(insert(AUDIT), list(pending.values()))
+
+
+def _forget(session: Session, *_args: Any) -> None:
+    session.info.pop(_PENDING, None)
 
 
 event.listen(Session, "after_flush", _after_flush)
+event.listen(Session, "before_commit", _before_commit)
+event.listen(Session, "after_rollback", _forget)
 
 
 def _row(who: Actor, now: datetime, object_type: str, object_id: str, action: str,
