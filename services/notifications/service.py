@@ -255,9 +255,12 @@ def resend_delivery(db: Database, principal: Principal, delivery_id: str, reason
         if db.is_postgres:
             stmt = stmt.with_for_update()
         row = s.scalar(stmt)
-        if row is None:
+        notice = s.get(NoticeRow, row.notice_id) if row is not None else None
+        if row is None or notice is None or not scope_of(principal).covers(
+                s, notice.org_unit_id):
+            # Name only what the caller asked for: the notice of a delivery out of their
+            # scope is not theirs to learn of.
             raise not_found("delivery", delivery_id)
-        _visible_notice(s, principal, row.notice_id)
         try:
             record = d.resend(to_record(row), now, reason=reason, actor=principal.subject)
         except d.InvalidTransition as exc:
