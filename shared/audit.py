@@ -20,8 +20,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+import click
 import marshmallow as ma
-from flask import g, has_request_context, request
+from flask import current_app, g, has_request_context, request
+from flask.cli import with_appcontext
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import MetaData, Select, delete, event, func, insert, inspect, select
@@ -332,6 +334,24 @@ def audit_blueprint(units_within: UnitsWithin) -> Blueprint:
                     "page": page_info(query["page"], query["page_size"], total)}
 
     return blp
+
+
+# How long the trail is kept: ten years, beyond three consecutive three-year terms and the
+# appeals after the last (docs/audit.md). The purge refuses anything under one year.
+DEFAULT_RETENTION_DAYS = 3653
+MINIMUM_RETENTION_DAYS = 365
+
+
+@click.command("audit-purge")
+@click.option("--older-than-days", type=click.IntRange(min=MINIMUM_RETENTION_DAYS),
+              default=DEFAULT_RETENTION_DAYS, show_default=True)
+@with_appcontext
+def purge_command(older_than_days: int) -> None:
+    """Remove audit records past their retention (the only way any leave the trail)."""
+    cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
+    with current_app.extensions["tenure_db"].unit_of_work() as s:
+        removed = purge(s, cutoff)
+    click.echo(f"removed {removed} audit records older than {cutoff.date().isoformat()}")
 
 
 def purge(session: Session, older_than: datetime) -> int:

@@ -131,3 +131,20 @@ def test_the_database_refuses_to_change_or_delete_a_record_except_by_purge(
     with pytest.raises(DBAPIError, match="append-only"), db.unit_of_work() as s:
         audit.record(s, "x", "1", "created")
         s.execute(text(f"DELETE FROM {AUDIT_TABLE}"))
+
+
+def test_the_purge_command_removes_only_records_past_the_retention(api: Client, app: Any) -> None:
+    small_group(api)
+    db = app.extensions["tenure_db"]
+    with db.unit_of_work() as s:
+        s.execute(audit.AUDIT.insert().values(
+            occurred_at=datetime.now(UTC) - timedelta(days=4000), actor="hr-old",
+            object_type="org_units", object_id="old", action="created"))
+        kept = s.scalar(select(func.count()).select_from(audit.AUDIT)) - 1
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["audit-purge", "--older-than-days", "30"]).exit_code != 0
+    result = runner.invoke(args=["audit-purge"])
+    assert result.exit_code == 0 and "removed 1 audit records" in result.output
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(audit.AUDIT)) == kept
+        assert s.scalar(select(audit.AUDIT.c.id).where(audit.AUDIT.c.actor == "hr-old")) is None
