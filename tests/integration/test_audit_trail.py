@@ -148,3 +148,17 @@ def test_the_purge_command_removes_only_records_past_the_retention(api: Client, 
     with db.read() as s:
         assert s.scalar(select(func.count()).select_from(audit.AUDIT)) == kept
         assert s.scalar(select(audit.AUDIT.c.id).where(audit.AUDIT.c.actor == "hr-old")) is None
+
+
+def test_hr_recording_a_managers_signature_is_recorded_on_their_behalf(api: Client) -> None:
+    g = small_group(api)
+    m = manager(api, "A001", g["sub_a"]["id"])
+    c = api.post("/api/v1/contracts", {"manager_id": m["id"], "start_date": "2026-01-01",
+                                       "template_id": template(api)["id"]},
+                 expect=201).get_json()
+    api.post(f"/api/v1/contracts/{c['id']}/issue", expect=200)
+    api.post(f"/api/v1/contracts/{c['id']}/sign", {}, expect=200)
+    signing = [r for r in trail(api, object_type="tenure_contracts", object_id=c["id"])
+               if (r["after"] or {}).get("state") == "active"]
+    assert [(r["actor"], r["on_behalf_of"]) for r in signing] == [("hr-1", m["id"])]
+    assert signing[0]["before"]["state"] == "pending_signature"

@@ -49,6 +49,7 @@ from services.contracts.service.managers import (
 from services.contracts.service.org import (
     unit_view,
 )
+from shared import audit
 from shared.auth import Principal
 from shared.db import Database
 from shared.errors import ApiProblem, not_found
@@ -265,6 +266,8 @@ def sign_contract(db: Database, actor: Principal, contract_id: str, expected: in
         c, m, unit = _visible_contract(s, scope, contract_id, lock=True)
         if not scope.can_write and scope.manager_id != m.id:
             raise ApiProblem(403, "Forbidden", "Only the manager or HR can sign this contract")
+        if scope.manager_id != m.id:
+            audit.on_behalf_of(m.id)  # HR records the manager's signature
         check_version(expected, c.row_version)
         for other in repo.contracts_of(s, m.id, c.position):
             if other.id != c.id and other.state == d.ContractState.ACTIVE:
