@@ -69,6 +69,24 @@ def acting_as(actor: str | Actor, on_behalf_of: str | None = None) -> Iterator[N
         _acting.reset(token)
 
 
+def as_requester(work: Callable[..., Any], *args: Any) -> Callable[[], None]:
+    """`work(*args)` for a background thread, its writes recorded as the current caller's
+    (a bulk issue or an appraisal run is the doing of whoever started it)."""
+    requester = current_actor()
+
+    def run() -> None:
+        with acting_as(requester):
+            work(*args)
+
+    return run
+
+
+def subtree_units(org_unit: Any, path: str | None) -> Select[Any] | None:
+    """The ids of the units under `path` (a materialised path), or None for the whole group:
+    what `audit_blueprint` needs from a service's scope."""
+    return None if path is None else select(org_unit.id).where(org_unit.path.startswith(path))
+
+
 def on_behalf_of(person: str | None) -> None:
     """Within a request: this write is done for `person` (HR recording for a manager)."""
     if has_request_context() and person:

@@ -114,13 +114,8 @@ def start_run(db: Database, actor: Principal, data: Mapping[str, Any]) -> Apprai
 
 def start_run_worker(db: Database, run_id: str) -> threading.Thread:
     """Run beside the request; progress lives in the run's row."""
-    requester = audit.current_actor()  # its writes are recorded as the requester's
-
-    def run() -> None:
-        with audit.acting_as(requester):
-            execute_run(db, run_id)
-
-    worker = threading.Thread(target=run, name=f"appraisal-run-{run_id}", daemon=True)
+    worker = threading.Thread(target=audit.as_requester(execute_run, db, run_id),
+                              name=f"appraisal-run-{run_id}", daemon=True)
     worker.start()
     return worker
 

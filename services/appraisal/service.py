@@ -35,6 +35,7 @@ from services.appraisal.models import (
     SchemeRecord,
     TargetSet,
 )
+from shared import audit
 from shared.auth import APPRAISER, GROUP_WIDE_WRITERS, HR_ADMIN, SERVICE, Principal
 from shared.db import Database
 from shared.errors import ApiProblem, not_found
@@ -125,9 +126,7 @@ def resolve_scope(s: Session, principal: Principal) -> Scope:
 
 def audit_units(s: Session, principal: Principal) -> Select[Any] | None:
     """The units whose audit trail the caller reads: None for the whole group."""
-    scope = resolve_scope(s, principal)
-    return None if scope.path is None else select(OrgUnit.id).where(
-        OrgUnit.path.startswith(scope.path))
+    return audit.subtree_units(OrgUnit, resolve_scope(s, principal).path)
 
 
 def require_write(scope: Scope) -> None:

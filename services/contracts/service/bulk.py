@@ -76,13 +76,8 @@ def start_bulk_issue(db: Database, actor: Principal, data: Mapping[str, Any]) ->
 
 def start_bulk_issue_worker(db: Database, job_id: str) -> threading.Thread:
     """Run the job beside the request; its progress lives in the job row."""
-    requester = audit.current_actor()  # its writes are recorded as the requester's
-
-    def run() -> None:
-        with audit.acting_as(requester):
-            run_bulk_issue(db, job_id)
-
-    worker = threading.Thread(target=run, name=f"bulk-issue-{job_id}", daemon=True)
+    worker = threading.Thread(target=audit.as_requester(run_bulk_issue, db, job_id),
+                              name=f"bulk-issue-{job_id}", daemon=True)
     worker.start()
     return worker
 

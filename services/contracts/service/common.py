@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from services.contracts import repository as repo
@@ -17,6 +17,7 @@ from services.contracts.models import (
     OrgUnit,
     outbox,
 )
+from shared import audit
 from shared.auth import APPRAISER, HR_ADMIN, SERVICE, Principal
 from shared.errors import ApiProblem, not_found
 from shared.outbox import record_event
@@ -102,9 +103,7 @@ def resolve_scope(session: Session, principal: Principal) -> Scope:
 
 def audit_units(session: Session, principal: Principal) -> Select[Any] | None:
     """The units whose audit trail the caller reads: None for the whole group."""
-    scope = resolve_scope(session, principal)
-    return None if scope.path is None else select(OrgUnit.id).where(
-        OrgUnit.path.startswith(scope.path))
+    return audit.subtree_units(OrgUnit, resolve_scope(session, principal).path)
 
 
 def require_write(scope: Scope) -> None:
