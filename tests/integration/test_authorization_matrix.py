@@ -36,7 +36,6 @@ from tests.conftest import auth, service_settings
 from tests.support.contracts_world import STANDARD_TARGETS, Client, indicators, unit
 
 MARK = "Zulu"  # in every name of S2's: its appearance in an S1 actor's answer is a leak
-DUMMY = "00000000-0000-4000-8000-00000000abcd"
 # Tables whose rows are the record of a call, not the state a scope owns.
 NOT_STATE = frozenset({"audit_log", "idempotency_keys"})
 SERVICES = ("contracts", "appraisal", "notifications")
@@ -65,8 +64,8 @@ PATH_VALUES: dict[str, Any] = {
     "contract_id": lambda w: w.s2["contract"],
     "document_id": lambda w: w.s2["document"],
     "job_id": lambda w: w.s2["job"],
-    "appraisal_id": lambda w: w.s2.get("appraisal", DUMMY),
-    "run_id": lambda w: DUMMY,
+    "appraisal_id": lambda w: w.s2["appraisal"],
+    "run_id": lambda w: w.s2["run"],
     "action": lambda w: "publish",
     "code": lambda w: "default",
     "year": lambda w: "2026",
@@ -245,6 +244,8 @@ def seed(w: World) -> None:
             "manager_id": people[key]["id"], "template_id": group_template["id"],
             "start_date": "2026-01-01"}, expect=201).get_json()
         hq_client.post(f"/api/v1/contracts/{c['id']}/issue", expect=200)
+        if key == "m2":  # signed, so its targets lock and it can be appraised
+            hq_client.post(f"/api/v1/contracts/{c['id']}/sign", {}, expect=200)
         contracts[key] = hq_client.get(f"/api/v1/contracts/{c['id']}").get_json()
     s2_hr = w.client("contracts", auth("hr_admin", subject="hr-s2", org_scope=s2["id"]))
     job = s2_hr.post("/api/v1/bulk-issues", {"template_id": s2_template["id"],
@@ -269,15 +270,22 @@ def seed(w: World) -> None:
         delivery = s.scalar(select(Delivery).where(Delivery.notice_id == notice.id))
     appraisal = w.client("appraisal", auth("hr_admin", subject="hr-group"))
     opened = appraisal.post("/api/v1/appraisals/open", {
-        "year": 2026, "org_unit_id": s2["id"]}).get_json() or {}
+        "year": 2026, "org_unit_id": s2["id"]}, expect=200).get_json()
     w.s1.update(unit=s1["id"], manager=people["m1"]["id"], contract=contracts["m1"]["id"])
     w.s2.update(unit=s2["id"], manager=people["m2"]["id"], template=s2_template["id"],
                 contract=contracts["m2"]["id"],
                 document=contracts["m2"]["documents"][0]["id"], job=job["id"],
                 webhook=webhook["id"], notice=notice.id, inbox_item=item.id,
                 delivery=delivery.id)
-    if opened.get("appraisal_ids"):
-        w.s2["appraisal"] = opened["appraisal_ids"][0]
+    w.s2["appraisal"] = opened["appraisal_ids"][0]
+    s2_appraisal = w.client("appraisal", auth("hr_admin", subject="hr-s2", org_scope=s2["id"]))
+    run = s2_appraisal.post("/api/v1/appraisal-runs", {"year": 2026}, expect=202).get_json()
+    for _ in range(200):
+        if s2_appraisal.get(f"/api/v1/appraisal-runs/{run['id']}").get_json()["status"] in (
+                "done", "failed"):
+            break
+        time.sleep(0.05)
+    w.s2["run"] = run["id"]
     w.actors = {
         "hr-s1": auth("hr_admin", subject="hr-s1", org_scope=s1["id"]),
         "manager-m1": auth("manager", subject="m1", manager_id=people["m1"]["id"]),
