@@ -7,16 +7,16 @@ Create Date: 2026-12-03 01:30:00
 `audit_log`, the append-only trail of every write (docs/audit.md), created by the helper
 every service's migration uses.
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 from alembic import op
 
 from shared.migrations import create_audit_table, drop_audit_table
 
 revision: str = '0002'
-down_revision: Union[str, Sequence[str], None] = '0001'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = '0001'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

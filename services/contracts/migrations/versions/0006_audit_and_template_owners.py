@@ -8,7 +8,7 @@ Create Date: 2026-12-03 01:30:00
 `org_unit_id` names the unit that owns it; existing templates stay the group's (NULL), which
 only group-wide writers may change (docs/authorization.md).
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
@@ -16,9 +16,9 @@ from alembic import op
 from shared.migrations import create_audit_table, drop_audit_table
 
 revision: str = '0006'
-down_revision: Union[str, Sequence[str], None] = '0002'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = '0002'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
