@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 
 from services.appraisal import schemas as sc
 from services.appraisal import service as svc
+from shared.audit import audit_blueprint
 from shared.auth import APPRAISER, HR_ADMIN, MANAGER, SERVICE, authenticate, require
 from shared.errors import ApiProblem
 from shared.http import db, if_match, page_of, with_etag
@@ -46,7 +47,8 @@ exits = Blueprint("exit-decisions", __name__, url_prefix="/api/v1/exit-decisions
 appeals = Blueprint("appeals", __name__, url_prefix="/api/v1/appeals",
                     description="Appeals against published results: HR's queue")
 BLUEPRINTS = (people, schemes, difficulty, pay_bases, departures, actuals, appraisals, runs,
-              what_if, reports, maintenance, exits, appeals)
+              what_if, reports, maintenance, exits, appeals,
+              audit_blueprint(svc.audit_units))
 
 
 

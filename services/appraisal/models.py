@@ -26,7 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.tables import BigId, define_shared_tables
+from shared import audit
+from shared.tables import BigId, define_audit_table, define_shared_tables
 
 DEC = 40  # room for any decimal the API accepts, as text
 
@@ -396,3 +397,6 @@ class SelfReport(Base):
 
 
 outbox, inbox, idempotency_keys = define_shared_tables(Base.metadata)
+audit_log = define_audit_table(Base.metadata)
+# Every ORM write to these tables is recorded in audit_log (docs/audit.md).
+audit.track(Base.metadata)

@@ -19,7 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.tables import BigId, define_shared_tables
+from shared import audit
+from shared.tables import BigId, define_audit_table, define_shared_tables
 
 
 class Base(DeclarativeBase):
@@ -100,6 +101,9 @@ class ContractTemplate(Base):
     targets: Mapped[list[Any]] = mapped_column(JSON)
     #: The tenure performance contract's targets, for the whole term (migration 0004).
     tenure_targets: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # The unit that owns the template; None for the group's own (docs/authorization.md).
+    org_unit_id: Mapped[str | None] = mapped_column(ForeignKey("org_units.id"), index=True,
+                                                    default=None)
     row_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -251,3 +255,6 @@ class BulkIssueJob(Base):
 
 
 outbox, inbox, idempotency_keys = define_shared_tables(Base.metadata)
+audit_log = define_audit_table(Base.metadata)
+# Every ORM write to these tables is recorded in audit_log (docs/audit.md).
+audit.track(Base.metadata)

@@ -224,6 +224,10 @@ class TemplateIn(StrictSchema):
                                  validate=validate.Length(max=100),
                                  metadata={"description": "the tenure performance "
                                                           "contract's targets, for the term"})
+    org_unit_id = fields.String(allow_none=True, load_default=None,
+                                validate=validate.Length(min=1, max=36), metadata={
+                                    "description": "The unit that owns the template; null "
+                                    "for a group template (group-wide HR only)"})
 
 
 class TemplateOut(ma.Schema):
@@ -237,6 +241,7 @@ class TemplateOut(ma.Schema):
     signing_deadline_days = fields.Integer()
     targets = fields.List(fields.Nested(TargetLineOut))
     tenure_targets = fields.List(fields.Nested(TargetLineOut))
+    org_unit_id = fields.String(allow_none=True)
     row_version = fields.Integer()
 
 

@@ -27,6 +27,7 @@ from services.appraisal.service.appraisals import (
 from services.appraisal.service.common import (
     Page,
     Scope,
+    audit_units,
     check_version,
     etag_of,
     resolve_scope,
@@ -79,6 +80,7 @@ __all__ = [
     "actual_out",
     "appraisal_history",
     "appraisal_report",
+    "audit_units",
     "check_version",
     "close_elapsed_windows",
     "create_scheme",

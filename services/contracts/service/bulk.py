@@ -44,7 +44,9 @@ from services.contracts.service.contracts import (
 )
 from services.contracts.service.library import (
     target_line,
+    visible_template,
 )
+from shared import audit
 from shared.auth import Principal
 from shared.db import Database, bulk_insert
 from shared.errors import ApiProblem, not_found
@@ -57,7 +59,7 @@ def start_bulk_issue(db: Database, actor: Principal, data: Mapping[str, Any]) ->
     with db.unit_of_work() as s:
         scope = resolve_scope(s, actor)
         require_write(scope)
-        if repo.template_by_id(s, data["template_id"]) is None:
+        if visible_template(s, scope, data["template_id"]) is None:
             raise ApiProblem(422, "Unprocessable Entity", "No such template",
                              errors={"template_id": ["does not exist"]})
         criteria = dict(data.get("filter") or {})
@@ -76,7 +78,7 @@ def start_bulk_issue(db: Database, actor: Principal, data: Mapping[str, Any]) ->
 
 def start_bulk_issue_worker(db: Database, job_id: str) -> threading.Thread:
     """Run the job beside the request; its progress lives in the job row."""
-    worker = threading.Thread(target=run_bulk_issue, args=(db, job_id),
+    worker = threading.Thread(target=audit.as_requester(run_bulk_issue, db, job_id),
                               name=f"bulk-issue-{job_id}", daemon=True)
     worker.start()
     return worker
@@ -284,6 +286,10 @@ def _issue_chunk(s: Session, units: UnitCache, members: list[tuple[Manager, OrgU
         events.append(outbox_row("contract.issued", m.id, contract_data(
             contract, m, unit, units, doc_views)))  # type: ignore[arg-type]
     bulk_insert(s, TenureContract.__table__, contracts)
+    # COPY bypasses the ORM listener: one audit record per contract, by COPY as well.
+    audit.record_many(s, ({"object_type": TenureContract.__tablename__, "object_id": row["id"],
+                           "action": "created", "after": row, "org_unit_id": row["org_unit_id"]}
+                          for row in contracts))
     bulk_insert(s, ContractDocument.__table__, documents)
     bulk_insert(s, ContractVersion.__table__, versions)
     bulk_insert(s, outbox, events)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from services.contracts import repository as repo
@@ -16,6 +17,7 @@ from services.contracts.models import (
     OrgUnit,
     outbox,
 )
+from shared import audit
 from shared.auth import APPRAISER, HR_ADMIN, SERVICE, Principal
 from shared.errors import ApiProblem, not_found
 from shared.outbox import record_event
@@ -97,6 +99,11 @@ def resolve_scope(session: Session, principal: Principal) -> Scope:
     unit_id = scope_unit_id(principal)
     unit = repo.unit_by_id(session, unit_id) if unit_id is not None else None
     return scope_of(principal, unit.path if unit else None)
+
+
+def audit_units(session: Session, principal: Principal) -> Select[Any] | None:
+    """The units whose audit trail the caller reads: None for the whole group."""
+    return audit.subtree_units(OrgUnit, resolve_scope(session, principal).path)
 
 
 def require_write(scope: Scope) -> None:

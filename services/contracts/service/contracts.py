@@ -42,6 +42,7 @@ from services.contracts.service.library import (
     target_line,
     targets_fit_position,
     validated_targets,
+    visible_template,
 )
 from services.contracts.service.managers import (
     _visible_manager,
@@ -203,7 +204,7 @@ def create_contract(db: Database, actor: Principal, data: Mapping[str, Any]) -> 
                              errors={"manager_id": ["manager is not active"]})
         template = None
         if data.get("template_id"):
-            template = repo.template_by_id(s, data["template_id"])
+            template = visible_template(s, scope, data["template_id"])
             if template is None:
                 raise ApiProblem(422, "Unprocessable Entity", "No such template",
                                  errors={"template_id": ["does not exist"]})

@@ -20,13 +20,15 @@ from services.contracts.service.common import (
     DEFAULT_MAX_CONSECUTIVE_TERMS,
     DEFAULT_SIGNING_DEADLINE_DAYS,
     DEFAULT_TERM_YEARS,
+    Scope,
+    _visible_unit,
     check_version,
     new_id,
     require_write,
     resolve_scope,
     utcnow,
 )
-from shared.auth import Principal
+from shared.auth import Principal, require_group_wide_writer
 from shared.db import Database
 from shared.errors import ApiProblem, not_found
 
@@ -36,6 +38,8 @@ from shared.errors import ApiProblem, not_found
 def create_indicator(db: Database, actor: Principal, data: Mapping[str, Any]) -> Indicator:
     with db.unit_of_work() as s:
         require_write(resolve_scope(s, actor))
+        # The library is the group's: one code means one thing in every subsidiary.
+        require_group_wide_writer(actor, "add to the indicator library")
         if s.get(Indicator, data["code"]) is not None:
             raise ApiProblem(409, "Conflict", f"Indicator {data['code']} exists",
                              errors={"code": ["already used"]})
@@ -152,9 +156,38 @@ def targets_fit_position(stored: list[dict[str, Any]], position: str) -> list[st
     return d.composition_faults(lines, d.proportion_for(position), position)
 
 
+def template_visible(s: Session, scope: Scope, t: ContractTemplate) -> bool:
+    """Group templates are for everyone on the staff; a unit's template for its subtree."""
+    if t.org_unit_id is None or scope.path is None:
+        return scope.manager_id is None
+    unit = repo.unit_by_id(s, t.org_unit_id)
+    return unit is not None and scope.covers(unit) and scope.manager_id is None
+
+
+def visible_template(s: Session, scope: Scope, template_id: str) -> ContractTemplate | None:
+    t = repo.template_by_id(s, template_id)
+    return t if t is not None and template_visible(s, scope, t) else None
+
+
+def _template_owner(s: Session, actor: Principal, scope: Scope, org_unit_id: str | None
+                    ) -> str | None:
+    """Who will own the template: the group (group-wide writers only) or a unit the caller
+    may act in. A scoped HR admin owns their subtree's templates, never the group's."""
+    if org_unit_id is None:
+        require_group_wide_writer(
+            actor, "write a group template (org_unit_id null); an HR administrator with an "
+            "org_scope writes templates owned by a unit of their subtree",
+            errors={"org_unit_id": ["a unit within your org scope is required"]})
+        return None
+    _visible_unit(s, scope, org_unit_id)
+    return org_unit_id
+
+
 def create_template(db: Database, actor: Principal, data: Mapping[str, Any]) -> ContractTemplate:
     with db.unit_of_work() as s:
-        require_write(resolve_scope(s, actor))
+        scope = resolve_scope(s, actor)
+        require_write(scope)
+        owner = _template_owner(s, actor, scope, data.get("org_unit_id"))
         now = utcnow()
         t = ContractTemplate(
             id=new_id(), name=data["name"], layer=data.get("layer"),
@@ -171,7 +204,7 @@ def create_template(db: Database, actor: Principal, data: Mapping[str, Any]) -> 
                 s, data.get("tenure_targets", []), field="tenure_targets",
                 document=d.DocumentKind.TENURE_PERFORMANCE_CONTRACT,
                 position=data.get("position"), allow_empty=True),
-            row_version=1, created_at=now, updated_at=now,
+            org_unit_id=owner, row_version=1, created_at=now, updated_at=now,
         )
         s.add(t)
         return t
@@ -180,10 +213,13 @@ def create_template(db: Database, actor: Principal, data: Mapping[str, Any]) -> 
 def replace_template(db: Database, actor: Principal, template_id: str, data: Mapping[str, Any],
                      expected: int | None) -> ContractTemplate:
     with db.unit_of_work() as s:
-        require_write(resolve_scope(s, actor))
-        t = repo.template_by_id(s, template_id)
+        scope = resolve_scope(s, actor)
+        require_write(scope)
+        t = visible_template(s, scope, template_id)
         if t is None:
             raise not_found("template", template_id)
+        _template_owner(s, actor, scope, t.org_unit_id)  # may change what it is now
+        t.org_unit_id = _template_owner(s, actor, scope, data.get("org_unit_id"))
         check_version(expected, t.row_version)
         t.name = data["name"]
         t.layer = data.get("layer")
@@ -205,14 +241,16 @@ def replace_template(db: Database, actor: Principal, template_id: str, data: Map
         return t
 
 
-def get_template(db: Database, template_id: str) -> ContractTemplate:
+def get_template(db: Database, actor: Principal, template_id: str) -> ContractTemplate:
     with db.read() as s:
-        t = repo.template_by_id(s, template_id)
+        t = visible_template(s, resolve_scope(s, actor), template_id)
         if t is None:
             raise not_found("template", template_id)
         return t
 
 
-def list_templates(db: Database) -> list[ContractTemplate]:
+def list_templates(db: Database, actor: Principal) -> list[ContractTemplate]:
     with db.read() as s:
-        return list(s.scalars(select(ContractTemplate).order_by(ContractTemplate.name)))
+        scope = resolve_scope(s, actor)
+        return [t for t in s.scalars(select(ContractTemplate).order_by(ContractTemplate.name))
+                if template_visible(s, scope, t)]
