@@ -165,6 +165,12 @@ VOCABULARIES: dict[str, dict[str, tuple[str, str]]] = {
         "countersign_request": ("企业方会签通知", "countersignature requested"),
         "self_report_due": ("述职报告提醒", "self-report due"),
         "self_report_submitted_hr": ("述职报告提交通知", "self-report submitted"),
+        "exit_confirmed": ("退出决定生效通知", "exit confirmed"),
+        "exit_cancelled": ("退出决定撤销通知", "exit cancelled"),
+        "contract_reinstated": ("合同恢复通知", "contract reinstated"),
+        "exit_confirmed_hr": ("退出决定生效通知", "exit confirmed"),
+        "exit_cancelled_hr": ("退出决定撤销通知", "exit cancelled"),
+        "contract_reinstated_hr": ("合同恢复通知", "contract reinstated"),
     },
     "appraisal_kind": {
         "annual": ("年度考核", "annual appraisal"),
