@@ -49,8 +49,8 @@ def test_every_default_template_renders_in_both_languages(kind: NoticeKind,
 
 @pytest.mark.parametrize("kind,fact", [
     (NoticeKind.APPRAISAL_RESULT, "grade"), (NoticeKind.APPRAISAL_RESULT, "score"),
-    (NoticeKind.EXIT_NOTICE, "rule_description"), (NoticeKind.EXIT_NOTICE, "appeal_deadline"),
-    (NoticeKind.EXIT_TRIGGERED_HR, "rule_description"),
+    (NoticeKind.EXIT_NOTICE, "rule"), (NoticeKind.EXIT_NOTICE, "appeal_deadline"),
+    (NoticeKind.EXIT_TRIGGERED_HR, "rule"),
     (NoticeKind.EXIT_TRIGGERED_HR, "appeal_deadline"),
     (NoticeKind.EXIT_CONFIRMED, "appeal_deadline"),
     (NoticeKind.EXIT_CONFIRMED_HR, "rule_description"),
