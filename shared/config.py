@@ -39,6 +39,8 @@ class Settings:
     log_level: str = "INFO"
     log_json: bool = True
     read_cache: bool = True  # serve hot reads from memory on PostgreSQL (READ_CACHE=off)
+    access_log: bool = True  # one JSON line per request (ACCESS_LOG=off)
+    trusted_proxies: int = 0  # proxies whose X-Forwarded-For/-Proto we believe (TRUSTED_PROXIES)
     testing: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -55,6 +57,8 @@ class Settings:
             "log_level": _env(service, "LOG_LEVEL", "INFO"),
             "log_json": _bool(_env(service, "LOG_JSON"), True),
             "read_cache": _bool(_env(service, "READ_CACHE"), True),
+            "access_log": _bool(_env(service, "ACCESS_LOG"), True),
+            "trusted_proxies": int(_env(service, "TRUSTED_PROXIES", "0") or 0),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

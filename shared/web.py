@@ -1,9 +1,11 @@
-"""The Flask app skeleton every service builds on: API docs, errors, ids, health, metrics."""
+"""The Flask app skeleton every service builds on: API docs, errors, ids, input limits,
+security headers, the access log, health and metrics."""
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -11,13 +13,25 @@ from collections.abc import Callable, Iterable
 from flask import Flask, Response, g, jsonify, request
 from flask_smorest import Api, Blueprint
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared.config import Settings
 from shared.db import Database
 from shared.errors import register_error_handlers
+from shared.inputs import install_request_guard
 from shared.logs import configure_logging
 
 log = logging.getLogger("tenure.web")
+access_log = logging.getLogger("tenure.access")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    # Framing only: /docs and /redoc load their viewers' scripts, which a script policy
+    # would have to allow anyway; no API answer is a page worth framing.
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+}
+HSTS = "max-age=31536000; includeSubDomains"
 
 REQUESTS = Counter(
     "tenure_http_requests_total", "HTTP requests", ["service", "method", "endpoint", "status"]
@@ -74,6 +88,12 @@ def create_service_app(
         MAX_CONTENT_LENGTH=32 * 1024 * 1024,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    if settings.trusted_proxies:
+        # X-Forwarded-For/-Proto are believed only from this many proxies in front of us.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
+    _install_request_ids(app, settings.service, access=settings.access_log)
+    install_request_guard(app)  # before the blueprints: it brings the bounded int converter
     if database is not None:
         app.extensions["tenure_db"] = database
     api = TenureApi(app)
@@ -81,7 +101,6 @@ def create_service_app(
         api.register_blueprint(blp)
     app.extensions["tenure_api"] = api
     register_error_handlers(app)
-    _install_request_ids(app, settings.service)
     informational: dict[str, ReadinessCheck] = {}
     if settings.kafka_bootstrap:
         from shared.ops import BrokerReadiness
@@ -93,21 +112,39 @@ def create_service_app(
     return app
 
 
-def _install_request_ids(app: Flask, service: str) -> None:
+def _install_request_ids(app: Flask, service: str, *, access: bool = True) -> None:
+    """Installed before the input guard: a refused request has its id and its log line."""
+
     @app.before_request
     def _start() -> None:
-        incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if 0 < len(incoming) <= 128 else str(uuid.uuid4())
-        g.started = time.perf_counter()
+        _begin_request()
 
     @app.after_request
     def _finish(response: Response) -> Response:
         response.headers["X-Request-ID"] = getattr(g, "request_id", "")
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.is_secure:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
         elapsed = time.perf_counter() - getattr(g, "started", time.perf_counter())
         REQUESTS.labels(service, request.method, endpoint, str(response.status_code)).inc()
         LATENCY.labels(service, request.method, endpoint).observe(elapsed)
+        if access:
+            principal = getattr(g, "principal", None)
+            # The route's rule, never the raw path: ids stay out, and nothing a client typed
+            # (a token pasted in a query, say) reaches the log.
+            access_log.info("%s %s %s", request.method, endpoint, response.status_code, extra={
+                "subject": principal.subject if principal is not None else None,
+                "method": request.method, "path": endpoint,
+                "status": response.status_code, "duration_ms": round(elapsed * 1000, 3)})
         return response
+
+
+def _begin_request() -> None:
+    incoming = request.headers.get("X-Request-ID", "")
+    g.request_id = incoming if _REQUEST_ID.match(incoming) else str(uuid.uuid4())
+    g.started = time.perf_counter()
 
 
 def _install_health(

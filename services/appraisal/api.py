@@ -148,6 +148,9 @@ class DifficultyOne(MethodView):
     def put(self, data: dict[str, Any], org_unit_id: str, year: int) -> Any:
         """Set an enterprise's difficulty coefficient for a year (multiplies the
         organisational part of its managers' scores)."""
+        if not sc.YEAR.min <= year <= sc.YEAR.max:  # type: ignore[operator]
+            raise ApiProblem(422, "Unprocessable Entity", f"year must be {sc.YEAR.min} to "
+                             f"{sc.YEAR.max}", errors={"year": ["out of range"]})
         return svc.set_difficulty(db(), authenticate(), org_unit_id, year,
                                   data["coefficient"])
 
