@@ -116,6 +116,11 @@ def loose_value(field: ma.fields.Field, raw: Any, from_text: bool) -> str | None
     return None
 
 
+class TextValues(dict):  # type: ignore[type-arg]
+    """A row whose values are all text, as a CSV line's are: its booleans may be spelled
+    true, false, 1 or 0, as in a query string."""
+
+
 class StrictSchema(ma.Schema):
     """Unknown fields are an error, so a typo never silently drops a value; every field is
     hardened (harden_field) and loose values are refused (loose_value)."""
@@ -132,7 +137,7 @@ class StrictSchema(ma.Schema):
         if not isinstance(data, Mapping):
             return data
         # A JSON body arrives as a dict; query strings and forms as webargs' MultiDictProxy.
-        from_text = not isinstance(data, dict)
+        from_text = isinstance(data, TextValues) or not isinstance(data, dict)
         errors: dict[str, list[str]] = {}
         for name, field in self.load_fields.items():
             key = field.data_key or name

@@ -17,6 +17,7 @@ from services.appraisal import schemas as sc
 from services.appraisal import service as svc
 from shared.auth import APPRAISER, HR_ADMIN, MANAGER, SERVICE, authenticate, require
 from shared.errors import ApiProblem
+from shared.fields import TextValues
 from shared.http import db, if_match, page_of, with_etag
 from shared.idempotency import idempotent
 
@@ -272,6 +273,7 @@ class ActualsCsv(MethodView):
             raise ApiProblem(415, "Unsupported Media Type", "The CSV must be UTF-8",
                              errors={"file": ["not UTF-8"]}) from exc
         rows, numbers, _ = svc.parse_actuals_csv(text)
+        rows = [TextValues(row) for row in rows]  # CSV: every value is text
         if not rows:
             raise ApiProblem(422, "Unprocessable Entity", "The CSV file has no rows",
                              errors={"file": ["no data rows"]})
