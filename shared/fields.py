@@ -18,6 +18,10 @@ LATEST_DATE = date(2199, 12, 31)
 SMALLEST_INTEGER = -(2**31)
 LARGEST_INTEGER = 2**31 - 1
 _TEXT_BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
+ASCII_ONLY = "digits, signs and separators in ASCII only"
+STRICT_BOOLEAN = "true or false"
+STRICT_INTEGER = "an integer"
+DECIMAL_STRING = 'a decimal number written as a string, such as "87.50"'
 
 
 class DecimalString(ma.fields.Decimal):
@@ -35,9 +39,10 @@ class DecimalString(ma.fields.Decimal):
         self._quantum = quantum
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
-        if isinstance(value, float | bool):
-            # A float has already lost digits; insist on strings (or ints) for money and scores.
-            raise self.make_error("invalid")
+        if not isinstance(value, str | Decimal):
+            # A float has already lost digits, and a JSON number may be read as one on the
+            # way: money, weights and scores travel as strings, as the document says.
+            raise ma.ValidationError(DECIMAL_STRING)
         if isinstance(value, str) and not value.isascii():
             raise ma.ValidationError(ASCII_ONLY)
         result = super()._deserialize(value, attr, data, **kwargs)
@@ -70,10 +75,6 @@ class UtcDateTime(ma.fields.DateTime):
         return super()._serialize(value, attr, obj, **kwargs)
 
 
-ASCII_ONLY = "digits, signs and separators in ASCII only"
-STRICT_BOOLEAN = "true or false"
-
-
 def within_date_bounds(value: date) -> bool:
     day = value.date() if isinstance(value, datetime) else value
     if not EARLIEST_DATE <= day <= LATEST_DATE:
@@ -98,7 +99,8 @@ def loose_value(field: ma.fields.Field, raw: Any, from_text: bool) -> str | None
     """Why a raw value is refused before marshmallow's lenient parsing sees it, or None.
 
     Booleans are JSON true/false (in a query string: true, false, 1, 0), never "yes" or "on";
-    numbers and dates are ASCII (Python's own parsers read any script's digits)."""
+    integers are JSON integers; numbers and dates are ASCII (Python's own parsers read any
+    script's digits)."""
     if raw is None:
         return None
     if isinstance(field, ma.fields.List) and isinstance(raw, list):
@@ -110,6 +112,9 @@ def loose_value(field: ma.fields.Field, raw: Any, from_text: bool) -> str | None
         else:
             ok = isinstance(raw, bool)
         return None if ok else STRICT_BOOLEAN
+    if isinstance(field, ma.fields.Integer) and not from_text and (
+            not isinstance(raw, int) or isinstance(raw, bool)):
+        return STRICT_INTEGER  # not 2.5 (marshmallow would cut it to 2), not "5"
     if (isinstance(field, ma.fields.Number | ma.fields.Date | ma.fields.DateTime)
             and isinstance(raw, str) and not raw.isascii()):
         return ASCII_ONLY

@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 
+from apispec import APISpec, BasePlugin
 from flask import Flask, Response, g, jsonify, request
 from flask_smorest import Api, Blueprint
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
@@ -42,6 +43,30 @@ LATENCY = Histogram(
 )
 
 ReadinessCheck = Callable[[], tuple[bool, str]]
+
+
+class OptionalBodies(BasePlugin):
+    """A body whose schema has no required field may be left out (webargs reads a missing
+    body as {}); flask-smorest documents every body as required, and the document should say
+    what the API does."""
+
+    def init_spec(self, spec: APISpec) -> None:
+        self.spec = spec
+
+    def operation_helper(self, path: str | None = None, operations: dict | None = None,  # type: ignore[type-arg]
+                         **kwargs: object) -> None:
+        for operation in (operations or {}).values():
+            body = operation.get("requestBody") if isinstance(operation, dict) else None
+            if not body or not body.get("required"):
+                continue
+            for media in body.get("content", {}).values():
+                schema = media.get("schema") or {}
+                ref = schema.get("$ref", "") if isinstance(schema, dict) else ""
+                if ref:
+                    schema = self.spec.components.schemas.get(ref.rsplit("/", 1)[-1], {})
+                if isinstance(schema, dict) and schema.get("type", "object") == "object" \
+                        and not schema.get("required"):
+                    body["required"] = False
 
 
 class TenureApi(Api):
@@ -96,7 +121,7 @@ def create_service_app(
     install_request_guard(app)  # before the blueprints: it brings the bounded int converter
     if database is not None:
         app.extensions["tenure_db"] = database
-    api = TenureApi(app)
+    api = TenureApi(app, spec_kwargs={"extra_plugins": [OptionalBodies()]})
     for blp in blueprints:
         api.register_blueprint(blp)
     app.extensions["tenure_api"] = api

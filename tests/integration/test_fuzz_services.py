@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import negative_data_rejection, response_schema_conformance
 
 from services.appraisal import create_app as create_appraisal_app
 from services.appraisal.events import handle_contract_event
@@ -90,3 +91,30 @@ def test_appraisal_api_never_fails_on_any_input(case) -> None:  # type: ignore[n
           suppress_health_check=list(HealthCheck))
 def test_notifications_api_never_fails_on_any_input(case) -> None:  # type: ignore[no-untyped-def]
     case.call_and_validate(headers=auth("hr_admin"), checks=CHECKS)
+
+
+# Negative data: values the OpenAPI documents forbid (wrong types, out of bounds, unknown
+# fields and query parameters, malformed strings). Every one must be refused with a 4xx.
+NEGATIVE_CHECKS = [not_a_server_error, negative_data_rejection]
+appraisal_negative = schemathesis.openapi.from_wsgi("/openapi.json", _appraisal_app())
+appraisal_negative.config.generation.update(
+    modes=[GenerationMode.NEGATIVE], with_security_parameters=False)
+notifications_negative = schemathesis.openapi.from_wsgi("/openapi.json", _notifications_app())
+notifications_negative.config.generation.update(
+    modes=[GenerationMode.NEGATIVE], with_security_parameters=False)
+
+
+@pytest.mark.fuzz
+@appraisal_negative.parametrize()
+@settings(max_examples=20, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+def test_appraisal_api_refuses_invalid_input_without_a_server_error(case) -> None:  # type: ignore[no-untyped-def]
+    case.call_and_validate(headers=auth("hr_admin"), checks=NEGATIVE_CHECKS)
+
+
+@pytest.mark.fuzz
+@notifications_negative.parametrize()
+@settings(max_examples=20, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+def test_notifications_api_refuses_invalid_input_without_a_server_error(case) -> None:  # type: ignore[no-untyped-def]
+    case.call_and_validate(headers=auth("hr_admin"), checks=NEGATIVE_CHECKS)
