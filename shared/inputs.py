@@ -18,7 +18,7 @@ from werkzeug.routing import IntegerConverter
 
 from shared.errors import problem_response
 
-MAX_JSON_DEPTH = 32  # arrays and objects inside each other; our deepest body uses 6
+MAX_JSON_DEPTH = 32  # arrays and objects inside each other; our deepest body (a scheme) uses 4
 MAX_HEADER_BYTES = 16 * 1024  # one header's value; identity providers' tokens fit in it
 MAX_PATH_INTEGER = 2**31 - 1  # an integer path parameter: what a database integer holds
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
