@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import negative_data_rejection, response_schema_conformance
 
@@ -22,6 +21,7 @@ from tests.integration.appraisal.world import YEAR, build_world
 from tests.integration.notifications import world as notices_world
 from tests.support.contracts_world import Client
 from tests.support.databases import SqliteDatabases
+from tests.support.fuzz import negative_schema, stateful_test_case
 
 pytestmark = pytest.mark.fuzz
 
@@ -93,15 +93,12 @@ def test_notifications_api_never_fails_on_any_input(case) -> None:  # type: igno
     case.call_and_validate(headers=auth("hr_admin"), checks=CHECKS)
 
 
+
 # Negative data: values the OpenAPI documents forbid (wrong types, out of bounds, unknown
 # fields and query parameters, malformed strings). Every one must be refused with a 4xx.
 NEGATIVE_CHECKS = [not_a_server_error, negative_data_rejection]
-appraisal_negative = schemathesis.openapi.from_wsgi("/openapi.json", _appraisal_app())
-appraisal_negative.config.generation.update(
-    modes=[GenerationMode.NEGATIVE], with_security_parameters=False)
-notifications_negative = schemathesis.openapi.from_wsgi("/openapi.json", _notifications_app())
-notifications_negative.config.generation.update(
-    modes=[GenerationMode.NEGATIVE], with_security_parameters=False)
+appraisal_negative = negative_schema(_appraisal_app())
+notifications_negative = negative_schema(_notifications_app())
 
 
 @pytest.mark.fuzz
@@ -118,3 +115,8 @@ def test_appraisal_api_refuses_invalid_input_without_a_server_error(case) -> Non
           suppress_health_check=list(HealthCheck))
 def test_notifications_api_refuses_invalid_input_without_a_server_error(case) -> None:  # type: ignore[no-untyped-def]
     case.call_and_validate(headers=auth("hr_admin"), checks=NEGATIVE_CHECKS)
+
+
+# Stateful: sequences of calls linked by the ids one returns and another takes.
+TestAppraisalWorkflow = pytest.mark.fuzz(stateful_test_case(_appraisal_app()))
+TestNotificationsWorkflow = pytest.mark.fuzz(stateful_test_case(_notifications_app()))
