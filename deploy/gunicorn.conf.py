@@ -56,6 +56,19 @@ def on_starting(server):  # type: ignore[no-untyped-def]
     os.makedirs(path, exist_ok=True)
 
 
+def when_ready(server):  # type: ignore[no-untyped-def]
+    """With METRICS_PORT set, /metrics leaves the API port for its own, served by the master
+    from every worker's samples: scrapers need no route through the API's ingress."""
+    port = int(os.environ.get("METRICS_PORT", "0") or 0)
+    if port:
+        from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        start_http_server(port, addr=os.environ.get("METRICS_BIND", "0.0.0.0"),
+                          registry=registry)
+
+
 def child_exit(server, worker):  # type: ignore[no-untyped-def]
     from prometheus_client import multiprocess
 

@@ -133,7 +133,8 @@ def create_service_app(
         # Reported, not required: with the broker down the API still takes every write
         # (events wait in the outbox), so pulling pods out of service would only hurt.
         informational["kafka"] = BrokerReadiness(settings.kafka_bootstrap)
-    _install_health(app, database, dict(readiness or {}), informational)
+    _install_health(app, database, dict(readiness or {}), informational,
+                    metrics=not settings.metrics_port)
     return app
 
 
@@ -174,7 +175,7 @@ def _begin_request() -> None:
 
 def _install_health(
     app: Flask, database: Database | None, readiness: dict[str, ReadinessCheck],
-    informational: dict[str, ReadinessCheck],
+    informational: dict[str, ReadinessCheck], *, metrics: bool = True,
 ) -> None:
     @app.get("/healthz")
     def healthz() -> Response:
@@ -202,8 +203,11 @@ def _install_health(
             200 if ready else 503
         )
 
+    if not metrics:  # METRICS_PORT: gunicorn's master serves them (deploy/gunicorn.conf.py)
+        return
+
     @app.get("/metrics")
-    def metrics() -> Response:
+    def metrics_page() -> Response:
         """Prometheus metrics; under gunicorn, summed over every worker (multiprocess mode)."""
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             from prometheus_client import CollectorRegistry, multiprocess
