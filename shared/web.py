@@ -117,6 +117,8 @@ def create_service_app(
         # X-Forwarded-For/-Proto are believed only from this many proxies in front of us.
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
+    if settings.access_log:
+        access_log.setLevel(logging.INFO)  # one line per request, whatever LOG_LEVEL says
     _install_request_ids(app, settings.service, access=settings.access_log)
     install_request_guard(app)  # before the blueprints: it brings the bounded int converter
     if database is not None:
