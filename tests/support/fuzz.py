@@ -7,21 +7,32 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import negative_data_rejection
 
 from tests.conftest import auth
 
 
-def negative_schema(app: Any) -> Any:
-    """The app's OpenAPI document, generating only data it forbids (wrong types, out of
-    bounds, unknown fields and query parameters); the token is ours, never mutated."""
+def negative_data_test(app: Any, *, max_examples: int = 20) -> Any:
+    """A test over every operation of the app's OpenAPI document with data it forbids (wrong
+    types, out of bounds, unknown fields and query parameters, malformed strings): each must
+    be refused with a 4xx, never a 5xx. The token is ours, never mutated."""
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
     schema.config.generation.update(modes=[GenerationMode.NEGATIVE],
                                     with_security_parameters=False)
-    return schema
+
+    @schema.parametrize()
+    @settings(max_examples=max_examples, deadline=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    def refuses_invalid_input(case: Any) -> None:
+        case.call_and_validate(headers=auth("hr_admin"),
+                               checks=[not_a_server_error, negative_data_rejection])
+
+    return pytest.mark.fuzz(refuses_invalid_input)
 
 
 def sqlite_snapshot(app: Any) -> Callable[[], None]:
