@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -22,6 +23,9 @@ ASCII_ONLY = "digits, signs and separators in ASCII only"
 STRICT_BOOLEAN = "true or false"
 STRICT_INTEGER = "an integer"
 DECIMAL_STRING = 'a decimal number written as a string, such as "87.50"'
+# Text no database stores: NUL (PostgreSQL refuses it) and lone UTF-16 surrogates (no UTF-8).
+BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+BAD_TEXT_MESSAGE = "must not contain NUL characters or unpaired UTF-16 surrogates"
 
 
 class DecimalString(ma.fields.Decimal):
@@ -98,11 +102,13 @@ def harden_field(field: ma.fields.Field) -> None:
 def loose_value(field: ma.fields.Field, raw: Any, from_text: bool) -> str | None:
     """Why a raw value is refused before marshmallow's lenient parsing sees it, or None.
 
-    Booleans are JSON true/false (in a query string: true, false, 1, 0), never "yes" or "on";
-    integers are JSON integers; numbers and dates are ASCII (Python's own parsers read any
-    script's digits)."""
+    Text holds no NUL and no lone surrogate; booleans are JSON true/false (in a query string:
+    true, false, 1, 0), never "yes" or "on"; integers are JSON integers; numbers and dates
+    are ASCII (Python's own parsers read any script's digits)."""
     if raw is None:
         return None
+    if isinstance(raw, str) and BAD_TEXT.search(raw):
+        return BAD_TEXT_MESSAGE  # what a CSV line or a form carries past the request guard
     if isinstance(field, ma.fields.List) and isinstance(raw, list):
         faults = (loose_value(field.inner, item, from_text) for item in raw)
         return next((fault for fault in faults if fault), None)

@@ -17,13 +17,12 @@ from flask import Flask, Response, current_app, request
 from werkzeug.routing import IntegerConverter
 
 from shared.errors import problem_response
+from shared.fields import BAD_TEXT, BAD_TEXT_MESSAGE
 
 MAX_JSON_DEPTH = 32  # arrays and objects inside each other; our deepest body (a scheme) uses 4
 MAX_HEADER_BYTES = 16 * 1024  # one header's value; identity providers' tokens fit in it
 MAX_PATH_INTEGER = 2**31 - 1  # an integer path parameter: what a database integer holds
-_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 _BAD_HEADER = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
-BAD_TEXT_MESSAGE = "must not contain NUL characters or unpaired UTF-16 surrogates"
 # flask-smorest's own pages (/openapi.json, /docs, /redoc) take what their viewers send.
 _DOC_BLUEPRINTS = frozenset({"api-docs"})
 _RULE_ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
@@ -75,7 +74,7 @@ def _check_path() -> Response | None:
             return problem_response(
                 422, "Unprocessable Entity", f"{name} is out of range",
                 errors={name: [f"an integer from 0 to {MAX_PATH_INTEGER}"]})
-        if isinstance(value, str) and _BAD_TEXT.search(value):
+        if isinstance(value, str) and BAD_TEXT.search(value):
             return problem_response(400, "Bad Request", f"{name} is not valid text",
                                     errors={name: [BAD_TEXT_MESSAGE]})
     return None
@@ -83,8 +82,8 @@ def _check_path() -> Response | None:
 
 def _check_query() -> Response | None:
     for name, value in request.args.items(multi=True):
-        if _BAD_TEXT.search(name) or _BAD_TEXT.search(value):
-            shown = _BAD_TEXT.sub("?", name)
+        if BAD_TEXT.search(name) or BAD_TEXT.search(value):
+            shown = BAD_TEXT.sub("?", name)
             return problem_response(422, "Unprocessable Entity", f"{shown} is not valid text",
                                     errors={shown: [BAD_TEXT_MESSAGE]})
     allowed = allowed_query_names(current_app, request.url_rule, request.method)
@@ -180,10 +179,10 @@ def _check_json_value(data: Any) -> Response | None:
             items = value.items() if isinstance(value, dict) else enumerate(value)
             for key, child in items:
                 name = f"{path}.{key}" if path else str(key)
-                if isinstance(key, str) and _BAD_TEXT.search(key):
-                    return _bad_text(_BAD_TEXT.sub("?", name))
+                if isinstance(key, str) and BAD_TEXT.search(key):
+                    return _bad_text(BAD_TEXT.sub("?", name))
                 stack.append((child, name, depth + 1))
-        elif isinstance(value, str) and _BAD_TEXT.search(value):
+        elif isinstance(value, str) and BAD_TEXT.search(value):
             return _bad_text(path or "body")
     return None
 

@@ -195,3 +195,15 @@ def test_a_large_but_valid_json_body_within_the_depth_limit_is_parsed(
     resp = app.test_client().post("/api/v1/actuals/bulk", json={"items": rows}, headers=HR)
     assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
     assert resp.get_json()["rejected"] == 20_000  # unknown managers, reported by row
+
+
+def test_a_nul_in_a_csv_line_is_reported_by_line_and_column_never_stored(
+        service_app: Callable[[str], Flask]) -> None:
+    text = ("employee_no,year,indicator_code,value,source\n"
+            "E1,2026,PROFIT,1,finance\x00erp\n")
+    resp = service_app("appraisal").test_client().post(
+        "/api/v1/actuals/csv", data=text.encode(), headers={**HR, "Content-Type": "text/csv"})
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
+    out = resp.get_json()
+    assert out["rejected"] == 1
+    assert [(e["row"], e["field"]) for e in out["errors"]] == [(2, "source")]
