@@ -79,6 +79,9 @@ class UtcDateTime(ma.fields.DateTime):
         return super()._serialize(value, attr, obj, **kwargs)
 
 
+_DATABASE_INTEGER = ma.validate.Range(min=SMALLEST_INTEGER, max=LARGEST_INTEGER)
+
+
 def within_date_bounds(value: date) -> bool:
     day = value.date() if isinstance(value, datetime) else value
     if not EARLIEST_DATE <= day <= LATEST_DATE:
@@ -95,8 +98,7 @@ def harden_field(field: ma.fields.Field) -> None:
     elif isinstance(field, ma.fields.Date | ma.fields.DateTime):
         field.validators = [*field.validators, within_date_bounds]
     elif isinstance(field, ma.fields.Integer):
-        field.validators = [*field.validators, ma.validate.Range(
-            min=SMALLEST_INTEGER, max=LARGEST_INTEGER)]
+        field.validators = [*field.validators, _DATABASE_INTEGER]
 
 
 def loose_value(field: ma.fields.Field, raw: Any, from_text: bool) -> str | None:

@@ -8,6 +8,7 @@ every limit); field bounds (dates, integers, decimals, booleans) live in shared/
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -81,6 +82,8 @@ def _check_path() -> Response | None:
 
 
 def _check_query() -> Response | None:
+    if not request.query_string:
+        return None
     for name, value in request.args.items(multi=True):
         if BAD_TEXT.search(name) or BAD_TEXT.search(value):
             shown = BAD_TEXT.sub("?", name)
@@ -108,7 +111,13 @@ def allowed_query_names(app: Flask, rule: Any, method: str) -> frozenset[str] | 
     if table is None:
         table = app.extensions["tenure_query_names"] = _documented_query_names(app)
     method = "get" if method == "HEAD" else method.lower()
-    return table.get((_RULE_ARGUMENT.sub(r"{\1}", rule.rule), method), frozenset())
+    return table.get((_openapi_path(rule.rule), method), frozenset())
+
+
+@functools.lru_cache(maxsize=1024)
+def _openapi_path(rule: str) -> str:
+    """/contracts/<contract_id> -> /contracts/{contract_id}, as flask-smorest writes it."""
+    return _RULE_ARGUMENT.sub(r"{\1}", rule)
 
 
 def _documented_query_names(app: Flask) -> dict[tuple[str, str], frozenset[str]]:

@@ -145,7 +145,9 @@ def _install_request_ids(app: Flask, service: str, *, access: bool = True) -> No
 
     @app.before_request
     def _start() -> None:
-        _begin_request()
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else str(uuid.uuid4())
+        g.started = time.perf_counter()
 
     @app.after_request
     def _finish(response: Response) -> Response:
@@ -167,12 +169,6 @@ def _install_request_ids(app: Flask, service: str, *, access: bool = True) -> No
                 "method": request.method, "path": endpoint,
                 "status": response.status_code, "duration_ms": round(elapsed * 1000, 3)})
         return response
-
-
-def _begin_request() -> None:
-    incoming = request.headers.get("X-Request-ID", "")
-    g.request_id = incoming if _REQUEST_ID.match(incoming) else str(uuid.uuid4())
-    g.started = time.perf_counter()
 
 
 def _install_health(
