@@ -103,7 +103,8 @@ class SchemeIn(StrictSchema):
     faulty field by its path (e.g. `scoring.base_share`)."""
 
     code = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{1,47}$"))
-    version = fields.Integer(validate=validate.Range(min=1),
+    # Bounded well inside a database integer, so "the next version" always fits one too.
+    version = fields.Integer(validate=validate.Range(min=1, max=1_000_000),
                              metadata={"description": "default: the next version"})
     name = fields.String(validate=validate.Length(max=200))
     layer = fields.Integer(allow_none=True, validate=LAYER)

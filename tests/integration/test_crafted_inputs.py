@@ -137,6 +137,8 @@ CASES: list[Crafted] = [
             "body", body='{"manager_id": "m1", "year": ' + "9" * 5000 + "}"),
     Crafted("year-past-32-bits-in-body", "appraisal", "POST", "/api/v1/schemes", 422,
             "version", body={"code": "big_one", "version": 2**40}),
+    Crafted("scheme-version-past-the-bound", "appraisal", "POST", "/api/v1/schemes", 422,
+            "version", body={"code": "big_one", "version": 2**31 - 1}),
     Crafted("nan-in-body", "appraisal", "POST", "/api/v1/what-if", 400, "body",
             body='{"manager_id": "m1", "year": NaN}'),
     Crafted("float-overflow-in-body", "appraisal", "POST", "/api/v1/what-if", 400, "body",

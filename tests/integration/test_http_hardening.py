@@ -151,3 +151,21 @@ def test_a_request_refused_by_the_input_guard_is_logged_too(
     apps["appraisal"].test_client().get("/api/v1/managers?bogus=1", headers=HR)
     line = json.loads(access_lines[-1])
     assert (line["path"], line["status"]) == ("/api/v1/managers", 422)
+
+
+def test_a_value_the_database_refuses_is_a_422_not_a_500() -> None:
+    """The safety net behind the field bounds: a DataError is the client's input."""
+    from sqlalchemy.exc import DataError
+
+    from shared.errors import register_error_handlers
+
+    app = Flask("net")
+    register_error_handlers(app)
+
+    @app.get("/too-long")
+    def too_long() -> str:
+        raise DataError("INSERT ...", {}, Exception("value too long for type varchar(36)"))
+
+    resp = app.test_client().get("/too-long")
+    assert (resp.status_code, resp.mimetype) == (422, "application/problem+json")
+    assert "value too long" in resp.get_json()["detail"]
