@@ -16,8 +16,10 @@ from services.notifications.domain.notices import NoticeKind
 
 K = NoticeKind
 
-_ZH_FOOTER = "\n\n此消息由任期制和契约化管理系统自动发送，请勿直接回复。\n"
-_EN_FOOTER = "\n\nThis message was sent by the tenure management system; please do not reply.\n"
+_ZH_FOOTER = ("{% if action_url %}\n\n办理页面：{{ action_url }}{% endif %}"
+              "\n\n此消息由任期制和契约化管理系统自动发送，请勿直接回复。\n")
+_EN_FOOTER = ("{% if action_url %}\n\nAct on it here: {{ action_url }}{% endif %}"
+              "\n\nThis message was sent by the tenure management system; please do not reply.\n")
 
 _ZH_CONTRACT = (
     "任期：第{{ term_number }}任期，{{ start_date }} 至 {{ end_date }}"
