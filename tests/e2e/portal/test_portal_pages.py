@@ -213,12 +213,12 @@ def test_a_manager_submits_the_self_report(page: Any, portal_world: PortalWorld)
         "GET", "/api/v1/appraisals", params={"manager_id": portal_world.ids["m2"]})["items"][0]
     login(page, portal_world, f"manager:{portal_world.ids['m2']}")
     page.goto(portal_world.urls["portal"] + f"/me/results/{appraisal['id']}/self-report")
-    page.fill("#sr-text", "利润超额完成，安全零事故。")
+    page.fill("#sr-text", "利润超额完成、安全零事故。")
     page.fill("#sr-att", "年报 | AR-2026-01")
     page.click("#self-report-form button[type=submit]")
     page.wait_for_selector(".report-text")
     report = portal_world.api("appraisal").call(
         "GET", f"/api/v1/appraisals/{appraisal['id']}/self-report")
     latest = report["revisions"][-1]
-    assert latest["text"] == "利润超额完成，安全零事故。"
+    assert latest["text"] == "利润超额完成、安全零事故。"
     assert latest["attachments"] == [{"name": "年报", "reference": "AR-2026-01"}]
