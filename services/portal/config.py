@@ -42,6 +42,12 @@ class PortalSettings:
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None
     oidc_scopes: str = "openid profile"
+    #: Where the provider's access token carries roles, org scope and manager id (dotted
+    #: paths, as the services read them: OIDC_ROLES_CLAIM, OIDC_SCOPE_CLAIM, ...).
+    oidc_roles_claim: str = "roles"
+    oidc_scope_claim: str = "org_scope"
+    oidc_manager_claim: str = "manager_id"
+    oidc_discovery_url: str | None = None
     secure_cookies: bool = False
     port: int = PORTAL_PORT
     timeout_seconds: float = 15.0
@@ -65,6 +71,10 @@ class PortalSettings:
             "oidc_issuer": os.environ.get("OIDC_ISSUER") or None,
             "oidc_client_id": os.environ.get("PORTAL_OIDC_CLIENT_ID") or None,
             "oidc_client_secret": os.environ.get("PORTAL_OIDC_CLIENT_SECRET") or None,
+            "oidc_roles_claim": os.environ.get("OIDC_ROLES_CLAIM") or "roles",
+            "oidc_scope_claim": os.environ.get("OIDC_SCOPE_CLAIM") or "org_scope",
+            "oidc_manager_claim": os.environ.get("OIDC_MANAGER_CLAIM") or "manager_id",
+            "oidc_discovery_url": os.environ.get("OIDC_DISCOVERY_URL") or None,
             "secure_cookies": _truthy(os.environ.get("PORTAL_SECURE_COOKIES")),
             "port": int(os.environ.get("PORTAL_PORT", PORTAL_PORT)),
         }

@@ -98,9 +98,17 @@ def _containers(pod: Doc) -> list[Doc]:
 
 
 def _tenure_workloads() -> list[Doc]:
-    """Workloads running the Tenure image (the topics Job runs Kafka's own image)."""
+    """Workloads of the three services, running the Tenure image (the topics Job runs
+    Kafka's own image; the portal, with no database or broker, is checked on its own)."""
     return [doc for doc in _workloads()
-            if any(c["image"] == IMAGE for c in _containers(_pod_spec(doc) or {}))]
+            if any(c["image"] == IMAGE for c in _containers(_pod_spec(doc) or {}))
+            and doc["metadata"]["labels"].get("app.kubernetes.io/name") != "portal"]
+
+
+def _portal() -> Doc:
+    (portal,) = [doc for doc in _workloads()
+                 if doc["metadata"]["labels"].get("app.kubernetes.io/name") == "portal"]
+    return portal
 
 
 def _service_of(doc: Doc) -> str:
@@ -193,6 +201,13 @@ def _env_vocabulary() -> frozenset[str]:
     for name in set(re.findall(r"\"(OIDC_[A-Z0-9_]+)\"", config)):
         names.update({name, *(f"{service.upper()}_{name}" for service in PORTS)})
     names.update(re.findall(environ_get, (DEPLOY / "gunicorn.conf.py").read_text()))
+    # The portal reads its own settings; the notifications service reads PORTAL_URL & co.
+    portal = REPO / "services" / "portal" / "config.py"
+    names.update(re.findall(environ_get, portal.read_text()))
+    names.update(f"PORTAL_{service.upper()}_URL" for service in PORTS)
+    notifications = (REPO / "services" / "notifications" / "config.py").read_text()
+    for name in re.findall(r"_get\(env,\s*\"([A-Z0-9_]+)\"", notifications):
+        names.update({name, f"NOTIFICATIONS_{name}"})
     email = REPO / "services" / "notifications" / "channels" / "email.py"
     if email.exists():
         for name in set(re.findall(r"\bSMTP_([A-Z_]+[A-Z])\b", email.read_text())):
@@ -436,6 +451,27 @@ def test_schema_is_migrated_by_an_init_container_before_the_api_starts(service: 
         [e for e in api["env"] if e["name"] in db_env]
 
 
+def test_portal_serves_its_pages_on_8004_with_a_shared_session_key_and_secure_cookies(
+        ) -> None:
+    portal = _portal()
+    (container,) = _containers(_pod_spec(portal) or {})
+    assert _command(container["command"])[-1] == "services.portal.wsgi:app"
+    assert container["ports"][0]["containerPort"] == 8004
+    env = {e["name"]: e for e in container["env"]}
+    assert env["PORTAL_SECRET_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "tenure-secrets"
+    assert env["PORTAL_SECURE_COOKIES"]["value"] == "true"
+    for service, port in PORTS.items():
+        assert env[f"PORTAL_{service.upper()}_URL"]["value"] == f"http://{service}:{port}"
+    assert not set(env) & _all_database_url_names(), "the portal keeps no data of its own"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert (_pod_spec(portal) or {})["securityContext"]["runAsNonRoot"] is True
+    (configmap,) = _objects("ConfigMap")
+    assert configmap["data"]["PORTAL_OIDC_CLIENT_ID"]
+    assert set(env) | set(configmap["data"]) <= _env_vocabulary()
+    services = {s["metadata"]["name"]: s for s in _objects("Service")}
+    assert services["portal"]["spec"]["ports"][0]["port"] == 8004
+
+
 # -- Kubernetes: workers ----------------------------------------------------------------------
 
 
@@ -482,7 +518,7 @@ def test_notifications_runs_a_delivery_worker() -> None:
 def test_worker_components_run_the_command_they_are_named_for() -> None:
     for doc in _objects("Deployment"):
         component = _component(doc)
-        if component == "api":
+        if component in ("api", "web"):  # gunicorn: the services' APIs and the portal
             continue
         _, command = _flask_command(_command(_main_container(doc)["command"]))
         assert WORKER_COMPONENTS[component] == command, doc["metadata"]["name"]
@@ -637,7 +673,8 @@ def test_kustomize_renders_with_the_released_image_in_the_tenure_namespace() -> 
             assert container["image"] != IMAGE, "an image was left unmapped"
             tenure_containers += container["image"] == reference
     assert tenure_containers == sum(
-        1 for doc in _tenure_workloads() for c in _containers(_pod_spec(doc) or {})
+        1 for doc in [*_tenure_workloads(), _portal()]
+        for c in _containers(_pod_spec(doc) or {})
         if c["image"] == IMAGE
     )
 
@@ -913,3 +950,15 @@ def test_build_context_filter_keeps_exactly_what_the_dockerfile_copies() -> None
     assert sources == kept
     for source in sources:
         assert (REPO / source).exists(), f"COPY {source}: not in the repository"
+
+
+def test_compose_runs_the_portal_against_the_apis_and_keycloak_with_a_required_key() -> None:
+    portal = _compose_services()["portal"]
+    assert _command(portal["command"])[-1] == "services.portal.wsgi:app"
+    env = portal["environment"]
+    assert env["PORT"] == "8004" and "8004:8004" in portal["ports"]
+    assert env["PORTAL_SECRET_KEY"].startswith("${PORTAL_SECRET_KEY:?"), "no fallback key"
+    assert env["PORTAL_OIDC_CLIENT_ID"] == "tenure-portal"
+    for service, port in PORTS.items():
+        assert env[f"PORTAL_{service.upper()}_URL"] == f"http://{service}-api:{port}"
+    assert set(env) <= _env_vocabulary() | {"LOG_JSON", "PORT"}

@@ -158,8 +158,9 @@ def logout() -> Any:
 def _discovery() -> dict[str, Any]:
     from services.portal.people import _http
 
-    issuer = settings().oidc_issuer
-    resp = _http().get(f"{issuer}/.well-known/openid-configuration", timeout=10)
+    s = settings()
+    url = s.oidc_discovery_url or f"{s.oidc_issuer}/.well-known/openid-configuration"
+    resp = _http().get(url, timeout=10)
     resp.raise_for_status()
     return resp.json()
 
@@ -201,20 +202,21 @@ def oidc_callback() -> Any:
     # Read, not trusted: the services verify the token on every call. The portal only
     # needs to know which pages to offer.
     claims = jwt.decode(token, options={"verify_signature": False})
-    roles = frozenset(_claim(claims, _env_claim("OIDC_ROLES_CLAIM", "roles")) or ())
+    raw_roles = _claim(claims, s.oidc_roles_claim)
+    roles = frozenset(r for r in (raw_roles if isinstance(raw_roles, list) else [raw_roles])
+                      if r in (HR_ADMIN, APPRAISER, MANAGER, SERVICE, "employer_signatory"))
     _start_session(Person(
         subject=str(claims.get("sub")), name=str(claims.get("name") or claims.get(
             "preferred_username") or claims.get("sub")), roles=roles, token=token,
         expires=float(claims.get("exp") or time.time() + 300),
-        org_scope=_claim(claims, _env_claim("OIDC_SCOPE_CLAIM", "org_scope")),
-        manager_id=_claim(claims, _env_claim("OIDC_MANAGER_CLAIM", "manager_id"))))
+        org_scope=_text_claim(claims, s.oidc_scope_claim),
+        manager_id=_text_claim(claims, s.oidc_manager_claim)))
     return redirect(pending["next"])
 
 
-def _env_claim(name: str, default: str) -> str:
-    import os
-
-    return os.environ.get(name, default)
+def _text_claim(claims: dict[str, Any], path: str) -> str | None:
+    value = _claim(claims, path)
+    return value if isinstance(value, str) and value else None
 
 
 def _claim(claims: dict[str, Any], path: str) -> Any:
