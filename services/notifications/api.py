@@ -183,8 +183,8 @@ class Webhooks(MethodView):
     def post(self, data: dict[str, Any]) -> Any:
         """Register a receiver for a person, or for an org unit and the units below it.
 
-        Every POST is signed with the secret; README.md ("Notifications: the rules",
-        section 7) says how a receiver verifies it."""
+        Every POST is signed with the secret; docs/rules-notifications.md (section 7)
+        says how a receiver verifies it."""
         row, secret = svc.create_webhook(
             db(), authenticate(), data,
             allowed_hosts=current_app.extensions["notifications_config"].webhook_allowed_hosts)

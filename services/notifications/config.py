@@ -32,7 +32,7 @@ class NotificationConfig:
 
     Contract-end reminders are off by default: the contracts service already publishes
     contract.expiring at 90/30/7 days, and running both would tell a manager twice
-    (README.md, "Notifications: the rules", section 6). Set
+    (docs/rules-notifications.md, section 6). Set
     REMINDER_CONTRACT_END_DAYS="90,30,7" to have them here instead.
     """
 

@@ -1,7 +1,7 @@
 """Domain rules of the appraisal service: plain Python, no Flask, no SQLAlchemy, no I/O.
 
 Import from here (`from services.appraisal import domain as d`); the submodules group the
-rules by meaning; README.md ("Appraisal: the rules") explains each with worked examples.
+rules by meaning; docs/rules-appraisal.md explains each with worked examples.
 """
 
 from services.appraisal.domain.appraisability import contract_appraisability

@@ -1,7 +1,7 @@
 """Domain rules of the contracts service: plain Python, no Flask, no SQLAlchemy, no I/O.
 
 Import from here (`from services.contracts import domain as d`); the submodules group the
-rules by meaning; README.md ("Contracts: the rules") explains each with examples.
+rules by meaning; docs/rules-contracts.md explains each with examples.
 """
 
 from services.contracts.domain.coverage import (

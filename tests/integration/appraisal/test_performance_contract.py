@@ -25,7 +25,7 @@ from tests.support.contracts_world import Client, unit
 
 from .conftest import feed, post_actuals, run_cohort
 
-# The README walkthrough's template, as written there: no line says its part.
+# The contracts walkthrough's template (docs/api-contracts.md) as written: no line says its part.
 README_TARGETS = [
     {"indicator_code": "PROFIT", "weight": "70", "base": "800", "target": "1000",
      "challenge": "1200", "main": True},
@@ -62,7 +62,7 @@ def contracts(sqlite_databases: Any) -> Iterator[Contracts]:
 
 
 def readme_group(api: Client) -> dict[str, str]:
-    """The README walkthrough's steps 1-3: HQ, a second-level enterprise, its GM and deputy."""
+    """The contracts walkthrough's steps 1-3: HQ, a second-level enterprise, its GM and deputy."""
     hq = unit(api, "HQ", "group", has_board=True)["id"]
     sub = unit(api, "SUB-1", "enterprise", hq, has_board=True)["id"]
     people = {}
@@ -104,7 +104,7 @@ def sign_as_manager(api: Client, manager_id: str) -> dict[str, Any]:
     return world.sign_both_sides(api, contract)
 
 
-# --- the README's template, end to end --------------------------------------------------------
+# --- the walkthrough's template, end to end ----------------------------------------------------
 
 def test_the_readme_template_bulk_issued_and_signed_is_scored_by_the_appraisal_what_if(
         contracts: Contracts, app: Any, api: Client) -> None:

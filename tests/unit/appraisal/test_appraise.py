@@ -1,4 +1,4 @@
-"""Through `appraise`: the README's worked examples (Appraisal: the rules), traced."""
+"""Through `appraise`: the worked examples of docs/rules-appraisal.md, traced."""
 
 from __future__ import annotations
 
