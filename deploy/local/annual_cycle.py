@@ -1,0 +1,690 @@
+"""`make cycle`: two annual cycles and the end of a tenure, through the three services' APIs.
+
+One HR department's term, as HR, the managers and the employer's signatories live it:
+
+1. the group (HQ, 3 second-level and 6 third-level enterprises, a department under HQ) and
+   200 managers; an indicator library, one template per layer and the README's
+   general-manager template (targets without `part`);
+2. bulk issue per layer: each manager issued, skipped or failed with the reason; the
+   department's general manager (no signatory rule) drafted one by one with an override;
+3. both sides sign: the manager with their own token, then the employer's signatory;
+4. year one: appraisals opened with a self-report deadline, self-reports (one disputing a
+   line), actuals in bulk, a run, review, approve and publish; two exits: one appealed in
+   time and upheld (no termination), one whose appeal window elapses (termination);
+5. year two: the next year's annual contracts signed by both sides, actuals, a run, publish;
+6. the tenure appraisal of one enterprise at the end of the term: one manager renewed,
+   one exited.
+
+Every refusal met on the way is checked: problem+json that says what to do next.
+
+Some steps need features that a deployment may not have yet; `detect_features` reads the
+services' OpenAPI documents and the scenario takes the path each deployment supports (see
+`Features`). Run it against `make run` (the defaults) or any deployment:
+
+    python deploy/local/annual_cycle.py [--contracts URL --appraisal URL --notifications URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import requests
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+from demo import SECOND_LEVEL, Api, DemoError, layer_targets, manager_token, wait_for  # noqa: E402
+
+from shared.auth import issue_token  # noqa: E402
+from shared.config import DEFAULT_PORTS, DEV_JWT_SECRET  # noqa: E402
+
+Log = Callable[[str], None]
+PROBLEM = "application/problem+json"
+# People per enterprise: a board's enterprise has a chair; a department has middle managers.
+BOARD_STAFF = ["chair", "general_manager", "chief_financial_officer"] + \
+    ["deputy_general_manager"] * 17
+PLAIN_STAFF = ["general_manager", "chief_financial_officer", "chief_engineer"] + \
+    ["deputy_general_manager"] * 16
+DEPARTMENT_STAFF = ["general_manager"] + ["middle_manager"] * 5
+SURNAMES = ["Wang", "Li", "Zhang", "Liu", "Chen", "Yang", "Zhao", "Huang", "Zhou", "Wu"]
+GIVEN = ["Wei", "Fang", "Jing", "Min", "Qiang", "Lei", "Jun", "Yan", "Hui", "Tao", "Ping"]
+
+
+@dataclass(frozen=True)
+class Features:
+    """What the deployment offers, read from its OpenAPI documents.
+
+    - `two_sided_signing`: the employer's signatory countersigns (docs/signing.md);
+    - `part_defaults`: a line without `part` takes it from the position, so the README's
+      general-manager template is scored (docs/performance-contract.md);
+    - `tenure_targets`: templates carry tenure targets, so the tenure appraisal scores
+      bulk-issued contracts (docs/performance-contract.md);
+    - `bulk_decisions`: one manager who cannot be issued never fails the others
+      (docs/contracts-operations.md);
+    - `due_process`: an exit waits out its appeal window (docs/appeals.md).
+    """
+
+    two_sided_signing: bool
+    part_defaults: bool
+    tenure_targets: bool
+    bulk_decisions: bool
+    due_process: bool
+
+
+def detect_features(contracts_url: str, appraisal_url: str) -> Features:
+    contracts = requests.get(f"{contracts_url}/openapi.json", timeout=30).json()
+    appraisal = requests.get(f"{appraisal_url}/openapi.json", timeout=30).json()
+    schemas = contracts.get("components", {}).get("schemas", {})
+
+    def fields_of(name: str) -> set[str]:
+        return set(schemas.get(name, {}).get("properties", {}))
+
+    tenure = "tenure_targets" in fields_of("TemplateIn")
+    return Features(
+        two_sided_signing="/api/v1/contracts/{contract_id}/signers" in contracts["paths"],
+        part_defaults=tenure,  # the shared target schema brings both
+        tenure_targets=tenure,
+        bulk_decisions="all_or_nothing" in fields_of("BulkIssueIn"),
+        due_process="/api/v1/exit-decisions" in appraisal["paths"])
+
+
+def refusal(resp: requests.Response, status: int, *hints: str) -> dict[str, Any]:
+    """A refused step: problem+json with the status, and a detail that says what to do."""
+    body = resp.json() if resp.headers.get("Content-Type", "").startswith(PROBLEM) else None
+    if resp.status_code != status or body is None:
+        raise DemoError(f"{resp.request.method} {resp.request.path_url}: expected a {status} "
+                        f"problem+json, got {resp.status_code} "
+                        f"{resp.headers.get('Content-Type')}: {resp.text[:300]}")
+    text = f"{body.get('detail', '')} {body.get('errors', '')}"
+    missing = [h for h in hints if h not in text]
+    if missing:
+        raise DemoError(f"{resp.request.method} {resp.request.path_url} refused without "
+                        f"saying {missing}: {text[:500]}")
+    return body
+
+
+def in_parallel(work: Callable[[Any], Any], items: Iterable[Any], pool: int) -> list[Any]:
+    with ThreadPoolExecutor(max_workers=pool) as executor:
+        return list(executor.map(work, items))
+
+
+# --- 1. the group, its library and its people --------------------------------------------------
+
+def build_group(hr: Api, tag: str) -> dict[str, Any]:
+    def unit(code: str, name: str, kind: str, parent: str | None, category: str,
+             board: bool) -> dict[str, Any]:
+        return hr.post("/api/v1/org-units", {
+            "code": f"{code}-{tag}", "name": name, "kind": kind, "parent_id": parent,
+            "category": category, "has_board": board}, expect=(201,))
+
+    hq = unit("HQ", "State Industrial Holdings Group", "group", None,
+              "commercial_competitive", True)
+    enterprises = [hq]
+    for i, (name, category) in enumerate(SECOND_LEVEL, start=1):
+        second = unit(f"L2-{i}", f"{name} Co.", "enterprise", hq["id"], category, True)
+        enterprises.append(second)
+        for j in (1, 2):
+            enterprises.append(unit(f"L3-{i}{j}", f"{name} Subsidiary {j}", "enterprise",
+                                    second["id"], "commercial_competitive", False))
+    department = unit("DEPT", "Strategy Department", "department", hq["id"],
+                      "commercial_competitive", False)
+    return {"hq": hq, "enterprises": enterprises, "department": department}
+
+
+def build_library(hr: Api, tag: str, features: Features) -> dict[str, Any]:
+    """Indicators; a template per layer for every position; the README's GM template."""
+    codes = {k: f"{k}-{tag}" for k in ("PROFIT", "ROE", "COST", "PARTY", "SAFETY", "ASSETS")}
+    for code, name, unit_name, kind, direction in [
+            (codes["PROFIT"], "Total profit", "CNY 10k", "quantitative", "higher_is_better"),
+            (codes["ROE"], "Return on equity", "%", "quantitative", "higher_is_better"),
+            (codes["COST"], "Cost-to-income ratio", "%", "quantitative", "lower_is_better"),
+            (codes["PARTY"], "Party building and integrity", "", "qualitative",
+             "higher_is_better"),
+            (codes["SAFETY"], "Major safety or environmental incident", "", "qualitative",
+             "higher_is_better"),
+            (codes["ASSETS"], "State-owned assets preserved and increased", "%",
+             "quantitative", "higher_is_better")]:
+        hr.post("/api/v1/indicators", {"code": code, "name": name, "unit": unit_name,
+                                       "kind": kind, "direction": direction}, expect=(201,))
+    # The tenure performance contract: the whole term's targets (README, "Tenure appraisal").
+    tenure = [{"indicator_code": codes["ASSETS"], "weight": "60", "base": "100",
+               "target": "106", "challenge": "110", "part": "organisational"},
+              {"indicator_code": codes["PARTY"], "weight": "40", "part": "individual"}]
+    extra = {"tenure_targets": tenure} if features.tenure_targets else {}
+    templates = {}
+    for layer in (1, 2, 3):
+        templates[layer] = hr.post("/api/v1/templates", {
+            "name": f"Layer {layer} tenure contract ({tag})", "layer": layer, "term_years": 2,
+            "max_consecutive_terms": 2, "signing_deadline_days": 30,
+            "targets": layer_targets(codes, layer), **extra}, expect=(201,))
+    readme = hr.post("/api/v1/templates", {
+        "name": f"GM, second level, commercial ({tag})", "layer": 2,
+        "category": "commercial_competitive", "position": "general_manager", "term_years": 2,
+        "targets": [
+            {"indicator_code": codes["PROFIT"], "weight": "70", "base": "800",
+             "target": "1000", "challenge": "1200", "main": True},
+            {"indicator_code": codes["COST"], "weight": "30", "base": "70", "target": "65",
+             "challenge": "60"}], **extra}, expect=(201,))
+    return {"codes": codes, "templates": templates, "readme": readme}
+
+
+def hire_managers(hr: Api, group: dict[str, Any], tag: str, pool: int
+                  ) -> list[dict[str, Any]]:
+    plan = []
+    for unit in [*group["enterprises"], group["department"]]:
+        staff = (DEPARTMENT_STAFF if unit["kind"] == "department"
+                 else BOARD_STAFF if unit["has_board"] else PLAIN_STAFF)
+        plan += [(unit, position) for position in staff]
+
+    def hire(n_plan: tuple[int, tuple[dict[str, Any], str]]) -> dict[str, Any]:
+        n, (unit, position) = n_plan
+        name = f"{SURNAMES[n % len(SURNAMES)]} {GIVEN[(n * 7) % len(GIVEN)]}"
+        return hr.post("/api/v1/managers", {
+            "employee_no": f"C{n:03d}-{tag}", "name": name,
+            "email": f"c{n:03d}.{tag.lower()}@example.com",
+            "language": "en" if n % 2 else "zh", "org_unit_id": unit["id"],
+            "position": position}, expect=(201,))
+
+    return in_parallel(hire, enumerate(plan, start=1), pool)
+
+
+# --- 2. bulk issue ----------------------------------------------------------------------------
+
+def bulk_issue(hr: Api, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+    job = hr.post("/api/v1/bulk-issues", body, expect=(202,))
+    return wait_for(lambda: (j := hr.get(f"/api/v1/bulk-issues/{job['id']}"))["status"]
+                    in ("done", "partial", "failed") and j, "a bulk issue job", timeout)
+
+
+def decision_of(d: dict[str, Any]) -> str:
+    """A manager's decision; a deployment without `decision` says only issued or not."""
+    return d.get("decision") or ("issued" if d["issued"] else "skipped")
+
+
+def issue_everyone(hr: Api, group: dict[str, Any], library: dict[str, Any],
+                   managers: list[dict[str, Any]], start: str, features: Features,
+                   timeout: float, log: Log) -> dict[str, Any]:
+    hq, dept = group["hq"], group["department"]
+    jobs: dict[str, dict[str, Any]] = {}
+    jobs["readme"] = bulk_issue(hr, {
+        "template_id": library["readme"]["id"], "start_date": start,
+        "filter": {"layer": 2, "position": "general_manager", "org_unit_id": hq["id"]}},
+        timeout)
+    for layer in (1, 2, 3):
+        jobs[f"layer{layer}"] = bulk_issue(hr, {
+            "template_id": library["templates"][layer]["id"], "start_date": start,
+            "filter": {"org_unit_id": hq["id"], "layer": layer}}, timeout)
+    for name, job in jobs.items():
+        counts = Counter(decision_of(d) for d in job["decisions"])
+        log(f"  bulk issue {name}: {job['status']}, {dict(counts)}")
+    dept_gm = next(m for m in managers if m["org_unit_id"] == dept["id"]
+                   and m["position"] == "general_manager")
+    if not features.bulk_decisions and jobs["layer2"]["issued"] == 0:
+        # Without per-manager decisions the department's GM fails the whole layer: issue the
+        # layer again one enterprise (and one department position) at a time.
+        log("  layer 2 failed as a whole; issuing it again unit by unit")
+        for unit in group["enterprises"]:
+            if unit["layer"] == 2:
+                jobs[f"layer2-{unit['code']}"] = bulk_issue(hr, {
+                    "template_id": library["templates"][2]["id"], "start_date": start,
+                    "filter": {"org_unit_id": unit["id"], "layer": 2}}, timeout)
+        jobs["layer2-department"] = bulk_issue(hr, {
+            "template_id": library["templates"][2]["id"], "start_date": start,
+            "filter": {"org_unit_id": dept["id"], "position": "middle_manager"}}, timeout)
+    # The department's general manager: no rule names their employer's signatory. HR drafts
+    # their contract one by one, naming the signatory by hand, as the refusal says.
+    draft = hr.call("POST", "/api/v1/contracts", (201,), json={
+        "manager_id": dept_gm["id"], "template_id": library["templates"][2]["id"],
+        "start_date": start, "signatory_override": {
+            "kind": "supervisor", "reason": "appointed by the group's party committee"}})
+    issued = hr.post(f"/api/v1/contracts/{draft.json()['id']}/issue", expect=(200,))
+    log(f"  department GM drafted with a signatory override: {issued['state']}")
+    return {"jobs": jobs, "dept_gm": dept_gm, "dept_gm_contract": issued}
+
+
+# --- 3. both sides sign -----------------------------------------------------------------------
+
+def countersigner_token(contracts: Api, contract_id: str, secret: str) -> str | None:
+    """The token of whoever countersigns for the employer; None when the post is vacant."""
+    employer = contracts.get(f"/api/v1/contracts/{contract_id}/signers")["employer"]
+    if employer["role"] == "employer_signatory":
+        return issue_token(secret, "sasac-signatory", ["employer_signatory"], ttl_seconds=7200)
+    if employer["manager_ids"]:
+        holder = employer["manager_ids"][0]
+        return issue_token(secret, f"sso-{holder[:8]}", ["manager"], manager_id=holder,
+                           ttl_seconds=7200)
+    return None
+
+
+def sign_both_sides(contracts: Api, path: str, manager: dict[str, Any], contract_id: str,
+                    secret: str, reference: str, two_sided: bool) -> dict[str, Any]:
+    """The manager signs `path` with their own token; the employer countersigns (on paper,
+    recorded by HR, where the post is vacant). Without two-sided signing the manager's
+    signature alone brings the document into force."""
+    out = contracts.as_(manager_token(secret, manager)).post(path, {}, expect=(200,))
+    if not two_sided:
+        return out
+    counter = countersigner_token(contracts, contract_id, secret)
+    if counter is None:
+        return contracts.post(path, {"method": "paper", "party": "employer",
+                                     "signed_on": date.today().isoformat(),
+                                     "paper_reference": reference}, expect=(200,))
+    return contracts.as_(counter).post(path, {}, expect=(200,))
+
+
+def sign_refusals(contracts: Api, contract: dict[str, Any], secret: str) -> dict[str, Any]:
+    """Before anyone signs: HR cannot sign for the manager, the employer cannot sign first."""
+    path = f"/api/v1/contracts/{contract['id']}/sign"
+    hr_signs = refusal(contracts.call("POST", path, (403,), json={}), 403, "own token",
+                       "paper")
+    counter = countersigner_token(contracts, contract["id"], secret)
+    assert counter is not None
+    first = refusal(contracts.as_(counter).call("POST", path, (409,), json={}), 409,
+                    "manager signs first")
+    return {"hr_signs": hr_signs["detail"], "employer_first": first["detail"]}
+
+
+def sign_everything(contracts: Api, managers: list[dict[str, Any]],
+                    issued: dict[str, dict[str, Any]], secret: str, pool: int,
+                    two_sided: bool) -> dict[str, dict[str, Any]]:
+    def sign(m: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        c = issued[m["id"]]
+        return m["id"], sign_both_sides(contracts, f"/api/v1/contracts/{c['id']}/sign", m,
+                                        c["id"], secret, f"PAPER-{m['employee_no']}", two_sided)
+
+    return dict(in_parallel(sign, managers, pool))
+
+
+def sign_next_year(contracts: Api, managers: list[dict[str, Any]],
+                   contract_ids: dict[str, str], year: int, secret: str, pool: int,
+                   two_sided: bool) -> dict[str, str]:
+    """The year's annual performance contract, signed under each active contract."""
+    def sign(m: dict[str, Any]) -> tuple[str, str]:
+        cid = contract_ids[m["id"]]
+        c = contracts.get(f"/api/v1/contracts/{cid}")
+        doc = next(d for d in c["documents"]
+                   if d["kind"] == "annual_performance_contract" and d["year"] == year)
+        sign_both_sides(contracts, f"/api/v1/contracts/{cid}/documents/{doc['id']}/sign", m,
+                        cid, secret, f"PAPER-{year}-{m['employee_no']}", two_sided)
+        after = contracts.get(f"/api/v1/contracts/{cid}")
+        mine = next(d for d in after["documents"] if d["id"] == doc["id"])
+        return m["id"], mine.get("signing_state") or ("in_force" if mine.get("signed_at")
+                                                      else "unsigned")
+
+    return dict(in_parallel(sign, managers, pool))
+
+
+# --- 4. appraisals ----------------------------------------------------------------------------
+
+def wait_for_targets(appraisal: Api, managers: list[dict[str, Any]], year: int,
+                     pool: int, timeout: float) -> None:
+    """The appraisal service learns of contracts and targets from events: wait for all."""
+    pending = {m["id"] for m in managers}
+
+    def ready(manager_id: str) -> bool:
+        resp = appraisal.call("GET", f"/api/v1/managers/{manager_id}", expect=(200, 404))
+        return resp.status_code == 200 and any(
+            c["state"] == "active" and any(t["year"] == year and t["locked"]
+                                           for t in c["target_sets"])
+            for c in resp.json()["contracts"])
+
+    def all_ready() -> bool:
+        done = [mid for mid, ok in zip(sorted(pending), in_parallel(
+            ready, sorted(pending), pool), strict=True) if ok]
+        pending.difference_update(done)
+        return not pending
+
+    wait_for(all_ready, f"the appraisal service to hold every {year} target", timeout)
+
+
+def actual_rows(managers: list[dict[str, Any]], codes: dict[str, str], year: int,
+                layer_of: dict[str, int], readme_gm: str, poor: set[str], kind: str = "annual"
+                ) -> list[dict[str, Any]]:
+    """Everyone near or above target (a fixed spread by employee number); the `poor` far
+    below base on every line. The README-template GM has only profit and cost."""
+    rows = []
+    for i, m in enumerate(managers):
+        scale = {1: Decimal(10), 2: Decimal(3), 3: Decimal(1)}[layer_of[m["id"]]]
+        base = {"employee_no": m["employee_no"], "year": year, "source": "finance-erp",
+                "kind": kind}
+        bad = m["id"] in poor
+        if kind == "tenure":
+            rows += [{**base, "indicator_code": codes["ASSETS"],
+                      "value": "95" if bad else str(104 + i % 5)},
+                     {**base, "indicator_code": codes["PARTY"], "rating": "C" if bad else "A"}]
+            continue
+        profit = 450 * scale if bad else (960 + (i * 37) % 220) * scale
+        cost = Decimal("78") if bad else Decimal(610 + (i * 13) % 50) / 10
+        rows += [{**base, "indicator_code": codes["PROFIT"], "value": str(profit)},
+                 {**base, "indicator_code": codes["COST"], "value": str(cost)}]
+        if m["id"] == readme_gm:
+            continue
+        roe = Decimal("3.5") if bad else Decimal(76 + (i * 7) % 23) / 10
+        rows += [{**base, "indicator_code": codes["ROE"], "value": str(roe)},
+                 {**base, "indicator_code": codes["PARTY"],
+                  "rating": "C" if bad else "AAB"[i % 3]},
+                 {**base, "indicator_code": codes["SAFETY"], "veto_hit": False}]
+    return rows
+
+
+def import_actuals(appraisal: Api, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    out = appraisal.post("/api/v1/actuals/bulk", {"items": rows}, expect=(200,))
+    if out["rejected"]:
+        raise DemoError(f"actuals rejected: {out['errors'][:5]}")
+    return out
+
+
+def run_cohort(appraisal: Api, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+    started = appraisal.call("POST", "/api/v1/appraisal-runs", (202,), json=body)
+    run = wait_for(lambda: (r := appraisal.get(started.headers["Location"]))["status"]
+                   in ("done", "failed") and r, "an appraisal run", timeout)
+    if run["status"] != "done":
+        raise DemoError(f"appraisal run failed: {run.get('error')}")
+    return run
+
+
+def act_on_run(appraisal: Api, run_id: str, actions: Iterable[str]) -> dict[str, Any]:
+    return {a: appraisal.post(f"/api/v1/appraisal-runs/{run_id}/{a}", {"note": "cycle"},
+                              expect=(200,)) for a in actions}
+
+
+def results_of(appraisal: Api, year: int, run_id: str, kind: str = "annual"
+               ) -> dict[str, dict[str, Any]]:
+    return {a["manager_id"]: a for a in appraisal.get(
+        "/api/v1/appraisals", year=year, run_id=run_id, kind=kind, page_size=500)["items"]}
+
+
+def self_reports(appraisal: Api, opened: dict[str, str], writers: list[dict[str, Any]],
+                 codes: dict[str, str], secret: str) -> dict[str, Any]:
+    """Three managers report on their year; the third disputes profit, and HR overrules."""
+    first = writers[0]
+    path = f"/api/v1/appraisals/{opened[first['id']]}/self-report"
+    by_hr = refusal(appraisal.call("PUT", path, (403,), json={
+        "text": "written by HR", "actuals": "confirmed"}), 403, "own token", "paper")
+    for n, m in enumerate(writers):
+        body: dict[str, Any] = {
+            "text": f"{m['name']}: the year's plan met; the plant upgrade finished.",
+            "attachments": [{"name": "Audited accounts", "reference": f"DOC-{n}"}],
+            "actuals": "confirmed"}
+        if n == len(writers) - 1:
+            body = {**body, "actuals": "disputed", "dispute": {
+                "indicator_code": codes["PROFIT"], "claimed_value": "1300",
+                "reason": "the audited profit is higher than the unaudited figure"}}
+        appraisal.as_(manager_token(secret, m)).call(
+            "PUT", f"/api/v1/appraisals/{opened[m['id']]}/self-report", (200, 201), json=body)
+    disputed = opened[writers[-1]["id"]]
+    overruled = appraisal.post(f"/api/v1/appraisals/{disputed}/self-report/dispute", {
+        "decision": "overruled", "note": "the audited accounts confirm the recorded figure"},
+        expect=(200,))
+    return {"hr_refused": by_hr["detail"], "overruled": overruled}
+
+
+def exit_decision(appraisal: Api, manager_id: str) -> dict[str, Any]:
+    found = [d for d in appraisal.get("/api/v1/exit-decisions", page_size=500)["items"]
+             if d["manager_id"] == manager_id]
+    if not found:
+        raise DemoError(f"no exit decision for {manager_id}")
+    return found[-1]
+
+
+def appeal_and_uphold(appraisal: Api, result: dict[str, Any], manager: dict[str, Any],
+                      codes: dict[str, str], year: int, layer: int, secret: str
+                      ) -> dict[str, Any]:
+    """In time, with the manager's own token; HR re-scores with restated figures, then
+    upholds. Upholding before the re-score is refused with the next step."""
+    path = f"/api/v1/appraisals/{result['id']}"
+    appraisal.as_(manager_token(secret, manager)).post(
+        f"{path}/appeal", {"reason": "profit restated by the auditor"}, expect=(201,))
+    early = refusal(appraisal.call("POST", f"{path}/appeal/decision", (409,), json={
+        "decision": "upheld", "note": "restated"}), 409, f"POST {path}/score")
+    scale = {1: 10, 2: 3, 3: 1}[layer]
+    base = {"employee_no": manager["employee_no"], "year": year, "source": "audit"}
+    import_actuals(appraisal, [
+        {**base, "indicator_code": codes["PROFIT"], "value": str(1100 * scale)},
+        {**base, "indicator_code": codes["ROE"], "value": "8.5"},
+        {**base, "indicator_code": codes["COST"], "value": "64"},
+        {**base, "indicator_code": codes["PARTY"], "rating": "A"}])
+    for step in ("score", "review", "approve"):
+        appraisal.post(f"{path}/{step}", expect=(200,))
+    decided = appraisal.post(f"{path}/appeal/decision", {"decision": "upheld",
+                                                         "note": "restated"}, expect=(200,))
+    return {"refused_early": early["detail"], "decided": decided,
+            "result": appraisal.get(path)}
+
+
+# --- the scenario -----------------------------------------------------------------------------
+
+def run_cycle(contracts_url: str, appraisal_url: str, notifications_url: str, token: str,
+              secret: str, year: int = 2026, tag: str | None = None, log: Log = print,
+              timeout: float = 180, pool: int = 8) -> dict[str, Any]:
+    """The whole scenario; returns what happened, for a test (or a reader) to check."""
+    tag = tag or uuid.uuid4().hex[:6].upper()
+    contracts, appraisal = Api(contracts_url, token), Api(appraisal_url, token)
+    notifications = Api(notifications_url, token)
+    features = detect_features(contracts_url, appraisal_url)
+    s: dict[str, Any] = {"tag": tag, "year": year, "features": asdict(features)}
+    log(f"Tenure annual cycle, tag {tag}, years {year} and {year + 1}")
+    log(f"  features: {', '.join(k for k, v in asdict(features).items() if v) or 'none'}; "
+        f"not here: {', '.join(k for k, v in asdict(features).items() if not v) or 'none'}")
+
+    log("\n1. The group, its library and 200 managers")
+    group = build_group(contracts, tag)
+    hq = group["hq"]
+    library = build_library(contracts, tag, features)
+    codes = library["codes"]
+    managers = hire_managers(contracts, group, tag, pool)
+    units = {u["id"]: u for u in [*group["enterprises"], group["department"]]}
+    layer_of = {m["id"]: units[m["org_unit_id"]]["layer"] for m in managers}
+    s["managers"] = len(managers)
+    s["by_layer"] = dict(sorted(Counter(layer_of.values()).items()))
+    log(f"  {len(group['enterprises'])} enterprises and a department; {len(managers)} "
+        f"managers by layer {s['by_layer']}")
+
+    log("\n2. Bulk issue")
+    issue = issue_everyone(contracts, group, library, managers, f"{year}-01-01", features,
+                           timeout, log)
+    s["jobs"] = {name: {"status": j["status"], "issued": j["issued"],
+                        "skipped": j["skipped"], "failed": j.get("failed"),
+                        "decisions": Counter(decision_of(d) for d in j["decisions"]),
+                        "reasons": Counter(d.get("reason") for d in j["decisions"]
+                                           if decision_of(d) != "issued"),
+                        "failures": [d for d in j["decisions"] if decision_of(d) == "failed"]}
+                 for name, j in issue["jobs"].items()}
+    pending = {c["manager_id"]: c for c in contracts.get(
+        "/api/v1/contracts", org_unit_id=hq["id"], state="pending_signature",
+        page_size=500)["items"]}
+    s["pending_signature"] = len(pending)
+    readme_gm = next(m for m in managers if m["position"] == "general_manager"
+                     and units[m["org_unit_id"]]["layer"] == 2
+                     and units[m["org_unit_id"]]["category"] == "commercial_competitive"
+                     and units[m["org_unit_id"]]["kind"] == "enterprise")
+    s["readme_gm_template"] = pending[readme_gm["id"]]["template_id"] == library["readme"]["id"]
+    log(f"  {len(pending)} contracts await signature")
+
+    log("\n3. Both sides sign")
+    if features.two_sided_signing:
+        first = pending[readme_gm["id"]]
+        s["sign_refusals"] = sign_refusals(contracts, first, secret)
+        log("  refused: HR signing for the manager (403); the employer signing first (409)")
+    signed = sign_everything(contracts, managers, pending, secret, pool,
+                             features.two_sided_signing)
+    s["signed_states"] = Counter(c["state"] for c in signed.values())
+    s["signature_kinds"] = Counter((sig["party"], sig["method"]) for c in signed.values()
+                                   for sig in c.get("signatures", []))
+    contract_of = {mid: c["id"] for mid, c in signed.items()}
+    log(f"  contracts: {dict(s['signed_states'])}; signatures {dict(s['signature_kinds'])}")
+
+    log(f"\n4. Year {year}: self-reports, actuals, run, review, approve, publish")
+    wait_for_targets(appraisal, managers, year, pool, timeout)
+    today = date.today()
+    opened = appraisal.post("/api/v1/appraisals/open", {
+        "year": year, "org_unit_id": hq["id"], "self_report_due": today.isoformat()},
+        expect=(200, 201))
+    s["opened"] = {"opened": opened["opened"], "skipped": len(opened["skipped"])}
+    open_ids = {a["manager_id"]: a["id"] for a in appraisal.get(
+        "/api/v1/appraisals", year=year, kind="annual", page_size=500)["items"]
+        if a["manager_id"] in layer_of}
+    l3 = [u for u in group["enterprises"] if u["layer"] == 3]
+    gm_of = {u["id"]: next(m for m in managers if m["org_unit_id"] == u["id"]
+                           and m["position"] == "general_manager") for u in l3}
+    poor, appellant = gm_of[l3[0]["id"]], gm_of[l3[1]["id"]]
+    writers = [m for m in managers if m["org_unit_id"] == l3[2]["id"]][:3]
+    s["self_reports"] = self_reports(appraisal, open_ids, writers, codes, secret)
+    imported = import_actuals(appraisal, actual_rows(
+        managers, codes, year, layer_of, readme_gm["id"], {poor["id"], appellant["id"]}))
+    s["actuals"] = imported["accepted"]
+    run = run_cohort(appraisal, {"year": year, "org_unit_id": hq["id"]}, timeout)
+    s["run1"] = {k: run[k] for k in ("status", "scored", "skipped")}
+    s["run1_skips"] = run.get("skips") or run.get("skipped_items") or []
+    log(f"  {len(open_ids)} opened, {imported['accepted']} actuals; run: {run['scored']} "
+        f"scored, {run['skipped']} skipped")
+    early = act_on_run(appraisal, run["id"], ["review"])["review"]
+    s["review_before_deadline"] = {"done": early["done"],
+                                   "refused": Counter(r.get("reason", "")[:60]
+                                                      for r in early["refused"])}
+    moved = appraisal.post("/api/v1/appraisals/self-report-deadline", {
+        "year": year, "org_unit_id": hq["id"],
+        "self_report_due": (today - timedelta(days=1)).isoformat()}, expect=(200,))
+    s["deadline_moved"] = moved["appraisals"]
+    log(f"  review before the deadline: {early['done']} reviewed (reports in), "
+        f"{len(early['refused'])} wait; deadline moved to yesterday for {moved['appraisals']}")
+    acts = act_on_run(appraisal, run["id"], ["review", "approve", "publish"])
+    s["run1_actions"] = {a: {"done": o["done"], "refused": len(o["refused"]),
+                             "events": o["events"]} for a, o in acts.items()}
+    results = results_of(appraisal, year, run["id"])
+    s["results1"] = {mid: (a["grade"], a["outcome"]) for mid, a in results.items()}
+    s["self_report_states"] = Counter(a.get("self_report") for a in results.values())
+    s["poor"], s["appellant"] = poor, appellant
+    log(f"  published {acts['publish']['done']}: events {acts['publish']['events']}")
+
+    log("\n5. Exits: one appealed and upheld, one whose window elapses")
+    if features.due_process:
+        s["exits_pending"] = {m["id"]: exit_decision(appraisal, m["id"])
+                              for m in (poor, appellant)}
+        s["contracts_while_pending"] = {m["id"]: contracts.get(
+            f"/api/v1/contracts/{contract_of[m['id']]}")["state"] for m in (poor, appellant)}
+        s["appeal"] = appeal_and_uphold(appraisal, results[appellant["id"]], appellant,
+                                        codes, year, layer_of[appellant["id"]], secret)
+        s["exit_appellant"] = wait_for(
+            lambda: (d := exit_decision(appraisal, appellant["id"]))["state"] == "cancelled"
+            and d, "the appellant's exit to be cancelled", timeout)
+        closes = s["exits_pending"][poor["id"]]["appeal_closes_at"]
+        s["windows_closed"] = appraisal.post("/api/v1/maintenance/exit-windows",
+                                             {"as_of": closes}, expect=(200,))
+        s["exit_poor"] = exit_decision(appraisal, poor["id"])
+        log(f"  appellant: exit {s['exit_appellant']['state']}; poor: window closed, exit "
+            f"{s['exit_poor']['state']}")
+    s["contract_poor"] = wait_for(
+        lambda: (c := contracts.get(f"/api/v1/contracts/{contract_of[poor['id']]}"))["state"]
+        == "terminated" and c, "the poor manager's contract to end", timeout)
+    s["contract_appellant"] = contracts.get(f"/api/v1/contracts/{contract_of[appellant['id']]}")
+    s["person_poor"] = contracts.get(f"/api/v1/managers/{poor['id']}")
+    s["person_appellant"] = contracts.get(f"/api/v1/managers/{appellant['id']}")
+    log(f"  contracts: poor {s['contract_poor']['state']}, appellant "
+        f"{s['contract_appellant']['state']}")
+    wanted = {"appraisal_result", "exit_notice"} | (
+        {"exit_confirmed"} if features.due_process else set())
+    poor_inbox = notifications.as_(manager_token(secret, poor))
+    s["inbox_poor"] = wait_for(
+        lambda: (items := poor_inbox.get("/api/v1/inbox", page_size=100)["items"])
+        and wanted <= {i["kind"] for i in items} and items, f"{sorted(wanted)} in the inbox",
+        timeout)
+    if features.due_process:
+        mine = notifications.as_(manager_token(secret, appellant))
+        s["inbox_appellant"] = wait_for(
+            lambda: (items := mine.get("/api/v1/inbox", page_size=100)["items"])
+            and "exit_cancelled" in {i["kind"] for i in items} and items,
+            "the appellant's exit_cancelled notice", timeout)
+
+    year2 = year + 1
+    log(f"\n6. Year {year2}: the next annual contracts, actuals, run, publish")
+    # Without due process both exits ended their contracts on publication.
+    gone = {poor["id"]} | (set() if features.due_process else {appellant["id"]})
+    stayed = [m for m in managers if m["id"] not in gone]
+    s["year2_signed"] = Counter(sign_next_year(contracts, stayed, contract_of, year2, secret,
+                                               pool, features.two_sided_signing).values())
+    wait_for_targets(appraisal, stayed, year2, pool, timeout)
+    imported2 = import_actuals(appraisal, actual_rows(stayed, codes, year2, layer_of,
+                                                      readme_gm["id"], set()))
+    run2 = run_cohort(appraisal, {"year": year2, "org_unit_id": hq["id"]}, timeout)
+    acts2 = act_on_run(appraisal, run2["id"], ["review", "approve", "publish"])
+    s["year2"] = {"managers": len(stayed), "actuals": imported2["accepted"],
+                  "run": {k: run2[k] for k in ("status", "scored", "skipped")},
+                  "actions": {a: {"done": o["done"], "events": o["events"]}
+                              for a, o in acts2.items()}}
+    log(f"  {len(stayed)} managers; year {year2} contracts {dict(s['year2_signed'])}; run "
+        f"{run2['scored']} scored; published {acts2['publish']['done']}")
+
+    log("\n7. The end of the term: the tenure appraisal of one enterprise")
+    team = [m for m in stayed if m["org_unit_id"] == l3[3]["id"]]
+    renewing, leaving = team[0], team[1]
+    s["tenure_team"] = len(team)
+    if features.tenure_targets:
+        import_actuals(appraisal, actual_rows(team, codes, year2, layer_of, "", {leaving["id"]},
+                                              kind="tenure"))
+        tenure = run_cohort(appraisal, {"year": year2, "kind": "tenure",
+                                        "org_unit_id": l3[3]["id"]}, timeout)
+        tacts = act_on_run(appraisal, tenure["id"], ["review", "approve", "publish"])
+        tres = results_of(appraisal, year2, tenure["id"], kind="tenure")
+        renewed = contracts.post(f"/api/v1/contracts/{contract_of[renewing['id']]}/renew",
+                                 {}, expect=(200, 201))
+        s["tenure"] = {"run": {k: tenure[k] for k in ("status", "scored", "skipped")},
+                       "published": tacts["publish"]["done"],
+                       "events": tacts["publish"]["events"],
+                       "outcomes": {mid: a["outcome"] for mid, a in tres.items()},
+                       "renewing": renewing["id"], "leaving": leaving["id"],
+                       "renewed": renewed}
+        if features.due_process:
+            decision = exit_decision(appraisal, leaving["id"])
+            appraisal.post("/api/v1/maintenance/exit-windows",
+                           {"as_of": decision["appeal_closes_at"]}, expect=(200,))
+        s["tenure"]["leaving_contract"] = wait_for(
+            lambda: (c := contracts.get(f"/api/v1/contracts/{contract_of[leaving['id']]}"))
+            ["state"] == "terminated" and c, "the exited manager's contract to end", timeout)
+        log(f"  tenure: {tenure['scored']} scored; outcomes "
+            f"{dict(Counter(s['tenure']['outcomes'].values()))}; renewed "
+            f"{renewing['employee_no']}, exited {leaving['employee_no']}")
+    else:
+        log("  (no tenure targets on templates here: the tenure appraisal is not run)")
+    s["coverage"] = contracts.get("/api/v1/reports/coverage", org_unit_id=hq["id"])["totals"]
+    log(f"\nCoverage now: {s['coverage']}")
+    return s
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for service, port in DEFAULT_PORTS.items():
+        port = int(os.environ.get(f"{service.upper()}_PORT", port))
+        parser.add_argument(f"--{service}", default=f"http://127.0.0.1:{port}",
+                            help=f"base URL of the {service} service")
+    parser.add_argument("--token", help="an hr_admin bearer token (default: minted with "
+                                        "JWT_SECRET)")
+    parser.add_argument("--year", type=int, default=date.today().year,
+                        help="the first appraisal year")
+    parser.add_argument("--timeout", type=float, default=180,
+                        help="seconds to wait for each step that crosses services")
+    args = parser.parse_args(argv)
+    secret = os.environ.get("JWT_SECRET", DEV_JWT_SECRET)
+    token = args.token or issue_token(secret, "cycle-hr", ["hr_admin"], ttl_seconds=7200)
+    return run_cycle(args.contracts, args.appraisal, args.notifications, token, secret,
+                     year=args.year, timeout=args.timeout)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (DemoError, requests.RequestException) as exc:
+        print(f"\ncycle failed: {exc}", file=sys.stderr)
+        raise SystemExit(1) from exc

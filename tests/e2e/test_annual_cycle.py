@@ -1,0 +1,174 @@
+"""Two annual cycles and the end of a tenure, where the services meet.
+
+The scenario (deploy/local/annual_cycle.py) drives every service as a process over the real
+broker: each API under gunicorn, the relays, the consumers, the notifications delivery worker
+and a real SMTP server (the `system` fixture of test_whole_system). Here each step's outcome
+is checked: who was issued, skipped or failed, the contracts in force after both signatures,
+appraisal states, exit decisions and their deadlines, the contracts after the appeal window,
+the notices in the inbox and the mails on the SMTP server.
+
+Steps that need a feature the services do not have yet are taken the way the services allow
+(see `annual_cycle.Features`); the summary says which features were found.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+import annual_cycle  # deploy/local/annual_cycle.py: deploy/local is on pytest's pythonpath
+import pytest
+
+from tests.conftest import SECRET, token
+from tests.e2e.test_whole_system import system  # noqa: F401  (the fixture)
+
+pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
+YEAR = 2026
+
+
+def mailed_subjects(smtp: Any, email: str) -> set[str]:
+    return {str(m["Subject"]) for m in smtp.mailbox.received
+            if m["To"].addresses[0].addr_spec == email}
+
+
+def wait_for_mail(smtp: Any, email: str, subjects: set[str], timeout: float = 60) -> set[str]:
+    deadline = time.monotonic() + timeout
+    while not subjects <= mailed_subjects(smtp, email) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    return mailed_subjects(smtp, email)
+
+
+@pytest.mark.timeout(1200)
+def test_two_years_and_a_tenure_issue_sign_appraise_exit_with_due_process_and_renew(
+        system: dict[str, Any]) -> None:  # noqa: F811
+    urls, smtp = system["urls"], system["smtp"]
+    started = time.monotonic()
+    s = annual_cycle.run_cycle(urls["contracts"], urls["appraisal"], urls["notifications"],
+                               token("hr_admin", subject="cycle-hr"), SECRET, year=YEAR,
+                               log=print, timeout=180)
+    features = annual_cycle.Features(**s["features"])
+    print(f"annual cycle: {time.monotonic() - started:.0f} s; features {s['features']}")
+
+    # 200 managers across 3 layers (the department under HQ counts one layer deeper).
+    assert s["managers"] == 200
+    assert s["by_layer"] == {1: 20, 2: 66, 3: 114}
+
+    # Bulk issue: the README's GM template reaches the one commercial second-level GM.
+    readme = s["jobs"]["readme"]
+    assert (readme["status"], readme["issued"], readme["skipped"]) == ("done", 1, 2)
+    assert readme["reasons"] == Counter({"template_does_not_match": 2})
+    assert s["readme_gm_template"]
+    layer1, layer2, layer3 = (s["jobs"][f"layer{n}"] for n in (1, 2, 3))
+    assert (layer1["status"], layer1["issued"]) == ("done", 20)
+    assert (layer3["status"], layer3["issued"]) == ("done", 114)
+    if features.bulk_decisions:
+        # The department's GM fails alone, with the reason and the remedy; the README GM
+        # already holds a contract; everyone else of layer 2 is issued.
+        assert (layer2["status"], layer2["issued"], layer2["skipped"], layer2["failed"]) == \
+            ("partial", 64, 1, 1)
+        assert layer2["reasons"] == Counter({"overlapping_contract": 1,
+                                             "signatory_required": 1})
+        (failure,) = layer2["failures"]
+        assert "signatory override" in failure["detail"]
+    else:
+        assert (layer2["status"], layer2["issued"]) == ("failed", 0)
+        issued_again = sum(j["issued"] for name, j in s["jobs"].items()
+                           if name.startswith("layer2-"))
+        assert issued_again == 64
+    # The department's GM drafted with an override: every manager has a contract to sign.
+    assert s["pending_signature"] == 200
+
+    # Both sides signed: every contract is active.
+    assert s["signed_states"] == Counter({"active": 200})
+    if features.two_sided_signing:
+        assert "own token" in s["sign_refusals"]["hr_signs"]
+        assert "manager signs first" in s["sign_refusals"]["employer_first"]
+        kinds = s["signature_kinds"]
+        # Manager and employer side of each of the three documents of the first signing.
+        assert sum(n for (party, _), n in kinds.items() if party == "manager") == 600
+        assert sum(n for (party, _), n in kinds.items() if party == "employer") == 600
+        assert ("manager", "paper") not in kinds
+
+    # Year one: everyone opened with a self-report deadline; three reports, one dispute that
+    # HR overruled; the review waited for the others until the deadline passed.
+    scored_ones = 200 if features.part_defaults else 199
+    assert s["opened"]["opened"] + s["opened"]["skipped"] == 200
+    assert "paper" in s["self_reports"]["hr_refused"]
+    assert s["self_reports"]["overruled"]["self_report_dispute"] == "overruled"
+    assert s["run1"]["status"] == "done" and s["run1"]["scored"] == scored_ones
+    if not features.part_defaults:
+        # The README's template has no organisational part for the GM: not scorable yet.
+        assert s["run1"]["skipped"] >= 1
+    assert s["review_before_deadline"]["done"] == 3
+    assert sum(s["review_before_deadline"]["refused"].values()) == scored_ones - 3
+    assert s["deadline_moved"] >= scored_ones - 3
+    actions = s["run1_actions"]
+    assert actions["review"]["done"] == scored_ones - 3
+    assert actions["approve"]["done"] == actions["publish"]["done"] == scored_ones
+    assert actions["publish"]["events"]["appraisal.published"] == scored_ones
+    assert actions["publish"]["events"]["exit.triggered"] == 2
+    assert s["self_report_states"]["submitted"] == 3
+    assert s["self_report_states"]["none"] == scored_ones - 3
+    poor, appellant = s["poor"], s["appellant"]
+    assert s["results1"][poor["id"]] == ("not_competent", "incompetence_exit")
+    assert s["results1"][appellant["id"]][1] == "incompetence_exit"
+    exits = [mid for mid, (_, outcome) in s["results1"].items()
+             if outcome == "incompetence_exit"]
+    assert sorted(exits) == sorted([poor["id"], appellant["id"]])
+
+    # The exits.
+    if features.due_process:
+        for m in (poor, appellant):
+            pending = s["exits_pending"][m["id"]]
+            assert pending["state"] == "pending" and pending["appeal_deadline"]
+            assert pending["appeal_window_days"] == 15
+            assert s["contracts_while_pending"][m["id"]] == "active"
+        # Appealed in time, re-scored, upheld: the exit is cancelled and nothing ended.
+        assert "score" in s["appeal"]["refused_early"]
+        assert s["appeal"]["result"]["outcome"] == "retain"
+        assert s["exit_appellant"]["state"] == "cancelled"
+        assert s["contract_appellant"]["state"] == "active"
+        assert s["person_appellant"]["employment_status"] == "active"
+        # The other window elapsed: the daily job confirmed the exit.
+        assert s["windows_closed"]["confirmed"] >= 1
+        assert s["exit_poor"]["state"] == "confirmed"
+    else:
+        assert s["contract_appellant"]["state"] == "terminated"
+    assert s["contract_poor"]["state"] == "terminated"
+    assert "grade_not_competent" in s["contract_poor"]["end_reason"]
+    assert (s["person_poor"]["employment_status"], s["person_poor"]["departure_reason"]) == \
+        ("departed", "appraisal_exit")
+
+    # The exited manager heard it in the inbox and by mail, with the same subjects.
+    inbox = {i["kind"]: i["subject"] for i in s["inbox_poor"]}
+    expected = {inbox["appraisal_result"], inbox["exit_notice"]}
+    assert expected <= wait_for_mail(smtp, poor["email"], expected)
+    if features.due_process:
+        cancelled = {i["kind"]: i for i in s["inbox_appellant"]}["exit_cancelled"]
+        assert cancelled["subject"] in wait_for_mail(smtp, appellant["email"],
+                                                     {cancelled["subject"]})
+
+    # Year two: everyone still under contract signs the year's annual contract and is
+    # appraised; nobody exits.
+    y2 = s["year2"]
+    stayed = 199 if features.due_process else 198
+    assert y2["managers"] == stayed
+    assert sum(s["year2_signed"].values()) == stayed
+    assert set(s["year2_signed"]) <= {"in_force", "unsigned"}
+    if features.two_sided_signing:
+        assert s["year2_signed"] == Counter({"in_force": stayed})
+    y2_scored = stayed if features.part_defaults else stayed - 1
+    assert (y2["run"]["status"], y2["run"]["scored"]) == ("done", y2_scored)
+    assert y2["actions"]["publish"]["done"] == y2_scored
+    assert "exit.triggered" not in y2["actions"]["publish"]["events"]
+
+    # The end of the term: one renewed, one exited.
+    if features.tenure_targets:
+        t = s["tenure"]
+        assert t["run"]["status"] == "done" and t["run"]["scored"] == s["tenure_team"]
+        assert t["outcomes"][t["renewing"]] == "renew"
+        assert t["outcomes"][t["leaving"]] == "exit"
+        assert t["renewed"]["state"] == "renewed"
+        assert t["leaving_contract"]["state"] == "terminated"
+    assert time.monotonic() - started < 900
