@@ -138,8 +138,9 @@ def build_group(hr: Api, tag: str) -> dict[str, Any]:
         for j in (1, 2):
             enterprises.append(unit(f"L3-{i}{j}", f"{name} Subsidiary {j}", "enterprise",
                                     second["id"], "commercial_competitive", False))
+    # Public welfare, so the README's template (commercial) does not select its GM.
     department = unit("DEPT", "Strategy Department", "department", hq["id"],
-                      "commercial_competitive", False)
+                      "public_welfare", False)
     return {"hq": hq, "enterprises": enterprises, "department": department}
 
 
@@ -497,6 +498,7 @@ def run_cycle(contracts_url: str, appraisal_url: str, notifications_url: str, to
                            timeout, log)
     s["jobs"] = {name: {"status": j["status"], "issued": j["issued"],
                         "skipped": j["skipped"], "failed": j.get("failed"),
+                        "error": j.get("error"),
                         "decisions": Counter(decision_of(d) for d in j["decisions"]),
                         "reasons": Counter(d.get("reason") for d in j["decisions"]
                                            if decision_of(d) != "issued"),
