@@ -175,7 +175,7 @@ def main() -> None:
             job = call("POST", f"{base}/bulk-issues", token, {
                 "template_id": template["id"], "start_date": "2026-01-01",
                 "filter": {"layer": 3}})
-            while job["status"] not in ("done", "failed"):
+            while job["status"] not in ("done", "partial", "failed"):
                 time.sleep(0.1)
                 job = call("GET", f"{base}/bulk-issues/{job['id']}", token)
             bulk_seconds = time.perf_counter() - started

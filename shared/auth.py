@@ -19,7 +19,10 @@ HR_ADMIN = "hr_admin"
 APPRAISER = "appraiser"
 MANAGER = "manager"
 SERVICE = "service"
-ROLES = frozenset({HR_ADMIN, APPRAISER, MANAGER, SERVICE})
+# Signs for the employer where the signatory is no manager of the group (the supervisor, or a
+# signatory HR named by override); its org scope names the units it may sign for.
+EMPLOYER_SIGNATORY = "employer_signatory"
+ROLES = frozenset({HR_ADMIN, APPRAISER, MANAGER, SERVICE, EMPLOYER_SIGNATORY})
 ALGORITHM = "HS256"
 
 F = TypeVar("F", bound=Callable[..., Any])

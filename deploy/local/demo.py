@@ -190,7 +190,8 @@ def bulk_issue(hr: Api, hq_id: str, templates: dict[int, dict[str, Any]], start:
             "template_id": template["id"], "start_date": start,
             "filter": {"org_unit_id": hq_id, "layer": layer}}, expect=(202,))
         done = wait_for(lambda job=job: (j := hr.get(f"/api/v1/bulk-issues/{job['id']}"))
-                        ["status"] in ("done", "failed") and j, f"bulk issue, layer {layer}", 60)
+                        ["status"] in ("done", "partial", "failed") and j,
+                        f"bulk issue, layer {layer}", 60)
         if done["status"] != "done":
             raise DemoError(f"bulk issue for layer {layer} failed: {done.get('error')}")
         log(f"  bulk issue layer {layer}: {done['issued']} issued, {done['skipped']} skipped")
@@ -210,18 +211,43 @@ def manager_token(secret: str, manager: dict[str, Any]) -> str:
                        manager_id=manager["id"], ttl_seconds=3600)
 
 
+def countersigner_token(contracts: Api, contract_id: str, secret: str) -> str | None:
+    """The token of whoever countersigns for the employer; None when the post is vacant."""
+    employer = contracts.get(f"/api/v1/contracts/{contract_id}/signers")["employer"]
+    if employer["role"] == "employer_signatory":
+        return issue_token(secret, "sasac-signatory", ["employer_signatory"], ttl_seconds=3600)
+    if employer["manager_ids"]:
+        return issue_token(secret, f"sso-countersigner-{employer['manager_ids'][0][:8]}",
+                           ["manager"], manager_id=employer["manager_ids"][0],
+                           ttl_seconds=3600)
+    return None
+
+
 def sign_all(contracts: Api, managers: list[dict[str, Any]],
-             issued: dict[str, dict[str, Any]], secret: str, log: Log) -> dict[str, str]:
-    """Each manager signs their own contract with their own token."""
+             issued: dict[str, dict[str, Any]], secret: str, log: Log
+             ) -> dict[str, dict[str, Any]]:
+    """Each manager signs their own contract with their own token; then the employer's
+    signatory countersigns with theirs, or, where the post is vacant (no chair registered),
+    HR records the employer's signature made on paper."""
     signed = {}
+    on_paper = 0
     for m in managers:
         c = issued[m["id"]]
-        out = contracts.as_(manager_token(secret, m)).post(
-            f"/api/v1/contracts/{c['id']}/sign", {"signed_by": m["name"]}, expect=(200,))
+        path = f"/api/v1/contracts/{c['id']}/sign"
+        contracts.as_(manager_token(secret, m)).post(path, {}, expect=(200,))
+        counter = countersigner_token(contracts, c["id"], secret)
+        if counter is None:
+            on_paper += 1
+            out = contracts.post(path, {
+                "method": "paper", "party": "employer", "signed_on": date.today().isoformat(),
+                "paper_reference": f"DEMO-{m['employee_no']}"}, expect=(200,))
+        else:
+            out = contracts.as_(counter).post(path, {}, expect=(200,))
         if out["state"] != "active":
             raise DemoError(f"contract of {m['employee_no']} is {out['state']} after signing")
-        signed[m["id"]] = out["id"]
-    log(f"  signed: {len(signed)} contracts, each by its manager")
+        signed[m["id"]] = out
+    log(f"  signed: {len(signed)} contracts, each by its manager and countersigned "
+        f"({on_paper} employer signatures recorded from paper)")
     return signed
 
 
@@ -330,7 +356,7 @@ def run_demo(contracts_url: str, appraisal_url: str, notifications_url: str, tok
         "/api/v1/appraisals", year=year, run_id=run["id"], page_size=500)["items"]}
 
     log("\n4. The rigid exit reaches the contracts service")
-    poor_contract = signed[poor["id"]]
+    poor_contract = signed[poor["id"]]["id"]
     ended = wait_for(lambda: (c := contracts.get(f"/api/v1/contracts/{poor_contract}"))
                      ["state"] == "terminated" and c, "the exited manager's contract to end",
                      timeout)
@@ -348,6 +374,8 @@ def run_demo(contracts_url: str, appraisal_url: str, notifications_url: str, tok
     summary = {
         "tag": tag, "year": year, "hq_id": hq_id, "enterprises": len(group["units"]),
         "managers": len(managers), "issued": issued_count, "signed": len(signed),
+        "signatures": sorted({(sig["party"], sig["method"]) for c in signed.values()
+                              for sig in c["signatures"]}),
         "coverage_before": coverage_before["totals"], "coverage_after": coverage_after["totals"],
         "run": {k: run[k] for k in ("id", "status", "scored", "skipped")},
         "published": published, "grades": report["totals"]["grades"],

@@ -7,6 +7,7 @@ as a real process, the way they run in containers. Ctrl-C stops everything clean
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from services.portal.config import PORTAL_PORT  # noqa: E402
 from shared.auth import issue_token  # noqa: E402
 from shared.config import DEFAULT_PORTS, DEV_JWT_SECRET  # noqa: E402
 
@@ -106,12 +108,22 @@ def main() -> int:
                 if worker in available:
                     spawn(f"{service}-{worker}",
                           [sys.executable, "-m", "flask", "--app", app, worker], {})
+        # The web portal: pages for HR staff and managers over the three APIs.
+        portal_port = os.environ.get("PORTAL_PORT", str(PORTAL_PORT))
+        spawn("portal", [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py",
+                         "services.portal.wsgi:app"],
+              {"PORT": portal_port, "GUNICORN_WORKERS": "2",
+               # one key for every worker, so a login holds whichever worker answers
+               "PORTAL_SECRET_KEY": env.get("PORTAL_SECRET_KEY") or secrets.token_urlsafe(32)})
         print()
         for service in services:
             port = os.environ.get(f"{service.upper()}_PORT", str(DEFAULT_PORTS[service]))
             ok = _wait_ready(f"http://127.0.0.1:{port}/readyz")
             print(f"  {service:<14} http://127.0.0.1:{port}   docs: "
                   f"http://127.0.0.1:{port}/docs   {'ready' if ok else 'NOT READY (see logs)'}")
+        ok = _wait_ready(f"http://127.0.0.1:{portal_port}/healthz")
+        print(f"  {'portal':<14} http://127.0.0.1:{portal_port}   (demo login: pick a person)"
+              f"   {'ready' if ok else 'NOT READY (see logs)'}")
         print(f"  {'kafka':<14} {broker.bootstrap_servers}")
         print(f"  {'smtp':<14} {env.get('SMTP_HOST')}:{env.get('SMTP_PORT')}")
         print(f"  logs           {var / 'logs'}")

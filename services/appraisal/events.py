@@ -239,8 +239,10 @@ def apply_target_set(s: Session, doc: dict[str, Any], manager_id: str,
                        year=int(doc.get("year") or 0) if kind == "annual" else 0,
                        locked=False, targets=[], digest=targets_digest([]))
         s.add(ts)
-    if ts.locked:
-        return ts  # signed targets are what the appraisal is held to; they never change
+    if ts.locked and not (locked and doc.get("amendment_version")):
+        # Signed targets are what the appraisal is held to; only an amendment that both sides
+        # signed again (targets.set with its amendment_version) replaces them.
+        return ts
     ts.targets = list(doc.get("targets") or [])
     ts.digest = targets_digest(ts.targets)
     ts.locked = locked

@@ -12,7 +12,7 @@ from flask_smorest import Blueprint
 from services.contracts import domain as d
 from services.contracts import schemas as sc
 from services.contracts import service as svc
-from shared.auth import APPRAISER, HR_ADMIN, MANAGER, SERVICE, authenticate, require
+from shared.auth import APPRAISER, HR_ADMIN, SERVICE, authenticate, require
 from shared.errors import ApiProblem
 from shared.fields import page_info
 from shared.http import db, if_match, json_response, page_of, with_etag
@@ -37,15 +37,6 @@ reports = Blueprint("reports", __name__, url_prefix="/api/v1/reports",
 maintenance = Blueprint("maintenance", __name__, url_prefix="/api/v1/maintenance",
                         description="Scheduled work, callable by a scheduler")
 BLUEPRINTS = (org, people, library, templates, contracts, bulk, reports, maintenance)
-
-
-
-
-
-
-
-
-
 
 # --- org units --------------------------------------------------------------------------------
 
@@ -218,7 +209,9 @@ class Contracts(MethodView):
     @contracts.arguments(sc.ContractQuery, location="query")
     @contracts.response(200, sc.ContractPage)
     def get(self, query: dict[str, Any]) -> Any:
-        """Contracts by subtree, layer, category, position, state and year."""
+        """Contracts by subtree, layer, category, position, state, year and end date.
+
+        `state=active&ends_before=2027-06-30` lists the contracts about to expire."""
         items, total = svc.list_contracts(db(), authenticate(), query)
         return json_response({"items": items,
                               "page": page_info(query["page"], query["page_size"], total)})
@@ -238,7 +231,10 @@ class ContractOne(MethodView):
     @require()
     @contracts.response(200, sc.ContractOut)
     def get(self, contract_id: str) -> Any:
-        return _contract_response(contract_id)
+        """One contract: for HR in scope, its manager, and its employer's signatory."""
+        body, row_version = svc.read_contract_or_countersigned(db(), authenticate(),
+                                                               contract_id)
+        return json_response(body, 200, etag=row_version)
 
 
 @contracts.route("/<contract_id>/issue")
@@ -253,14 +249,29 @@ class ContractIssue(MethodView):
 
 @contracts.route("/<contract_id>/sign")
 class ContractSign(MethodView):
-    @require(HR_ADMIN, SERVICE, MANAGER)
+    @require()
     @contracts.arguments(sc.SignIn)
     @contracts.response(200, sc.ContractOut)
     def post(self, data: dict[str, Any], contract_id: str) -> Any:
-        """Sign: the contract becomes active and the first year's targets lock."""
-        svc.sign_contract(db(), authenticate(), contract_id, if_match(False),
-                          data.get("signed_by"))
-        return _contract_response(contract_id)
+        """Sign your side of the contract (see docs/signing.md).
+
+        The manager signs with their own token; then the employer's signatory countersigns
+        with theirs. Awaiting signature, this signs the appointment agreement, the tenure
+        contract and the first year's annual contract; once active, any amendment awaiting
+        signatures. HR records a signature made on paper with `method: paper`, the `party`,
+        `signed_on` and `paper_reference`. The contract is active when both sides signed."""
+        svc.sign(db(), authenticate(), contract_id, None, data, if_match(False))
+        body, row_version = svc.read_contract(db(), authenticate(), contract_id, signer=True)
+        return json_response(body, 200, etag=row_version)
+
+
+@contracts.route("/<contract_id>/signers")
+class ContractSigners(MethodView):
+    @require()
+    @contracts.response(200, sc.SignerOut)
+    def get(self, contract_id: str) -> Any:
+        """Who signs the manager's side, and who countersigns for the employer now."""
+        return svc.contract_signers(db(), authenticate(), contract_id)
 
 
 @contracts.route("/<contract_id>/terminate")
@@ -333,13 +344,16 @@ class DocumentTargets(MethodView):
 
 @contracts.route("/<contract_id>/documents/<document_id>/sign")
 class DocumentSign(MethodView):
-    @require(HR_ADMIN, SERVICE, MANAGER)
+    @require()
+    @contracts.arguments(sc.SignIn)
     @contracts.response(200, sc.DocumentOut)
-    def post(self, contract_id: str, document_id: str) -> Any:
-        """Sign a later year's annual performance contract; its targets lock."""
-        doc = svc.sign_document(db(), authenticate(), contract_id, document_id,
-                                if_match(False))
-        return with_etag(doc, doc.row_version)
+    def post(self, data: dict[str, Any], contract_id: str, document_id: str) -> Any:
+        """Sign your side of one document (a later year's annual contract, an amendment).
+
+        In force, and its targets locked, when both sides have signed it."""
+        _, docs = svc.sign(db(), authenticate(), contract_id, document_id, data,
+                           if_match(False))
+        return with_etag(docs[0], docs[0].row_version)
 
 
 def _document_language(query: dict[str, Any]) -> str:
@@ -440,8 +454,12 @@ class Expiry(MethodView):
     @maintenance.arguments(sc.ExpiryIn)
     @maintenance.response(200)
     def post(self, data: dict[str, Any]) -> Any:
-        """Mark contracts past their end expired and record 90/30/7-day reminders."""
+        """Mark contracts past their end expired and record 90/30/7-day reminders, today.
+
+        `dry_run: true` (optionally with `as_of`) changes and sends nothing and returns what
+        the sweep would send."""
         principal = authenticate()
         if principal.org_scope is not None:
             raise ApiProblem(403, "Forbidden", "Expiry runs for the whole group")
-        return svc.run_expiry(db(), data.get("as_of") or date.today())
+        return svc.run_expiry(db(), data.get("as_of") or date.today(),
+                              dry_run=data["dry_run"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -22,14 +23,23 @@ def register_commands(app: Flask) -> None:
         click.echo("contracts database is up to date")
 
     @app.cli.command("expire")
-    @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
-    def expire(as_of: object) -> None:
-        """Mark contracts past their end expired; record 90/30/7-day reminders."""
+    @click.option("--dry-run", is_flag=True,
+                  help="Change and send nothing; print what the sweep would send (JSON).")
+    @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+                  help="The day to sweep for; only with --dry-run.")
+    def expire(dry_run: bool, as_of: object) -> None:
+        """Mark contracts past their end expired; record 90/30/7-day reminders (today)."""
         from services.contracts.service import run_expiry
 
+        if as_of is not None and not dry_run:
+            raise click.BadParameter("the sweep sends real notices, so it runs for today "
+                                     "only; add --dry-run to see another day", param_hint="--as-of")
         today = as_of.date() if as_of else date.today()  # type: ignore[attr-defined]
-        result = run_expiry(current_app.extensions["tenure_db"], today)
-        click.echo(f"expired {result['expired']}, reminders {result['expiring']}")
+        result = run_expiry(current_app.extensions["tenure_db"], today, dry_run=dry_run)
+        if dry_run:
+            click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        else:
+            click.echo(f"expired {result['expired']}, reminders {result['expiring']}")
 
     @app.cli.command("relay")
     def relay() -> None:

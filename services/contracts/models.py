@@ -133,6 +133,9 @@ class TenureContract(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)  # amendment version
     row_version: Mapped[int] = mapped_column(Integer, default=1)  # ETag
     reminders_sent: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # Every signature of the contract as the API shows it, oldest first: a read copy of
+    # contract_signatures, rewritten with each signature in the same unit of work.
+    signatures: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -164,9 +167,36 @@ class ContractDocument(Base):
     contract_id: Mapped[str] = mapped_column(ForeignKey("tenure_contracts.id"), index=True)
     kind: Mapped[str] = mapped_column(String(48))
     year: Mapped[int] = mapped_column(Integer, default=0)  # 0 for term-wide documents
+    # When it came into force: both parties signed (documents are never signed "halfway").
     signed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     targets: Mapped[list[Any]] = mapped_column(JSON, default=list)
     row_version: Mapped[int] = mapped_column(Integer, default=1)
+    signing_state: Mapped[str] = mapped_column(String(24), default="awaiting_manager")
+    # An amendment of the targets awaiting both signatures (the targets above stay in force).
+    amendment_version: Mapped[int | None] = mapped_column(Integer)
+    amendment_state: Mapped[str | None] = mapped_column(String(24))
+    amended_targets: Mapped[list[Any] | None] = mapped_column(JSON)
+
+
+class ContractSignature(Base):
+    """One party's signature of one document (or of an amendment of it): the record."""
+
+    __tablename__ = "contract_signatures"
+    __table_args__ = (UniqueConstraint("document_id", "amendment_version", "party"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    contract_id: Mapped[str] = mapped_column(ForeignKey("tenure_contracts.id"), index=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("contract_documents.id"))
+    amendment_version: Mapped[int] = mapped_column(Integer, default=0)  # 0: as issued
+    party: Mapped[str] = mapped_column(String(16))
+    method: Mapped[str] = mapped_column(String(16))
+    signed_by: Mapped[str | None] = mapped_column(String(200))  # electronic: token subject
+    person_manager_id: Mapped[str | None] = mapped_column(String(36))
+    on_behalf_of: Mapped[str] = mapped_column(String(400))
+    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    paper_signed_on: Mapped[date | None] = mapped_column(Date)
+    paper_reference: Mapped[str | None] = mapped_column(String(200))
+    recorded_by: Mapped[str | None] = mapped_column(String(200))  # paper: the HR user
 
 
 class BulkIssueJob(Base):
@@ -181,6 +211,8 @@ class BulkIssueJob(Base):
     processed: Mapped[int] = mapped_column(Integer, default=0)
     issued: Mapped[int] = mapped_column(Integer, default=0)
     skipped: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    all_or_nothing: Mapped[bool] = mapped_column(Boolean, default=False)
     decisions: Mapped[list[Any]] = mapped_column(JSON, default=list)
     error: Mapped[str | None] = mapped_column(Text)
     requested_by: Mapped[str] = mapped_column(String(200))

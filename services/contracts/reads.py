@@ -3,10 +3,11 @@
 Reading a contract is what HR systems and managers do most. Through the ORM and a marshmallow
 dump it cost about 2.9 ms of Python per request; these Core statements fetch contract,
 manager, unit, documents and the caller's scope in one round trip, and `contract_body`
-renders the rows in a few microseconds. The JSON columns (signatory, targets) are read as
-text and spliced into the response as they are stored (orjson fragments): the writers store
-exactly the documented keys (`service.library.stored_targets`, `service.contracts`'s
-signatory), so parsing them only to print them again would be wasted work.
+renders the rows in a few microseconds. The JSON columns (signatory, signatures, targets) are
+read as text and spliced into the response as they are stored (orjson fragments): the writers
+store exactly the documented keys (`service.library.stored_targets`, `service.contracts`'s
+signatory, `service.signing`'s signatures), so parsing them only to print them again would be
+wasted work.
 `schemas.ContractOut` stays the documented shape: a test renders contracts in every state
 both ways and requires the same JSON.
 """
@@ -28,10 +29,11 @@ _CONTRACT_TAIL = (
     "position", "start_date", "end_date", "term_years", "term_number", "max_consecutive_terms",
     "state", "version", "signatory", "template_id", "previous_contract_id", "issued_on",
     "signing_deadline", "signed_at", "signed_by", "ended_at", "end_reason", "row_version",
+    "signatures",
 )
 _DATES = frozenset({"start_date", "end_date", "issued_on", "signing_deadline"})
 _TIMESTAMPS = frozenset({"signed_at", "ended_at"})
-_JSON_TEXT = frozenset({"signatory"})
+_JSON_TEXT = frozenset({"signatory", "signatures"})
 
 # Table columns, not ORM attributes: the statements run on the Core path, no ORM loading.
 _contracts = TenureContract.__table__
@@ -52,7 +54,10 @@ ONE_CONTRACT: Select[Any] = (
         *_ROW_COLUMNS,
         _d.id.label("doc_id"), _d.kind.label("doc_kind"), _d.year.label("doc_year"),
         _d.signed_at.label("doc_signed_at"), cast(_d.targets, Text).label("doc_targets"),
-        _d.row_version.label("doc_row_version"),
+        _d.row_version.label("doc_row_version"), _d.signing_state.label("doc_signing_state"),
+        _d.amendment_version.label("doc_amendment_version"),
+        _d.amendment_state.label("doc_amendment_state"),
+        cast(_d.amended_targets, Text).label("doc_amended_targets"),
         # The caller's scope unit rides along, so a scoped HR admin costs no extra query.
         select(_scope_units.c.path).where(_scope_units.c.id == bindparam("scope_unit_id"))
         .scalar_subquery().label("scope_path"),
@@ -141,4 +146,8 @@ def document_body(row: Mapping[str, Any]) -> dict[str, Any]:
         "signed_at": _iso_timestamp(row["doc_signed_at"]),
         "targets": _stored_json(row["doc_targets"]),
         "row_version": row["doc_row_version"],
+        "signing_state": row["doc_signing_state"],
+        "amendment_version": row["doc_amendment_version"],
+        "amendment_state": row["doc_amendment_state"],
+        "amended_targets": _stored_json(row["doc_amended_targets"]),
     }

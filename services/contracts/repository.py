@@ -156,6 +156,7 @@ def contract_filters(
     state: str | None = None,
     year: int | None = None,
     manager_id: str | None = None,
+    ends_before: date | None = None,
 ) -> list[ColumnElement[bool]]:
     """Conditions on tenure_contracts and org_units (the contract's unit) for a list."""
     c, u = TenureContract.__table__.c, OrgUnit.__table__.c
@@ -176,6 +177,8 @@ def contract_filters(
         filters += [c.start_date <= date(year, 12, 31), c.end_date >= date(year, 1, 1)]
     if manager_id:
         filters.append(c.manager_id == manager_id)
+    if ends_before is not None:
+        filters.append(c.end_date < ends_before)
     return filters
 
 
@@ -220,3 +223,13 @@ def coverage_rows(session: Session, scope_path: str | None) -> list[tuple[Any, .
     if scope_path:
         stmt = stmt.where(OrgUnit.path.startswith(scope_path))
     return [tuple(r) for r in session.execute(stmt.order_by(Manager.employee_no))]
+
+
+def position_holders(session: Session, org_unit_id: str, position: str) -> list[Manager]:
+    """The active managers holding `position` at the unit itself (not in its departments)."""
+    return list(session.scalars(
+        select(Manager)
+        .where(Manager.org_unit_id == org_unit_id, Manager.position == position,
+               Manager.employment_status == "active")
+        .order_by(Manager.employee_no)
+    ))

@@ -247,7 +247,17 @@ class ContractIn(StrictSchema):
 
 
 class SignIn(StrictSchema):
-    signed_by = fields.String(validate=validate.Length(min=1, max=200))
+    """One party's signature: electronic with the signer's own token, or paper, recorded by HR."""
+
+    method = fields.String(load_default="electronic", validate=_enum(d.SignatureMethod),
+                           metadata={"description": "electronic (your own token) or paper "
+                                                    "(HR records a signature made on paper)"})
+    party = fields.String(validate=_enum(d.Party), metadata={
+        "description": "manager or employer: required for paper; for electronic it follows "
+                       "from the token and, if given, must match"})
+    signed_on = fields.Date(metadata={"description": "paper only: the date on the paper"})
+    paper_reference = fields.String(validate=validate.Length(min=1, max=200), metadata={
+        "description": "paper only: the document number or scan reference"})
 
 
 class EndIn(StrictSchema):
@@ -258,26 +268,54 @@ class RenewIn(StrictSchema):
     term_years = fields.Integer(validate=validate.Range(min=1, max=10))
 
 
+class AnnualTargetsIn(StrictSchema):
+    year = fields.Integer(required=True, validate=validate.Range(min=1990, max=2200))
+    indicators = fields.List(fields.Nested(TargetLineIn), required=True,
+                             validate=validate.Length(min=1, max=100))
+
+
 class AmendIn(StrictSchema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
     approved_by = fields.String(required=True, validate=validate.Length(min=1, max=200))
     end_date = fields.Date()
     signatory_override = fields.Nested(SignatoryOverrideIn)
+    tenure_targets = fields.List(fields.Nested(TargetLineIn),
+                                 validate=validate.Length(min=1, max=100), metadata={
+                                     "description": "new targets of the tenure performance "
+                                                    "contract; both sides sign them again"})
+    annual_targets = fields.List(fields.Nested(AnnualTargetsIn),
+                                 validate=validate.Length(min=1, max=20), metadata={
+                                     "description": "new targets of annual performance "
+                                                    "contracts, by year; both sides sign "
+                                                    "them again"})
 
     @validates_schema
     def _something_changes(self, data, **kwargs):  # type: ignore[no-untyped-def]
-        if "end_date" not in data and "signatory_override" not in data:
-            raise ma.ValidationError("An amendment changes end_date or signatory_override",
-                                     field_name="end_date")
+        if not {"end_date", "signatory_override", "tenure_targets",
+                "annual_targets"} & set(data):
+            raise ma.ValidationError("An amendment changes end_date, signatory_override, "
+                                     "tenure_targets or annual_targets", field_name="end_date")
+        years = [a["year"] for a in data.get("annual_targets", [])]
+        if len(set(years)) != len(years):
+            raise ma.ValidationError("each year appears once", field_name="annual_targets")
 
 
 class DocumentOut(ma.Schema):
     id = fields.String()
     kind = fields.String()
     year = fields.Method("_year")
-    signed_at = UtcDateTime(allow_none=True)
+    signed_at = UtcDateTime(allow_none=True, metadata={
+        "description": "when it came into force: both sides had signed"})
     targets = fields.List(fields.Nested(TargetLineOut))
     row_version = fields.Integer()
+    signing_state = fields.String(metadata={
+        "description": "awaiting_manager, awaiting_employer or in_force"})
+    amendment_version = fields.Integer(allow_none=True, metadata={
+        "description": "the amendment of the targets awaiting signatures, if any"})
+    amendment_state = fields.String(allow_none=True)
+    amended_targets = fields.List(fields.Nested(TargetLineOut), allow_none=True, metadata={
+        "description": "the amended targets; the targets above stay in force until both "
+                       "sides sign these"})
 
     def _year(self, doc):  # type: ignore[no-untyped-def]
         return doc.year or None
@@ -295,6 +333,33 @@ class SignatoryOut(ma.Schema):
     signed_by_position = fields.String(allow_none=True)
     authorised_by = fields.String(allow_none=True)
     override_reason = fields.String(allow_none=True)
+
+
+class SignatureOut(ma.Schema):
+    """One party's signature of one document; rendered from stored JSON, hence strings."""
+
+    document_id = fields.String()
+    document_kind = fields.String()
+    year = fields.Integer(allow_none=True)
+    amendment_version = fields.Integer(allow_none=True)
+    party = fields.String(metadata={"description": "manager or employer"})
+    method = fields.String(metadata={"description": "electronic or paper"})
+    signed_by = fields.String(allow_none=True, metadata={
+        "description": "the subject of the token that signed (electronic only)"})
+    person_manager_id = fields.String(allow_none=True, metadata={
+        "description": "the manager whose signature it is, where a manager signed"})
+    on_behalf_of = fields.String()
+    signed_at = fields.String(metadata={"description": "when it was signed or recorded (UTC)"})
+    paper_signed_on = fields.String(allow_none=True)
+    paper_reference = fields.String(allow_none=True)
+    recorded_by = fields.String(allow_none=True, metadata={
+        "description": "the HR user who recorded a paper signature"})
+
+
+class SignerOut(ma.Schema):
+    manager = fields.Dict()
+    employer = fields.Dict()
+    summary = fields.String()
 
 
 class ContractOut(ma.Schema):
@@ -323,6 +388,7 @@ class ContractOut(ma.Schema):
     ended_at = UtcDateTime(allow_none=True)
     end_reason = fields.String(allow_none=True)
     row_version = fields.Integer()
+    signatures = fields.List(fields.Nested(SignatureOut))
     documents = fields.List(fields.Nested(DocumentOut))
 
 
@@ -334,6 +400,9 @@ class ContractQuery(PageQuery):
     state = fields.String(validate=_enum(d.ContractState))
     year = fields.Integer(validate=validate.Range(min=1990, max=2200))
     manager_id = fields.String()
+    ends_before = fields.Date(metadata={
+        "description": "contracts whose term ends before this day (e.g. with state=active: "
+                       "the ones about to expire); sends nothing"})
 
 
 class ContractPage(ma.Schema):
@@ -364,13 +433,27 @@ class BulkIssueIn(StrictSchema):
     template_id = fields.String(required=True)
     start_date = fields.Date(required=True)
     filter = fields.Nested(BulkFilterIn, load_default=dict)
+    all_or_nothing = fields.Boolean(load_default=False, metadata={
+        "description": "issue nobody when any manager cannot be issued"})
 
 
 class BulkDecisionOut(ma.Schema):
     manager_id = fields.String()
     employee_no = fields.String()
+    decision = fields.String(metadata={
+        "description": "issued, skipped or failed (pending while the job runs)"})
     issued = fields.Boolean()
     reason = fields.String(allow_none=True)
+    detail = fields.String(allow_none=True)
+
+
+class StoredDecisions(fields.List):
+    """Decisions as the job row stores them, already in BulkDecisionOut's shape (written by
+    service.bulk): sent as they are. A job for 10,000 managers is polled while it runs, and
+    dumping every decision again on each poll took the CPU its worker needed."""
+
+    def _serialize(self, value, attr, obj, **kwargs):  # type: ignore[no-untyped-def]
+        return value
 
 
 class BulkJobOut(ma.Schema):
@@ -383,14 +466,16 @@ class BulkJobOut(ma.Schema):
     processed = fields.Integer()
     issued = fields.Integer()
     skipped = fields.Integer()
+    failed = fields.Integer()
+    all_or_nothing = fields.Boolean()
     progress = fields.Method("_progress")
-    decisions = fields.List(fields.Nested(BulkDecisionOut))
+    decisions = StoredDecisions(fields.Nested(BulkDecisionOut))
     error = fields.String(allow_none=True)
     created_at = UtcDateTime()
     finished_at = UtcDateTime(allow_none=True)
 
     def _progress(self, job):  # type: ignore[no-untyped-def]
-        if job.status == "done":
+        if job.status in d.FINISHED_JOB_STATUSES:
             return "100.00"
         return f"{(100 * job.processed / job.total) if job.total else 0:.2f}"
 
@@ -406,4 +491,15 @@ class CoverageQuery(StrictSchema):
 
 
 class ExpiryIn(StrictSchema):
-    as_of = fields.Date()
+    """The sweep runs for today; another day only as a dry run, which sends nothing."""
+
+    dry_run = fields.Boolean(load_default=False, metadata={
+        "description": "change and send nothing; return what the sweep would send"})
+    as_of = fields.Date(metadata={"description": "the day to sweep for; only with dry_run"})
+
+    @validates_schema
+    def _as_of_only_in_a_dry_run(self, data: dict, **_: object) -> None:  # type: ignore[type-arg]
+        if data.get("as_of") is not None and not data.get("dry_run"):
+            raise ma.ValidationError(
+                "the sweep sends real notices, so it runs for today only; send "
+                "dry_run: true to see what a sweep on another day would send", "as_of")

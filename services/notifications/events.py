@@ -56,7 +56,8 @@ MANAGER_EVENTS = ("manager.registered", "manager.updated")
 # Every event type that changes something here; the runtime skips the others unrecorded.
 HANDLED_TYPES: frozenset[str] = frozenset({
     *ORG_EVENTS, *MANAGER_EVENTS, *d.ROUTES,
-    "contract.signed", "contract.amended", "contract.terminated", "contract.expired",
+    "contract.signed", "contract.countersignature_requested",
+    "contract.amended", "contract.terminated", "contract.expired",
     "contract.renewed", "appraisal.opened", "appraisal.published", "tenure.concluded",
 } - {REVIEW_DUE_EVENT})
 CHUNK = 500  # ids per IN (...) list

@@ -32,13 +32,17 @@ CATALOGUE: dict[str, EventSpec] = {
         "manager.updated": "A manager's unit, position, level or contact changed.",
         "contract.drafted": "A tenure contract was drafted.",
         "contract.issued": "A tenure contract was sent to the manager for signature.",
-        "contract.signed": "A tenure contract was signed and is now active.",
+        "contract.signed": "Both sides signed a tenure contract's documents; it is now active.",
         "contract.amended": "A signed tenure contract got a new version.",
         "contract.terminated": "A tenure contract ended early, with its reason.",
         "contract.expiring": "A tenure contract ends within 90, 30 or 7 days.",
         "contract.expired": "A tenure contract passed its end date.",
         "contract.renewed": "A tenure contract was renewed; a new contract follows.",
         "targets.set": "The targets of an annual or tenure performance contract were set.",
+        "contract.signature_recorded": "One party (manager or employer) signed one document of "
+                                       "a contract, electronically or on paper.",
+        "contract.countersignature_requested": "The manager has signed; the employer's "
+                                               "signatory is asked to countersign.",
     }),
     **_specs(APPRAISALS_TOPIC, "/tenure/appraisal", {
         "appraisal.opened": "An appraisal was opened for a manager and year.",

@@ -131,6 +131,9 @@ class ContractTerminatedData(ContractData):
 class ContractAmendedData(ContractData):
     reason = fields.String(required=True)
     approved_by = fields.String(required=True)
+    documents_to_sign = fields.List(fields.Dict(), metadata={
+        "description": "documents whose amended targets both sides sign again; the targets "
+                       "signed before stay in force until they have"})
 
 
 class ContractExpiringData(ContractData):
@@ -152,6 +155,41 @@ class TargetsSetData(ContractData):
     signed = fields.Boolean()
     targets = fields.List(fields.Dict(), required=True)
     locked = fields.Boolean()
+    amendment_version = fields.Integer(allow_none=True, metadata={
+        "description": "set when an amendment signed by both sides replaced the targets"})
+
+
+class SignatureRecordedData(ContractData):
+    """contract.* facts plus one party's signature of one document."""
+
+    document_id = _id(required=True)
+    document_kind = fields.String(required=True)
+    year = fields.Integer(allow_none=True)
+    amendment_version = fields.Integer(allow_none=True)
+    party = fields.String(required=True, validate=validate.OneOf(["manager", "employer"]))
+    method = fields.String(required=True, validate=validate.OneOf(["electronic", "paper"]))
+    signed_by = fields.String(allow_none=True, metadata={
+        "description": "subject of the signer's token (electronic only)"})
+    person_manager_id = _id(allow_none=True)
+    on_behalf_of = fields.String(required=True)
+    signed_at = fields.DateTime(required=True)
+    paper_signed_on = fields.Date(allow_none=True)
+    paper_reference = fields.String(allow_none=True)
+    recorded_by = fields.String(allow_none=True, metadata={
+        "description": "the HR user who recorded a paper signature"})
+    document_state = fields.String(
+        validate=validate.OneOf(["awaiting_manager", "awaiting_employer", "in_force"]))
+    countersigner = fields.String()
+
+
+class CountersignatureRequestedData(ContractData):
+    """contract.* facts, the documents the manager signed, and who countersigns them."""
+
+    countersigner = fields.String(required=True)
+    signatory_manager_id = _id(allow_none=True, metadata={
+        "description": "the manager who countersigns, where a manager holds the post"})
+    signatory_manager_ids = fields.List(fields.String())
+    signatory_name = fields.String(allow_none=True)
 
 
 # -- hr.appraisals ----------------------------------------------------------------------------
@@ -245,6 +283,8 @@ DATA_SCHEMAS: dict[str, dict[int, type[EventData]]] = {
     "contract.expired": {1: ContractData},
     "contract.renewed": {1: ContractRenewedData},
     "targets.set": {1: TargetsSetData},
+    "contract.signature_recorded": {1: SignatureRecordedData},
+    "contract.countersignature_requested": {1: CountersignatureRequestedData},
     "appraisal.opened": {1: AppraisalData},
     "actuals.due": {1: ActualsDueData},
     "appraisal.scored": {1: AppraisalScoredData},

@@ -111,6 +111,12 @@ def test_exit_trigger_of_a_not_competent_manager_terminates_the_contract(
         "name": "GM", "layer": 2, "category": "commercial_competitive",
         "position": "general_manager", "term_years": 3, "targets": targets},
         expect=201).json()
+    # The group's general manager countersigns for the parent enterprise (docs/signing.md).
+    group_gm = contracts.post("/api/v1/managers", {
+        "employee_no": f"HQGM{tag}", "name": "Group GM", "email": f"hqgm{tag.lower()}@example.com",
+        "org_unit_id": hq["id"], "position": "general_manager"}, expect=201).json()
+    countersigner = Api(contracts.base, auth("manager", subject="hq-gm",
+                                             manager_id=group_gm["id"]))
     managers, signed = [], []
     for i, unit in enumerate(units, start=1):
         m = contracts.post("/api/v1/managers", {
@@ -122,8 +128,10 @@ def test_exit_trigger_of_a_not_competent_manager_terminates_the_contract(
                                                  "template_id": template["id"]},
                            expect=201).json()
         contracts.post(f"/api/v1/contracts/{c['id']}/issue", expect=200)
-        signed.append(contracts.post(f"/api/v1/contracts/{c['id']}/sign", {},
-                                     expect=200).json())
+        own = Api(contracts.base, auth("manager", subject=f"m{i}", manager_id=m["id"]))
+        own.post(f"/api/v1/contracts/{c['id']}/sign", {}, expect=200)
+        signed.append(countersigner.post(f"/api/v1/contracts/{c['id']}/sign", {},
+                                         expect=200).json())
         managers.append(m)
     good, poor = managers
 

@@ -36,8 +36,11 @@ def test_readme_walkthrough_works_as_written(tmp_path: Path) -> None:
     assert job["status"] == "done" and job["issued"] == 1, job
     signed = json.loads(lines[1])
     assert signed["state"] == "active" and signed["signatory"]["kind"] == "board"
+    # The manager signed with their own token; the chair countersigned with theirs.
+    assert [(s["party"], s["method"], s["signed_by"]) for s in signed["signatures"]] == [
+        ("manager", "electronic", "e0001")] * 3 + [("employer", "electronic", "e0003")] * 3
     coverage = json.loads(lines[2])
-    assert coverage["totals"]["managers"] == 2 and coverage["totals"]["active"] == 1
+    assert coverage["totals"]["managers"] == 3 and coverage["totals"]["active"] == 1
     assert lines[3].startswith("layer,category,position")
     # Samples from both gunicorn workers, summed: every walkthrough POST is counted once.
     created = [line for line in metrics.splitlines()

@@ -66,6 +66,11 @@ def test_demo_year_signs_everyone_appraises_and_exits_the_not_competent_manager(
 
     # Contracts: fifty managers, all issued in bulk and all signed before the exit.
     assert (summary["managers"], summary["issued"], summary["signed"]) == (50, 50, 50)
+    # Each manager signed with their own token; the employer countersigned: electronically
+    # where a manager holds the post (a parent's general manager, an enterprise's general
+    # manager), on paper recorded by HR where nobody does (no chair registered).
+    assert summary["signatures"] == [("employer", "electronic"), ("employer", "paper"),
+                                     ("manager", "electronic")]
     before = summary["coverage_before"]
     assert (before["managers"], before["active"], before["signing_rate"]) == (50, 50, "100.00")
     assert before["enterprises_in_force"] == before["enterprises"] == 10
@@ -92,7 +97,7 @@ def test_demo_year_signs_everyone_appraises_and_exits_the_not_competent_manager(
 
     # Notifications: the manager's own inbox has the result and the exit notice ...
     kinds = {item["kind"] for item in summary["inbox"]}
-    assert {"contract_to_sign", "appraisal_result", "exit_notice"} <= kinds
+    assert {"contract_to_sign", "contract_in_force", "appraisal_result", "exit_notice"} <= kinds
     # ... and both reached their mailbox over SMTP, with the subjects the inbox shows.
     expected = {item["subject"] for item in summary["inbox"]
                 if item["kind"] in ("appraisal_result", "exit_notice")}

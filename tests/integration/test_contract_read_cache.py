@@ -17,7 +17,14 @@ import pytest
 
 from services.contracts import create_app
 from tests.conftest import auth, service_settings
-from tests.support.contracts_world import Client, manager, small_group, template
+from tests.support.contracts_world import (
+    Client,
+    countersign,
+    manager,
+    sign_as_manager,
+    small_group,
+    template,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -154,3 +161,35 @@ def test_sqlite_runs_without_a_read_cache(sqlite_databases: Any) -> None:
         assert app.extensions["tenure_db"].read_cache is None
     finally:
         app.extensions["tenure_db"].dispose()
+
+
+def test_a_signature_made_through_another_worker_shows_in_this_ones_cache(
+        pg_api: Client, pg_app: Any) -> None:
+    c = cached_contract(pg_api, pg_app)
+    pg_api.post(f"/api/v1/contracts/{c['id']}/issue", expect=200)
+    cached_body = pg_api.get(f"/api/v1/contracts/{c['id']}").get_json()
+    assert cached_body["signatures"] == []
+    other = create_app(service_settings(
+        "contracts", pg_app.config["TENURE_SETTINGS"].database_url))
+    try:
+        other_api = Client(other.test_client())
+        sign_as_manager(other_api, c)
+        countersign(other_api, c)  # no chair registered: HR records the paper signature
+    finally:
+        other.extensions["tenure_db"].dispose()
+    seen = eventually(lambda: pg_api.get(f"/api/v1/contracts/{c['id']}").get_json(),
+                      lambda body: body["state"] == "active")
+    assert [(s["party"], s["method"]) for s in seen["signatures"]] == \
+        [("manager", "electronic")] * 3 + [("employer", "paper")] * 3
+
+
+def test_a_signature_row_written_elsewhere_drops_the_cached_contract(
+        pg_api: Client, pg_app: Any) -> None:
+    c = cached_contract(pg_api, pg_app)
+    cache = pg_app.extensions["tenure_db"].read_cache
+    assert len(cache) == 1
+    elsewhere(pg_app, "INSERT INTO contract_signatures (contract_id, document_id, "
+              "amendment_version, party, method, on_behalf_of, signed_at) VALUES "
+              "(%s, %s, 0, 'manager', 'paper', 'restored from the archive', now())",
+              c["id"], c["documents"][0]["id"])
+    assert eventually(lambda: len(cache), lambda n: n == 0) == 0

@@ -14,13 +14,21 @@ from services.contracts import repository as repo
 from services.contracts import schemas as sc
 from services.contracts.models import Manager, OrgUnit, TenureContract
 from tests.conftest import auth
-from tests.support.contracts_world import Client, manager, small_group, template
+from tests.support.contracts_world import (
+    STANDARD_TARGETS,
+    Client,
+    manager,
+    sign_as_manager,
+    sign_both_sides,
+    small_group,
+    template,
+)
 
 CONTRACT_COLUMNS = (
     "id", "manager_id", "org_unit_id", "position", "start_date", "end_date", "term_years",
     "term_number", "max_consecutive_terms", "state", "version", "signatory", "template_id",
     "previous_contract_id", "issued_on", "signing_deadline", "signed_at", "signed_by",
-    "ended_at", "end_reason", "row_version",
+    "ended_at", "end_reason", "row_version", "signatures",
 )
 
 
@@ -41,7 +49,10 @@ def dumped_by_schema(app: Any, contract_id: str, *, documents: bool = True) -> d
 def contracts_in_every_state(api: Client) -> dict[str, dict[str, Any]]:
     g = small_group(api)
     t = template(api, max_consecutive_terms=3, term_years=1)
-    people = {n: manager(api, n, g["sub_a"]["id"]) for n in ("A1", "A2", "A3", "A4", "A5")}
+    people = {n: manager(api, n, g["sub_a"]["id"])
+              for n in ("A1", "A2", "A3", "A4", "A5", "A6")}
+    # SUB-A's chair countersigns its managers' contracts; elsewhere HR records paper.
+    manager(api, "A0", g["sub_a"]["id"], position="chair")
     third = manager(api, "C1", g["third"]["id"])
     welfare = manager(api, "B1", g["sub_b"]["id"], position="chief_financial_officer")
     made: dict[str, dict[str, Any]] = {}
@@ -52,8 +63,7 @@ def contracts_in_every_state(api: Client) -> dict[str, dict[str, Any]]:
 
     def sign(c: dict[str, Any]) -> dict[str, Any]:
         api.post(f"/api/v1/contracts/{c['id']}/issue", expect=200)
-        return api.post(f"/api/v1/contracts/{c['id']}/sign", {"signed_by": "张伟 (HR)"},
-                        expect=200).get_json()
+        return sign_both_sides(api, c)
 
     made["draft_without_targets"] = draft(people["A1"])
     made["draft_from_template"] = draft(people["A2"], template_id=t["id"])
@@ -73,6 +83,24 @@ def contracts_in_every_state(api: Client) -> dict[str, dict[str, Any]]:
     api.post(f"/api/v1/contracts/{ended['id']}/terminate", {"reason": "Appraisal exit"},
              expect=200)
     made["terminated"] = ended
+    in_force = sign(draft(people["A6"], template_id=t["id"]))
+    changed = [dict(line) for line in STANDARD_TARGETS]
+    changed[0]["target"] = "1100"
+    made["amendment_awaiting_signatures"] = api.post(
+        f"/api/v1/contracts/{in_force['id']}/amendments", {
+            "reason": "New strategy", "approved_by": "Board 2026-9",
+            "annual_targets": [{"year": 2026, "indicators": changed}]},
+        expect=200, headers={"If-Match": f'"v{in_force["row_version"]}"'}).get_json()
+    sign_as_manager(api, in_force)
+    # Both sides signed on paper, recorded by HR.
+    paper = draft(manager(api, "C2", g["third"]["id"], position="deputy_general_manager"),
+                  template_id=t["id"])
+    api.post(f"/api/v1/contracts/{paper['id']}/issue", expect=200)
+    for party in ("manager", "employer"):
+        api.post(f"/api/v1/contracts/{paper['id']}/sign", {
+            "method": "paper", "party": party, "signed_on": "2026-01-02",
+            "paper_reference": f"HR-2026-{party}"}, expect=200)
+    made["signed_on_paper"] = paper
     made["signatory_override"] = draft(welfare, signatory_override={
         "kind": "group_party_committee", "reason": "Appointed by the group, 集团任命"})
     # The manager's name changes after the contract was drafted: the read shows the new one.
@@ -94,6 +122,10 @@ def test_one_contract_reads_exactly_as_the_schema_documents_it(api: Client, app:
         assert resp.mimetype == "application/json"
     assert api.get(f"/api/v1/contracts/{made['draft_without_targets']['id']}"
                    ).get_json()["manager_name"] == "李娜"
+    methods = {(s["party"], s["method"]) for c in made.values()
+               for s in api.get(f"/api/v1/contracts/{c['id']}").get_json()["signatures"]}
+    assert methods == {("manager", "electronic"), ("employer", "electronic"),
+                       ("manager", "paper"), ("employer", "paper")}
     states = {api.get(f"/api/v1/contracts/{c['id']}").get_json()["state"] for c in made.values()}
     assert states == {"draft", "pending_signature", "active", "renewed", "terminated"}
 
@@ -111,10 +143,9 @@ def test_contract_list_reads_exactly_as_the_schema_documents_it(api: Client, app
 
 def test_pages_split_the_list_and_a_page_past_the_end_is_empty(api: Client) -> None:
     made = contracts_in_every_state(api)
-    first = api.get("/api/v1/contracts?page_size=3").get_json()
-    second = api.get("/api/v1/contracts?page_size=3&page=2").get_json()
-    rest = api.get("/api/v1/contracts?page_size=3&page=3").get_json()
-    ids = [c["id"] for p in (first, second, rest) for c in p["items"]]
+    pages = [api.get(f"/api/v1/contracts?page_size=3&page={n}").get_json()
+             for n in range(1, -(-len(made) // 3) + 1)]
+    ids = [c["id"] for p in pages for c in p["items"]]
     assert len(ids) == len(set(ids)) == len(made)
     past = api.get("/api/v1/contracts?page_size=3&page=9").get_json()
     assert past["items"] == [] and past["page"]["total"] == len(made)

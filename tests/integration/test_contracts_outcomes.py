@@ -7,7 +7,13 @@ from typing import Any
 from services.contracts.events import handle_appraisal_outcome
 from shared.events.envelope import make_event
 from tests.integration.test_contracts_api import draft, outbox_types
-from tests.support.contracts_world import Client, manager, small_group, template
+from tests.support.contracts_world import (
+    Client,
+    manager,
+    sign_both_sides,
+    small_group,
+    template,
+)
 
 
 def active_contract(api: Client, **template_overrides: Any) -> tuple[dict, dict]:
@@ -16,7 +22,7 @@ def active_contract(api: Client, **template_overrides: Any) -> tuple[dict, dict]
     m = manager(api, "A001", g["sub_a"]["id"])
     c = draft(api, m["id"], t["id"]).get_json()
     api.post(f"/api/v1/contracts/{c['id']}/issue", expect=200)
-    api.post(f"/api/v1/contracts/{c['id']}/sign", {}, expect=200)
+    sign_both_sides(api, c)
     return m, c
 
 

@@ -11,7 +11,13 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from services.contracts import create_app
 from tests.conftest import auth, service_settings
-from tests.support.contracts_world import Client, manager, small_group, template
+from tests.support.contracts_world import (
+    Client,
+    manager,
+    sign_both_sides,
+    small_group,
+    template,
+)
 
 _state: dict[str, object] = {}
 
@@ -34,7 +40,7 @@ def _app():  # type: ignore[no-untyped-def]
                                                   "start_date": "2026-01-01"}, expect=201)
         cid = contract.get_json()["id"]
         api.post(f"/api/v1/contracts/{cid}/issue", expect=200)
-        api.post(f"/api/v1/contracts/{cid}/sign", {}, expect=200)
+        sign_both_sides(api, contract.get_json())
         _state["app"] = app
     return _state["app"]
 

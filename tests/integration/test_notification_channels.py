@@ -116,7 +116,10 @@ def test_a_rendered_notice_goes_out_by_email(smtp_server: tuple[Mailbox, int]) -
     first, resent = mailbox.received
     assert first["Subject"] == "【任期制】刚性退出条款已触发"
     assert first["To"].addresses[0].addr_spec == notice.recipient.email
-    assert "Grade D in two consecutive years" in first.get_body(("plain",)).get_content()
+    text = first.get_body(("plain",)).get_content()
+    # The rule and the grade reach the reader in words, never as codes.
+    assert "触发条款：考核等级为不称职" in text and "考核等级：不称职" in text
+    assert "not_competent" not in text
     # A deliberate resend must not look like a duplicate to mail systems.
     assert first["Message-ID"] == f"<{notice.notice_key}@tenure.notifications>"
     assert resent["Message-ID"] == f"<{notice.notice_key}.r1@tenure.notifications>"
@@ -376,8 +379,9 @@ def test_the_receiver_gets_a_signed_notice_it_can_verify(receiver: Receiver) -> 
     assert got.headers[NOTICE_KEY_HEADER] == notice.notice_key
     assert got.headers["Content-Type"] == "application/json; charset=utf-8"
     data = json.loads(got.body)
-    assert data["subject"] == "【任期制】您的2025年度考核结果已公布：C"
-    assert (data["facts"]["grade"], data["facts"]["score"]) == ("C", "58.40")
+    assert data["subject"] == "【任期制】您的2025年度考核结果已公布：基本称职"
+    # Facts stay codes, for the receiving system; the subject and text are for people.
+    assert (data["facts"]["grade"], data["facts"]["score"]) == ("basically_competent", "58.40")
     assert data["notice_key"] == notice.notice_key
 
 
@@ -385,7 +389,7 @@ def test_a_tampered_body_fails_verification(receiver: Receiver) -> None:
     notice = _notice()
     post_notice(WebhookEndpoint(receiver.url, SECRET), notice, render_notice(notice))
     (got,) = receiver.requests
-    tampered = got.body.replace(b'"grade":"C"', b'"grade":"A"')
+    tampered = got.body.replace(b'"grade":"basically_competent"', b'"grade":"excellent"')
     assert tampered != got.body
     assert not verify_signature(SECRET, got.headers[TIMESTAMP_HEADER], tampered,
                                 got.headers[SIGNATURE_HEADER])

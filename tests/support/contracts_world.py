@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from datetime import date
 from typing import Any
 
 from tests.conftest import auth
@@ -98,3 +100,52 @@ def small_group(api: Client) -> dict[str, Any]:
     third = unit(api, "SUB-A-1", "enterprise", sub_a["id"])
     indicators(api)
     return {"hq": hq, "sub_a": sub_a, "sub_b": sub_b, "third": third}
+
+
+def sign_as_manager(api: Client, contract: dict[str, Any], expect: int = 200,
+                    path: str = "sign") -> Any:
+    """The manager signs their side with their own token (role manager, their manager_id)."""
+    own = api.as_(auth("manager", subject=f"m-{contract['manager_id'][:8]}",
+                       manager_id=contract["manager_id"]))
+    return own.post(f"/api/v1/contracts/{contract['id']}/{path}", {}, expect=expect)
+
+
+def employer_headers(api: Client, contract_id: str) -> dict[str, str] | None:
+    """A token of whoever countersigns for the employer, or None when the post is vacant."""
+    employer = api.get(f"/api/v1/contracts/{contract_id}/signers").get_json()["employer"]
+    if employer["role"] == "employer_signatory":
+        return auth("employer_signatory", subject="supervisor-signatory")
+    if employer["manager_ids"]:
+        return auth("manager", subject="countersigner", manager_id=employer["manager_ids"][0])
+    return None
+
+
+def countersign(api: Client, contract: dict[str, Any], expect: int = 200,
+                path: str = "sign") -> Any:
+    """The employer's signatory countersigns; where nobody holds the post, HR records the
+    employer's paper signature (dated today, with a reference)."""
+    headers = employer_headers(api, contract["id"])
+    url = f"/api/v1/contracts/{contract['id']}/{path}"
+    if headers is None:
+        return api.post(url, {"method": "paper", "party": "employer",
+                              "signed_on": date.today().isoformat(),
+                              "paper_reference": f"HR-PAPER-{contract['id'][:8]}"},
+                        expect=expect)
+    return api.as_(headers).post(url, {}, expect=expect)
+
+
+def sign_both_sides(api: Client, contract: dict[str, Any]) -> dict[str, Any]:
+    """Both sides sign the contract's first documents: it is active; the contract as read."""
+    sign_as_manager(api, contract)
+    countersign(api, contract)
+    return api.get(f"/api/v1/contracts/{contract['id']}").get_json()
+
+
+def wait_for_job(api: Client, job_id: str) -> dict[str, Any]:
+    """The bulk issue job once it has ended (done, partial or failed)."""
+    for _ in range(600):
+        job = api.get(f"/api/v1/bulk-issues/{job_id}").get_json()
+        if job["status"] in ("done", "partial", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError("bulk issue did not finish")

@@ -92,3 +92,24 @@ class AmendmentInvalid(DomainError):
 
     status = 422
     title = "Amendment Invalid"
+
+
+class NotTheSignatory(DomainError):
+    """The caller may not sign this side of the contract; `detail` names who must."""
+
+    status = 403
+    title = "Forbidden"
+
+
+class SigningConflict(DomainError):
+    """The document's signatures do not allow this one now (already signed, out of order)."""
+
+    status = 409
+    title = "Signing Conflict"
+
+
+class PaperSignatureInvalid(DomainError):
+    """A paper signature without its party, date or document reference, or with a future date."""
+
+    status = 422
+    title = "Paper Signature Invalid"

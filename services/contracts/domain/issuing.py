@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
+from enum import StrEnum
 
-from services.contracts.domain.errors import TermInvalid
+from services.contracts.domain.errors import DomainError, TermInvalid
 from services.contracts.domain.targets import TargetLine
 from services.contracts.domain.terms import ExistingTerm, find_overlap, term_end
 from services.contracts.domain.vocabulary import Position
@@ -62,14 +63,52 @@ class BulkCandidate:
     active: bool
 
 
+class BulkOutcome(StrEnum):
+    """What a bulk issue did for one manager.
+
+    `skipped`: the rules say this manager gets no contract from this issue (nothing for HR to
+    fix in the request). `failed`: the manager should get one but cannot be issued as things
+    stand (HR must act, e.g. name the signatory by hand, and issue again).
+    """
+
+    ISSUED = "issued"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+class BulkJobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    PARTIAL = "partial"
+    FAILED = "failed"
+
+
+#: A job in one of these states changes no more.
+FINISHED_JOB_STATUSES: frozenset[str] = frozenset(
+    {BulkJobStatus.DONE, BulkJobStatus.PARTIAL, BulkJobStatus.FAILED})
+
+
 @dataclass(frozen=True)
 class BulkDecision:
-    """Whether the manager gets a contract, and if not, the reason code why."""
+    """Whether the manager gets a contract; if not, the reason code and what it means.
+
+    `issue` says the plan issues the contract; `failed` marks a manager who should have one
+    but cannot be issued; `detail` is the refusal's own words (what HR must do).
+    """
 
     manager_id: str
     employee_no: str
     issue: bool
     reason: str | None
+    detail: str | None = None
+    failed: bool = False
+
+    @property
+    def outcome(self) -> BulkOutcome:
+        if self.issue:
+            return BulkOutcome.ISSUED
+        return BulkOutcome.FAILED if self.failed else BulkOutcome.SKIPPED
 
 
 #: Skip reasons, in the order they are checked: the first that applies is reported.
@@ -111,3 +150,48 @@ def plan_bulk_issue(candidates: Iterable[BulkCandidate], template: ContractTempl
         decisions.append(BulkDecision(manager_id=c.manager_id, employee_no=c.employee_no,
                                       issue=reason is None, reason=reason))
     return decisions
+
+
+#: Reason of the managers left out because another failed and the request was all-or-nothing.
+ALL_OR_NOTHING_REASON = "all_or_nothing"
+
+
+def refuse_failures(decisions: Iterable[BulkDecision],
+                    failures: Mapping[str, tuple[str, str]],
+                    all_or_nothing: bool = False) -> list[BulkDecision]:
+    """Mark as failed the planned managers who cannot be issued; the others go ahead.
+
+    `failures` maps a manager id to (reason code, detail), e.g. the business refusal raised
+    while computing their signatory. One failure never stops the others, unless the request
+    is all-or-nothing: then nobody is issued and each manager who would have been is skipped
+    with `all_or_nothing`.
+    """
+    out = [replace(x, issue=False, failed=True, reason=failures[x.manager_id][0],
+                   detail=failures[x.manager_id][1])
+           if x.issue and x.manager_id in failures else x for x in decisions]
+    if all_or_nothing and any(x.failed for x in out):
+        out = [replace(x, issue=False, reason=ALL_OR_NOTHING_REASON,
+                       detail="Another manager of this all-or-nothing issue could not be "
+                              "issued, so nobody was; fix the failed ones and issue again")
+               if x.issue else x for x in out]
+    return out
+
+
+def failure_reason(error: DomainError) -> str:
+    """The reason code of a business refusal: its class name in snake case
+    (`SignatoryRequired` -> `signatory_required`)."""
+    name = type(error).__name__
+    return "".join(f"_{ch.lower()}" if ch.isupper() and i else ch.lower()
+                   for i, ch in enumerate(name))
+
+
+def bulk_job_status(outcomes: Iterable[BulkOutcome | str]) -> BulkJobStatus:
+    """How a finished job ends, from its decisions.
+
+    `done`: nobody failed (everyone issued or skipped, also when all were skipped).
+    `partial`: some failed and some were issued. `failed`: some failed and none was issued.
+    """
+    seen = {BulkOutcome(o) for o in outcomes}
+    if BulkOutcome.FAILED not in seen:
+        return BulkJobStatus.DONE
+    return BulkJobStatus.PARTIAL if BulkOutcome.ISSUED in seen else BulkJobStatus.FAILED

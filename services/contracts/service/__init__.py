@@ -37,8 +37,6 @@ from services.contracts.service.contracts import (
     renew_in_session,
     run_expiry,
     set_targets,
-    sign_contract,
-    sign_document,
 )
 from services.contracts.service.coverage import (
     coverage_report,
@@ -71,6 +69,11 @@ from services.contracts.service.org import (
     unit_view,
     update_org_unit,
 )
+from services.contracts.service.signing import (
+    contract_signers,
+    read_contract_or_countersigned,
+    sign,
+)
 
 __all__ = [
     "BULK_CHUNK",
@@ -82,6 +85,7 @@ __all__ = [
     "amend_contract",
     "check_version",
     "contract_data",
+    "contract_signers",
     "contract_versions",
     "coverage_report",
     "create_contract",
@@ -111,6 +115,7 @@ __all__ = [
     "precondition_failed",
     "print_document",
     "read_contract",
+    "read_contract_or_countersigned",
     "read_document",
     "renew_contract",
     "renew_in_session",
@@ -120,8 +125,7 @@ __all__ = [
     "run_bulk_issue",
     "run_expiry",
     "set_targets",
-    "sign_contract",
-    "sign_document",
+    "sign",
     "start_bulk_issue",
     "start_bulk_issue_worker",
     "stored_targets",

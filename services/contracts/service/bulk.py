@@ -65,7 +65,8 @@ def start_bulk_issue(db: Database, actor: Principal, data: Mapping[str, Any]) ->
         job = BulkIssueJob(
             id=new_id(), template_id=data["template_id"], criteria=criteria,
             start_date=data["start_date"], status="queued", total=0, processed=0, issued=0,
-            skipped=0, decisions=[], requested_by=actor.subject,
+            skipped=0, failed=0, all_or_nothing=bool(data.get("all_or_nothing")),
+            decisions=[], requested_by=actor.subject,
             org_scope=actor.org_scope, created_at=utcnow(),
         )
         s.add(job)
@@ -81,17 +82,67 @@ def start_bulk_issue_worker(db: Database, job_id: str) -> threading.Thread:
 
 
 def run_bulk_issue(db: Database, job_id: str, today: date | None = None) -> None:
+    """Plan, issue chunk by chunk, then record how each manager's decision ended.
+
+    A manager who cannot be issued (a business refusal, e.g. no rule names their signatory)
+    is `failed` with the refusal's words and never fails the others, unless the job is
+    all-or-nothing. A refusal is no fault of the program, so it is logged without a
+    traceback; an unexpected error is logged with one and fails the job, and the decisions
+    still say which chunks were issued before it.
+    """
     today = today or date.today()
+    progress = _Progress()
     try:
-        _run_bulk_issue(db, job_id, today)
+        _run_bulk_issue(db, job_id, today, progress)
+    except d.DomainError as exc:
+        log.warning("bulk issue refused: %s", exc.detail, extra={"job_id": job_id})
+        _finish(db, job_id, progress, error=f"{type(exc).__name__}: {exc.detail}")
     except Exception as exc:  # the job records any failure; the requester reads it there
         log.exception("bulk issue failed", extra={"job_id": job_id})
-        with db.unit_of_work() as s:
-            s.execute(update(BulkIssueJob).where(BulkIssueJob.id == job_id).values(
-                status="failed", error=f"{type(exc).__name__}: {exc}", finished_at=utcnow()))
+        _finish(db, job_id, progress, error=f"{type(exc).__name__}: {exc}")
 
 
-def _run_bulk_issue(db: Database, job_id: str, today: date) -> None:
+class _Progress:
+    """The decisions of a running job, and which planned managers are issued so far."""
+
+    def __init__(self) -> None:
+        self.decisions: list[dict[str, Any]] = []
+        self.issued: set[str] = set()
+
+
+def _decision_row(x: d.BulkDecision) -> dict[str, Any]:
+    # `pending` until the manager's chunk commits; `issued` stays for older clients.
+    return {"manager_id": x.manager_id, "employee_no": x.employee_no,
+            "decision": "pending" if x.issue else x.outcome.value, "issued": False,
+            "reason": x.reason, "detail": x.detail}
+
+
+def _finish(db: Database, job_id: str, progress: _Progress, error: str | None = None
+            ) -> None:
+    """Settle every decision and the job's status from them (see `d.bulk_job_status`)."""
+    decisions = []
+    for row in progress.decisions:
+        if row["decision"] == "pending":
+            if row["manager_id"] in progress.issued:
+                row = {**row, "decision": d.BulkOutcome.ISSUED.value, "issued": True}
+            else:
+                row = {**row, "decision": d.BulkOutcome.FAILED.value, "reason": "error",
+                       "detail": "The issue stopped on an unexpected error before this "
+                                 "manager; issue again for the managers left"}
+        decisions.append(row)
+    status = (d.BulkJobStatus.FAILED if error is not None
+              else d.bulk_job_status(row["decision"] for row in decisions))
+    failed = sum(1 for row in decisions if row["decision"] == d.BulkOutcome.FAILED)
+    with db.unit_of_work() as s:
+        values: dict[str, Any] = {"status": status.value, "error": error,
+                                  "finished_at": utcnow()}
+        if decisions:
+            values.update(decisions=decisions, failed=failed,
+                          processed=len(decisions))
+        s.execute(update(BulkIssueJob).where(BulkIssueJob.id == job_id).values(**values))
+
+
+def _run_bulk_issue(db: Database, job_id: str, today: date, progress: _Progress) -> None:
     with db.unit_of_work() as s:
         job = s.get(BulkIssueJob, job_id)
         if job is None or job.status not in ("queued",):
@@ -134,12 +185,17 @@ def _run_bulk_issue(db: Database, job_id: str, today: date) -> None:
             signing_deadline_days=template.signing_deadline_days,
             targets=tuple(target_line(t) for t in template.targets),
         )
-        decisions = d.plan_bulk_issue(candidates, template_view, start, existing, consecutive)
+        planned = d.plan_bulk_issue(candidates, template_view, start, existing, consecutive)
+        units = UnitCache(s)
+        signatories, failures = _signatories(
+            units, [managers[x.manager_id] for x in planned if x.issue])
+        decisions = d.refuse_failures(planned, failures, job.all_or_nothing)
+        progress.decisions = [_decision_row(x) for x in decisions]
         job.total = len(decisions)
-        job.decisions = [{"manager_id": x.manager_id, "employee_no": x.employee_no,
-                          "issued": x.issue, "reason": x.reason} for x in decisions]
-        job.skipped = sum(1 for x in decisions if not x.issue)
-        job.processed = job.skipped
+        job.decisions = progress.decisions
+        job.skipped = sum(1 for x in decisions if x.outcome is d.BulkOutcome.SKIPPED)
+        job.failed = sum(1 for x in decisions if x.outcome is d.BulkOutcome.FAILED)
+        job.processed = job.skipped + job.failed
         to_issue = [x.manager_id for x in decisions if x.issue]
         template_data = {
             "id": template.id, "term_years": template.term_years,
@@ -154,17 +210,37 @@ def _run_bulk_issue(db: Database, job_id: str, today: date) -> None:
             units = UnitCache(s)
             for _m, u in (managers[mid] for mid in chunk):
                 units.units.setdefault(u.id, u)
-            _issue_chunk(s, units, [managers[mid] for mid in chunk], consecutive, start, end,
-                         template_data, actor, today)
+            _issue_chunk(s, units, [managers[mid] for mid in chunk], signatories, consecutive,
+                         start, end, template_data, actor, today)
             s.execute(update(BulkIssueJob).where(BulkIssueJob.id == job_id).values(
                 processed=BulkIssueJob.processed + len(chunk),
                 issued=BulkIssueJob.issued + len(chunk)))
-    with db.unit_of_work() as s:
-        s.execute(update(BulkIssueJob).where(BulkIssueJob.id == job_id).values(
-            status="done", finished_at=utcnow()))
+        progress.issued.update(chunk)
+    _finish(db, job_id, progress)
+
+
+def _signatories(units: UnitCache, members: list[tuple[Manager, OrgUnit]]
+                 ) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, tuple[str, str]]]:
+    """The employer's signatory of each (unit, position) planned, once each; and the
+    managers for whom no rule names one, with the refusal's reason code and words."""
+    signatories: dict[tuple[str, str], dict[str, Any]] = {}
+    refused: dict[tuple[str, str], d.DomainError] = {}
+    failures: dict[str, tuple[str, str]] = {}
+    for m, unit in members:
+        key = (unit.id, m.position)
+        if key not in signatories and key not in refused:
+            units.units.setdefault(unit.id, unit)
+            try:
+                signatories[key] = _signatory(units, unit, d.Position(m.position), None)
+            except d.DomainError as exc:
+                refused[key] = exc
+        if key in refused:
+            failures[m.id] = (d.failure_reason(refused[key]), refused[key].detail)
+    return signatories, failures
 
 
 def _issue_chunk(s: Session, units: UnitCache, members: list[tuple[Manager, OrgUnit]],
+                 signatories: Mapping[tuple[str, str], dict[str, Any]],
                  consecutive: Mapping[str, int], start: date, end: date,
                  template: Mapping[str, Any], actor: str, today: date) -> None:
     """Insert one chunk of contracts already issued for signature, with their events.
@@ -174,11 +250,8 @@ def _issue_chunk(s: Session, units: UnitCache, members: list[tuple[Manager, OrgU
     now = utcnow()
     deadline = today + timedelta(days=template["deadline_days"])
     contracts, documents, versions, events = [], [], [], []
-    signatories: dict[tuple[str, str], dict[str, Any]] = {}
     for m, unit in members:
         key = (unit.id, m.position)
-        if key not in signatories:
-            signatories[key] = _signatory(units, unit, d.Position(m.position), None)
         row = {
             "id": new_id(), "manager_id": m.id, "org_unit_id": unit.id, "position": m.position,
             "start_date": start, "end_date": end, "term_years": template["term_years"],
@@ -188,7 +261,8 @@ def _issue_chunk(s: Session, units: UnitCache, members: list[tuple[Manager, OrgU
             "template_id": template["id"], "signatory": signatories[key], "issued_on": today,
             "signing_deadline": deadline, "signed_at": None, "signed_by": None,
             "ended_at": None, "end_reason": None, "version": 1, "row_version": 1,
-            "reminders_sent": [], "created_by": actor, "created_at": now, "updated_at": now,
+            "reminders_sent": [], "signatures": [], "created_by": actor, "created_at": now,
+            "updated_at": now,
         }
         contract = SimpleNamespace(**row)
         docs = _document_rows(row["id"], start, end, template["targets"])

@@ -133,19 +133,22 @@ def _signatory(units: UnitCache, unit: OrgUnit, position: d.Position,
             "override_reason": sig.override_reason}
 
 
+_UNSIGNED = d.SigningState.AWAITING_MANAGER.value
+
+
 def _document_rows(contract_id: str, start: date, end: date,
                    targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = [
         {"id": new_id(), "contract_id": contract_id, "kind": d.DocumentKind.APPOINTMENT_AGREEMENT
-         .value, "year": 0, "targets": [], "row_version": 1},
+         .value, "year": 0, "targets": [], "row_version": 1, "signing_state": _UNSIGNED},
         {"id": new_id(), "contract_id": contract_id,
          "kind": d.DocumentKind.TENURE_PERFORMANCE_CONTRACT.value, "year": 0, "targets": [],
-         "row_version": 1},
+         "row_version": 1, "signing_state": _UNSIGNED},
     ]
     rows.extend(
         {"id": new_id(), "contract_id": contract_id,
          "kind": d.DocumentKind.ANNUAL_PERFORMANCE_CONTRACT.value, "year": year,
-         "targets": targets, "row_version": 1}
+         "targets": targets, "row_version": 1, "signing_state": _UNSIGNED}
         for year in d.annual_years(start, end)
     )
     return rows
@@ -157,7 +160,7 @@ def _terms_snapshot(c: TenureContract) -> dict[str, Any]:
             "org_unit_id": c.org_unit_id}
 
 
-def _visible_contract(s: Session, scope: Scope, contract_id: str, *, lock: bool = False
+def visible_contract(s: Session, scope: Scope, contract_id: str, *, lock: bool = False
                       ) -> tuple[TenureContract, Manager, OrgUnit]:
     found = repo.contract_with_people(s, contract_id, lock=lock)
     if found is None:
@@ -220,7 +223,7 @@ def _new_contract(s: Session, units: UnitCache, m: Manager, unit: OrgUnit, *, st
         previous_contract_id=previous.id if previous else None,
         template_id=template.id if template else None,
         signatory=_signatory(units, unit, d.Position(m.position), signatory_override),
-        version=1, row_version=1, reminders_sent=[], created_by=actor,
+        version=1, row_version=1, reminders_sent=[], signatures=[], created_by=actor,
         created_at=now, updated_at=now,
     )
     s.add(c)
@@ -232,7 +235,7 @@ def _new_contract(s: Session, units: UnitCache, m: Manager, unit: OrgUnit, *, st
     return c
 
 
-def _transition(c: TenureContract, action: d.ContractAction) -> None:
+def transition(c: TenureContract, action: d.ContractAction) -> None:
     c.state = d.transition(d.ContractState(c.state), action).value
     c.row_version += 1
     c.updated_at = utcnow()
@@ -243,9 +246,9 @@ def issue_contract(db: Database, actor: Principal, contract_id: str, expected: i
     with db.unit_of_work() as s:
         scope = resolve_scope(s, actor)
         require_write(scope)
-        c, m, unit = _visible_contract(s, scope, contract_id, lock=True)
+        c, m, unit = visible_contract(s, scope, contract_id, lock=True)
         check_version(expected, c.row_version)
-        _transition(c, d.ContractAction.ISSUE)
+        transition(c, d.ContractAction.ISSUE)
         template = repo.template_by_id(s, c.template_id) if c.template_id else None
         c.issued_on = today or date.today()
         c.signing_deadline = c.issued_on + timedelta(
@@ -255,39 +258,7 @@ def issue_contract(db: Database, actor: Principal, contract_id: str, expected: i
         return c
 
 
-def sign_contract(db: Database, actor: Principal, contract_id: str, expected: int | None,
-                  signed_by: str | None) -> TenureContract:
-    """The manager signs (or HR records the signature): the agreement, the tenure contract
-    and the first year's annual contract are signed together; its targets lock."""
-    with db.unit_of_work() as s:
-        scope = resolve_scope(s, actor)
-        c, m, unit = _visible_contract(s, scope, contract_id, lock=True)
-        if not scope.can_write and scope.manager_id != m.id:
-            raise ApiProblem(403, "Forbidden", "Only the manager or HR can sign this contract")
-        check_version(expected, c.row_version)
-        for other in repo.contracts_of(s, m.id, c.position):
-            if other.id != c.id and other.state == d.ContractState.ACTIVE:
-                raise d.ContractOverlap(
-                    f"Manager already has active contract {other.id} for this position")
-        documents = repo.documents_of(s, c.id)
-        first_annual = next((doc for doc in documents
-                             if doc.kind == d.DocumentKind.ANNUAL_PERFORMANCE_CONTRACT), None)
-        d.transition(d.ContractState(c.state), d.ContractAction.SIGN)  # legal at all?
-        if first_annual is not None:
-            _check_signable_targets(s, first_annual)
-        _transition(c, d.ContractAction.SIGN)
-        now = utcnow()
-        c.signed_at = now
-        c.signed_by = signed_by or actor.subject
-        for doc in documents:
-            if doc.year == 0 or doc is first_annual:
-                doc.signed_at = now
-                doc.row_version += 1
-        _emit(s, "contract.signed", m.id, contract_data(c, m, unit, UnitCache(s), documents))
-        return c
-
-
-def _check_signable_targets(s: Session, doc: ContractDocument) -> None:
+def check_signable_targets(s: Session, doc: ContractDocument) -> None:
     lines = [target_line(t) for t in doc.targets]
     try:
         d.validate_targets(lines, _library(s, lines))
@@ -304,7 +275,7 @@ def end_contract(db: Database, actor: Principal, contract_id: str, action: d.Con
     with db.unit_of_work() as s:
         scope = resolve_scope(s, actor)
         require_write(scope)
-        c, m, unit = _visible_contract(s, scope, contract_id, lock=True)
+        c, m, unit = visible_contract(s, scope, contract_id, lock=True)
         check_version(expected, c.row_version)
         end_in_session(s, c, m, unit, action, reason)
         return c
@@ -313,7 +284,7 @@ def end_contract(db: Database, actor: Principal, contract_id: str, action: d.Con
 def end_in_session(s: Session, c: TenureContract, m: Manager, unit: OrgUnit,
                    action: d.ContractAction, reason: str, **extra: Any) -> None:
     previous = c.state
-    _transition(c, action)
+    transition(c, action)
     c.ended_at = utcnow()
     c.end_reason = reason
     data = contract_data(c, m, unit, UnitCache(s), None)
@@ -326,7 +297,7 @@ def renew_contract(db: Database, actor: Principal, contract_id: str, expected: i
     with db.unit_of_work() as s:
         scope = resolve_scope(s, actor)
         require_write(scope)
-        c, m, unit = _visible_contract(s, scope, contract_id, lock=True)
+        c, m, unit = visible_contract(s, scope, contract_id, lock=True)
         check_version(expected, c.row_version)
         return renew_in_session(s, c, m, unit, actor.subject, term_years)
 
@@ -334,7 +305,7 @@ def renew_contract(db: Database, actor: Principal, contract_id: str, expected: i
 def renew_in_session(s: Session, c: TenureContract, m: Manager, unit: OrgUnit, actor: str,
                      term_years: int | None, **extra: Any) -> TenureContract:
     d.check_renewal(c.term_number, c.max_consecutive_terms)
-    _transition(c, d.ContractAction.RENEW)
+    transition(c, d.ContractAction.RENEW)
     start = c.end_date + timedelta(days=1)
     years = term_years or c.term_years
     end = d.term_end(start, years)
@@ -361,7 +332,7 @@ def amend_contract(db: Database, actor: Principal, contract_id: str, expected: i
     with db.unit_of_work() as s:
         scope = resolve_scope(s, actor)
         require_write(scope)
-        c, m, unit = _visible_contract(s, scope, contract_id, lock=True)
+        c, m, unit = visible_contract(s, scope, contract_id, lock=True)
         check_version(expected, c.row_version)
         d.check_amendment(d.ContractState(c.state), data.get("reason", ""),
                           data.get("approved_by", ""))
@@ -377,23 +348,77 @@ def amend_contract(db: Database, actor: Principal, contract_id: str, expected: i
             c.signatory = _signatory(units, unit, d.Position(c.position),
                                      data["signatory_override"])
         c.version = d.next_version(c.version)
+        amended = _amend_targets(s, c, data, c.version)
         c.row_version += 1
         c.updated_at = utcnow()
-        s.add(ContractVersion(contract_id=c.id, version=c.version, terms=_terms_snapshot(c),
+        terms = _terms_snapshot(c)
+        if amended:
+            terms["amended_targets"] = [{"document_id": doc.id, "kind": doc.kind,
+                                         "year": doc.year or None, "targets": doc.amended_targets}
+                                        for doc in amended]
+        s.add(ContractVersion(contract_id=c.id, version=c.version, terms=terms,
                               reason=data["reason"], approved_by=data["approved_by"],
                               recorded_by=actor.subject, recorded_at=c.updated_at))
         payload = contract_data(c, m, unit, units, None)
-        payload.update(reason=data["reason"], approved_by=data["approved_by"])
+        payload.update(reason=data["reason"], approved_by=data["approved_by"],
+                       documents_to_sign=[document_data(doc) | {
+                           "amendment_version": c.version, "amended_targets": doc.amended_targets}
+                           for doc in amended])
         _emit(s, "contract.amended", m.id, payload)
         return c
 
 
-def read_contract(db: Database, actor: Principal, contract_id: str) -> tuple[bytes, int]:
+def _amend_targets(s: Session, c: TenureContract, data: Mapping[str, Any], version: int
+                   ) -> list[ContractDocument]:
+    """Stage amended targets on their documents: both sides sign them again, and until they
+    have, the targets signed before stay in force (docs/signing.md, "Amendments")."""
+    wanted: list[tuple[str, int, str, list[Mapping[str, Any]]]] = []
+    if data.get("tenure_targets"):
+        wanted.append((d.DocumentKind.TENURE_PERFORMANCE_CONTRACT.value, 0, "tenure_targets",
+                       data["tenure_targets"]))
+    for i, annual in enumerate(data.get("annual_targets") or []):
+        wanted.append((d.DocumentKind.ANNUAL_PERFORMANCE_CONTRACT.value, annual["year"],
+                       f"annual_targets[{i}]", annual["indicators"]))
+    if not wanted:
+        return []
+    if c.state != d.ContractState.ACTIVE:
+        raise d.IllegalTransition(
+            f"Targets are amended once the contract is in force; while it is {c.state}, set "
+            "them with PUT /contracts/{id}/documents/{document_id}/targets before anyone signs",
+            errors={"state": [f"'{c.state}': targets are not amended"]})
+    by_key = {(doc.kind, doc.year): doc for doc in repo.documents_of(s, c.id)}
+    amended = []
+    for kind, year, field, lines in wanted:
+        doc = by_key.get((kind, year))
+        if doc is None:
+            raise ApiProblem(422, "Unprocessable Entity",
+                             f"The contract has no annual performance contract for {year}",
+                             errors={f"{field}.year": ["not a year of this term"]})
+        what = (f"The {year} annual performance contract" if year
+                else "The tenure performance contract")
+        d.check_targets_amendable(doc.signing_state, doc.amendment_version, what)
+        try:
+            targets = _validated_targets(s, lines)
+        except d.TargetsInvalid as exc:
+            raise d.TargetsInvalid(
+                f"{what} cannot be amended so: {exc.detail}",
+                errors={f"{field}.{k}": v for k, v in exc.errors.items()}) from exc
+        doc.amended_targets = targets
+        doc.amendment_version = version
+        doc.amendment_state = d.SigningState.AWAITING_MANAGER.value
+        doc.row_version += 1
+        amended.append(doc)
+    return amended
+
+
+def read_contract(db: Database, actor: Principal, contract_id: str, *,
+                  signer: bool = False) -> tuple[bytes, int]:
     """The contract's JSON as the API sends it, and its row version (the ETag).
 
     One round trip, or none: group-wide staff and managers are served from the process's
     read cache when it holds the contract (see shared/read_cache.py for why that is safe).
     A caller scoped to a subtree always reads the database, where the scope is checked.
+    `signer`: the caller has just signed it (an employer's signatory sees what they signed).
     """
     scope_unit = scope_unit_id(actor)
     cache = db.read_cache if scope_unit is None else None
@@ -403,7 +428,7 @@ def read_contract(db: Database, actor: Principal, contract_id: str) -> tuple[byt
         hit = cache.get(contract_id)
         if hit is not None:
             body, row_version, manager_id = hit
-            if not scope_of(actor, None).sees_contract("", manager_id):
+            if not signer and not scope_of(actor, None).sees_contract("", manager_id):
                 raise not_found("contract", contract_id)
             return body, row_version
         generation = cache.generation()
@@ -417,15 +442,15 @@ def read_contract(db: Database, actor: Principal, contract_id: str) -> tuple[byt
     body = orjson.dumps(reads.contract_body(first, documents))
     if cache is not None:
         cache.put(contract_id, (body, first["row_version"], first["manager_id"]), generation)
-    if not scope_of(actor, first["scope_path"]).sees_contract(first["unit_path"],
-                                                               first["manager_id"]):
+    if not signer and not scope_of(actor, first["scope_path"]).sees_contract(
+            first["unit_path"], first["manager_id"]):
         raise not_found("contract", contract_id)
     return body, first["row_version"]
 
 
 def contract_versions(db: Database, actor: Principal, contract_id: str) -> list[ContractVersion]:
     with db.read() as s:
-        _visible_contract(s, resolve_scope(s, actor), contract_id)
+        visible_contract(s, resolve_scope(s, actor), contract_id)
         return list(s.scalars(select(ContractVersion)
                               .where(ContractVersion.contract_id == contract_id)
                               .order_by(ContractVersion.version)))
@@ -444,6 +469,7 @@ def list_contracts(db: Database, actor: Principal, f: Mapping[str, Any]
             scope_path=scope.path, org_unit_path=unit_path, layer=f.get("layer"),
             category=f.get("category"), position=f.get("position"), state=f.get("state"),
             year=f.get("year"), manager_id=scope.manager_id or f.get("manager_id"),
+            ends_before=f.get("ends_before"),
         )
         total = int(s.scalar(reads.contracts_count(filters)) or 0)
         if total <= (f["page"] - 1) * f["page_size"]:
@@ -458,14 +484,24 @@ def set_targets(db: Database, actor: Principal, contract_id: str, document_id: s
     with db.unit_of_work() as s:
         scope = resolve_scope(s, actor)
         require_write(scope)
-        c, m, unit = _visible_contract(s, scope, contract_id, lock=True)
-        doc = _document(s, c, document_id)
+        c, m, unit = visible_contract(s, scope, contract_id, lock=True)
+        doc = document_of(s, c, document_id)
         check_version(expected, doc.row_version)
         if doc.kind == d.DocumentKind.APPOINTMENT_AGREEMENT:
             raise ApiProblem(422, "Unprocessable Entity",
                              "The appointment agreement carries no targets",
                              errors={"document_id": ["not a performance contract"]})
-        d.check_targets_editable(doc.signed_at is not None)
+        # Once either side has signed, the targets they signed are the targets.
+        try:
+            d.check_targets_editable(doc.signing_state != d.SigningState.AWAITING_MANAGER)
+        except d.TargetsLocked as exc:
+            what = d.document_words(doc.kind, doc.year)
+            field = "tenure_targets" if doc.year == 0 else "annual_targets"
+            raise d.TargetsLocked(
+                f"{what[0].upper()}{what[1:]} is signed ({doc.signing_state}): its targets are "
+                f"locked. Amend the contract instead (POST /contracts/{{id}}/amendments with "
+                f"{field}); both sides sign the amended targets again",
+                errors=exc.errors) from exc
         if c.state in d.TERMINAL_STATES:
             raise d.IllegalTransition(f"Targets of a {c.state} contract cannot change")
         doc.targets = _validated_targets(s, raw_lines)
@@ -476,30 +512,7 @@ def set_targets(db: Database, actor: Principal, contract_id: str, document_id: s
         return doc
 
 
-def sign_document(db: Database, actor: Principal, contract_id: str, document_id: str,
-                  expected: int | None) -> ContractDocument:
-    """Sign a later year's annual performance contract; its targets lock."""
-    with db.unit_of_work() as s:
-        scope = resolve_scope(s, actor)
-        c, m, unit = _visible_contract(s, scope, contract_id, lock=True)
-        if not scope.can_write and scope.manager_id != m.id:
-            raise ApiProblem(403, "Forbidden", "Only the manager or HR can sign this contract")
-        doc = _document(s, c, document_id)
-        check_version(expected, doc.row_version)
-        if c.state != d.ContractState.ACTIVE:
-            raise d.IllegalTransition(
-                f"An annual contract is signed under an active tenure contract, not {c.state}")
-        d.check_targets_editable(doc.signed_at is not None)
-        _check_signable_targets(s, doc)
-        doc.signed_at = utcnow()
-        doc.row_version += 1
-        _emit(s, "targets.set", m.id, {
-            **contract_data(c, m, unit, UnitCache(s), None), **document_data(doc),
-            "locked": True})
-        return doc
-
-
-def _document(s: Session, c: TenureContract, document_id: str) -> ContractDocument:
+def document_of(s: Session, c: TenureContract, document_id: str) -> ContractDocument:
     doc = s.get(ContractDocument, document_id)
     if doc is None or doc.contract_id != c.id:
         raise not_found("document", document_id)
@@ -509,25 +522,40 @@ def _document(s: Session, c: TenureContract, document_id: str) -> ContractDocume
 # --- expiry -----------------------------------------------------------------------------------
 
 
-def run_expiry(db: Database, today: date, thresholds: tuple[int, ...] = (90, 30, 7)
-               ) -> dict[str, int]:
-    """Mark contracts past their end expired; record each 90/30/7-day reminder once."""
+def run_expiry(db: Database, today: date, thresholds: tuple[int, ...] = (90, 30, 7),
+               *, dry_run: bool = False) -> dict[str, Any]:
+    """Mark contracts past their end expired; record each 90/30/7-day reminder once.
+
+    The sweep is meant for today: a run for a later day would send real notices about
+    contracts that are months from their end. `dry_run` changes and sends nothing and
+    returns what a sweep on `today` would send (`would_send`: which contract, which event,
+    which reminder, to whom), so HR may look ahead safely.
+    """
     expired = expiring = 0
-    with db.unit_of_work() as s:
+    would_send: list[dict[str, Any]] = []
+    with (db.read() if dry_run else db.unit_of_work()) as s:
         units = UnitCache(s)
         for c in repo.active_or_ending(s, today + timedelta(days=max(thresholds))):
             m = repo.manager_by_id(s, c.manager_id)
             unit = units.get(c.org_unit_id)
             assert m is not None
             if d.is_past_end(c.end_date, today):
-                _transition(c, d.ContractAction.EXPIRE)
+                expired += 1
+                if dry_run:
+                    would_send.append(_sweep_notice(c, m, unit, "contract.expired", None, today))
+                    continue
+                transition(c, d.ContractAction.EXPIRE)
                 c.ended_at = utcnow()
                 c.end_reason = "term ended"
                 _emit(s, "contract.expired", m.id, contract_data(c, m, unit, units, None))
-                expired += 1
                 continue
             due = d.expiry_reminders_due(c.end_date, today, set(c.reminders_sent), thresholds)
             if not due:
+                continue
+            expiring += len(due)
+            if dry_run:
+                would_send.extend(_sweep_notice(c, m, unit, "contract.expiring", days_left,
+                                                today) for days_left in due)
                 continue
             # Reminders for thresholds already passed are recorded as sent without a notice.
             passed = {t for t in thresholds if (c.end_date - today).days <= t}
@@ -537,5 +565,20 @@ def run_expiry(db: Database, today: date, thresholds: tuple[int, ...] = (90, 30,
                 data.update(days_left=days_left,
                             days_remaining=(c.end_date - today).days)
                 _emit(s, "contract.expiring", m.id, data)
-                expiring += 1
+    if dry_run:
+        return {"dry_run": True, "as_of": today.isoformat(), "expired": expired,
+                "expiring": expiring, "would_send": would_send}
     return {"expired": expired, "expiring": expiring}
+
+
+def _sweep_notice(c: TenureContract, m: Manager, unit: OrgUnit, event_type: str,
+                  reminder: int | None, today: date) -> dict[str, Any]:
+    """One event a sweep would record, and who the notifications service tells of it:
+    the manager, and the HR admins whose scope covers the contract's unit."""
+    return {
+        "event_type": event_type, "contract_id": c.id, "end_date": c.end_date.isoformat(),
+        "reminder_days": reminder, "days_remaining": (c.end_date - today).days,
+        "manager": {"id": m.id, "employee_no": m.employee_no, "name": m.name,
+                    "email": m.email, "language": m.language},
+        "hr_admins_of": {"org_unit_id": unit.id, "org_unit_name": unit.name},
+    }

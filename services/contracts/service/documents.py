@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from services.contracts.printing import DocumentNotFound, document_html, html_to_pdf
-from services.contracts.service.contracts import read_contract
+from services.contracts.service.signing import read_contract_or_countersigned
 from shared.auth import Principal
 from shared.db import Database
 from shared.errors import ApiProblem
@@ -16,15 +16,28 @@ from shared.errors import ApiProblem
 def _contract_and_document(db: Database, actor: Principal, contract_id: str,
                            document_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Read through the same path as GET one contract, so scope and shape are the same."""
-    body, _ = read_contract(db, actor, contract_id)
+    body, _ = read_contract_or_countersigned(db, actor, contract_id)
     contract = orjson.loads(body)
     for document in contract.get("documents") or []:
         if document.get("id") == document_id:
+            document = {**document, "signatures": [
+                _signature(s) for s in contract.get("signatures") or []
+                if s.get("document_id") == document_id]}
+            contract["documents"] = [document if d.get("id") == document_id else d
+                                     for d in contract["documents"]]
             return contract, document
     raise ApiProblem(404, "Not Found",
                      f"Contract {contract_id} has no document {document_id}; its documents "
                      "are listed in GET /api/v1/contracts/{id}",
                      errors={"document_id": ["no such document on this contract"]})
+
+
+def _signature(stored: dict[str, Any]) -> dict[str, Any]:
+    """One recorded signature as the printed document shows it."""
+    return {"party": stored.get("party"), "method": stored.get("method"),
+            "signed_by": stored.get("on_behalf_of") or stored.get("signed_by") or "",
+            "signed_at": stored.get("paper_signed_on") or stored.get("signed_at") or "",
+            "paper_reference": stored.get("paper_reference")}
 
 
 def read_document(db: Database, actor: Principal, contract_id: str,

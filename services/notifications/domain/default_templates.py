@@ -2,7 +2,9 @@
 
 HR can override any of them per kind and language; these are what is sent otherwise. A fact
 an event lacks is None: the templates test it with `{% if %}`, and a bare `{{ }}` of None
-prints "—".
+prints "—". A coded fact is printed by its words, `{{ grade_label }}` rather than
+`{{ grade }}` (shared/labels.py adds a `_label` for every coded fact, in the notice's
+language).
 """
 
 # Chinese text uses full-width punctuation (commas, colons, brackets) on purpose.
@@ -27,20 +29,23 @@ _EN_CONTRACT = (
     "{% if term_years %} ({{ term_years }} years){% endif %}\n"
     "Contract: {{ contract_id }}"
 )
-_ZH_OUTCOME = (
-    '{% if outcome == "renew" %}续聘{% elif outcome == "renew_with_conditions" %}有条件续聘'
-    '{% elif outcome == "exit" %}退出{% else %}{{ outcome }}{% endif %}'
+_ZH_OUTCOME = "{{ outcome_label }}"
+_EN_OUTCOME = "{{ outcome_label }}"
+# The rule in words; the appraisal's own sentence (with its figures) when it says more.
+_ZH_RULE = (
+    "触发条款：{{ rule_label }}{% if rule_description and rule_description != rule_label %}"
+    "（{{ rule_description }}）{% endif %}\n"
 )
-_EN_OUTCOME = (
-    '{% if outcome == "renew" %}renewal{% elif outcome == "renew_with_conditions" %}'
-    'renewal with conditions{% elif outcome == "exit" %}exit{% else %}{{ outcome }}{% endif %}'
+_EN_RULE = (
+    "Rule: {{ rule_label }}{% if rule_description and rule_description != rule_label %}"
+    " ({{ rule_description }}){% endif %}\n"
 )
 _ZH_RESULT = (
-    "{% if grade %}考核等级：{{ grade }}\n{% endif %}"
+    "{% if grade %}考核等级：{{ grade_label }}\n{% endif %}"
     "{% if score %}综合得分：{{ score }}\n{% endif %}"
 )
 _EN_RESULT = (
-    "{% if grade %}Grade: {{ grade }}\n{% endif %}"
+    "{% if grade %}Grade: {{ grade_label }}\n{% endif %}"
     "{% if score %}Score: {{ score }}\n{% endif %}"
 )
 
@@ -82,13 +87,13 @@ DEFAULT_TEMPLATES: dict[tuple[NoticeKind, str], tuple[str, str]] = {
         "Contract: {{ contract_id }}" + _EN_FOOTER,
     ),
     (K.APPRAISAL_RESULT, "zh"): (
-        "【任期制】您的{{ year }}年度考核结果已公布：{{ grade }}",
+        "【任期制】您的{{ year }}年度考核结果已公布：{{ grade_label }}",
         "{{ recipient_name }}，您好：\n\n"
         "您的{{ year }}年度经营业绩考核结果已公布。\n\n" + _ZH_RESULT +
         "\n如有异议，可按规定在申诉期内提出申诉。" + _ZH_FOOTER,
     ),
     (K.APPRAISAL_RESULT, "en"): (
-        "[Tenure] Your {{ year }} appraisal result: grade {{ grade }}",
+        "[Tenure] Your {{ year }} appraisal result: grade {{ grade_label }}",
         "Dear {{ recipient_name }},\n\n"
         "The result of your {{ year }} performance appraisal has been published.\n\n"
         + _EN_RESULT +
@@ -99,8 +104,7 @@ DEFAULT_TEMPLATES: dict[tuple[NoticeKind, str], tuple[str, str]] = {
         "{{ recipient_name }}，您好：\n\n"
         "根据您的{% if year %}{{ year }}年度{% endif %}考核结果，"
         "任期经营业绩责任书约定的刚性退出条款已触发。\n\n"
-        "触发条款：{% if rule_description %}{{ rule_description }}（{{ rule }}）"
-        "{% else %}{{ rule }}{% endif %}\n" + _ZH_RESULT +
+        + _ZH_RULE + _ZH_RESULT +
         "\n人力资源部门将与您联系后续安排。" + _ZH_FOOTER,
     ),
     (K.EXIT_NOTICE, "en"): (
@@ -108,8 +112,7 @@ DEFAULT_TEMPLATES: dict[tuple[NoticeKind, str], tuple[str, str]] = {
         "Dear {{ recipient_name }},\n\n"
         "Following your {% if year %}{{ year }} {% endif %}appraisal, an exit clause of your "
         "tenure contract has been triggered.\n\n"
-        "Rule: {% if rule_description %}{{ rule_description }} ({{ rule }})"
-        "{% else %}{{ rule }}{% endif %}\n" + _EN_RESULT +
+        + _EN_RULE + _EN_RESULT +
         "\nHR will contact you about the next steps." + _EN_FOOTER,
     ),
     (K.CONTRACT_EXPIRING, "zh"): (
@@ -130,7 +133,7 @@ DEFAULT_TEMPLATES: dict[tuple[NoticeKind, str], tuple[str, str]] = {
         "{{ recipient_name }}，您好：\n\n"
         "您的任期经营业绩责任书已"
         "{% if ending == \"expired\" %}于 {{ end_date }} 到期。{% else %}终止。{% endif %}\n"
-        "{% if reason %}原因：{{ reason }}\n{% endif %}\n" + _ZH_CONTRACT + _ZH_FOOTER,
+        "{% if reason %}原因：{{ reason_label }}\n{% endif %}\n" + _ZH_CONTRACT + _ZH_FOOTER,
     ),
     (K.CONTRACT_ENDED, "en"): (
         "[Tenure] Your tenure contract has "
@@ -138,7 +141,7 @@ DEFAULT_TEMPLATES: dict[tuple[NoticeKind, str], tuple[str, str]] = {
         "Dear {{ recipient_name }},\n\n"
         "Your tenure contract has "
         "{% if ending == \"expired\" %}expired on {{ end_date }}.{% else %}been terminated."
-        "{% endif %}\n{% if reason %}Reason: {{ reason }}\n{% endif %}\n"
+        "{% endif %}\n{% if reason %}Reason: {{ reason_label }}\n{% endif %}\n"
         + _EN_CONTRACT + _EN_FOOTER,
     ),
     (K.TENURE_CONCLUDED, "zh"): (
@@ -181,34 +184,72 @@ DEFAULT_TEMPLATES: dict[tuple[NoticeKind, str], tuple[str, str]] = {
         "{{ manager_name }} ({{ employee_no }}, {{ org_unit_name }}) has signed the tenure "
         "contract; it is now active.\n\n" + _EN_CONTRACT + _EN_FOOTER,
     ),
+    (K.CONTRACT_IN_FORCE, "zh"): (
+        "【任期制】您的任期制合同已双方签署生效",
+        "{{ manager_name }}，您好：\n\n"
+        "用人单位一方已会签您签署的任期制合同（聘任协议、任期经营业绩责任书及首年度"
+        "经营业绩责任书），合同现已生效。\n\n" + _ZH_CONTRACT + _ZH_FOOTER,
+    ),
+    (K.CONTRACT_IN_FORCE, "en"): (
+        "[Tenure] Your tenure contract is signed by both sides and in force",
+        "Dear {{ manager_name }},\n\n"
+        "The employer has countersigned the tenure contract you signed (the appointment "
+        "agreement, the tenure performance contract and the first year's annual performance "
+        "contract). It is now in force.\n\n" + _EN_CONTRACT + _EN_FOOTER,
+    ),
+    (K.AMENDMENT_TO_SIGN, "zh"): (
+        "【任期制】请签署经营业绩责任书的变更",
+        "{{ manager_name }}，您好：\n\n"
+        "您的经营业绩责任书目标已变更（第{{ version }}版，原因：{{ reason_label }}），请签署。"
+        "双方签署前，原已签署的目标继续有效。\n\n" + _ZH_CONTRACT + _ZH_FOOTER,
+    ),
+    (K.AMENDMENT_TO_SIGN, "en"): (
+        "[Tenure] Please sign the amended targets of your contract",
+        "Dear {{ manager_name }},\n\n"
+        "The targets of your performance contract were amended (version {{ version }}, "
+        "because: {{ reason_label }}). Please sign the amendment. Until both sides have signed it, "
+        "the targets you signed before stay in force.\n\n" + _EN_CONTRACT + _EN_FOOTER,
+    ),
+    (K.COUNTERSIGN_REQUEST, "zh"): (
+        "【任期制】请会签{{ manager_name }}的任期制合同",
+        "{{ recipient_name }}，您好：\n\n"
+        "{{ org_unit_name }} {{ manager_name }}（{{ employee_no }}）已签署任期制合同，"
+        "请您作为用人单位一方的签署人会签。双方签署后合同方生效。\n\n"
+        + _ZH_CONTRACT + _ZH_FOOTER,
+    ),
+    (K.COUNTERSIGN_REQUEST, "en"): (
+        "[Tenure] Please countersign the tenure contract of {{ manager_name }}",
+        "Dear {{ recipient_name }},\n\n"
+        "{{ manager_name }} ({{ employee_no }}, {{ org_unit_name }}) has signed their tenure "
+        "contract. Please countersign it for the employer ({{ countersigner }}). The contract "
+        "is in force once both sides have signed.\n\n" + _EN_CONTRACT + _EN_FOOTER,
+    ),
     (K.APPRAISAL_PUBLISHED_HR, "zh"): (
-        "【任期制】{{ manager_name }} {{ year }}年度考核结果已公布：{{ grade }}",
+        "【任期制】{{ manager_name }} {{ year }}年度考核结果已公布：{{ grade_label }}",
         "{{ recipient_name }}，您好：\n\n"
         "{{ org_unit_name }} {{ manager_name }}（{{ employee_no }}）的{{ year }}年度"
         "经营业绩考核结果已公布。\n\n" + _ZH_RESULT + _ZH_FOOTER,
     ),
     (K.APPRAISAL_PUBLISHED_HR, "en"): (
-        "[Tenure] {{ year }} appraisal of {{ manager_name }} published: grade {{ grade }}",
+        "[Tenure] {{ year }} appraisal of {{ manager_name }} published: grade {{ grade_label }}",
         "Dear {{ recipient_name }},\n\n"
         "The {{ year }} appraisal result of {{ manager_name }} ({{ employee_no }}, "
         "{{ org_unit_name }}) has been published.\n\n" + _EN_RESULT + _EN_FOOTER,
     ),
     (K.EXIT_TRIGGERED_HR, "zh"): (
-        "【任期制】{{ manager_name }}触发刚性退出条款：{{ rule }}",
+        "【任期制】{{ manager_name }}触发刚性退出条款：{{ rule_label }}",
         "{{ recipient_name }}，您好：\n\n"
         "{{ org_unit_name }} {{ manager_name }}（{{ employee_no }}）"
         "{% if year %}{{ year }}年度{% endif %}考核后触发刚性退出条款，请按规定启动退出程序。\n\n"
-        "触发条款：{% if rule_description %}{{ rule_description }}（{{ rule }}）"
-        "{% else %}{{ rule }}{% endif %}\n" + _ZH_RESULT + _ZH_FOOTER,
+        + _ZH_RULE + _ZH_RESULT + _ZH_FOOTER,
     ),
     (K.EXIT_TRIGGERED_HR, "en"): (
-        "[Tenure] Exit triggered for {{ manager_name }}: {{ rule }}",
+        "[Tenure] Exit triggered for {{ manager_name }}: {{ rule_label }}",
         "Dear {{ recipient_name }},\n\n"
         "An exit clause has been triggered for {{ manager_name }} ({{ employee_no }}, "
         "{{ org_unit_name }}){% if year %} after the {{ year }} appraisal{% endif %}. "
         "Please start the exit procedure.\n\n"
-        "Rule: {% if rule_description %}{{ rule_description }} ({{ rule }})"
-        "{% else %}{{ rule }}{% endif %}\n" + _EN_RESULT + _EN_FOOTER,
+        + _EN_RULE + _EN_RESULT + _EN_FOOTER,
     ),
     (K.CONTRACT_EXPIRING_HR, "zh"): (
         "【任期制】{{ manager_name }}的任期将于 {{ end_date }} 届满（剩余{{ days_left }}天）",
@@ -230,7 +271,7 @@ DEFAULT_TEMPLATES: dict[tuple[NoticeKind, str], tuple[str, str]] = {
         "{{ recipient_name }}，您好：\n\n"
         "{{ org_unit_name }} {{ manager_name }}（{{ employee_no }}）的任期经营业绩责任书已"
         "{% if ending == \"expired\" %}于 {{ end_date }} 到期。{% else %}终止。{% endif %}\n"
-        "{% if reason %}原因：{{ reason }}\n{% endif %}\n" + _ZH_CONTRACT + _ZH_FOOTER,
+        "{% if reason %}原因：{{ reason_label }}\n{% endif %}\n" + _ZH_CONTRACT + _ZH_FOOTER,
     ),
     (K.CONTRACT_ENDED_HR, "en"): (
         "[Tenure] Tenure contract of {{ manager_name }} "
@@ -238,7 +279,7 @@ DEFAULT_TEMPLATES: dict[tuple[NoticeKind, str], tuple[str, str]] = {
         "Dear {{ recipient_name }},\n\n"
         "The tenure contract of {{ manager_name }} ({{ employee_no }}, {{ org_unit_name }}) "
         "{% if ending == \"expired\" %}expired on {{ end_date }}.{% else %}was terminated."
-        "{% endif %}\n{% if reason %}Reason: {{ reason }}\n{% endif %}\n"
+        "{% endif %}\n{% if reason %}Reason: {{ reason_label }}\n{% endif %}\n"
         + _EN_CONTRACT + _EN_FOOTER,
     ),
     (K.TENURE_CONCLUDED_HR, "zh"): (
@@ -333,21 +374,22 @@ DEFAULT_TEMPLATES: dict[tuple[NoticeKind, str], tuple[str, str]] = {
         "The report is shown beside the score at review." + _EN_FOOTER,
     ),
     (K.DELIVERY_GIVEN_UP_HR, "zh"): (
-        "【任期制】通知投递失败：{{ failed_recipient_name }}（{{ failed_channel }}）",
+        "【任期制】通知投递失败：{{ failed_recipient_name }}（{{ failed_channel_label }}）",
         "{{ recipient_name }}，您好：\n\n"
-        "发给{{ failed_recipient_name }}的通知（{{ failed_kind }}）经{{ attempts }}次尝试"
-        "仍未能通过 {{ failed_channel }} 送达，系统已停止重试。\n\n"
-        "最后错误：{{ reason }}\n通知编号：{{ failed_notice_key }}\n"
+        "发给{{ failed_recipient_name }}的通知（{{ failed_kind_label }}）经{{ attempts }}次尝试"
+        "仍未能通过{{ failed_channel_label }}送达，系统已停止重试。\n\n"
+        "最后错误：{{ reason_label }}\n通知编号：{{ failed_notice_key }}\n"
         "{% if manager_name %}涉及人员：{{ manager_name }}\n{% endif %}\n"
         "请核实联系方式后在系统中重新发送。" + _ZH_FOOTER,
     ),
     (K.DELIVERY_GIVEN_UP_HR, "en"): (
         "[Tenure] Notice could not be delivered to {{ failed_recipient_name }} "
-        "({{ failed_channel }})",
+        "({{ failed_channel_label }})",
         "Dear {{ recipient_name }},\n\n"
-        "A notice ({{ failed_kind }}) to {{ failed_recipient_name }} could not be delivered "
-        "by {{ failed_channel }} after {{ attempts }} attempts; retries have stopped.\n\n"
-        "Last error: {{ reason }}\nNotice key: {{ failed_notice_key }}\n"
+        "A notice ({{ failed_kind_label }}) to {{ failed_recipient_name }} could not be "
+        "delivered by {{ failed_channel_label }} after {{ attempts }} attempts; retries have "
+        "stopped.\n\n"
+        "Last error: {{ reason_label }}\nNotice key: {{ failed_notice_key }}\n"
         "{% if manager_name %}Manager concerned: {{ manager_name }}\n{% endif %}\n"
         "Please check the contact details and resend it from the system." + _EN_FOOTER,
     ),

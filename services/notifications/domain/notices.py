@@ -18,6 +18,8 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
+from shared.labels import label_variables
+
 SUPPORTED_LANGUAGES = ("zh", "en")
 # The group's working language: a recipient whose language is unknown reads Chinese.
 FALLBACK_LANGUAGE = "zh"
@@ -35,6 +37,7 @@ class RecipientRole(StrEnum):
     MANAGER = "manager"
     APPRAISER = "appraiser"
     HR_ADMIN = "hr_admin"
+    SIGNATORY = "signatory"  # countersigns a contract for the employer
 
 
 class NoticeKind(StrEnum):
@@ -49,6 +52,10 @@ class NoticeKind(StrEnum):
     CONTRACT_ENDED = "contract_ended"
     TENURE_CONCLUDED = "tenure_concluded"
     SELF_REPORT_DUE = "self_report_due"
+    CONTRACT_IN_FORCE = "contract_in_force"
+    AMENDMENT_TO_SIGN = "amendment_to_sign"
+    # To whoever countersigns for the employer (HR of the scope when no manager holds the post).
+    COUNTERSIGN_REQUEST = "countersign_request"
     # To HR admins of the manager's org scope (and appraisers where the rules say so).
     CONTRACT_ISSUED_HR = "contract_issued_hr"
     CONTRACT_SIGNED_HR = "contract_signed_hr"
@@ -69,6 +76,9 @@ class Audience(StrEnum):
     APPRAISERS = "appraisers"
     # Appraisers named by the event; the HR admins of the scope when none resolves.
     APPRAISERS_ELSE_HR = "appraisers_else_hr"
+    # The manager who countersigns for the employer; the HR admins of the scope when no manager
+    # holds the post (the supervisor, an override, a vacancy): they arrange the signature.
+    SIGNATORY_ELSE_HR = "signatory_else_hr"
 
 
 @dataclass(frozen=True)
@@ -172,12 +182,25 @@ def _was_seen_by_manager(data: Mapping[str, Any]) -> bool:
     return data.get("previous_state") != "draft"
 
 
+def _changes_signed_targets(data: Mapping[str, Any]) -> bool:
+    return bool(data.get("documents_to_sign"))
+
+
 ROUTES: dict[str, tuple[Route, ...]] = {
     "contract.issued": (
         Route(NoticeKind.CONTRACT_TO_SIGN, Audience.MANAGER),
         Route(NoticeKind.CONTRACT_ISSUED_HR, Audience.HR),
     ),
-    "contract.signed": (Route(NoticeKind.CONTRACT_SIGNED_HR, Audience.HR),),
+    "contract.signed": (
+        Route(NoticeKind.CONTRACT_IN_FORCE, Audience.MANAGER),
+        Route(NoticeKind.CONTRACT_SIGNED_HR, Audience.HR),
+    ),
+    "contract.amended": (
+        Route(NoticeKind.AMENDMENT_TO_SIGN, Audience.MANAGER, when=_changes_signed_targets),
+    ),
+    "contract.countersignature_requested": (
+        Route(NoticeKind.COUNTERSIGN_REQUEST, Audience.SIGNATORY_ELSE_HR),
+    ),
     "targets.set": (Route(NoticeKind.TARGETS_SET, Audience.MANAGER),),
     "appraisal.published": (
         Route(NoticeKind.APPRAISAL_RESULT, Audience.MANAGER),
@@ -224,6 +247,9 @@ KIND_FACTS: dict[NoticeKind, tuple[str, ...]] = {
     NoticeKind.CONTRACT_TO_SIGN: (*_CONTRACT, "signing_deadline"),
     NoticeKind.CONTRACT_ISSUED_HR: (*_CONTRACT, "signing_deadline"),
     NoticeKind.CONTRACT_SIGNED_HR: _CONTRACT,
+    NoticeKind.CONTRACT_IN_FORCE: _CONTRACT,
+    NoticeKind.AMENDMENT_TO_SIGN: (*_CONTRACT, "reason", "version"),
+    NoticeKind.COUNTERSIGN_REQUEST: (*_CONTRACT, "countersigner", "signatory_name"),
     NoticeKind.TARGETS_SET: ("contract_id", "year", "document_kind", "locked",
                              "indicator_count"),
     NoticeKind.APPRAISAL_RESULT: ("appraisal_id", "year", "grade", "score"),
@@ -269,8 +295,10 @@ _FACT_SOURCES: dict[str, tuple[str, ...]] = {
 
 
 def variables_for(kind: NoticeKind | str) -> tuple[str, ...]:
-    """Every template variable a kind offers."""
-    return COMMON_VARIABLES + KIND_FACTS[NoticeKind(kind)]
+    """Every template variable a kind offers: its facts, then the words for its coded facts
+    (`grade_label`, `position_label`, ...: see shared/labels.py), added at render time."""
+    facts = COMMON_VARIABLES + KIND_FACTS[NoticeKind(kind)]
+    return facts + label_variables(facts)
 
 
 def normalise_language(value: str | None) -> str:
@@ -407,6 +435,11 @@ def route_event(envelope: Mapping[str, Any], directory: RecipientDirectory) -> R
             targets = [(manager, RecipientRole.MANAGER)] if manager else []
         elif route.audience is Audience.HR:
             targets = [(p, RecipientRole.HR_ADMIN) for p in directory.hr_admins_for(org_unit_id)]
+        elif route.audience is Audience.SIGNATORY_ELSE_HR:
+            signatory = (directory.find_person(str(data["signatory_manager_id"]))
+                         if data.get("signatory_manager_id") else None)
+            targets = [(signatory, RecipientRole.SIGNATORY)] if signatory else [
+                (p, RecipientRole.HR_ADMIN) for p in directory.hr_admins_for(org_unit_id)]
         elif route.audience is Audience.APPRAISERS:
             targets = [(p, RecipientRole.APPRAISER) for p in appraisers()]
         else:

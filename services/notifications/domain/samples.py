@@ -25,8 +25,11 @@ SAMPLE_APPRAISER = Recipient("5a1e0b7c-0000-4000-8000-000000000003", "Li Na",
 SAMPLE_HR = Recipient("5a1e0b7c-0000-4000-8000-000000000004", "王芳", "wang.fang@example.com",
                       "zh")
 
+SAMPLE_SIGNATORY = Recipient("5a1e0b7c-0000-4000-8000-000000000009", "赵敏",
+                             "zhao.min@example.com", "zh")
+
 SAMPLE_DIRECTORY = StaticDirectory(
-    [SAMPLE_MANAGER, SAMPLE_APPRAISER, SAMPLE_HR], {SAMPLE_HR.id: None})
+    [SAMPLE_MANAGER, SAMPLE_APPRAISER, SAMPLE_HR, SAMPLE_SIGNATORY], {SAMPLE_HR.id: None})
 
 _MANAGER_DATA: dict[str, Any] = {
     "manager_id": SAMPLE_MANAGER.id,
@@ -37,6 +40,11 @@ _MANAGER_DATA: dict[str, Any] = {
     "org_unit_id": SAMPLE_UNIT,
     "org_unit_name": "华东能源有限公司",
     "appraiser_ids": [SAMPLE_APPRAISER.id],
+    # Codes as real events carry them: templates must print their words (`position_label`).
+    "position": "general_manager",
+    "management_level": "enterprise_leadership",
+    "layer": 2,
+    "category": "commercial_competitive",
 }
 _CONTRACT_DATA: dict[str, Any] = {
     "contract_id": "c0a1b2c3-0000-4000-8000-000000000005",
@@ -45,28 +53,45 @@ _CONTRACT_DATA: dict[str, Any] = {
     "term_years": 3,
     "term_number": 2,
     "signing_deadline": "2025-01-15",
+    "state": "pending_signature",
 }
 _APPRAISAL_DATA: dict[str, Any] = {
     "appraisal_id": "a9b8c7d6-0000-4000-8000-000000000006",
     "year": 2025,
-    "grade": "C",
+    "kind": "annual",
+    "grade": "basically_competent",
     "score": "58.40",
+    "outcome": "bottom_grade_adjustment",
 }
 
 SAMPLE_DATA: dict[str, dict[str, Any]] = {
     "contract.issued": {**_MANAGER_DATA, **_CONTRACT_DATA},
-    "contract.signed": {**_MANAGER_DATA, **_CONTRACT_DATA},
+    "contract.signed": {**_MANAGER_DATA, **_CONTRACT_DATA, "state": "active"},
+    "contract.amended": {
+        **_MANAGER_DATA, **_CONTRACT_DATA, "version": 2, "reason": "New strategy for 2026",
+        "approved_by": "Board resolution 2026-9",
+        "documents_to_sign": [{"document_id": "d0c0d0c0-0000-4000-8000-00000000000a",
+                               "kind": "annual_performance_contract", "year": 2026,
+                               "amendment_version": 2}]},
+    "contract.countersignature_requested": {
+        **_MANAGER_DATA, **_CONTRACT_DATA,
+        "countersigner": "the chair of East China Energy Co., for its board",
+        "signatory_manager_id": SAMPLE_SIGNATORY.id, "signatory_name": SAMPLE_SIGNATORY.name},
     "targets.set": {**_MANAGER_DATA, **_CONTRACT_DATA, "year": 2025, "kind": "annual",
                     "locked": True, "targets": [{"indicator": "profit"}, {"indicator": "roe"}]},
     "appraisal.published": {**_MANAGER_DATA, **_APPRAISAL_DATA},
-    "exit.triggered": {**_MANAGER_DATA, **_APPRAISAL_DATA, "rule": "two_consecutive_d",
-                       "rule_description": "Grade D in two consecutive years"},
-    "contract.expiring": {**_MANAGER_DATA, **_CONTRACT_DATA, "days_left": 30},
-    "contract.expired": {**_MANAGER_DATA, **_CONTRACT_DATA},
-    "contract.terminated": {**_MANAGER_DATA, **_CONTRACT_DATA, "reason": "Reorganisation",
-                            "previous_state": "active"},
+    "exit.triggered": {**_MANAGER_DATA, **_APPRAISAL_DATA, "grade": "not_competent",
+                       "outcome": "incompetence_exit", "rule": "grade_not_competent",
+                       "trigger": "grade_not_competent",
+                       "rule_description": "graded not competent"},
+    "contract.expiring": {**_MANAGER_DATA, **_CONTRACT_DATA, "state": "active",
+                          "days_left": 30},
+    "contract.expired": {**_MANAGER_DATA, **_CONTRACT_DATA, "state": "expired"},
+    "contract.terminated": {**_MANAGER_DATA, **_CONTRACT_DATA, "state": "terminated",
+                            "reason": "appraisal_exit", "previous_state": "active"},
     "tenure.concluded": {**_MANAGER_DATA, **_APPRAISAL_DATA, "contract_id":
                          _CONTRACT_DATA["contract_id"], "outcome": "renew_with_conditions",
+                         "appraisal_outcome": "retain",
                          "conditions": "Improve return on equity to 8%"},
     "actuals.due": {**_MANAGER_DATA, **_APPRAISAL_DATA, "due_date": "2026-01-31",
                     "days_left": 14},

@@ -1,5 +1,9 @@
 """Rendering, validating and previewing notice templates (Jinja2, sandboxed, strict).
 
+Every render sees the notice's facts and, for each coded fact, its words in the notice's
+language: `{{ grade }}` is `not_competent`, `{{ grade_label }}` is 不称职 or "not competent"
+(`shared.labels.with_labels`). Templates print the `_label`, never the code.
+
 Templates may be edited by HR, so they run in Jinja's `SandboxedEnvironment` (no attribute
 access to Python internals) with `StrictUndefined` (a misspelt variable is an error, never a
 blank). An override is validated before it is stored, by rendering it against the sample
@@ -30,6 +34,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from services.notifications.domain.default_templates import DEFAULT_TEMPLATES
 from services.notifications.domain.notices import (
+    FALLBACK_LANGUAGE,
     SUPPORTED_LANGUAGES,
     Notice,
     NoticeKind,
@@ -37,6 +42,7 @@ from services.notifications.domain.notices import (
     variables_for,
 )
 from services.notifications.domain.samples import sample_context
+from shared.labels import with_labels
 
 FIELDS = ("subject", "body", "html")
 MISSING = "—"
@@ -109,7 +115,9 @@ def _one_line(text: str) -> str:
 
 def render(source: TemplateSource, context: Mapping[str, Any], language: str
            ) -> RenderedMessage:
-    """Render one template source; raises jinja2 errors as they come."""
+    """Render one template source, with the words for its coded facts in `language`;
+    raises jinja2 errors as they come."""
+    context = with_labels(context, language)
     subject = _one_line(_compiled(source.subject, False).render(context))
     # Optional lines left empty by `{% if %}` would otherwise pile up blank lines.
     body = _compiled(source.body, False).render(context)
@@ -198,7 +206,7 @@ def validate_template(kind: NoticeKind | str, subject_src: str, body_src: str,
     render against the kind's sample context. Raises `TemplateInvalid(field, line, message)`.
     """
     kind = NoticeKind(kind)
-    context = sample_context(kind)
+    context = with_labels(sample_context(kind), FALLBACK_LANGUAGE)
     for field, source in (("subject", subject_src), ("body", body_src), ("html", html_src)):
         if source is None:
             continue

@@ -56,8 +56,8 @@ class PortalWorld:
     ids: dict[str, str] = field(default_factory=dict)
     synced: dict[str, int] = field(default_factory=dict)
 
-    def api(self, service: str, **token: Any) -> Http:
-        return Http(self.urls[service], auth(**token) if token else auth("hr_admin"))
+    def api(self, service: str, roles: tuple[str, ...] = ("hr_admin",), **token: Any) -> Http:
+        return Http(self.urls[service], auth(*roles, **token))
 
     def sync(self) -> None:
         """Deliver every new outbox event to the services that consume it."""
@@ -113,7 +113,13 @@ def _seed(world: PortalWorld) -> None:
         "manager_id": people["m2"]["id"], "template_id": template["id"],
         "start_date": f"{YEAR}-01-01"})
     hr.call("POST", f"/api/v1/contracts/{c['id']}/issue")
-    hr.call("POST", f"/api/v1/contracts/{c['id']}/sign", json={})
+    own = world.api("contracts", roles=("manager",), subject="m2",
+                    manager_id=people["m2"]["id"])
+    own.call("POST", f"/api/v1/contracts/{c['id']}/sign", json={})
+    # Nobody holds the parent's general manager post here: HR records the paper signature.
+    hr.call("POST", f"/api/v1/contracts/{c['id']}/sign", json={
+        "method": "paper", "party": "employer", "signed_on": f"{YEAR}-01-02",
+        "paper_reference": "HQ-2026-001"})
     world.ids["c2"] = c["id"]
     world.sync()
 

@@ -146,3 +146,21 @@ def test_a_moved_unit_takes_its_subtree_along_with_paths_and_layers(
     scoped = Client(app.test_client(), auth("hr_admin", org_scope=world.enterprises[0]))
     ids = {m["id"] for m in scoped.get("/api/v1/managers?page_size=100").get_json()["items"]}
     assert ids == {world.gms[0], world.deputy}  # T01 left E1's subtree with its unit
+
+
+def test_an_amendment_signed_by_both_sides_replaces_locked_targets(
+        app: Any, world: World) -> None:
+    gm = world.gms[1]
+    signed = next(e for e in world.events if e["type"] == "contract.signed"
+                  and e["data"]["manager_id"] == gm)
+    first = next(d for d in signed["data"]["documents"]
+                 if (d["kind"], d["year"]) == ("annual_performance_contract", 2026))
+    amended = [{"indicator_code": "PROFIT", "kind": "quantitative", "role": "scored",
+                "weight": "100", "base": "1", "target": "2", "challenge": "3"}]
+    data = {k: v for k, v in signed["data"].items() if k != "documents"}
+    data.update(document_id=first["document_id"], kind=first["kind"], year=first["year"],
+                signed=True, targets=amended, locked=True, amendment_version=2)
+    feed(app, [make_event("targets.set", "/tenure/contracts", gm, data)])
+    with app.extensions["tenure_db"].read() as s:
+        held = s.get(TargetSet, first["document_id"])
+        assert held.locked and held.targets == amended

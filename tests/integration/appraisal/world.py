@@ -17,7 +17,14 @@ from services.contracts.models import outbox
 from shared.events.envelope import decode_envelope
 from shared.events.schemas import validate_event
 from tests.conftest import service_settings
-from tests.support.contracts_world import Client, indicators, manager, template, unit
+from tests.support.contracts_world import (
+    Client,
+    indicators,
+    manager,
+    sign_both_sides,
+    template,
+    unit,
+)
 
 START = "2026-01-01"
 YEAR = 2026
@@ -48,7 +55,7 @@ def sign(api: Client, manager_id: str, template_id: str, **extra: Any) -> dict[s
     body = {"manager_id": manager_id, "start_date": START, "template_id": template_id, **extra}
     c = api.post("/api/v1/contracts", body, expect=201).get_json()
     api.post(f"/api/v1/contracts/{c['id']}/issue", expect=200)
-    return api.post(f"/api/v1/contracts/{c['id']}/sign", {}, expect=200).get_json()
+    return sign_both_sides(api, c)
 
 
 def build_world(database_url: str) -> World:
@@ -97,7 +104,7 @@ def build_world(database_url: str) -> World:
             {"indicators": TENURE_TARGETS}, headers={"If-Match": f'"v{tenure_doc["row_version"]}"'},
             expect=200)
     api.post(f"/api/v1/contracts/{c['id']}/issue", expect=200)
-    api.post(f"/api/v1/contracts/{c['id']}/sign", {}, expect=200)
+    sign_both_sides(api, c)
     w.contracts[w.short_term] = c["id"]
 
     with app.extensions["tenure_db"].engine.connect() as conn:

@@ -218,3 +218,33 @@ def test_contract_end_reminders_are_left_to_the_contracts_service_unless_configu
     world.apply(db, signed, config)
     with db.read() as s:
         assert sorted(r.days_before for r in s.scalars(select(ScheduledReminder))) == [30, 90]
+
+
+def countersignature_requested(signatory: str | None) -> dict[str, Any]:
+    return world.event("contract.countersignature_requested", {
+        "contract_id": "0c000000-0000-4000-8000-000000000001", "manager_id": ZHANG,
+        "state": "pending_signature", "start_date": "2026-04-01", "end_date": "2029-03-31",
+        "term_years": 3, "term_number": 1, "org_unit_id": PLANT, "manager_name": "张伟",
+        "employee_no": "E-0001", "countersigner": "the general manager of the East holding",
+        "signatory_manager_id": signatory, "signatory_manager_ids": [signatory] if signatory
+        else []})
+
+
+def test_the_countersigning_manager_is_asked_to_countersign_in_their_language(
+        db: Database, group: Client) -> None:
+    asked = countersignature_requested(SMITH)
+    world.apply(db, asked)
+    assert notices_of(db, asked["id"]) == {(SMITH, "countersign_request")}
+    with db.read() as s:
+        notice = s.scalar(select(NoticeRow).where(NoticeRow.kind == "countersign_request"))
+        item = s.scalar(select(InboxItem).where(InboxItem.notice_id == notice.id))
+    assert notice.language == "en" and notice.recipient_email == "john.smith@example.com"
+    assert "countersign" in item.subject and "张伟" in item.subject
+
+
+def test_without_a_countersigning_manager_hr_of_the_scope_is_asked_to_arrange_it(
+        db: Database, group: Client) -> None:
+    asked = countersignature_requested(None)
+    world.apply(db, asked)
+    assert notices_of(db, asked["id"]) == {("hr-group", "countersign_request"),
+                                           ("hr-east", "countersign_request")}

@@ -79,14 +79,21 @@ def test_due_deliveries_go_out_by_email_and_signed_webhook_and_are_recorded_sent
     with WebhookReceiver() as receiver:
         group.post("/api/v1/webhooks", {"recipient_id": ZHANG, "url": receiver.url,
                                         "secret": SECRET}, expect=201)
-        world.apply(db, world.appraisal_published(ZHANG, grade="C", score="58.40"))
+        world.apply(db, world.appraisal_published(ZHANG, grade="not_competent",
+                                                  score="58.40"))
         config = settings_for(smtp.port)
         result = worker.run_once(db, config, NOW, rand=no_jitter)
         assert (result.sent, result.failed, result.given_up) == (4, 0, 0)
         assert worker.run_once(db, config, NOW + timedelta(hours=1)).deliveries == 0
     to_zhang = [m for m in smtp.mailbox.received if m["To"].addresses[0].display_name == "张伟"]
     assert len(smtp.mailbox.received) == 3 and len(to_zhang) == 1  # + hr-east and hr-group
-    assert to_zhang[0]["Subject"] == "【任期制】您的2025年度考核结果已公布：C"
+    assert to_zhang[0]["Subject"] == "【任期制】您的2025年度考核结果已公布：不称职"
+    # Every e-mail names the grade in its reader's words, never by its code.
+    bodies = {m["To"].addresses[0].username: m.get_body(("plain",)).get_content()
+              for m in smtp.mailbox.received}
+    assert "考核等级：不称职" in bodies[to_zhang[0]["To"].addresses[0].username]
+    assert "Grade: not competent" in bodies["hr-group"]
+    assert not any("not_competent" in body for body in bodies.values())
     (call,) = receiver.calls
     assert verify_signature(SECRET, call.headers[TIMESTAMP_HEADER], call.body,
                             call.headers[SIGNATURE_HEADER])

@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from services.notifications import create_app
+from services.notifications.domain import NoticeKind
 from shared.db import Database
 from tests.conftest import auth, service_settings
 from tests.support.contracts_world import Client
@@ -223,9 +224,10 @@ def test_an_override_is_stored_previewed_guarded_by_etag_and_reverted(group: Cli
     preview = group.post(f"{path}/preview", {"context": {"grade": "A"}}, expect=200).get_json()
     assert preview["subject"] == "Your 2025 grade: A"
     assert preview["text"].startswith("Dear 张伟,")  # the kind's sample recipient
-    draft = group.post(f"{path}/preview", {"subject": "{{ grade }}!", "body": "{{ score }}"},
-                       expect=200).get_json()
-    assert (draft["subject"], draft["text"]) == ("C!", "58.40\n")
+    draft = group.post(f"{path}/preview", {"subject": "{{ grade_label }}!",
+                                           "body": "{{ score }}"}, expect=200).get_json()
+    assert (draft["subject"], draft["text"]) == ("basically competent!", "58.40\n")
+    assert "grade_label" in default.get_json()["variables"]
     bad = group.post(f"{path}/preview", {"subject": "{{ grade", "body": "x"}, expect=422)
     assert bad.get_json()["field"] == "subject"
     group.call("DELETE", path, expect=204)
@@ -235,7 +237,9 @@ def test_an_override_is_stored_previewed_guarded_by_etag_and_reverted(group: Cli
 def test_templates_of_unknown_kinds_or_languages_do_not_exist(group: Client) -> None:
     group.get("/api/v1/templates/no_such_kind/zh", expect=404)
     group.get("/api/v1/templates/appraisal_result/fr", expect=404)
-    assert len(group.get("/api/v1/templates").get_json()) == 17 * 2
+    # Every kind, in both languages (20 kinds since the signing notices).
+    listed = group.get("/api/v1/templates").get_json()
+    assert len(listed) == len(NoticeKind) * 2 >= 20 * 2
 
 
 def test_only_a_group_wide_hr_admin_changes_templates(group: Client) -> None:

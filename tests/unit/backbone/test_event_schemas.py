@@ -56,6 +56,16 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "contract.renewed": {**CONTRACT, "successor_contract_id": _id()},
     "targets.set": {**CONTRACT, "document_id": D, "kind": "annual_performance", "year": 2026,
                     "targets": [], "locked": False},
+    "contract.signature_recorded": {
+        **CONTRACT, "state": "pending_signature", "document_id": D,
+        "document_kind": "appointment_agreement", "year": None, "amendment_version": None,
+        "party": "manager", "method": "paper", "signed_by": None, "person_manager_id": M,
+        "on_behalf_of": "Li Wei (E001), the manager", "signed_at": "2026-01-05T09:30:00+00:00",
+        "paper_signed_on": "2026-01-04", "paper_reference": "HR-2026-0042",
+        "recorded_by": "hr-1", "document_state": "awaiting_employer"},
+    "contract.countersignature_requested": {
+        **CONTRACT, "state": "pending_signature", "countersigner": "the chair of Energy Co.",
+        "signatory_manager_id": _id(), "signatory_name": "Zhao Min"},
     "appraisal.opened": APPRAISAL,
     "actuals.due": {**APPRAISAL, "due_date": "2026-01-31"},
     "appraisal.scored": {**APPRAISAL, "score": "87.50", "grade": "good"},

@@ -21,11 +21,13 @@ def row(**overrides: object) -> dict[str, object]:
         "template_id": None, "previous_contract_id": None, "issued_on": date(2026, 1, 2),
         "signing_deadline": None, "signed_at": datetime(2026, 1, 5, 9, 30, tzinfo=BEIJING),
         "signed_by": "Li", "ended_at": None, "end_reason": None, "row_version": 4,
+        "signatures": "[]",
         "employee_no": "E1", "manager_name": "张三", "unit_path": "/u1/", "layer": 2,
         "category": "public_welfare",
         "doc_id": "d1", "doc_kind": "appointment_agreement", "doc_year": 0,
         "doc_signed_at": datetime(2026, 1, 5, 1, 30), "doc_targets": "[]",
-        "doc_row_version": 1,
+        "doc_row_version": 1, "doc_signing_state": "in_force", "doc_amendment_version": None,
+        "doc_amendment_state": None, "doc_amended_targets": None,
     }
     base.update(overrides)
     return base

@@ -21,6 +21,7 @@ from services.notifications.domain import (
     sample_event,
     variables_for,
 )
+from shared.labels import with_labels
 
 UNIT = "unit-east"
 OTHER_UNIT = "unit-west"
@@ -71,8 +72,43 @@ def test_contract_issued_asks_the_manager_to_sign_and_tells_hr_of_the_scope() ->
     assert got == to_manager(K.CONTRACT_TO_SIGN) | to_hr(K.CONTRACT_ISSUED_HR)
 
 
-def test_contract_signed_tells_hr_only() -> None:
-    assert who(route_event(event("contract.signed"), DIRECTORY)) == to_hr(K.CONTRACT_SIGNED_HR)
+def test_contract_signed_tells_the_manager_it_is_in_force_and_hr_it_is_signed() -> None:
+    assert who(route_event(event("contract.signed"), DIRECTORY)) == \
+        to_manager(K.CONTRACT_IN_FORCE) | to_hr(K.CONTRACT_SIGNED_HR)
+
+
+def test_amended_targets_ask_the_manager_to_sign_again_and_other_amendments_do_not(
+        ) -> None:
+    doc = {"document_id": "d-1", "kind": "annual_performance_contract", "year": 2026}
+    got = who(route_event(event("contract.amended", reason="r", version=2,
+                                documents_to_sign=[doc]), DIRECTORY))
+    assert got == to_manager(K.AMENDMENT_TO_SIGN)
+    assert who(route_event(event("contract.amended", reason="r", version=2), DIRECTORY)) == set()
+
+
+def test_countersignature_request_goes_to_the_signatory_manager_only() -> None:
+    got = who(route_event(event("contract.countersignature_requested",
+                                signatory_manager_id=APPRAISER.id,
+                                countersigner="the chair of 华东能源"), DIRECTORY))
+    assert got == {(APPRAISER.id, K.COUNTERSIGN_REQUEST, RecipientRole.SIGNATORY)}
+
+
+def test_countersignature_request_without_a_signatory_manager_goes_to_hr_of_the_scope(
+        ) -> None:
+    for missing in (None, "nobody-known"):
+        got = who(route_event(event("contract.countersignature_requested",
+                                    signatory_manager_id=missing,
+                                    countersigner="the supervisor's signatory"), DIRECTORY))
+        assert got == to_hr(K.COUNTERSIGN_REQUEST)
+
+
+def test_countersign_request_names_the_signatory_role_in_words() -> None:
+    routing = route_event(event("contract.countersignature_requested",
+                                signatory_manager_id=APPRAISER.id,
+                                countersigner="the chair of Energy Co., for its board"),
+                          DIRECTORY)
+    context = routing.notices[0].context
+    assert context["countersigner"] == "the chair of Energy Co., for its board"
 
 
 def test_targets_set_tells_the_manager_only() -> None:
@@ -238,7 +274,8 @@ def test_every_notice_context_holds_exactly_its_kinds_variables(event_type: str)
     routing = route_event(sample_event(event_type), DIRECTORY)
     assert routing.notices, event_type
     for notice in routing.notices:
-        assert set(notice.context) == set(variables_for(notice.kind))
+        assert set(with_labels(notice.context, notice.language)) == set(
+            variables_for(notice.kind))
 
 
 def test_every_notice_kind_is_produced_by_some_event() -> None:

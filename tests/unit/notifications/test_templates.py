@@ -23,6 +23,7 @@ from services.notifications.domain import (
     validate_template,
 )
 from services.notifications.domain.samples import SAMPLE_DIRECTORY
+from shared.labels import label
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 ALL = [(kind, lang) for kind in NoticeKind for lang in SUPPORTED_LANGUAGES]
@@ -55,8 +56,9 @@ def test_every_default_template_renders_in_both_languages(kind: NoticeKind,
     (NoticeKind.DELIVERY_GIVEN_UP_HR, "reason"),
 ])
 def test_default_templates_state_the_facts_of_the_event(kind: NoticeKind, fact: str) -> None:
-    value = str(sample_context(kind)[fact])
+    """A coded fact (grade, rule) is stated by its words in the notice's language."""
     for language in SUPPORTED_LANGUAGES:
+        value = str(label(fact, sample_context(kind)[fact], language))
         message = preview(kind, language)
         assert value in message.subject + message.text
 
@@ -89,16 +91,17 @@ def test_render_notice_uses_the_recipients_language() -> None:
     envelope = sample_event("appraisal.published")
     envelope["data"]["manager_language"] = "en"
     (notice,) = route_event(envelope, english).notices
-    assert render_notice(notice).subject == "[Tenure] Your 2025 appraisal result: grade C"
+    assert render_notice(notice).subject == (
+        "[Tenure] Your 2025 appraisal result: grade basically competent")
 
 
 def test_an_override_for_the_kind_and_language_wins() -> None:
     (notice,) = [n for n in route_event(sample_event("appraisal.published"),
                                         SAMPLE_DIRECTORY).notices
                  if n.kind is NoticeKind.APPRAISAL_RESULT]
-    override = TemplateSource("考核结果 {{ grade }}", "{{ manager_name }}：{{ score }}")
+    override = TemplateSource("考核结果 {{ grade_label }}", "{{ manager_name }}：{{ score }}")
     message = render_notice(notice, {("appraisal_result", "zh"): override})
-    assert (message.subject, message.text) == ("考核结果 C", "张伟：58.40\n")
+    assert (message.subject, message.text) == ("考核结果 基本称职", "张伟：58.40\n")
     assert message.fallback_reason is None
 
 
@@ -201,5 +204,5 @@ def test_preview_of_a_broken_template_raises_template_invalid() -> None:
 
 def test_a_subject_never_spans_lines() -> None:
     message = preview(NoticeKind.APPRAISAL_RESULT, "en",
-                      TemplateSource("Result\n{{ grade }}\r\nBcc: x@example.com", "b"))
-    assert message.subject == "Result C Bcc: x@example.com"
+                      TemplateSource("Result\n{{ grade_label }}\r\nBcc: x@example.com", "b"))
+    assert message.subject == "Result basically competent Bcc: x@example.com"

@@ -1,0 +1,368 @@
+"""Use cases of signing: the manager signs, the employer's signatory countersigns, HR records
+signatures made on paper; a document is in force when both sides have signed it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from services.contracts import domain as d
+from services.contracts import repository as repo
+from services.contracts.models import (
+    ContractDocument,
+    ContractSignature,
+    Manager,
+    OrgUnit,
+    TenureContract,
+)
+from services.contracts.service.common import (
+    Scope,
+    _emit,
+    check_version,
+    resolve_scope,
+    utcnow,
+)
+from services.contracts.service.contracts import (
+    UnitCache,
+    check_signable_targets,
+    contract_data,
+    document_data,
+    document_of,
+    read_contract,
+    transition,
+)
+from services.contracts.service.org import unit_view
+from shared.auth import APPRAISER, HR_ADMIN, SERVICE, Principal
+from shared.db import Database
+from shared.errors import ApiProblem, not_found
+
+_PARTIES_SIGNED: dict[str, frozenset[d.Party]] = {
+    d.SigningState.AWAITING_MANAGER: frozenset(),
+    d.SigningState.AWAITING_EMPLOYER: frozenset({d.Party.MANAGER}),
+    d.SigningState.IN_FORCE: frozenset({d.Party.MANAGER, d.Party.EMPLOYER}),
+}
+@dataclass(frozen=True)
+class Signers:
+    """Who signs each side of one contract, found from the rule and the people holding posts."""
+
+    manager: Manager
+    countersigner: d.Countersigner
+    holders: list[Manager]
+    must_sign: str  # the sentence that names them, for refusals and for the API
+
+    def as_dict(self) -> dict[str, Any]:
+        c = self.countersigner
+        return {
+            "manager": {"manager_id": self.manager.id, "name": self.manager.name,
+                        "how": "with their own token (role manager)"},
+            "employer": {
+                "description": c.description,
+                "position": c.position.value if c.position else None,
+                "org_unit_id": c.unit_id, "org_unit_name": c.unit_name,
+                "manager_ids": [h.id for h in self.holders],
+                "names": [h.name for h in self.holders],
+                "role": "manager" if c.position else d.EMPLOYER_SIGNATORY_ROLE,
+            },
+            "summary": self.must_sign,
+        }
+
+
+def document_words(doc: ContractDocument, amendment_version: int = 0) -> str:
+    return d.document_words(doc.kind, doc.year, amendment_version)
+
+
+def signers_of(s: Session, units: UnitCache, c: TenureContract, m: Manager,
+               unit: OrgUnit) -> Signers:
+    parent = units.parent(unit)
+    counter = d.countersigner(str(c.signatory.get("kind")), unit_view(unit),
+                              unit_view(parent) if parent else None)
+    holders = (repo.position_holders(s, counter.unit_id, counter.position.value)
+               if counter.position else [])
+    return Signers(m, counter, holders,
+                   d.who_must_sign(m.name, counter, [h.name for h in holders]))
+
+
+def contract_signers(db: Database, actor: Principal, contract_id: str) -> dict[str, Any]:
+    """Who signs the manager's side and who countersigns for the employer (HR, the manager)."""
+    with db.read() as s:
+        found = repo.contract_with_people(s, contract_id)
+        if found is None:
+            raise not_found("contract", contract_id)
+        c, m, unit = found
+        if not resolve_scope(s, actor).sees_contract(unit.path, m.id):
+            raise not_found("contract", contract_id)
+        return signers_of(s, UnitCache(s), c, m, unit).as_dict()
+
+
+def read_contract_or_countersigned(db: Database, actor: Principal, contract_id: str
+                                   ) -> tuple[bytes, int]:
+    """The contract as read_contract renders it; also for the employer's signatory of it.
+
+    Only when the ordinary read finds nothing visible (404) is the caller checked as the
+    contract's countersigner, so the hot read path costs nothing more.
+    """
+    try:
+        return read_contract(db, actor, contract_id)
+    except ApiProblem as exc:
+        if exc.status != 404 or actor.has(HR_ADMIN, SERVICE, APPRAISER):
+            raise
+    with db.read() as s:
+        found = repo.contract_with_people(s, contract_id)
+        if found is None:
+            raise not_found("contract", contract_id)
+        c, m, unit = found
+        signers = signers_of(s, UnitCache(s), c, m, unit)
+        try:
+            party = d.electronic_party(_caller(s, actor, unit), m.id, signers.countersigner,
+                                       {h.id for h in signers.holders}, signers.must_sign)
+        except d.NotTheSignatory:
+            raise not_found("contract", contract_id) from None
+    if party != d.Party.EMPLOYER:
+        raise not_found("contract", contract_id)
+    return read_contract(db, actor, contract_id, signer=True)
+
+
+def _caller(s: Session, actor: Principal, unit: OrgUnit) -> d.Caller:
+    """The principal as the signing rules see it; org scope None covers the whole group."""
+    top = repo.unit_by_id(s, actor.org_scope) if actor.org_scope is not None else None
+    covers = actor.org_scope is None or (top is not None and unit.path.startswith(top.path))
+    return d.Caller(subject=actor.subject, roles=actor.roles, manager_id=actor.manager_id,
+                    scope_covers_unit=covers)
+
+
+def _signing_party(s: Session, actor: Principal, scope: Scope, signers: Signers,
+                   unit: OrgUnit, data: Mapping[str, Any], today: date
+                   ) -> tuple[d.Party, d.SignatureMethod, date | None, str | None]:
+    """Which side the caller signs and how, or the refusal that names who must sign."""
+    method = d.SignatureMethod(data.get("method") or d.SignatureMethod.ELECTRONIC)
+    if method == d.SignatureMethod.PAPER:
+        if not scope.can_write:
+            raise d.NotTheSignatory(
+                f"Only HR records a signature made on paper. {signers.must_sign}",
+                errors={"method": ["paper signatures are recorded by HR"]})
+        party, signed_on, reference = d.check_paper_signature(
+            data.get("party"), data.get("signed_on"), data.get("paper_reference"), today)
+        return party, method, signed_on, reference
+    d.check_electronic_fields(data.get("signed_on"), data.get("paper_reference"))
+    party = d.electronic_party(_caller(s, actor, unit), signers.manager.id, signers.countersigner,
+                               {h.id for h in signers.holders}, signers.must_sign)
+    if data.get("party") not in (None, party.value):
+        raise d.NotTheSignatory(
+            f"{actor.subject} signs for the {party} here, not for the {data['party']}. "
+            f"{signers.must_sign}", errors={"party": [f"you sign for the {party}"]})
+    return party, method, None, None
+
+
+def _awaiting(c: TenureContract, documents: list[ContractDocument]) -> list[ContractDocument]:
+    """What a signature of the whole contract covers now.
+
+    Awaiting signature: the appointment agreement, the tenure performance contract and the
+    first year's annual contract, together. Active: every amendment awaiting signatures.
+    """
+    if c.state == d.ContractState.PENDING_SIGNATURE:
+        return initial_documents(documents)
+    if c.state == d.ContractState.ACTIVE:
+        pending = [doc for doc in documents if doc.amendment_version is not None]
+        if pending:
+            return pending
+        raise d.SigningConflict(
+            "Nothing of this contract awaits signatures: it is in force. A later year's annual "
+            "performance contract is signed at POST /contracts/{id}/documents/{document_id}"
+            "/sign; changed targets need an amendment first (POST /contracts/{id}/amendments)",
+            errors={"state": ["active, nothing awaits signatures"]})
+    d.transition(d.ContractState(c.state), d.ContractAction.SIGN)  # says what it allows
+    raise AssertionError("unreachable: only a contract awaiting signature can be signed")
+
+
+def initial_documents(documents: list[ContractDocument]) -> list[ContractDocument]:
+    """The documents signed to bring a contract into force: agreement, tenure contract, and
+    the first year's annual contract."""
+    first_annual = next((doc for doc in documents
+                         if doc.kind == d.DocumentKind.ANNUAL_PERFORMANCE_CONTRACT), None)
+    return [doc for doc in documents if doc.year == 0 or doc is first_annual]
+
+
+def _check_document_signable(c: TenureContract, doc: ContractDocument,
+                             initial: list[ContractDocument]) -> None:
+    if c.state == d.ContractState.PENDING_SIGNATURE and doc not in initial:
+        raise d.SigningConflict(
+            f"{document_words(doc).capitalize()} is signed once the contract is active: first "
+            "sign the appointment agreement, the tenure contract and the first year's annual "
+            "contract (POST /contracts/{id}/sign)",
+            errors={"document_id": ["signed under an active contract"]})
+    if c.state not in (d.ContractState.PENDING_SIGNATURE, d.ContractState.ACTIVE):
+        d.transition(d.ContractState(c.state), d.ContractAction.SIGN)  # says what it allows
+
+
+def _signature_body(sig: ContractSignature, doc: ContractDocument) -> dict[str, Any]:
+    """One signature as the API shows it (schemas.SignatureOut, keys in its order)."""
+    return {
+        "document_id": sig.document_id, "document_kind": doc.kind, "year": doc.year or None,
+        "amendment_version": sig.amendment_version or None, "party": sig.party,
+        "method": sig.method, "signed_by": sig.signed_by,
+        "person_manager_id": sig.person_manager_id, "on_behalf_of": sig.on_behalf_of,
+        "signed_at": sig.signed_at.isoformat(),
+        "paper_signed_on": sig.paper_signed_on.isoformat() if sig.paper_signed_on else None,
+        "paper_reference": sig.paper_reference, "recorded_by": sig.recorded_by,
+    }
+
+
+def _on_behalf_of(party: d.Party, signers: Signers) -> str:
+    if party == d.Party.MANAGER:
+        m = signers.manager
+        return f"{m.name} ({m.employee_no}), the manager"
+    return f"the employer: {signers.countersigner.description}"
+
+
+def _signed_by_summary(c: TenureContract) -> str:
+    """Who signed the contract into force, for `signed_by`: each side, and how."""
+    parts = []
+    for party in (d.Party.MANAGER, d.Party.EMPLOYER):
+        sig = next((x for x in c.signatures if x["party"] == party
+                    and x["amendment_version"] is None), None)
+        if sig is None:
+            continue
+        how = (sig["signed_by"] if sig["method"] == d.SignatureMethod.ELECTRONIC
+               else f"on paper ({sig['paper_reference']})")
+        parts.append(f"{party}: {how}")
+    return "; ".join(parts)[:200]
+
+
+def sign(db: Database, actor: Principal, contract_id: str, document_id: str | None,
+         data: Mapping[str, Any], expected: int | None, today: date | None = None
+         ) -> tuple[TenureContract, list[ContractDocument]]:
+    """Record one party's signature of the whole contract (`document_id` None) or of one
+    document; bring into force what both sides have now signed."""
+    today = today or date.today()
+    with db.unit_of_work() as s:
+        found = repo.contract_with_people(s, contract_id, lock=True)
+        if found is None:
+            raise not_found("contract", contract_id)
+        c, m, unit = found
+        scope = resolve_scope(s, actor)
+        if actor.has(HR_ADMIN, SERVICE, APPRAISER) and not scope.sees_contract(unit.path, m.id):
+            raise not_found("contract", contract_id)
+        units = UnitCache(s)
+        signers = signers_of(s, units, c, m, unit)
+        party, method, signed_on, reference = _signing_party(s, actor, scope, signers, unit,
+                                                             data, today)
+        check_version(expected, c.row_version)
+        documents = repo.documents_of(s, c.id)
+        initial = initial_documents(documents)
+        if document_id is None:
+            chosen = _awaiting(c, documents)
+        else:
+            doc = document_of(s, c, document_id)
+            _check_document_signable(c, doc, initial)
+            chosen = [doc]
+        if document_id is None:
+            # Signing "the contract" signs what this side has not signed yet.
+            left = [doc for doc in chosen if party not in _PARTIES_SIGNED[d.SigningState(
+                doc.amendment_state if doc.amendment_version else doc.signing_state)]]
+            chosen = left or chosen[:1]
+        if c.state == d.ContractState.PENDING_SIGNATURE:
+            d.transition(d.ContractState(c.state), d.ContractAction.SIGN)  # legal at all?
+            for other in repo.contracts_of(s, m.id, c.position):
+                if other.id != c.id and other.state == d.ContractState.ACTIVE:
+                    raise d.ContractOverlap(
+                        f"Manager already has active contract {other.id} for this position; "
+                        "it must end before this one can be signed")
+        signed = _record(s, c, m, unit, units, signers, chosen, party, method, signed_on,
+                         reference, actor)
+        _bring_into_force(s, c, m, unit, units, documents, initial, signed)
+        if party == d.Party.MANAGER:
+            _emit(s, "contract.countersignature_requested", m.id, {
+                **contract_data(c, m, unit, units, None),
+                "documents": [document_data(doc) | {"amendment_version": av or None}
+                              for doc, av in signed],
+                "countersigner": signers.countersigner.description,
+                "signatory_manager_id": signers.holders[0].id if signers.holders else None,
+                "signatory_manager_ids": [h.id for h in signers.holders],
+                "signatory_name": signers.holders[0].name if signers.holders else None,
+            })
+        return c, chosen
+
+
+def _record(s: Session, c: TenureContract, m: Manager, unit: OrgUnit, units: UnitCache,
+            signers: Signers, chosen: list[ContractDocument], party: d.Party,
+            method: d.SignatureMethod, signed_on: date | None, reference: str | None,
+            actor: Principal) -> list[tuple[ContractDocument, int]]:
+    """One signature row per document, each checked, and the documents' new states."""
+    now = utcnow()
+    electronic = method == d.SignatureMethod.ELECTRONIC
+    done: list[tuple[ContractDocument, int]] = []
+    bodies = list(c.signatures or [])
+    for doc in chosen:
+        av = doc.amendment_version or 0
+        state = doc.amendment_state if av else doc.signing_state
+        what = document_words(doc, av)
+        if not av and doc.kind == d.DocumentKind.ANNUAL_PERFORMANCE_CONTRACT \
+                and party == d.Party.MANAGER:
+            check_signable_targets(s, doc)
+        d.check_may_sign(party, _PARTIES_SIGNED[d.SigningState(state)], what)
+        person = (signers.manager.id if party == d.Party.MANAGER
+                  else actor.manager_id if electronic else None)
+        sig = ContractSignature(
+            contract_id=c.id, document_id=doc.id, amendment_version=av, party=party.value,
+            method=method.value, signed_by=actor.subject if electronic else None,
+            person_manager_id=person, on_behalf_of=_on_behalf_of(party, signers)[:400],
+            signed_at=now, paper_signed_on=signed_on, paper_reference=reference,
+            recorded_by=None if electronic else actor.subject,
+        )
+        s.add(sig)
+        new_state = d.signing_state(_PARTIES_SIGNED[d.SigningState(state)] | {party}).value
+        if av:
+            doc.amendment_state = new_state
+        else:
+            doc.signing_state = new_state
+        doc.row_version += 1
+        body = _signature_body(sig, doc)
+        bodies.append(body)
+        _emit(s, "contract.signature_recorded", m.id, {
+            **contract_data(c, m, unit, units, None), **body,
+            "document_state": new_state,
+            "countersigner": signers.countersigner.description,
+        })
+        done.append((doc, av))
+    s.flush()
+    c.signatures = bodies
+    c.row_version += 1
+    c.updated_at = now
+    return done
+
+
+def _bring_into_force(s: Session, c: TenureContract, m: Manager, unit: OrgUnit,
+                      units: UnitCache, documents: list[ContractDocument],
+                      initial: list[ContractDocument],
+                      signed: list[tuple[ContractDocument, int]]) -> None:
+    """Documents both sides have signed come into force; the contract when its first set is.
+
+    An amendment in force replaces the document's targets (the version signed before stayed
+    in force until now); the appraisal service hears it as targets.set, locked.
+    """
+    now = utcnow()
+    for doc, av in signed:
+        if av and doc.amendment_state == d.SigningState.IN_FORCE:
+            doc.targets = list(doc.amended_targets or [])
+            doc.amended_targets = None
+            doc.amendment_version = None
+            doc.amendment_state = None
+            _emit(s, "targets.set", m.id, {
+                **contract_data(c, m, unit, units, None), **document_data(doc),
+                "locked": True, "amendment_version": av})
+        elif not av and doc.signing_state == d.SigningState.IN_FORCE:
+            doc.signed_at = now
+            if c.state == d.ContractState.ACTIVE:
+                _emit(s, "targets.set", m.id, {
+                    **contract_data(c, m, unit, units, None), **document_data(doc),
+                    "locked": True})
+    if c.state == d.ContractState.PENDING_SIGNATURE and all(
+            doc.signing_state == d.SigningState.IN_FORCE for doc in initial):
+        transition(c, d.ContractAction.SIGN)
+        c.signed_at = now
+        c.signed_by = _signed_by_summary(c)
+        _emit(s, "contract.signed", m.id, contract_data(c, m, unit, units, documents))
