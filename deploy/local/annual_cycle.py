@@ -45,7 +45,15 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from demo import SECOND_LEVEL, Api, DemoError, layer_targets, manager_token, wait_for  # noqa: E402
+from demo import (  # noqa: E402
+    SECOND_LEVEL,
+    Api,
+    DemoError,
+    countersigner_token,
+    layer_targets,
+    manager_token,
+    wait_for,
+)
 
 from shared.auth import issue_token  # noqa: E402
 from shared.config import DEFAULT_PORTS, DEV_JWT_SECRET  # noqa: E402
@@ -256,18 +264,6 @@ def issue_everyone(hr: Api, group: dict[str, Any], library: dict[str, Any],
 
 
 # --- 3. both sides sign -----------------------------------------------------------------------
-
-def countersigner_token(contracts: Api, contract_id: str, secret: str) -> str | None:
-    """The token of whoever countersigns for the employer; None when the post is vacant."""
-    employer = contracts.get(f"/api/v1/contracts/{contract_id}/signers")["employer"]
-    if employer["role"] == "employer_signatory":
-        return issue_token(secret, "sasac-signatory", ["employer_signatory"], ttl_seconds=7200)
-    if employer["manager_ids"]:
-        holder = employer["manager_ids"][0]
-        return issue_token(secret, f"sso-{holder[:8]}", ["manager"], manager_id=holder,
-                           ttl_seconds=7200)
-    return None
-
 
 def sign_both_sides(contracts: Api, path: str, manager: dict[str, Any], contract_id: str,
                     secret: str, reference: str, two_sided: bool) -> dict[str, Any]:
