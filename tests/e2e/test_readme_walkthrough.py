@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import urllib.request
 from pathlib import Path
 
 from tests.support.processes import REPO, service_api
+from tests.support.walkthroughs import shell_block
 
 
 def walkthrough() -> str:
-    text = (REPO / "README.md").read_text()
-    block = re.search(r"<!-- walkthrough:begin -->\s*```sh\n(.*?)```", text, re.S)
-    assert block, "README lost its walkthrough block"
-    return block.group(1)
+    return shell_block(REPO / "README.md")
 
 
 def test_readme_walkthrough_works_as_written(tmp_path: Path) -> None:
