@@ -108,6 +108,18 @@ def detect_features(contracts_url: str, appraisal_url: str) -> Features:
         due_process="/api/v1/exit-decisions" in appraisal["paths"])
 
 
+class Client(Api):
+    """demo's Api, one connection per request: a kept-alive connection that the server
+    closes as its keep-alive ends would otherwise lose a request now and then."""
+
+    def __init__(self, base: str, token: str) -> None:
+        super().__init__(base, token)
+        self.session.headers["Connection"] = "close"
+
+    def as_(self, token: str) -> Client:
+        return Client(self.base, token)
+
+
 def refusal(resp: requests.Response, status: int, *hints: str) -> dict[str, Any]:
     """A refused step: problem+json with the status, and a detail that says what to do."""
     body = resp.json() if resp.headers.get("Content-Type", "").startswith(PROBLEM) else None
@@ -167,11 +179,7 @@ def build_library(hr: Api, tag: str, features: Features) -> dict[str, Any]:
              "quantitative", "higher_is_better")]:
         hr.post("/api/v1/indicators", {"code": code, "name": name, "unit": unit_name,
                                        "kind": kind, "direction": direction}, expect=(201,))
-    # The tenure performance contract: the whole term's targets (README, "Tenure appraisal").
-    tenure = [{"indicator_code": codes["ASSETS"], "weight": "60", "base": "100",
-               "target": "106", "challenge": "110", "part": "organisational"},
-              {"indicator_code": codes["PARTY"], "weight": "40", "part": "individual"}]
-    extra = {"tenure_targets": tenure} if features.tenure_targets else {}
+    extra = {"tenure_targets": tenure_targets(codes)} if features.tenure_targets else {}
     templates = {}
     for layer in (1, 2, 3):
         templates[layer] = hr.post("/api/v1/templates", {
@@ -187,6 +195,16 @@ def build_library(hr: Api, tag: str, features: Features) -> dict[str, Any]:
             {"indicator_code": codes["COST"], "weight": "30", "base": "70", "target": "65",
              "challenge": "60"}], **extra}, expect=(201,))
     return {"codes": codes, "templates": templates, "readme": readme}
+
+
+def tenure_targets(codes: dict[str, str]) -> list[dict[str, Any]]:
+    """The tenure performance contract: the whole term's targets (README, "Tenure
+    appraisal"): state assets preserved and increased, party building, and no major
+    safety incident in the whole term (a veto: one means exit, whatever the score)."""
+    return [{"indicator_code": codes["ASSETS"], "weight": "60", "base": "100",
+             "target": "106", "challenge": "110", "part": "organisational"},
+            {"indicator_code": codes["PARTY"], "weight": "40", "part": "individual"},
+            {"indicator_code": codes["SAFETY"], "role": "veto"}]
 
 
 def hire_managers(hr: Api, group: dict[str, Any], tag: str, pool: int
@@ -346,6 +364,18 @@ def wait_for_targets(appraisal: Api, managers: list[dict[str, Any]], year: int,
     wait_for(all_ready, f"the appraisal service to hold every {year} target", timeout)
 
 
+def wait_for_tenure_targets(appraisal: Api, managers: list[dict[str, Any]], pool: int,
+                            timeout: float) -> None:
+    """The tenure targets reach the appraisal service as events, locked once signed."""
+    def ready(m: dict[str, Any]) -> bool:
+        person = appraisal.get(f"/api/v1/managers/{m['id']}")
+        return any(t["kind"] == "tenure" and t["locked"] and t.get("targets")
+                   for c in person["contracts"] for t in c["target_sets"])
+
+    wait_for(lambda: all(in_parallel(ready, managers, pool)),
+             "the appraisal service to hold the tenure targets", timeout)
+
+
 def actual_rows(managers: list[dict[str, Any]], codes: dict[str, str], year: int,
                 layer_of: dict[str, int], readme_gm: str, poor: set[str], kind: str = "annual"
                 ) -> list[dict[str, Any]]:
@@ -357,10 +387,11 @@ def actual_rows(managers: list[dict[str, Any]], codes: dict[str, str], year: int
         base = {"employee_no": m["employee_no"], "year": year, "source": "finance-erp",
                 "kind": kind}
         bad = m["id"] in poor
-        if kind == "tenure":
+        if kind == "tenure":  # the poor one had a major safety incident in the term
             rows += [{**base, "indicator_code": codes["ASSETS"],
                       "value": "95" if bad else str(104 + i % 5)},
-                     {**base, "indicator_code": codes["PARTY"], "rating": "C" if bad else "A"}]
+                     {**base, "indicator_code": codes["PARTY"], "rating": "E" if bad else "A"},
+                     {**base, "indicator_code": codes["SAFETY"], "veto_hit": bad}]
             continue
         profit = 450 * scale if bad else (960 + (i * 37) % 220) * scale
         cost = Decimal("78") if bad else Decimal(610 + (i * 13) % 50) / 10
@@ -428,9 +459,30 @@ def self_reports(appraisal: Api, opened: dict[str, str], writers: list[dict[str,
     return {"hr_refused": by_hr["detail"], "overruled": overruled}
 
 
+def amend_tenure_targets(contracts: Api, team: list[dict[str, Any]],
+                         contract_ids: dict[str, str], codes: dict[str, str], secret: str,
+                         pool: int) -> dict[str, str]:
+    """Where the template carried no tenure targets: HR amends each contract with them, and
+    both sides sign the amendment (docs/signing.md, "Amendments")."""
+    def amend(m: dict[str, Any]) -> tuple[str, str]:
+        cid = contract_ids[m["id"]]
+        etag = contracts.call("GET", f"/api/v1/contracts/{cid}").headers["ETag"]
+        contracts.call("POST", f"/api/v1/contracts/{cid}/amendments", (200,), json={
+            "reason": "tenure targets of the term, agreed with the board",
+            "approved_by": "board resolution 2026-07", "tenure_targets": tenure_targets(codes)},
+            headers={"If-Match": etag})
+        sign_both_sides(contracts, f"/api/v1/contracts/{cid}/sign", m, cid, secret,
+                        f"AMEND-{m['employee_no']}", True)
+        doc = next(d for d in contracts.get(f"/api/v1/contracts/{cid}")["documents"]
+                   if d["kind"] == "tenure_performance_contract")
+        return m["id"], doc.get("amendment_state") or "in_force"
+
+    return dict(in_parallel(amend, team, pool))
+
+
 def exit_decision(appraisal: Api, manager_id: str) -> dict[str, Any]:
-    found = [d for d in appraisal.get("/api/v1/exit-decisions", page_size=500)["items"]
-             if d["manager_id"] == manager_id]
+    found = appraisal.get("/api/v1/exit-decisions", manager_id=manager_id,
+                          page_size=100)["items"]
     if not found:
         raise DemoError(f"no exit decision for {manager_id}")
     return found[-1]
@@ -468,8 +520,8 @@ def run_cycle(contracts_url: str, appraisal_url: str, notifications_url: str, to
               timeout: float = 180, pool: int = 8) -> dict[str, Any]:
     """The whole scenario; returns what happened, for a test (or a reader) to check."""
     tag = tag or uuid.uuid4().hex[:6].upper()
-    contracts, appraisal = Api(contracts_url, token), Api(appraisal_url, token)
-    notifications = Api(notifications_url, token)
+    contracts, appraisal = Client(contracts_url, token), Client(appraisal_url, token)
+    notifications = Client(notifications_url, token)
     features = detect_features(contracts_url, appraisal_url)
     s: dict[str, Any] = {"tag": tag, "year": year, "features": asdict(features)}
     log(f"Tenure annual cycle, tag {tag}, years {year} and {year + 1}")
@@ -629,33 +681,44 @@ def run_cycle(contracts_url: str, appraisal_url: str, notifications_url: str, to
     team = [m for m in stayed if m["org_unit_id"] == l3[3]["id"]]
     renewing, leaving = team[0], team[1]
     s["tenure_team"] = len(team)
-    if features.tenure_targets:
-        import_actuals(appraisal, actual_rows(team, codes, year2, layer_of, "", {leaving["id"]},
-                                              kind="tenure"))
-        tenure = run_cohort(appraisal, {"year": year2, "kind": "tenure",
-                                        "org_unit_id": l3[3]["id"]}, timeout)
-        tacts = act_on_run(appraisal, tenure["id"], ["review", "approve", "publish"])
-        tres = results_of(appraisal, year2, tenure["id"], kind="tenure")
-        renewed = contracts.post(f"/api/v1/contracts/{contract_of[renewing['id']]}/renew",
-                                 {}, expect=(200, 201))
-        s["tenure"] = {"run": {k: tenure[k] for k in ("status", "scored", "skipped")},
-                       "published": tacts["publish"]["done"],
-                       "events": tacts["publish"]["events"],
-                       "outcomes": {mid: a["outcome"] for mid, a in tres.items()},
-                       "renewing": renewing["id"], "leaving": leaving["id"],
-                       "renewed": renewed}
-        if features.due_process:
-            decision = exit_decision(appraisal, leaving["id"])
-            appraisal.post("/api/v1/maintenance/exit-windows",
-                           {"as_of": decision["appeal_closes_at"]}, expect=(200,))
-        s["tenure"]["leaving_contract"] = wait_for(
-            lambda: (c := contracts.get(f"/api/v1/contracts/{contract_of[leaving['id']]}"))
-            ["state"] == "terminated" and c, "the exited manager's contract to end", timeout)
-        log(f"  tenure: {tenure['scored']} scored; outcomes "
-            f"{dict(Counter(s['tenure']['outcomes'].values()))}; renewed "
-            f"{renewing['employee_no']}, exited {leaving['employee_no']}")
-    else:
-        log("  (no tenure targets on templates here: the tenure appraisal is not run)")
+    if not features.tenure_targets:
+        s["tenure_amended"] = Counter(amend_tenure_targets(
+            contracts, team, contract_of, codes, secret, pool).values())
+        log(f"  tenure targets set by amendment, signed by both sides: "
+            f"{dict(s['tenure_amended'])}")
+    wait_for_tenure_targets(appraisal, team, pool, timeout)
+    import_actuals(appraisal, actual_rows(team, codes, year2, layer_of, "", {leaving["id"]},
+                                          kind="tenure"))
+    tenure = run_cohort(appraisal, {"year": year2, "kind": "tenure",
+                                    "org_unit_id": l3[3]["id"]}, timeout)
+    tacts = act_on_run(appraisal, tenure["id"], ["review", "approve", "publish"])
+    tres = results_of(appraisal, year2, tenure["id"], kind="tenure")
+    log(f"  tenure run: {tenure['scored']} scored; outcomes "
+        f"{dict(Counter(a['tenure_outcome'] for a in tres.values()))}")
+    t: dict[str, Any] = {
+        "run": {k: tenure[k] for k in ("status", "scored", "skipped")},
+        "published": tacts["publish"]["done"], "events": tacts["publish"]["events"],
+        "outcomes": {mid: a["tenure_outcome"] for mid, a in tres.items()},
+        "renewing": renewing["id"], "leaving": leaving["id"]}
+    # The contracts service renews on tenure.concluded: the old term ends `renewed` and a
+    # draft of the next term follows.
+    t["renewed"] = wait_for(
+        lambda: (c := contracts.get(f"/api/v1/contracts/{contract_of[renewing['id']]}"))
+        ["state"] == "renewed" and c, "the renewed manager's contract to be renewed", timeout)
+    t["successor"] = next(c for c in contracts.get(
+        "/api/v1/contracts", manager_id=renewing["id"], page_size=10)["items"]
+        if c["id"] != contract_of[renewing["id"]])
+    if features.due_process:
+        decision = exit_decision(appraisal, leaving["id"])
+        t["exit_decision"] = decision
+        appraisal.post("/api/v1/maintenance/exit-windows",
+                       {"as_of": decision["appeal_closes_at"]}, expect=(200,))
+    t["leaving_contract"] = wait_for(
+        lambda: (c := contracts.get(f"/api/v1/contracts/{contract_of[leaving['id']]}"))
+        ["state"] == "terminated" and c, "the exited manager's contract to end", timeout)
+    s["tenure"] = t
+    log(f"  {renewing['employee_no']} renewed (next term {t['successor']['state']}), "
+        f"{leaving['employee_no']} exited ({t['leaving_contract']['state']})")
     s["coverage"] = contracts.get("/api/v1/reports/coverage", org_unit_id=hq["id"])["totals"]
     log(f"\nCoverage now: {s['coverage']}")
     return s

@@ -165,12 +165,22 @@ def test_two_years_and_a_tenure_issue_sign_appraise_exit_with_due_process_and_re
     assert y2["actions"]["publish"]["done"] == y2_scored
     assert "exit.triggered" not in y2["actions"]["publish"]["events"]
 
-    # The end of the term: one renewed, one exited.
-    if features.tenure_targets:
-        t = s["tenure"]
-        assert t["run"]["status"] == "done" and t["run"]["scored"] == s["tenure_team"]
-        assert t["outcomes"][t["renewing"]] == "renew"
-        assert t["outcomes"][t["leaving"]] == "exit"
-        assert t["renewed"]["state"] == "renewed"
-        assert t["leaving_contract"]["state"] == "terminated"
+    # The end of the term: the tenure targets, signed by both sides (on the template, or by
+    # an amendment), scored with the two years; one manager renewed, one exited.
+    t = s["tenure"]
+    if not features.tenure_targets:
+        assert s["tenure_amended"] == Counter({"in_force": s["tenure_team"]})
+    assert t["run"]["status"] == "done" and t["run"]["scored"] == s["tenure_team"] == 19
+    assert t["published"] == 19
+    assert t["events"]["tenure.concluded"] == 19
+    assert t["outcomes"][t["renewing"]] == "renew"
+    assert t["outcomes"][t["leaving"]] == "exit"
+    assert Counter(t["outcomes"].values())["exit"] == 1
+    assert t["renewed"]["state"] == "renewed"
+    assert t["successor"]["state"] == "draft"
+    assert t["successor"]["start_date"] == f"{YEAR + 2}-01-01"
+    if features.due_process:
+        assert t["exit_decision"]["kind"] == "tenure"
+    assert t["leaving_contract"]["state"] == "terminated"
+    assert "tenure_not_passed" in t["leaving_contract"]["end_reason"]
     assert time.monotonic() - started < 900
