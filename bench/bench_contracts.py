@@ -168,9 +168,9 @@ def main() -> None:
             template = call("POST", f"{base}/templates", token, {
                 "name": "All managers", "term_years": 3, "targets": [
                     {"indicator_code": "PROFIT", "weight": "60", "base": "80", "target": "100",
-                     "challenge": "120"},
+                     "challenge": "120", "part": "organisational"},
                     {"indicator_code": "COST", "weight": "40", "base": "70", "target": "65",
-                     "challenge": "60"}]})
+                     "challenge": "60", "part": "individual"}]})
             started = time.perf_counter()
             job = call("POST", f"{base}/bulk-issues", token, {
                 "template_id": template["id"], "start_date": "2026-01-01",

@@ -43,7 +43,16 @@ class Principal:
 
     @property
     def is_group_wide(self) -> bool:
+        """No org_scope claim at all. An empty org_scope ("") is a scope naming no unit: it
+        sees nothing and writes nothing, in every service, so an identity provider that
+        sends an unset attribute as "" never grants the whole group."""
         return self.org_scope is None and self.has(HR_ADMIN, SERVICE, APPRAISER)
+
+    @property
+    def writes_group_wide(self) -> bool:
+        """May change what the whole group shares (templates, the indicator library,
+        appraisal schemes, notice templates): a group-wide HR admin or service."""
+        return self.org_scope is None and self.has(HR_ADMIN, SERVICE)
 
 
 def issue_token(
@@ -261,3 +270,16 @@ def require(*roles: str) -> Callable[[F], F]:
 
 def forbidden(detail: str) -> ApiProblem:
     return ApiProblem(403, "Forbidden", detail)
+
+
+GROUP_WIDE_WRITERS = ("a group-wide HR administrator or service (a token with the hr_admin "
+                      "or service role and no org_scope)")
+
+
+def require_group_wide_writer(principal: Principal, what: str,
+                              errors: dict[str, list[str]] | None = None) -> None:
+    """Refuse (403) a change to something the whole group shares unless the caller writes
+    group-wide; the answer says who may do it. See docs/authorization.md."""
+    if not principal.writes_group_wide:
+        raise ApiProblem(403, "Forbidden", f"Only {GROUP_WIDE_WRITERS} may {what}",
+                         errors=errors)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command, context
 from alembic.config import Config
@@ -45,3 +46,41 @@ def run_env(target_metadata: MetaData) -> None:
         )
         with context.begin_transaction():
             context.run_migrations()
+
+
+# PostgreSQL refuses any change to a recorded audit row, whoever asks: the trail is
+# append-only. `tenure_audit_purge` is the one door for removing rows past their retention
+# (docs/audit.md): it sets a transaction-local flag that the trigger lets through for DELETE.
+_AUDIT_GUARD = """
+CREATE FUNCTION tenure_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' AND current_setting('tenure.audit_purge', true) = 'on' THEN
+        RETURN OLD;
+    END IF;
+    RAISE EXCEPTION 'audit_log is append-only: % is refused', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END $$;
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION tenure_audit_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION tenure_audit_append_only();
+"""
+
+
+def create_audit_table(op: Any) -> None:
+    """Create the audit trail (shared/tables.py) in a service's migration, with its guard."""
+    from shared.tables import define_audit_table
+
+    bind = op.get_bind()
+    define_audit_table(MetaData()).create(bind)
+    if bind.dialect.name == "postgresql":
+        op.execute(_AUDIT_GUARD)
+
+
+def drop_audit_table(op: Any) -> None:
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS audit_log_no_truncate ON audit_log")
+        op.execute("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log")
+        op.execute("DROP FUNCTION IF EXISTS tenure_audit_append_only()")
+    op.drop_table("audit_log")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Column,
     DateTime,
@@ -65,3 +66,33 @@ def define_shared_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
         Column("created_at", DateTime(timezone=True), nullable=False),
     )
     return outbox, inbox, idempotency
+
+
+AUDIT_TABLE = "audit_log"
+
+
+def define_audit_table(metadata: MetaData) -> Table:
+    """The audit trail: one row per write, append-only (see docs/audit.md).
+
+    `org_unit_id` is where the changed object sits, so HR admins can read the trail of their
+    own subtree; None for what the whole group shares (group-wide readers only).
+    """
+    audit = Table(
+        AUDIT_TABLE,
+        metadata,
+        Column("id", BigId, primary_key=True, autoincrement=True),
+        Column("occurred_at", DateTime(timezone=True), nullable=False),
+        Column("actor", String(200), nullable=False),
+        Column("on_behalf_of", String(200), nullable=True),
+        Column("object_type", String(64), nullable=False),
+        Column("object_id", String(200), nullable=False),
+        Column("action", String(64), nullable=False),
+        Column("org_unit_id", String(36), nullable=True),
+        Column("request_id", String(128), nullable=True),
+        Column("before", JSON, nullable=True),
+        Column("after", JSON, nullable=True),
+    )
+    Index("ix_audit_log_object", audit.c.object_type, audit.c.object_id, audit.c.id)
+    Index("ix_audit_log_actor", audit.c.actor, audit.c.id)
+    Index("ix_audit_log_occurred_at", audit.c.occurred_at)
+    return audit

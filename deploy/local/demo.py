@@ -355,8 +355,18 @@ def run_demo(contracts_url: str, appraisal_url: str, notifications_url: str, tok
     results = {a["manager_id"]: a for a in appraisal.get(
         "/api/v1/appraisals", year=year, run_id=run["id"], page_size=500)["items"]}
 
-    log("\n4. The rigid exit reaches the contracts service")
+    log("\n4. The rigid exit waits out its appeal window, then reaches the contracts service")
     poor_contract = signed[poor["id"]]["id"]
+    decision = wait_for(lambda: appraisal.get("/api/v1/exit-decisions",
+                                              manager_id=poor["id"])["items"],
+                        "the exit decision", timeout)[0]
+    still = contracts.get(f"/api/v1/contracts/{poor_contract}")["state"]
+    log(f"  exit of {poor['employee_no']}: {decision['state']}, appeal deadline "
+        f"{decision['appeal_deadline']} ({decision['appeal_window_zone']}); contract {still}")
+    # No appeal: the daily job closes the window once it has elapsed (here: told the date).
+    closed = appraisal.post("/api/v1/maintenance/exit-windows",
+                            {"as_of": decision["appeal_closes_at"]}, expect=(200,))
+    log(f"  appeal window closed without an appeal: {closed['confirmed']} exit confirmed")
     ended = wait_for(lambda: (c := contracts.get(f"/api/v1/contracts/{poor_contract}"))
                      ["state"] == "terminated" and c, "the exited manager's contract to end",
                      timeout)
@@ -366,10 +376,11 @@ def run_demo(contracts_url: str, appraisal_url: str, notifications_url: str, tok
 
     log("\n5. The exited manager's inbox (notifications service, their own token)")
     poor_inbox = notifications.as_(manager_token(secret, poor))
-    wanted = {"appraisal_result", "exit_notice"}
+    wanted = {"appraisal_result", "exit_notice", "exit_confirmed"}
     inbox = wait_for(lambda: (items := poor_inbox.get("/api/v1/inbox", page_size=100)["items"])
                      and wanted <= {i["kind"] for i in items} and items,
-                     "the appraisal result and the exit notice in the inbox", timeout)
+                     "the appraisal result, the exit notice and its confirmation in the inbox",
+                     timeout)
 
     summary = {
         "tag": tag, "year": year, "hq_id": hq_id, "enterprises": len(group["units"]),
@@ -385,6 +396,7 @@ def run_demo(contracts_url: str, appraisal_url: str, notifications_url: str, tok
         "exited": {"manager_id": poor["id"], "employee_no": poor["employee_no"],
                    "name": poor["name"], "email": poor["email"],
                    "contract_id": poor_contract, "contract_state": ended["state"],
+                   "state_while_pending": still, "exit_decision": decision["id"],
                    "end_reason": ended["end_reason"]},
         "inbox": [{k: i[k] for k in ("kind", "event_type", "subject", "created_at")}
                   for i in inbox],

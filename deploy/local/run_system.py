@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,6 +30,21 @@ WORKERS = {
     "appraisal": ["relay", "consume"],
     "notifications": ["relay", "consume", "deliver"],
 }
+
+
+# Scheduled jobs (one-shot flask commands): run at start, then every interval (seconds; the
+# environment variable overrides the daily default), as the Kubernetes CronJobs do.
+SCHEDULED = {
+    "appraisal": [("close-appeal-windows", "APPEAL_WINDOWS_INTERVAL_SECONDS", 24 * 3600)],
+}
+
+
+@dataclass
+class ScheduledJob:
+    name: str
+    argv: list[str]
+    interval: float  # seconds between runs
+    due: float = 0.0  # time.monotonic() of the next run: 0 runs it at start
 
 
 def _available_commands(service: str, env: dict[str, str]) -> set[str]:
@@ -79,6 +95,19 @@ def main() -> int:
                                              start_new_session=True)))
 
     stopping = False
+    schedule: list[ScheduledJob] = []
+    jobs: dict[str, subprocess.Popen[bytes]] = {}  # the runs in flight, by job name
+
+    def run_due_jobs() -> None:
+        now = time.monotonic()
+        for job in schedule:
+            running = jobs.get(job.name)
+            if (running is not None and running.poll() is None) or now < job.due:
+                continue  # never two runs of one job at once
+            log = open(var / "logs" / f"{job.name}.log", "ab")  # noqa: SIM115 - the child's
+            jobs[job.name] = subprocess.Popen(job.argv, cwd=REPO, env=env, stdout=log,
+                                              stderr=subprocess.STDOUT, start_new_session=True)
+            job.due = now + job.interval
 
     def stop(*_: object) -> None:
         nonlocal stopping
@@ -104,6 +133,12 @@ def main() -> int:
                                      "deploy/gunicorn.conf.py", f"services.{service}.wsgi:app"],
                   {"PORT": port, "GUNICORN_WORKERS": os.environ.get("GUNICORN_WORKERS", "2")})
             available = _available_commands(service, env)
+            for job, variable, default in SCHEDULED.get(service, []):
+                if job in available:
+                    every = float(os.environ.get(variable, default))
+                    schedule.append(ScheduledJob(
+                        f"{service}-{job}", [sys.executable, "-m", "flask", "--app", app, job],
+                        every))
             for worker in WORKERS.get(service, []):
                 if worker in available:
                     spawn(f"{service}-{worker}",
@@ -127,10 +162,13 @@ def main() -> int:
         print(f"  {'kafka':<14} {broker.bootstrap_servers}")
         print(f"  {'smtp':<14} {env.get('SMTP_HOST')}:{env.get('SMTP_PORT')}")
         print(f"  logs           {var / 'logs'}")
+        for job in schedule:
+            print(f"  {job.name:<14} at start, then every {job.interval / 3600:g} h")
         token = issue_token(env["JWT_SECRET"], "dev-hr", ["hr_admin"], ttl_seconds=24 * 3600)
         print(f"\nDev token (hr_admin, whole group, 24 h):\n  export TOKEN={token}\n")
         print("Press Ctrl-C to stop everything.", flush=True)
         while not stopping:
+            run_due_jobs()
             for name, proc in procs:
                 if proc.poll() is not None:
                     print(f"{name} exited with {proc.returncode}; see {var / 'logs'}/{name}.log")
@@ -138,6 +176,9 @@ def main() -> int:
             time.sleep(0.5)
     finally:
         print("\nStopping ...", flush=True)
+        for run in jobs.values():
+            if run.poll() is None:
+                os.killpg(run.pid, signal.SIGTERM)
         for _, proc in reversed(procs):
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)

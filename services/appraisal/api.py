@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 
 from services.appraisal import schemas as sc
 from services.appraisal import service as svc
+from shared.audit import audit_blueprint
 from shared.auth import APPRAISER, HR_ADMIN, MANAGER, SERVICE, authenticate, require
 from shared.errors import ApiProblem
 from shared.http import db, if_match, page_of, with_etag
@@ -41,8 +42,13 @@ reports = Blueprint("reports", __name__, url_prefix="/api/v1/reports",
                     description="Grades, bottom-grade adjustments and exits for the regulator")
 maintenance = Blueprint("maintenance", __name__, url_prefix="/api/v1/maintenance",
                         description="Scheduled work, callable by a scheduler")
+exits = Blueprint("exit-decisions", __name__, url_prefix="/api/v1/exit-decisions",
+                  description="Published exits waiting out their appeal window, and after")
+appeals = Blueprint("appeals", __name__, url_prefix="/api/v1/appeals",
+                    description="Appeals against published results: HR's queue")
 BLUEPRINTS = (people, schemes, difficulty, pay_bases, departures, actuals, appraisals, runs,
-              what_if, reports, maintenance)
+              what_if, reports, maintenance, exits, appeals,
+              audit_blueprint(svc.audit_units))
 
 
 
@@ -361,8 +367,11 @@ class AppraisalAppeal(MethodView):
     @appraisals.arguments(sc.AppealIn)
     @appraisals.response(201, sc.AppealOut)
     def post(self, data: dict[str, Any], appraisal_id: str) -> Any:
-        """Appeal a published appraisal: it reopens, with the reason recorded."""
-        return svc.file_appeal(db(), authenticate(), appraisal_id, data["reason"])
+        """Appeal a published appraisal: it reopens, with the reason recorded. The manager
+        (or HR on their behalf) until the appeal deadline; after it, HR only, with
+        `late_reason`. An appeal on an exit holds it: nothing is terminated while it is open."""
+        return svc.file_appeal(db(), authenticate(), appraisal_id, data["reason"],
+                               data.get("late_reason"))
 
 
 @appraisals.route("/<appraisal_id>/appeal/decision")
@@ -530,3 +539,52 @@ class SelfReportReminders(MethodView):
         if authenticate().org_scope is not None:
             raise ApiProblem(403, "Forbidden", "Reminders run for the whole group")
         return svc.remind_self_reports_due(db(), data.get("as_of") or date.today())
+
+
+@maintenance.route("/exit-windows")
+class ExitWindows(MethodView):
+    @require(HR_ADMIN, SERVICE)
+    @maintenance.arguments(sc.CloseWindowsIn)
+    @maintenance.response(200)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Confirm every exit whose appeal window closed without an appeal (exit.confirmed:
+        the contract is terminated). The daily job; idempotent, safe to run concurrently."""
+        if authenticate().org_scope is not None:
+            raise ApiProblem(403, "Forbidden", "The appeal windows close for the whole group")
+        return svc.close_elapsed_windows(db(), data.get("as_of"))
+
+
+# --- exit decisions and appeals: the queues ---------------------------------------------------
+
+@exits.route("")
+class ExitDecisions(MethodView):
+    @require()
+    @exits.arguments(sc.ExitDecisionQuery, location="query", unknown=ma.RAISE)
+    @exits.response(200, sc.ExitDecisionPage)
+    def get(self, query: dict[str, Any]) -> Any:
+        """Exit decisions in your scope, soonest deadline first (`state=pending`: exits
+        waiting out their appeal window; a manager sees their own)."""
+        page = svc.list_exit_decisions(db(), authenticate(), query)
+        return page_of(page, query, list(page.items))
+
+
+@exits.route("/<decision_id>")
+class ExitDecisionOne(MethodView):
+    @require()
+    @exits.response(200, sc.ExitDecisionOut)
+    def get(self, decision_id: str) -> Any:
+        """One exit decision: its state, appeal deadline and every event about it."""
+        found = svc.get_exit_decision(db(), authenticate(), decision_id)
+        return with_etag(found, found.row_version)
+
+
+@appeals.route("")
+class Appeals(MethodView):
+    @require()
+    @appeals.arguments(sc.AppealQuery, location="query", unknown=ma.RAISE)
+    @appeals.response(200, sc.AppealPage)
+    def get(self, query: dict[str, Any]) -> Any:
+        """Appeals in your scope, oldest first (`status=open`: HR's queue to decide; a
+        manager sees their own)."""
+        page = svc.list_appeals(db(), authenticate(), query)
+        return page_of(page, query, list(page.items))

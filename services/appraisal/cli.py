@@ -1,4 +1,5 @@
-"""Flask commands of the appraisal service: migrate, relay, consume, appraise, remind."""
+"""Flask commands of the appraisal service: migrate, relay, consume, appraise, remind,
+close-appeal-windows."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 
+from shared.audit import purge_command as audit_purge
 from shared.auth import ROLES, issue_token
 from shared.migrations import upgrade
 
@@ -15,6 +17,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def register_commands(app: Flask) -> None:
+    app.cli.add_command(audit_purge)  # docs/audit.md: retention
+
     @app.cli.command("migrate")
     def migrate() -> None:
         """Bring the database schema up to date (run before the service starts)."""
@@ -87,6 +91,26 @@ def register_commands(app: Flask) -> None:
         click.echo(f"reminded {result['reminded']}")
         reports = remind_self_reports_due(current_app.extensions["tenure_db"], today)
         click.echo(f"self-reports reminded {reports['reminded']}")
+
+    @app.cli.command("close-appeal-windows")
+    @click.option("--as-of", default=None,
+                  help="ISO instant (default: now): confirm windows closed before it")
+    def close_appeal_windows(as_of: str | None) -> None:
+        """Confirm every exit whose appeal window closed without an appeal (exit.confirmed).
+
+        The daily job (`make run` and the Kubernetes CronJob run it); idempotent and safe to
+        run in several processes at once."""
+        from datetime import UTC, datetime
+
+        from services.appraisal.service import close_elapsed_windows
+
+        at = None
+        if as_of:
+            at = datetime.fromisoformat(as_of)
+            at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        result = close_elapsed_windows(current_app.extensions["tenure_db"], at)
+        click.echo(f"confirmed {result['confirmed']} exit(s) whose appeal window closed "
+                   f"before {result['as_of']}")
 
     @app.cli.command("dev-token")
     @click.option("--role", "roles", multiple=True, default=["hr_admin"],

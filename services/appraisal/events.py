@@ -34,7 +34,7 @@ CONTRACT_TYPES = ("contract.drafted", "contract.issued", "contract.signed", "con
                   "contract.terminated", "contract.expired", "contract.renewed",
                   "contract.expiring")
 HANDLED_TYPES = ("org_unit.created", "org_unit.moved", "manager.registered", "manager.updated",
-                 "targets.set", *CONTRACT_TYPES)
+                 "targets.set", "contract.reinstated", *CONTRACT_TYPES)
 TERMINAL_STATES = frozenset({"terminated", "expired", "renewed", "withdrawn"})
 DOCUMENT_KINDS = {"annual_performance_contract": "annual",
                   "tenure_performance_contract": "tenure"}
@@ -57,6 +57,8 @@ def handle_contract_event(session: Session, envelope: dict[str, Any]) -> None:
     elif event_type == "targets.set":
         apply_contract(session, data, with_documents=False)
         apply_target_set(session, data, data["manager_id"], data["contract_id"])
+    elif event_type == "contract.reinstated":
+        apply_reinstatement(session, data)
     elif event_type in CONTRACT_TYPES:
         apply_contract(session, data, with_documents=True,
                        ended_by_exit=event_type == "contract.terminated"
@@ -223,6 +225,20 @@ def apply_contract(s: Session, data: dict[str, Any], *, with_documents: bool,
     if with_documents:
         for doc in data.get("documents") or []:
             apply_target_set(s, doc, manager_id, contract_id)
+    return c
+
+
+def apply_reinstatement(s: Session, data: dict[str, Any]) -> Contract:
+    """A contract an exit terminated is active again (the exit was cancelled): the one
+    event that takes a contract out of a terminal state; the manager is back in post."""
+    c = apply_contract(s, data, with_documents=False)
+    c.state = str(data["state"])
+    c.end_reason = None
+    c.ended_by_exit = False
+    m, _ = _manager(s, str(data["manager_id"]))
+    if m.departure_reason == APPRAISAL_EXIT or m.employment_status == "departed":
+        m.employment_status = str(data.get("employment_status") or "active")
+        m.departure_reason = None
     return c
 
 

@@ -26,7 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.tables import BigId, define_shared_tables
+from shared import audit
+from shared.tables import BigId, define_audit_table, define_shared_tables
 
 DEC = 40  # room for any decimal the API accepts, as text
 
@@ -327,6 +328,46 @@ class Appeal(Base):
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     result_before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     result_after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Filed after the appeal window closed: only HR may accept it, with its reason.
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    late_reason: Mapped[str | None] = mapped_column(Text)
+    #: The exit decision the appeal holds (or reopens), if the result was an exit.
+    exit_decision_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class ExitDecision(Base):
+    """A published exit and its due process: pending through the appeal window, then
+    confirmed (the contract is terminated) or cancelled (domain/exit_decisions.py)."""
+
+    __tablename__ = "exit_decisions"
+    __table_args__ = (Index("ix_exit_decisions_state_closes", "state", "closes_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    appraisal_id: Mapped[str] = mapped_column(String(36), index=True)
+    manager_id: Mapped[str] = mapped_column(String(36), index=True)
+    contract_id: Mapped[str] = mapped_column(String(36))
+    org_unit_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # annual | tenure
+    state: Mapped[str] = mapped_column(String(16))
+    rule: Mapped[str | None] = mapped_column(String(48))
+    triggers: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    window_days: Mapped[int] = mapped_column(Integer)
+    window_zone: Mapped[str] = mapped_column(String(64))
+    last_day: Mapped[date] = mapped_column(Date)  # the last day an appeal is in time
+    closes_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    appeal_id: Mapped[str | None] = mapped_column(String(36))
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    confirmed_by: Mapped[str | None] = mapped_column(String(200))
+    confirmed_because: Mapped[str | None] = mapped_column(String(32))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_by: Mapped[str | None] = mapped_column(String(200))
+    # Every event about this decision, in order: [{"type", "id", "at"}].
+    events: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    row_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class SelfReport(Base):
@@ -356,3 +397,6 @@ class SelfReport(Base):
 
 
 outbox, inbox, idempotency_keys = define_shared_tables(Base.metadata)
+audit_log = define_audit_table(Base.metadata)
+# Every ORM write to these tables is recorded in audit_log (docs/audit.md).
+audit.track(Base.metadata)

@@ -8,14 +8,14 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from shared.fields import DecimalString, PageInfo, PageQuery, StrictSchema, UtcDateTime
+from shared.vocabulary import GRADE_ORDER, GROUP_LAYER, MAX_LAYER
 
 KINDS = validate.OneOf(["annual", "tenure"])
 STATES = validate.OneOf(["open", "actuals_submitted", "scored", "reviewed", "approved",
                          "published"])
-GRADES = validate.OneOf(["excellent", "good", "competent", "basically_competent",
-                         "not_competent"])
+GRADES = validate.OneOf([g.value for g in GRADE_ORDER])
 YEAR = validate.Range(min=1990, max=2200)
-LAYER = validate.Range(min=1, max=20)
+LAYER = validate.Range(min=GROUP_LAYER, max=MAX_LAYER)
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$",
                        error="1-64 letters, digits, '_', '.', '-'")
 DEPARTURE_REASONS = ["retirement", "resignation", "misconduct", "transfer", "other"]
@@ -47,6 +47,21 @@ class TargetSetOut(ma.Schema):
     targets = fields.List(fields.Dict())
 
 
+class UnappraisableOut(ma.Schema):
+    document = fields.String(metadata={"description": "annual or tenure"})
+    year = fields.Integer(allow_none=True)
+    reason = fields.String()
+
+
+class AppraisableOut(ma.Schema):
+    """Whether this service can score the contract's targets under the schemes that apply
+    (each year's, and the term's last year's for the tenure appraisal), and why not."""
+
+    annual = fields.Boolean()
+    tenure = fields.Boolean()
+    reasons = fields.List(fields.Nested(UnappraisableOut))
+
+
 class ContractOut(ma.Schema):
     id = fields.String()
     state = fields.String()
@@ -59,6 +74,7 @@ class ContractOut(ma.Schema):
     ended_by_exit = fields.Boolean()
     end_reason = fields.String(allow_none=True)
     target_sets = fields.List(fields.Nested(TargetSetOut))
+    appraisable = fields.Nested(AppraisableOut, allow_none=True)
 
 
 class ManagerSummaryOut(ma.Schema):
@@ -387,6 +403,8 @@ class TransitionIn(StrictSchema):
 
 class AppealIn(StrictSchema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    late_reason = fields.String(validate=validate.Length(min=1, max=4000), metadata={
+        "description": "HR only, after the appeal deadline: why the late appeal is accepted"})
 
 
 class AppealDecisionIn(StrictSchema):
@@ -407,6 +425,9 @@ class AppealOut(ma.Schema):
     decided_at = UtcDateTime(allow_none=True)
     result_before = fields.Dict(attribute="result_before_view", allow_none=True)
     result_after = fields.Dict(attribute="result_after_view", allow_none=True)
+    late = fields.Boolean()
+    late_reason = fields.String(allow_none=True)
+    exit_decision_id = fields.String(allow_none=True)
 
 
 class LogOut(ma.Schema):
@@ -510,6 +531,95 @@ class ReportQuery(StrictSchema):
         lambda v: len(set(v.split(","))) == len(v.split(",")) or _fail("fields repeat"),
     ])
     format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+
+
+EXIT_STATES = validate.OneOf(["pending", "held", "confirmed", "reopened", "cancelled"])
+
+
+class ExitDecisionQuery(PageQuery):
+    state = fields.String(validate=EXIT_STATES)
+    year = fields.Integer(validate=YEAR)
+    kind = fields.String(validate=KINDS)
+    org_unit_id = fields.String()
+    manager_id = fields.String()
+    deadline_before = fields.Date(metadata={"description": "last day to appeal before this"})
+
+
+class ExitEventOut(ma.Schema):
+    type = fields.String()
+    id = fields.String()
+    at = fields.String()
+
+
+class ExitDecisionOut(ma.Schema):
+    id = fields.String()
+    appraisal_id = fields.String()
+    manager_id = fields.String()
+    contract_id = fields.String()
+    org_unit_id = fields.String(allow_none=True)
+    year = fields.Integer()
+    kind = fields.String()
+    state = fields.String()
+    rule = fields.String(allow_none=True)
+    triggers = fields.List(fields.Dict())
+    published_at = UtcDateTime()
+    appeal_window_days = fields.Integer(attribute="window_days")
+    appeal_window_zone = fields.String(attribute="window_zone")
+    appeal_deadline = fields.Date(attribute="last_day", metadata={
+        "description": "the last calendar day (in appeal_window_zone) to appeal in time"})
+    appeal_closes_at = UtcDateTime(attribute="closes_at")
+    appeal_id = fields.String(allow_none=True)
+    confirmed_at = UtcDateTime(allow_none=True)
+    confirmed_by = fields.String(allow_none=True)
+    confirmed_because = fields.String(allow_none=True)
+    cancelled_at = UtcDateTime(allow_none=True)
+    cancelled_by = fields.String(allow_none=True)
+    events = fields.List(fields.Nested(ExitEventOut))
+    row_version = fields.Integer()
+
+
+class ExitDecisionPage(ma.Schema):
+    items = fields.List(fields.Nested(ExitDecisionOut))
+    page = fields.Nested(PageInfo)
+
+
+class AppealQuery(PageQuery):
+    status = fields.String(validate=validate.OneOf(["open", "decided"]))
+    late = fields.Boolean()
+    year = fields.Integer(validate=YEAR)
+    kind = fields.String(validate=KINDS)
+    org_unit_id = fields.String()
+    manager_id = fields.String()
+
+
+class AppealSummaryOut(ma.Schema):
+    id = fields.String()
+    appraisal_id = fields.String()
+    manager_id = fields.String()
+    year = fields.Integer()
+    kind = fields.String()
+    appraisal_state = fields.String()
+    reason = fields.String()
+    filed_by = fields.String()
+    filed_at = UtcDateTime()
+    status = fields.String()
+    late = fields.Boolean()
+    late_reason = fields.String(allow_none=True)
+    exit_decision_id = fields.String(allow_none=True)
+    decision = fields.String(allow_none=True)
+    decided_by = fields.String(allow_none=True)
+    decided_at = UtcDateTime(allow_none=True)
+
+
+class AppealPage(ma.Schema):
+    items = fields.List(fields.Nested(AppealSummaryOut))
+    page = fields.Nested(PageInfo)
+
+
+class CloseWindowsIn(StrictSchema):
+    as_of = fields.AwareDateTime(default_timezone=None, metadata={
+        "description": "confirm windows closed before this instant (default: now); for "
+                       "tests and catching up"})
 
 
 class RemindIn(StrictSchema):

@@ -12,6 +12,8 @@ from flask_smorest import Blueprint
 from services.contracts import domain as d
 from services.contracts import schemas as sc
 from services.contracts import service as svc
+from services.contracts.service.common import audit_units
+from shared.audit import audit_blueprint
 from shared.auth import APPRAISER, HR_ADMIN, SERVICE, authenticate, require
 from shared.errors import ApiProblem
 from shared.fields import page_info
@@ -36,7 +38,8 @@ reports = Blueprint("reports", __name__, url_prefix="/api/v1/reports",
                     description="Coverage figures for the regulator")
 maintenance = Blueprint("maintenance", __name__, url_prefix="/api/v1/maintenance",
                         description="Scheduled work, callable by a scheduler")
-BLUEPRINTS = (org, people, library, templates, contracts, bulk, reports, maintenance)
+BLUEPRINTS = (org, people, library, templates, contracts, bulk, reports, maintenance,
+              audit_blueprint(audit_units))
 
 # --- org units --------------------------------------------------------------------------------
 
@@ -167,7 +170,7 @@ class Templates(MethodView):
     @require(*ANY_STAFF)
     @templates.response(200, sc.TemplateOut(many=True))
     def get(self) -> Any:
-        return svc.list_templates(db())
+        return svc.list_templates(db(), authenticate())
 
     @idempotent
     @require(HR_ADMIN, SERVICE)
@@ -183,7 +186,7 @@ class TemplateOne(MethodView):
     @require(*ANY_STAFF)
     @templates.response(200, sc.TemplateOut)
     def get(self, template_id: str) -> Any:
-        t = svc.get_template(db(), template_id)
+        t = svc.get_template(db(), authenticate(), template_id)
         return with_etag(t, t.row_version)
 
     @require(HR_ADMIN, SERVICE)

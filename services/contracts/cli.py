@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 
+from shared.audit import purge_command as audit_purge
 from shared.auth import ROLES, issue_token
 from shared.migrations import upgrade
 
@@ -16,6 +17,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def register_commands(app: Flask) -> None:
+    app.cli.add_command(audit_purge)  # docs/audit.md: retention
+
     @app.cli.command("migrate")
     def migrate() -> None:
         """Bring the database schema up to date (run before the service starts)."""

@@ -19,7 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.tables import BigId, define_shared_tables
+from shared import audit
+from shared.tables import BigId, define_audit_table, define_shared_tables
 
 
 class Base(DeclarativeBase):
@@ -98,6 +99,11 @@ class ContractTemplate(Base):
     max_consecutive_terms: Mapped[int] = mapped_column(Integer)
     signing_deadline_days: Mapped[int] = mapped_column(Integer)
     targets: Mapped[list[Any]] = mapped_column(JSON)
+    #: The tenure performance contract's targets, for the whole term (migration 0004).
+    tenure_targets: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # The unit that owns the template; None for the group's own (docs/authorization.md).
+    org_unit_id: Mapped[str | None] = mapped_column(ForeignKey("org_units.id"), index=True,
+                                                    default=None)
     row_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -136,6 +142,10 @@ class TenureContract(Base):
     # Every signature of the contract as the API shows it, oldest first: a read copy of
     # contract_signatures, rewritten with each signature in the same unit of work.
     signatures: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    #: Whether the annual and tenure appraisals can score its documents under the shared
+    #: default rule, and why not (shared.performance_contract.Appraisability.as_dict);
+    #: written with the documents' targets, read as stored (migration 0004).
+    appraisable: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -199,6 +209,29 @@ class ContractSignature(Base):
     recorded_by: Mapped[str | None] = mapped_column(String(200))  # paper: the HR user
 
 
+class ExitTermination(Base):
+    """A contract terminated by a confirmed appraisal exit, and its reinstatement if the
+    exit was later cancelled (a late appeal upheld): who, when, why, and which events."""
+
+    __tablename__ = "exit_terminations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    contract_id: Mapped[str] = mapped_column(ForeignKey("tenure_contracts.id"), index=True)
+    manager_id: Mapped[str] = mapped_column(String(36))
+    exit_decision_id: Mapped[str] = mapped_column(String(36), index=True)
+    appraisal_id: Mapped[str | None] = mapped_column(String(36))
+    confirmed_event_id: Mapped[str] = mapped_column(String(64))
+    terminated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # What the manager's employment status was before the exit, to restore it.
+    previous_employment_status: Mapped[str] = mapped_column(String(16))
+    previous_departure_reason: Mapped[str | None] = mapped_column(String(32))
+    reinstated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reinstated_by: Mapped[str | None] = mapped_column(String(200))
+    reinstate_reason: Mapped[str | None] = mapped_column(Text)
+    cancelled_event_id: Mapped[str | None] = mapped_column(String(64))
+    reinstated_event_id: Mapped[str | None] = mapped_column(String(64))
+
+
 class BulkIssueJob(Base):
     __tablename__ = "bulk_issue_jobs"
 
@@ -222,3 +255,6 @@ class BulkIssueJob(Base):
 
 
 outbox, inbox, idempotency_keys = define_shared_tables(Base.metadata)
+audit_log = define_audit_table(Base.metadata)
+# Every ORM write to these tables is recorded in audit_log (docs/audit.md).
+audit.track(Base.metadata)

@@ -3,11 +3,11 @@
 Reading a contract is what HR systems and managers do most. Through the ORM and a marshmallow
 dump it cost about 2.9 ms of Python per request; these Core statements fetch contract,
 manager, unit, documents and the caller's scope in one round trip, and `contract_body`
-renders the rows in a few microseconds. The JSON columns (signatory, signatures, targets) are
-read as text and spliced into the response as they are stored (orjson fragments): the writers
-store exactly the documented keys (`service.library.stored_targets`, `service.contracts`'s
-signatory, `service.signing`'s signatures), so parsing them only to print them again would be
-wasted work.
+renders the rows in a few microseconds. The JSON columns (signatory, appraisable, signatures,
+targets) are read as text and spliced into the response as they are stored (orjson
+fragments): the writers store exactly the documented keys (`service.library.stored_targets`,
+`service.contracts`'s signatory, `Appraisability.as_dict`, `service.signing`'s signatures),
+so parsing them only to print them again would be wasted work.
 `schemas.ContractOut` stays the documented shape: a test renders contracts in every state
 both ways and requires the same JSON.
 """
@@ -28,12 +28,12 @@ _CONTRACT_HEAD = ("id", "manager_id")
 _CONTRACT_TAIL = (
     "position", "start_date", "end_date", "term_years", "term_number", "max_consecutive_terms",
     "state", "version", "signatory", "template_id", "previous_contract_id", "issued_on",
-    "signing_deadline", "signed_at", "signed_by", "ended_at", "end_reason", "row_version",
-    "signatures",
+    "signing_deadline", "signed_at", "signed_by", "ended_at", "end_reason", "appraisable",
+    "row_version", "signatures",
 )
 _DATES = frozenset({"start_date", "end_date", "issued_on", "signing_deadline"})
 _TIMESTAMPS = frozenset({"signed_at", "ended_at"})
-_JSON_TEXT = frozenset({"signatory", "signatures"})
+_JSON_TEXT = frozenset({"signatory", "appraisable", "signatures"})
 
 # Table columns, not ORM attributes: the statements run on the Core path, no ORM loading.
 _contracts = TenureContract.__table__

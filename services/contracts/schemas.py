@@ -7,10 +7,12 @@ from marshmallow import fields, validate, validates_schema
 
 from services.contracts import domain as d
 from shared.fields import DecimalString, PageInfo, PageQuery, StrictSchema, UtcDateTime
+from shared.vocabulary import GROUP_LAYER, MAX_LAYER
 
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$",
                        error="1-64 letters, digits, '_', '.', '-'")
 NAME = validate.Length(min=1, max=200)
+LAYER = validate.Range(min=GROUP_LAYER, max=MAX_LAYER)
 positions = [p.value for p in d.Position]
 
 
@@ -77,7 +79,7 @@ class OrgUnitHistoryOut(ma.Schema):
 class OrgUnitQuery(PageQuery):
     parent_id = fields.String()
     subtree_of = fields.String()
-    layer = fields.Integer(validate=validate.Range(min=1, max=20))
+    layer = fields.Integer(validate=LAYER)
     category = CategoryField()
     kind = fields.String(validate=_enum(d.UnitKind))
 
@@ -129,7 +131,7 @@ class ManagerOut(ma.Schema):
 
 class ManagerQuery(PageQuery):
     org_unit_id = fields.String(metadata={"description": "the whole subtree of this unit"})
-    layer = fields.Integer(validate=validate.Range(min=1, max=20))
+    layer = fields.Integer(validate=LAYER)
     category = CategoryField()
     position = fields.String(validate=validate.OneOf(positions))
     management_level = fields.String(validate=_enum(d.ManagementLevel))
@@ -170,8 +172,10 @@ class TargetLineIn(StrictSchema):
     target = DecimalString(places=4, allow_none=True, load_default=None)
     challenge = DecimalString(places=4, allow_none=True, load_default=None)
     main = fields.Boolean(load_default=False)
-    part = fields.String(load_default="individual",
-                         validate=validate.OneOf(["organisational", "individual"]))
+    part = fields.String(load_default=None, validate=_enum(d.TargetPart), metadata={
+        "description": "organisational or individual; left out, it comes from the position "
+                       "(chair and general manager: organisational); a scored annual line of "
+                       "a position scored on both parts must say it"})
     max_points = DecimalString(places=2, allow_none=True, load_default=None)
     milestones = fields.Integer(allow_none=True, load_default=None,
                                 validate=validate.Range(min=1, max=100))
@@ -204,7 +208,7 @@ class TargetsIn(StrictSchema):
 class TemplateIn(StrictSchema):
     name = fields.String(required=True, validate=NAME)
     layer = fields.Integer(allow_none=True, load_default=None,
-                           validate=validate.Range(min=1, max=20))
+                           validate=LAYER)
     category = CategoryField(allow_none=True, load_default=None)
     position = fields.String(allow_none=True, load_default=None,
                              validate=validate.OneOf(positions))
@@ -213,7 +217,17 @@ class TemplateIn(StrictSchema):
     signing_deadline_days = fields.Integer(load_default=30,
                                            validate=validate.Range(min=1, max=365))
     targets = fields.List(fields.Nested(TargetLineIn), load_default=list,
-                          validate=validate.Length(max=100))
+                          validate=validate.Length(max=100),
+                          metadata={"description": "the annual performance contract's "
+                                                   "targets, for every year of the term"})
+    tenure_targets = fields.List(fields.Nested(TargetLineIn), load_default=list,
+                                 validate=validate.Length(max=100),
+                                 metadata={"description": "the tenure performance "
+                                                          "contract's targets, for the term"})
+    org_unit_id = fields.String(allow_none=True, load_default=None,
+                                validate=validate.Length(min=1, max=36), metadata={
+                                    "description": "The unit that owns the template; null "
+                                    "for a group template (group-wide HR only)"})
 
 
 class TemplateOut(ma.Schema):
@@ -226,6 +240,8 @@ class TemplateOut(ma.Schema):
     max_consecutive_terms = fields.Integer()
     signing_deadline_days = fields.Integer()
     targets = fields.List(fields.Nested(TargetLineOut))
+    tenure_targets = fields.List(fields.Nested(TargetLineOut))
+    org_unit_id = fields.String(allow_none=True)
     row_version = fields.Integer()
 
 
@@ -243,6 +259,8 @@ class ContractIn(StrictSchema):
     max_consecutive_terms = fields.Integer(validate=validate.Range(min=1, max=10))
     template_id = fields.String()
     targets = fields.List(fields.Nested(TargetLineIn), validate=validate.Length(max=100))
+    tenure_targets = fields.List(fields.Nested(TargetLineIn),
+                                 validate=validate.Length(max=100))
     signatory_override = fields.Nested(SignatoryOverrideIn)
 
 
@@ -335,6 +353,22 @@ class SignatoryOut(ma.Schema):
     override_reason = fields.String(allow_none=True)
 
 
+class UnappraisableOut(ma.Schema):
+    document = fields.String(metadata={"description": "annual or tenure"})
+    year = fields.Integer(allow_none=True)
+    reason = fields.String()
+
+
+class AppraisableOut(ma.Schema):
+    """Whether the appraisals can score the contract's targets under the shared default
+    rule (docs/performance-contract.md); the appraisal service judges it again under the
+    scheme that applies."""
+
+    annual = fields.Boolean()
+    tenure = fields.Boolean()
+    reasons = fields.List(fields.Nested(UnappraisableOut))
+
+
 class SignatureOut(ma.Schema):
     """One party's signature of one document; rendered from stored JSON, hence strings."""
 
@@ -387,6 +421,7 @@ class ContractOut(ma.Schema):
     signed_by = fields.String(allow_none=True)
     ended_at = UtcDateTime(allow_none=True)
     end_reason = fields.String(allow_none=True)
+    appraisable = fields.Nested(AppraisableOut, allow_none=True)
     row_version = fields.Integer()
     signatures = fields.List(fields.Nested(SignatureOut))
     documents = fields.List(fields.Nested(DocumentOut))
@@ -394,7 +429,7 @@ class ContractOut(ma.Schema):
 
 class ContractQuery(PageQuery):
     org_unit_id = fields.String(metadata={"description": "the whole subtree of this unit"})
-    layer = fields.Integer(validate=validate.Range(min=1, max=20))
+    layer = fields.Integer(validate=LAYER)
     category = CategoryField()
     position = fields.String(validate=validate.OneOf(positions))
     state = fields.String(validate=_enum(d.ContractState))
@@ -423,7 +458,7 @@ class VersionOut(ma.Schema):
 
 class BulkFilterIn(StrictSchema):
     org_unit_id = fields.String()
-    layer = fields.Integer(validate=validate.Range(min=1, max=20))
+    layer = fields.Integer(validate=LAYER)
     category = CategoryField()
     position = fields.String(validate=validate.OneOf(positions))
     management_level = fields.String(validate=_enum(d.ManagementLevel))

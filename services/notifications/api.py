@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from services.notifications import schemas as sc
 from services.notifications import service as svc
+from shared.audit import audit_blueprint
 from shared.auth import HR_ADMIN, SERVICE, authenticate, require
 from shared.http import db, if_match, page_of, with_etag
 from shared.idempotency import idempotent
@@ -27,7 +29,8 @@ webhooks = Blueprint("webhooks", __name__, url_prefix="/api/v1/webhooks",
                      description="Signed JSON receivers per person or org unit (HR)")
 templates = Blueprint("templates", __name__, url_prefix="/api/v1/templates",
                       description="Notice templates per kind and language (zh, en)")
-BLUEPRINTS = (inbox, notices, deliveries, recipients, webhooks, templates)
+BLUEPRINTS = (inbox, notices, deliveries, recipients, webhooks, templates,
+              audit_blueprint(svc.audit_units))
 
 
 
@@ -182,7 +185,9 @@ class Webhooks(MethodView):
 
         Every POST is signed with the secret; README.md ("Notifications: the rules",
         section 7) says how a receiver verifies it."""
-        row, secret = svc.create_webhook(db(), authenticate(), data)
+        row, secret = svc.create_webhook(
+            db(), authenticate(), data,
+            allowed_hosts=current_app.extensions["notifications_config"].webhook_allowed_hosts)
         out = {c: getattr(row, c) for c in ("id", "recipient_id", "org_unit_id", "url",
                                             "created_by", "created_at")}
         return out | {"secret": secret}, 201, {"Location": f"/api/v1/webhooks/{row.id}"}

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from services.notifications.channels.email import SmtpSettings
+from services.notifications.channels.targets import normalise_hosts
 from services.notifications.domain import BackoffPolicy, ReminderPolicy
 
 SERVICE = "notifications"
@@ -40,6 +41,8 @@ class NotificationConfig:
     reminders: ReminderPolicy = field(
         default_factory=lambda: ReminderPolicy(contract_end_days=()))
     webhook_timeout: float = 10.0
+    # Hosts that may take plain http and may sit on internal addresses (channels/targets.py).
+    webhook_allowed_hosts: frozenset[str] = frozenset()
     delivery_batch: int = 50
     delivery_lease: timedelta = timedelta(minutes=5)
     delivery_poll_seconds: float = 1.0
@@ -49,7 +52,8 @@ class NotificationConfig:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> NotificationConfig:
         """SMTP_* (see channels/email.py); RETRY_MAX_ATTEMPTS, RETRY_FIRST_DELAY_SECONDS,
         RETRY_CAP_SECONDS; REMINDER_{CONTRACT_END,ACTUALS_DUE,REVIEW_DUE}_DAYS ("14,3", "" for
-        none); WEBHOOK_TIMEOUT_SECONDS; DELIVERY_BATCH, DELIVERY_LEASE_SECONDS,
+        none); WEBHOOK_TIMEOUT_SECONDS; WEBHOOK_ALLOWED_HOSTS (comma-separated
+        host names or addresses that may take plain http); DELIVERY_BATCH, DELIVERY_LEASE_SECONDS,
         DELIVERY_POLL_SECONDS; TENURE_TOPIC_PREFIX. Each may carry a NOTIFICATIONS_ prefix."""
         env = os.environ if environ is None else environ
         base = BackoffPolicy()
@@ -73,6 +77,8 @@ class NotificationConfig:
             backoff=backoff,
             reminders=reminders,
             webhook_timeout=float(_get(env, "WEBHOOK_TIMEOUT_SECONDS") or 10),
+            webhook_allowed_hosts=normalise_hosts(
+                (_get(env, "WEBHOOK_ALLOWED_HOSTS") or "").split(",")),
             delivery_batch=int(_get(env, "DELIVERY_BATCH") or 50),
             delivery_lease=timedelta(seconds=float(_get(env, "DELIVERY_LEASE_SECONDS") or 300)),
             delivery_poll_seconds=float(_get(env, "DELIVERY_POLL_SECONDS") or 1.0),

@@ -19,7 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.tables import BigId, define_shared_tables
+from shared import audit
+from shared.tables import BigId, define_audit_table, define_shared_tables
 
 # A person id: a manager's UUID from the contracts service, or an HR admin's / appraiser's
 # token subject (which another identity system may spell differently).
@@ -221,3 +222,6 @@ class ScheduledReminder(Base):
 
 
 outbox, inbox, idempotency_keys = define_shared_tables(Base.metadata)
+audit_log = define_audit_table(Base.metadata)
+# Every ORM write to these tables is recorded in audit_log (docs/audit.md).
+audit.track(Base.metadata, skip=("deliveries", "delivery_history"))

@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jinja2 import TemplateError
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.notifications import domain as d
 from services.notifications import repository as repo
+from services.notifications.channels.targets import WebhookTargetRefused, check_registration
 from services.notifications.models import (
     ChannelPreference,
     Delivery,
@@ -28,7 +29,7 @@ from services.notifications.models import (
     TemplateOverride,
     WebhookEndpoint,
 )
-from shared.auth import HR_ADMIN, MANAGER, SERVICE, Principal
+from shared.auth import HR_ADMIN, MANAGER, SERVICE, Principal, require_group_wide_writer
 from shared.db import Database
 from shared.errors import ApiProblem, not_found
 
@@ -94,14 +95,21 @@ class Scope:
 
 
 def scope_of(principal: Principal) -> Scope:
-    if principal.has(SERVICE) and not principal.org_scope:
-        return Scope(None)
+    """Group-wide only without an org_scope claim; an empty org_scope names no unit and
+    sees nothing, as in every service (docs/authorization.md)."""
     return Scope(principal.org_scope)
 
 
+def audit_units(s: Session, principal: Principal) -> Any:
+    """The units whose audit trail the caller reads: None for the whole group."""
+    scope = scope_of(principal)
+    if scope.group_wide:
+        return None
+    return repo.units_within(str(scope.unit_id))
+
+
 def require_group_wide(principal: Principal, what: str) -> None:
-    if not scope_of(principal).group_wide:
-        raise ApiProblem(403, "Forbidden", f"Only a group-wide HR admin can {what}")
+    require_group_wide_writer(principal, what)
 
 
 # --- inbox ------------------------------------------------------------------------------------
@@ -247,9 +255,12 @@ def resend_delivery(db: Database, principal: Principal, delivery_id: str, reason
         if db.is_postgres:
             stmt = stmt.with_for_update()
         row = s.scalar(stmt)
-        if row is None:
+        notice = s.get(NoticeRow, row.notice_id) if row is not None else None
+        if row is None or notice is None or not scope_of(principal).covers(
+                s, notice.org_unit_id):
+            # Name only what the caller asked for: the notice of a delivery out of their
+            # scope is not theirs to learn of.
             raise not_found("delivery", delivery_id)
-        _visible_notice(s, principal, row.notice_id)
         try:
             record = d.resend(to_record(row), now, reason=reason, actor=principal.subject)
         except d.InvalidTransition as exc:
@@ -397,10 +408,21 @@ def set_preferences(db: Database, principal: Principal, person_id: str,
             "inbox": True}
 
 
+def check_webhook_url(url: str, allowed_hosts: frozenset[str]) -> None:
+    """The SSRF guard at registration (channels/targets.py): 422 naming the url field."""
+    try:
+        check_registration(url, allowed_hosts)
+    except WebhookTargetRefused as exc:
+        raise ApiProblem(422, "Unprocessable Entity", f"The webhook URL is refused: it {exc}",
+                         errors={"url": [str(exc)]}) from None
+
+
 def create_webhook(db: Database, principal: Principal, data: Mapping[str, Any],
-                   now: datetime | None = None) -> tuple[WebhookEndpoint, str]:
+                   now: datetime | None = None, allowed_hosts: frozenset[str] = frozenset()
+                   ) -> tuple[WebhookEndpoint, str]:
     """Register a receiver; the secret (given or generated) is shown in this answer only."""
     now = now or utcnow()
+    check_webhook_url(data["url"], allowed_hosts)
     with db.unit_of_work() as s:
         scope = scope_of(principal)
         owner_filter: Any
@@ -531,8 +553,9 @@ def delete_template(db: Database, principal: Principal, kind: str, language: str
     require_group_wide(principal, "change notice templates")
     notice_kind, language = _kind_and_language(kind, language)
     with db.unit_of_work() as s:
-        s.execute(delete(TemplateOverride).where(TemplateOverride.kind == notice_kind.value,
-                                                 TemplateOverride.language == language))
+        row = s.get(TemplateOverride, (notice_kind.value, language))
+        if row is not None:
+            s.delete(row)  # through the ORM, so the audit trail keeps what was dropped
 
 
 def preview_template(db: Database, kind: str, language: str, data: Mapping[str, Any]

@@ -187,7 +187,8 @@ def prepare(db: Database, delivery_id: str, config: NotificationConfig) -> Outgo
         if delivery.channel == d.Channel.WEBHOOK:
             hook = repo.webhook_for(s, row.recipient_id, _home_unit(s, row))
             if hook is not None:
-                endpoint = Endpoint(hook.url, hook.secret, timeout=config.webhook_timeout)
+                endpoint = Endpoint(hook.url, hook.secret, timeout=config.webhook_timeout,
+                                    allowed_hosts=config.webhook_allowed_hosts)
         return Outgoing(delivery.id, row.id, d.Channel(delivery.channel), delivery.generation,
                         notice, message, endpoint)
 

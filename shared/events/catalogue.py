@@ -43,6 +43,8 @@ CATALOGUE: dict[str, EventSpec] = {
                                        "a contract, electronically or on paper.",
         "contract.countersignature_requested": "The manager has signed; the employer's "
                                                "signatory is asked to countersign.",
+        "contract.reinstated": "A contract terminated by an exit that was then cancelled "
+                               "(a late appeal upheld) is active again.",
     }),
     **_specs(APPRAISALS_TOPIC, "/tenure/appraisal", {
         "appraisal.opened": "An appraisal was opened for a manager and year.",
@@ -50,10 +52,15 @@ CATALOGUE: dict[str, EventSpec] = {
         "appraisal.scored": "An appraisal was scored.",
         "appraisal.published": "An appraisal result was published to the manager.",
         "appraisal.appealed": "A published appraisal was reopened by an appeal.",
-        "exit.triggered": "An exit trigger fired for a manager (rigid exit).",
+        "exit.triggered": "A published result is an exit (rigid exit, or a tenure appraisal "
+                          "concluding exit): pending until its appeal deadline.",
         "tenure.concluded": "A tenure appraisal concluded: renew, renew with conditions or exit.",
         "self_report.submitted": "A manager's annual self-report was submitted or revised.",
         "self_report.due": "A manager's annual self-report is due soon and not yet submitted.",
+        "exit.confirmed": "An exit is confirmed (its appeal window closed without an appeal, "
+                          "or the appeal was rejected or still exits): terminate the contract.",
+        "exit.cancelled": "An exit is cancelled (an upheld appeal's re-score passes); if its "
+                          "contract was terminated, reinstate it.",
     }),
     **_specs(NOTICES_TOPIC, "/tenure/notifications", {
         "notice.given_up": "A notice could not be delivered after every retry.",

@@ -146,6 +146,19 @@ class ContractRenewedData(ContractData):
     successor_contract_id = _id(required=True)
 
 
+class ContractReinstatedData(ContractData):
+    """A contract active again because the exit that terminated it was cancelled."""
+
+    reason = fields.String(required=True)
+    exit_decision_id = _id(required=True)
+    appraisal_id = _id(allow_none=True)
+    reinstated_by = fields.String()
+    reinstated_at = fields.String()
+    terminated_at = fields.String(allow_none=True)
+    cancelled_event_id = fields.String()
+    confirmed_event_id = fields.String(allow_none=True)
+
+
 class TargetsSetData(ContractData):
     """contract.* facts plus the performance contract document whose targets were set."""
 
@@ -229,6 +242,37 @@ class ExitTriggeredData(EventData):
     appraisal_id = _id(allow_none=True)
     contract_id = _id(allow_none=True)
     year = fields.Integer(allow_none=True)
+    exit_decision_id = _id()
+    exit_state = fields.String(metadata={"description": "pending when triggered"})
+    appeal_deadline = fields.Date(metadata={
+        "description": "the last calendar day (in appeal_window_zone) to appeal in time"})
+    appeal_closes_at = fields.String(metadata={"description": "ISO instant the window closes"})
+    appeal_window_days = fields.Integer()
+    appeal_window_zone = fields.String()
+
+
+class ExitSettledData(ExitTriggeredData):
+    """What an exit decision's confirmation or cancellation always names."""
+
+    exit_decision_id = _id(required=True)
+    appraisal_id = _id(required=True)
+    because = fields.String(required=True)
+
+
+class ExitConfirmedData(ExitSettledData):
+    because = fields.String(required=True, validate=validate.OneOf(
+        ["window_closed", "appeal_rejected", "appeal_upheld_still_exits"]))
+    confirmed_at = fields.String()
+    confirmed_by = fields.String()
+
+
+class ExitCancelledData(ExitSettledData):
+    appeal_id = _id(allow_none=True)
+    contract_terminated = fields.Boolean(required=True, metadata={
+        "description": "true: the exit had terminated the contract; reinstate it"})
+    confirmed_event_id = fields.String(allow_none=True)
+    cancelled_at = fields.String()
+    cancelled_by = fields.String()
 
 
 class TenureConcludedData(EventData):
@@ -285,6 +329,7 @@ DATA_SCHEMAS: dict[str, dict[int, type[EventData]]] = {
     "targets.set": {1: TargetsSetData},
     "contract.signature_recorded": {1: SignatureRecordedData},
     "contract.countersignature_requested": {1: CountersignatureRequestedData},
+    "contract.reinstated": {1: ContractReinstatedData},
     "appraisal.opened": {1: AppraisalData},
     "actuals.due": {1: ActualsDueData},
     "appraisal.scored": {1: AppraisalScoredData},
@@ -294,6 +339,8 @@ DATA_SCHEMAS: dict[str, dict[int, type[EventData]]] = {
     "tenure.concluded": {1: TenureConcludedData},
     "self_report.submitted": {1: SelfReportSubmittedData},
     "self_report.due": {1: SelfReportDueData},
+    "exit.confirmed": {1: ExitConfirmedData},
+    "exit.cancelled": {1: ExitCancelledData},
     "notice.given_up": {1: NoticeGivenUpData},
 }
 

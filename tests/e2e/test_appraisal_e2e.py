@@ -1,6 +1,8 @@
 """End to end over the real broker and PostgreSQL: contracts signed in the contracts service
-reach the appraisal read model; actuals in; run; publish; the not-competent manager's exit
-trigger terminates their contract in the contracts service.
+reach the appraisal read model; actuals in; run; publish. Two exits are published, pending
+through their appeal window: nothing is terminated. One is appealed in time, upheld and its
+re-score passes: exit.cancelled, and its contract is never terminated. The other's window
+elapses: exit.confirmed, and the contracts service terminates that contract.
 
 Six processes: each service's API under gunicorn, its outbox relay and its consumer.
 """
@@ -16,8 +18,10 @@ from typing import Any
 
 import pytest
 import requests
+from kafka import KafkaConsumer, TopicPartition
 
-from shared.events.catalogue import TOPICS
+from shared.events.catalogue import APPRAISALS_TOPIC, TOPICS
+from shared.events.envelope import decode_envelope
 from shared.kafka_clients import ensure_topics
 from tests.conftest import auth
 from tests.support.contracts_world import STANDARD_INDICATORS, STANDARD_TARGETS
@@ -92,8 +96,32 @@ def system(postgres_server: Any, kafka_broker: Any, tmp_path: Path
         WORKERS.clear()
 
 
-def test_exit_trigger_of_a_not_competent_manager_terminates_the_contract(
-        system: tuple[Api, Api]) -> None:
+def appraisal_events(bootstrap: str, event_type: str, manager_id: str,
+                     timeout: float = 60) -> list[dict[str, Any]]:
+    """The events of a type about one manager on hr.appraisals, read from the broker."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                             enable_auto_commit=False, auto_offset_reset="earliest")
+    try:
+        partitions = consumer.partitions_for_topic(APPRAISALS_TOPIC) or set()
+        consumer.assign([TopicPartition(APPRAISALS_TOPIC, p) for p in sorted(partitions)])
+        consumer.seek_to_beginning()
+        deadline = time.monotonic() + timeout
+        found: list[dict[str, Any]] = []
+        while not found and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=500).values():
+                for record in records:
+                    envelope = decode_envelope(record.value)
+                    if envelope["type"] == event_type and \
+                            envelope["data"].get("manager_id") == manager_id:
+                        found.append(envelope)
+        assert found, f"no {event_type} for {manager_id} on {APPRAISALS_TOPIC}"
+        return found
+    finally:
+        consumer.close()
+
+
+def test_an_exit_waits_for_its_window_and_an_upheld_appeal_cancels_it_over_the_broker(
+        system: tuple[Api, Api], kafka_broker: Any) -> None:
     contracts, appraisal = system
     tag = uuid.uuid4().hex[:6].upper()
     hq = contracts.post("/api/v1/org-units", {
@@ -102,7 +130,7 @@ def test_exit_trigger_of_a_not_competent_manager_terminates_the_contract(
     units = [contracts.post("/api/v1/org-units", {
         "code": f"E{i}{tag}", "name": f"Enterprise {i}", "kind": "enterprise",
         "category": "commercial_competitive", "parent_id": hq["id"]}, expect=201).json()
-             for i in (1, 2)]
+             for i in (1, 2, 3)]
     for indicator in STANDARD_INDICATORS:
         contracts.post("/api/v1/indicators", {**indicator, "code": indicator["code"] + tag},
                        expect=201)
@@ -133,7 +161,7 @@ def test_exit_trigger_of_a_not_competent_manager_terminates_the_contract(
         signed.append(countersigner.post(f"/api/v1/contracts/{c['id']}/sign", {},
                                          expect=200).json())
         managers.append(m)
-    good, poor = managers
+    good, poor, appellant = managers
 
     def read_model_has(m: dict[str, Any]) -> bool:
         resp = appraisal.call("GET", f"/api/v1/managers/{m['id']}")
@@ -148,7 +176,8 @@ def test_exit_trigger_of_a_not_competent_manager_terminates_the_contract(
                    "appraisal read model")
 
     csv_lines = ["employee_no,year,indicator_code,value,rating,veto_hit,source"]
-    for m, (profit, roe) in ((good, ("1000", "8")), (poor, ("500", "4"))):
+    for m, (profit, roe) in ((good, ("1000", "8")), (poor, ("500", "4")),
+                             (appellant, ("800", "6"))):
         no = m["employee_no"]
         csv_lines += [f"{no},{YEAR},PROFIT{tag},{profit},,,finance-erp",
                       f"{no},{YEAR},ROE{tag},{roe},,,finance-erp",
@@ -158,29 +187,71 @@ def test_exit_trigger_of_a_not_competent_manager_terminates_the_contract(
     imported = appraisal.call("POST", "/api/v1/actuals/csv", 200,
                               data="\n".join(csv_lines).encode(),
                               headers={"Content-Type": "text/csv"}).json()
-    assert (imported["accepted"], imported["rejected"]) == (10, 0)
+    assert (imported["accepted"], imported["rejected"]) == (15, 0)
 
     started = appraisal.call("POST", "/api/v1/appraisal-runs", 202,
                              json={"year": YEAR, "org_unit_id": hq["id"]})
     run = eventually(lambda: (r := appraisal.get(started.headers["Location"]))["status"]
                      in ("done", "failed") and r, "the appraisal run")
-    assert (run["status"], run["scored"]) == ("done", 2), run
+    assert (run["status"], run["scored"]) == ("done", 3), run
     for action in ("review", "approve", "publish"):
         out = appraisal.post(f"/api/v1/appraisal-runs/{run['id']}/{action}", expect=200).json()
-        assert out["done"] == 2, out
-    assert out["events"] == {"appraisal.published": 2, "exit.triggered": 1}
+        assert out["done"] == 3, out
+    assert out["events"] == {"appraisal.published": 3, "exit.triggered": 2}
     results = {a["manager_id"]: a for a in appraisal.get(
         f"/api/v1/appraisals?year={YEAR}&run_id={run['id']}")["items"]}
     assert (results[poor["id"]]["grade"], results[poor["id"]]["outcome"]) == \
         ("not_competent", "incompetence_exit")
+    assert results[appellant["id"]]["outcome"] == "incompetence_exit"
     assert results[good["id"]]["outcome"] == "retain"
+    bootstrap = kafka_broker.bootstrap_servers
 
-    poor_contract = signed[1]["id"]
+    # Both exits reach the broker as pending, with their appeal deadline; nothing ends.
+    for m in (poor, appellant):
+        triggered = appraisal_events(bootstrap, "exit.triggered", m["id"])[0]["data"]
+        assert triggered["exit_state"] == "pending" and triggered["appeal_deadline"]
+    pending = appraisal.get("/api/v1/exit-decisions?state=pending")["items"]
+    assert {d["manager_id"] for d in pending} == {poor["id"], appellant["id"]}
+    time.sleep(3)  # the contracts consumer has had time to act on exit.triggered, if it did
+    contract_of = {m["id"]: c["id"] for m, c in zip(managers, signed, strict=True)}
+    for m in managers:
+        assert contracts.get(f"/api/v1/contracts/{contract_of[m['id']]}")["state"] == "active"
+
+    # The appellant appeals in time with their own token; HR re-scores with restated figures.
+    path = f"/api/v1/appraisals/{results[appellant['id']]['id']}"
+    mine = Api(appraisal.base, auth("manager", manager_id=appellant["id"]))
+    mine.post(f"{path}/appeal", {"reason": "profit restated by the auditor"}, expect=201)
+    refused = appraisal.post(f"{path}/appeal/decision", {"decision": "upheld", "note": "ok"},
+                             expect=409).json()
+    assert f"POST {path}/score" in refused["detail"], refused
+    no = appellant["employee_no"]
+    restated = [f"{no},{YEAR},PROFIT{tag},900,,,audit", f"{no},{YEAR},ROE{tag},7,,,audit"]
+    appraisal.call("POST", "/api/v1/actuals/csv", 200, data="\n".join(
+        [csv_lines[0], *restated]).encode(), headers={"Content-Type": "text/csv"})
+    for step in ("score", "review", "approve"):
+        appraisal.post(f"{path}/{step}", expect=200)
+    appraisal.post(f"{path}/appeal/decision", {"decision": "upheld", "note": "restated"},
+                   expect=200)
+    cancelled = appraisal_events(bootstrap, "exit.cancelled", appellant["id"])[0]["data"]
+    assert (cancelled["contract_terminated"], cancelled["outcome"]) == (False, "retain")
+
+    # The poor manager's window elapses without an appeal: the daily job confirms the exit.
+    closes = next(d for d in pending if d["manager_id"] == poor["id"])["appeal_closes_at"]
+    closed = appraisal.post("/api/v1/maintenance/exit-windows", {"as_of": closes},
+                            expect=200).json()
+    assert closed["confirmed"] == 1
+    confirmed = appraisal_events(bootstrap, "exit.confirmed", poor["id"])[0]["data"]
+    assert confirmed["because"] == "window_closed"
+
+    poor_contract = contract_of[poor["id"]]
     ended = eventually(
         lambda: (c := contracts.get(f"/api/v1/contracts/{poor_contract}"))["state"]
         == "terminated" and c, "the contracts service to terminate the contract")
     assert "grade_not_competent" in ended["end_reason"]
-    assert contracts.get(f"/api/v1/contracts/{signed[0]['id']}")["state"] == "active"
+    for m in (good, appellant):
+        assert contracts.get(f"/api/v1/contracts/{contract_of[m['id']]}")["state"] == "active"
+    assert contracts.get(f"/api/v1/managers/{appellant['id']}")["employment_status"] == \
+        "active"
     person = contracts.get(f"/api/v1/managers/{poor['id']}")
     assert (person["employment_status"], person["departure_reason"]) == \
         ("departed", "appraisal_exit")

@@ -83,6 +83,7 @@ def system(kafka_broker: Any, postgres_databases: Any, tmp_path: Path) -> Iterat
         "NOTIFICATIONS_DATABASE_URL": database_url, "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "TENURE_TOPIC_PREFIX": prefix, "TENURE_VAR_DIR": str(tmp_path), "LOG_JSON": "false",
         "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port),
+        "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
         "SMTP_SENDER": "tenure@example.com", "SMTP_TIMEOUT": "3",
         "NOTIFICATIONS_RETRY_FIRST_DELAY_SECONDS": "0.5",
         "NOTIFICATIONS_RETRY_CAP_SECONDS": "2", "NOTIFICATIONS_RETRY_MAX_ATTEMPTS": "20",

@@ -90,18 +90,21 @@ def test_demo_year_signs_everyone_appraises_and_exits_the_not_competent_manager(
     assert all(r["outcome"] != "incompetence_exit" for m, r in summary["results"].items()
                if m != exited["manager_id"])
 
-    # Contracts again: the exit terminated that one contract, and coverage shows it.
+    # Contracts again: pending through its appeal window, the exit changed nothing; once the
+    # window closed without an appeal, it terminated that one contract, and coverage shows it.
+    assert exited["state_while_pending"] == "active"
     assert exited["contract_state"] == "terminated"
     assert "grade_not_competent" in exited["end_reason"]
     assert summary["coverage_after"]["active"] == 49
 
     # Notifications: the manager's own inbox has the result and the exit notice ...
     kinds = {item["kind"] for item in summary["inbox"]}
-    assert {"contract_to_sign", "contract_in_force", "appraisal_result", "exit_notice"} <= kinds
-    # ... and both reached their mailbox over SMTP, with the subjects the inbox shows.
+    assert {"contract_to_sign", "contract_in_force", "appraisal_result", "exit_notice",
+            "exit_confirmed"} <= kinds
+    # ... and each reached their mailbox over SMTP, with the subjects the inbox shows.
     expected = {item["subject"] for item in summary["inbox"]
-                if item["kind"] in ("appraisal_result", "exit_notice")}
-    assert len(expected) == 2
+                if item["kind"] in ("appraisal_result", "exit_notice", "exit_confirmed")}
+    assert len(expected) == 3
 
     def subjects_mailed() -> set[str]:
         return {str(m["Subject"]) for m in smtp.mailbox.received

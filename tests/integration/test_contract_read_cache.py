@@ -16,12 +16,15 @@ import psycopg
 import pytest
 
 from services.contracts import create_app
+from services.contracts.events import handle_appraisal_outcome
+from shared.events.envelope import make_event
 from tests.conftest import auth, service_settings
 from tests.support.contracts_world import (
     Client,
     countersign,
     manager,
     sign_as_manager,
+    sign_both_sides,
     small_group,
     template,
 )
@@ -193,3 +196,28 @@ def test_a_signature_row_written_elsewhere_drops_the_cached_contract(
               "(%s, %s, 0, 'manager', 'paper', 'restored from the archive', now())",
               c["id"], c["documents"][0]["id"])
     assert eventually(lambda: len(cache), lambda n: n == 0) == 0
+
+
+def test_a_contract_terminated_by_an_exit_and_reinstated_is_read_fresh_each_time(
+        pg_api: Client, pg_app: Any) -> None:
+    c = cached_contract(pg_api, pg_app)
+    c = pg_api.post(f"/api/v1/contracts/{c['id']}/issue", expect=200).get_json()
+    sign_both_sides(pg_api, c)
+    eventually(lambda: pg_api.get(f"/api/v1/contracts/{c['id']}"),
+               lambda r: r.get_json()["state"] == "active")
+    data = {"manager_id": c["manager_id"], "contract_id": c["id"], "trigger": "veto",
+            "exit_decision_id": "d0000000-0000-4000-8000-00000000000e",
+            "appraisal_id": "a0000000-0000-4000-8000-00000000000e",
+            "triggers": [{"rule": "veto"}]}
+    for event_type, extra, state in (
+            ("exit.confirmed", {"because": "window_closed"}, "terminated"),
+            ("exit.cancelled", {"because": "appeal_upheld_passes",
+                                "contract_terminated": True}, "active")):
+        envelope = make_event(event_type, "/tenure/appraisal", c["manager_id"],
+                              {**data, **extra})
+        with pg_app.extensions["tenure_db"].unit_of_work() as session:
+            handle_appraisal_outcome(session, envelope)
+        seen = eventually(lambda: pg_api.get(f"/api/v1/contracts/{c['id']}"),
+                          lambda r, state=state: r.get_json()["state"] == state)
+        assert seen.get_json()["state"] == state
+    assert seen.get_json()["end_reason"] is None

@@ -28,7 +28,7 @@ CONTRACT_COLUMNS = (
     "id", "manager_id", "org_unit_id", "position", "start_date", "end_date", "term_years",
     "term_number", "max_consecutive_terms", "state", "version", "signatory", "template_id",
     "previous_contract_id", "issued_on", "signing_deadline", "signed_at", "signed_by",
-    "ended_at", "end_reason", "row_version", "signatures",
+    "ended_at", "end_reason", "appraisable", "row_version", "signatures",
 )
 
 

@@ -84,7 +84,7 @@ def test_weights_not_summing_to_100_are_refused_and_nothing_is_saved(api: Client
     bad[0]["weight"] = "40.01"
     resp = api.post("/api/v1/templates", {"name": "bad", "targets": bad}, expect=422)
     body = resp.get_json()
-    assert "indicators" in body["errors"]
+    assert "targets" in body["errors"]  # the field as sent
     assert "100.01" in json.dumps(body["errors"])
     assert api.get("/api/v1/templates").get_json() == []
 
@@ -94,7 +94,7 @@ def test_levels_out_of_order_name_the_indicator_line(api: Client) -> None:
     bad = [dict(t) for t in STANDARD_TARGETS]
     bad[2] = {**bad[2], "base": "60", "target": "65", "challenge": "70"}  # lower is better
     body = api.post("/api/v1/templates", {"name": "bad", "targets": bad}, expect=422).get_json()
-    assert any(k.startswith("indicators[2]") for k in body["errors"])
+    assert any(k.startswith("targets[2]") for k in body["errors"])
 
 
 def test_float_scores_are_refused(api: Client) -> None:

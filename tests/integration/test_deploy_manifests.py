@@ -40,7 +40,8 @@ PARTITIONS = 3
 
 # The processes every service runs (besides its API), and the extra ones some services have.
 COMMON_COMMANDS = {"migrate", "relay", "consume"}
-EXTRA_COMMANDS = {"contracts": {"expire"}, "notifications": {"deliver"}, "appraisal": {"remind"}}
+EXTRA_COMMANDS = {"contracts": {"expire"}, "notifications": {"deliver"},
+                  "appraisal": {"remind", "close-appeal-windows"}}
 WORKER_COMPONENTS = {"relay": "relay", "consumer": "consume", "deliver": "deliver"}
 
 Doc = dict[str, Any]
@@ -493,6 +494,15 @@ def test_contract_expiry_runs_daily_and_never_twice_at_once() -> None:
     assert len(cron["spec"]["schedule"].split()) == 5
     argv = _command(_main_container(cron)["command"])
     assert _flask_command(argv) == ("contracts", "expire")
+
+
+def test_appeal_windows_close_daily_and_never_twice_at_once() -> None:
+    cron = _named("CronJob", "appraisal-close-appeal-windows")
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    minute, hour, day, month, weekday = cron["spec"]["schedule"].split()
+    assert (day, month, weekday) == ("*", "*", "*") and minute.isdigit() and hour.isdigit()
+    argv = _command(_main_container(cron)["command"])
+    assert _flask_command(argv) == ("appraisal", "close-appeal-windows")
 
 
 def test_topics_job_creates_every_topic_the_code_uses() -> None:

@@ -114,7 +114,7 @@ def test_a_rendered_notice_goes_out_by_email(smtp_server: tuple[Mailbox, int]) -
     send_notice_email(settings(port), notice, render_notice(notice))
     send_notice_email(settings(port), notice, render_notice(notice), generation=1)
     first, resent = mailbox.received
-    assert first["Subject"] == "【任期制】刚性退出条款已触发"
+    assert first["Subject"] == "【任期制】退出决定待定：可于 2026-03-18 前申诉"
     assert first["To"].addresses[0].addr_spec == notice.recipient.email
     text = first.get_body(("plain",)).get_content()
     # The rule and the grade reach the reader in words, never as codes.
@@ -361,6 +361,12 @@ def receiver() -> Iterator[Receiver]:
 
 
 SECRET = "whsec-integration"
+# The receivers listen on loopback, which only an allowlisted host may be.
+LOCAL = frozenset({"127.0.0.1"})
+
+
+def local(url: str, **options: Any) -> WebhookEndpoint:
+    return WebhookEndpoint(url, SECRET, allowed_hosts=LOCAL, **options)
 
 
 def _notice() -> Any:
@@ -370,7 +376,7 @@ def _notice() -> Any:
 
 def test_the_receiver_gets_a_signed_notice_it_can_verify(receiver: Receiver) -> None:
     notice = _notice()
-    status = post_notice(WebhookEndpoint(receiver.url, SECRET), notice, render_notice(notice))
+    status = post_notice(local(receiver.url), notice, render_notice(notice))
     assert status == 204
     (got,) = receiver.requests
     assert verify_signature(SECRET, got.headers[TIMESTAMP_HEADER], got.body,
@@ -387,7 +393,7 @@ def test_the_receiver_gets_a_signed_notice_it_can_verify(receiver: Receiver) -> 
 
 def test_a_tampered_body_fails_verification(receiver: Receiver) -> None:
     notice = _notice()
-    post_notice(WebhookEndpoint(receiver.url, SECRET), notice, render_notice(notice))
+    post_notice(local(receiver.url), notice, render_notice(notice))
     (got,) = receiver.requests
     tampered = got.body.replace(b'"grade":"basically_competent"', b'"grade":"excellent"')
     assert tampered != got.body
@@ -404,7 +410,7 @@ def test_receiver_errors_are_classified(receiver: Receiver, status: int,
                                         retryable: bool) -> None:
     receiver.answer = lambda: (status, {})
     with pytest.raises(DeliveryError) as caught:
-        post_webhook(WebhookEndpoint(receiver.url, SECRET), {"x": 1}, event_id="e",
+        post_webhook(local(receiver.url), {"x": 1}, event_id="e",
                      notice_key="k")
     assert (caught.value.retryable, caught.value.code) == (retryable, status)
 
@@ -412,14 +418,14 @@ def test_receiver_errors_are_classified(receiver: Receiver, status: int,
 def test_a_redirect_is_not_followed_and_is_permanent(receiver: Receiver) -> None:
     receiver.answer = lambda: (301, {"Location": "http://127.0.0.1:9/elsewhere"})
     with pytest.raises(DeliveryError) as caught:
-        post_webhook(WebhookEndpoint(receiver.url, SECRET), {"x": 1}, event_id="e",
+        post_webhook(local(receiver.url), {"x": 1}, event_id="e",
                      notice_key="k")
     assert not caught.value.retryable
     assert len(receiver.requests) == 1
 
 
 def test_an_unreachable_receiver_is_retryable() -> None:
-    endpoint = WebhookEndpoint(f"http://127.0.0.1:{free_port()}/hook", SECRET, timeout=2)
+    endpoint = local(f"http://127.0.0.1:{free_port()}/hook", timeout=2)
     with pytest.raises(DeliveryError) as caught:
         post_webhook(endpoint, {"x": 1}, event_id="e", notice_key="k")
     assert caught.value.retryable
@@ -432,7 +438,7 @@ def test_a_slow_receiver_times_out_retryably(receiver: Receiver) -> None:
 
     receiver.answer = slow
     with pytest.raises(DeliveryError) as caught:
-        post_webhook(WebhookEndpoint(receiver.url, SECRET, timeout=0.3), {"x": 1},
+        post_webhook(local(receiver.url, timeout=0.3), {"x": 1},
                      event_id="e", notice_key="k")
     assert caught.value.retryable
 

@@ -8,6 +8,8 @@ from decimal import Decimal
 from services.appraisal.domain.errors import AppraisalInputInvalid, fail
 from services.appraisal.domain.numbers import HUNDRED, ONE, ZERO, is_finite_decimal, score2
 from services.appraisal.domain.scheme import Proportion, Scheme
+from services.appraisal.domain.vocabulary import TargetPart
+from shared.performance_contract import missing_part_message
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +53,8 @@ def compose(scheme: Scheme, organisational: Decimal | None, individual: Decimal 
     composed = ZERO
     if proportion.organisational > ZERO:
         if organisational is None:
-            raise fail(AppraisalInputInvalid, "targets",
-                       f"position {position or '(default)'} takes "
-                       f"{proportion.organisational} from the organisation's score, but "
-                       "there are no organisational scored lines")
+            raise fail(AppraisalInputInvalid, "targets", missing_part_message(
+                position, TargetPart.ORGANISATIONAL, proportion.organisational))
         adjusted = organisational if difficulty == ONE else score2(organisational * difficulty)
         cap = scheme.scoring.challenge_share * HUNDRED
         if rules.difficulty_capped and difficulty > ONE and adjusted > cap:
@@ -66,10 +66,8 @@ def compose(scheme: Scheme, organisational: Decimal | None, individual: Decimal 
         adjusted = organisational
     if proportion.individual > ZERO:
         if individual is None:
-            raise fail(AppraisalInputInvalid, "targets",
-                       f"position {position or '(default)'} takes {proportion.individual} "
-                       "from the manager's own score, but there are no individual scored "
-                       "lines")
+            raise fail(AppraisalInputInvalid, "targets", missing_part_message(
+                position, TargetPart.INDIVIDUAL, proportion.individual))
         composed += individual * proportion.individual
     return Composition(position, proportion, organisational, individual, difficulty, adjusted,
                        capped, score2(composed))

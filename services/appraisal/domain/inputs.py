@@ -24,6 +24,7 @@ from services.appraisal.domain.vocabulary import (
     TargetPart,
     TargetRole,
 )
+from shared.performance_contract import TargetLine, line_faults
 
 
 def _set(obj: object, name: str, value: object) -> None:
@@ -119,51 +120,13 @@ def _target_ok(t: IndicatorTarget) -> bool:
 
 
 def _check_target(t: IndicatorTarget, where: str, faults: Faults) -> None:
-    for name in ("weight", "base", "target", "challenge", "max_points"):
-        value = getattr(t, name)
-        if value is not None and not is_finite_decimal(value):
-            faults.add(f"{where}.{name}", "must be a finite Decimal")
-    if faults:
-        return
-    if t.role is TargetRole.SCORED:
-        if t.weight is None or t.weight <= ZERO:
-            faults.add(f"{where}.weight", "a scored line needs a weight greater than 0")
-        if t.kind is IndicatorKind.QUANTITATIVE:
-            _check_levels(t, where, faults)
-        if t.kind is IndicatorKind.KEY_TASK and (
-                isinstance(t.milestones, bool) or not isinstance(t.milestones, int)
-                or t.milestones < 1):
-            faults.add(f"{where}.milestones", "a key task needs at least one milestone")
-    elif t.weight is not None:
-        faults.add(f"{where}.weight", f"a {t.role} line carries no weight")
-    if t.max_points is not None:
-        if t.role not in (TargetRole.BONUS, TargetRole.PENALTY):
-            faults.add(f"{where}.max_points", "only bonus and penalty lines have max_points")
-        elif t.max_points < ZERO:
-            faults.add(f"{where}.max_points", "must not be negative")
-    if t.main and not (t.role is TargetRole.SCORED and t.kind is IndicatorKind.QUANTITATIVE):
-        faults.add(f"{where}.main", "only a scored quantitative line can be a main indicator")
-
-
-def _check_levels(t: IndicatorTarget, where: str, faults: Faults) -> None:
-    base, target, challenge = t.base, t.target, t.challenge
-    if base is None or target is None or challenge is None:
-        for name in ("base", "target", "challenge"):
-            if getattr(t, name) is None:
-                faults.add(f"{where}.{name}",
-                           "a scored quantitative line needs base, target and challenge")
-        return
-    if t.direction is Direction.HIGHER_IS_BETTER:
-        if not base < target:
-            faults.add(f"{where}.target", f"must be above base ({base}): higher is better")
-        if not target < challenge:
-            faults.add(f"{where}.challenge",
-                       f"must be above target ({target}): higher is better")
-    else:
-        if not base > target:
-            faults.add(f"{where}.target", f"must be below base ({base}): lower is better")
-        if not target > challenge:
-            faults.add(f"{where}.challenge", f"must be below target ({target}): lower is better")
+    """The detailed check: the shared rules of a line (shared/performance_contract.py), as
+    far as scoring needs them, each fault under `targets[<code>].<field>`."""
+    line = TargetLine(indicator_code=t.code, role=t.role, weight=t.weight, base=t.base,
+                      target=t.target, challenge=t.challenge, main=t.main, part=t.part,
+                      max_points=t.max_points, milestones=t.milestones)
+    for name, message in line_faults(line, t.kind, t.direction, contract=False):
+        faults.add(f"{where}.{name}", message)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,13 @@ from itertools import pairwise
 from typing import Any
 
 from services.appraisal.domain.errors import SchemeInvalid
+from services.appraisal.domain.exit_decisions import (
+    DEFAULT_APPEAL_WINDOW_DAYS,
+    DEFAULT_APPEAL_WINDOW_ZONE,
+    MAX_APPEAL_WINDOW_DAYS,
+    MIN_APPEAL_WINDOW_DAYS,
+    zone_of,
+)
 from services.appraisal.domain.frozen import FrozenMap
 from services.appraisal.domain.numbers import CENT, ONE, ZERO, places
 from services.appraisal.domain.parsing import Faults
@@ -25,6 +32,14 @@ from services.appraisal.domain.vocabulary import (
     Grade,
     TenureOutcome,
     VetoMode,
+)
+from shared.performance_contract import (
+    DEFAULT_PROPORTION,
+    POSITION_PROPORTIONS,
+    TENURE_ANNUAL_SHARE,
+    TENURE_TARGETS_SHARE,
+    Proportion,
+    proportion_for,
 )
 
 SLUG = re.compile(r"^[a-z][a-z0-9_]{1,47}$")
@@ -40,14 +55,6 @@ def _frozen_map(obj: object, name: str) -> None:
 
 
 # --- the sections of a scheme ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Proportion:
-    """How a manager's score splits between the organisation's and their own indicators."""
-
-    organisational: Decimal
-    individual: Decimal
 
 
 DEFAULT_RATINGS = {"A": Decimal("1.20"), "B": Decimal("1.00"), "C": Decimal("0.80"),
@@ -74,15 +81,18 @@ class ScoringRules:
 
 
 def _default_positions() -> dict[str, Proportion]:
-    return {"chair": Proportion(Decimal("1.00"), Decimal("0.00")),
-            "general_manager": Proportion(Decimal("1.00"), Decimal("0.00"))}
+    return dict(POSITION_PROPORTIONS)
 
 
 @dataclass(frozen=True)
 class CompositionRules:
-    """Organisational vs individual proportions by position, and the difficulty coefficient."""
+    """Organisational vs individual proportions by position, and the difficulty coefficient.
 
-    default: Proportion = Proportion(Decimal("0.50"), Decimal("0.50"))
+    The defaults are the shared composition rule (shared/performance_contract.py), the one
+    the contracts service checks targets against.
+    """
+
+    default: Proportion = DEFAULT_PROPORTION
     positions: Mapping[str, Proportion] = field(default_factory=_default_positions)
     difficulty_min: Decimal = Decimal("0.80")
     difficulty_max: Decimal = Decimal("1.20")
@@ -93,9 +103,7 @@ class CompositionRules:
         _frozen_map(self, "positions")
 
     def for_position(self, position: str | None) -> Proportion:
-        if position is None:
-            return self.default
-        return self.positions.get(position, self.default)
+        return proportion_for(position, self.positions, self.default)
 
 
 @dataclass(frozen=True)
@@ -174,6 +182,10 @@ class ExitRules:
     tenure_not_passed_enabled: bool = True
     #: Grades that lead to bottom-grade adjustment (moved or demoted), never a percentage.
     bottom_grades: frozenset[Grade] = frozenset({Grade.BASICALLY_COMPETENT})
+    #: Calendar days after publication to appeal; an exit waits them out (exit_decisions.py).
+    appeal_window_days: int = DEFAULT_APPEAL_WINDOW_DAYS
+    #: The zone whose calendar days count for the window (an IANA name).
+    appeal_window_zone: str = DEFAULT_APPEAL_WINDOW_ZONE
 
     def __post_init__(self) -> None:
         if not isinstance(self.bottom_grades, frozenset):
@@ -184,8 +196,8 @@ class ExitRules:
 class TenureRules:
     """The tenure appraisal: annual scores vs tenure targets, and the outcome thresholds."""
 
-    annual_share: Decimal = Decimal("0.60")
-    targets_share: Decimal = Decimal("0.40")
+    annual_share: Decimal = TENURE_ANNUAL_SHARE
+    targets_share: Decimal = TENURE_TARGETS_SHARE
     #: Weights of the term's years, oldest first (sum 1); None: the plain mean.
     year_weights: tuple[Decimal, ...] | None = None
     renew_min: Decimal = Decimal("80.00")
@@ -427,6 +439,15 @@ def _exits_faults(r: ExitRules, faults: Faults) -> None:
         if grade not in (Grade.COMPETENT, Grade.BASICALLY_COMPETENT, Grade.NOT_COMPETENT):
             faults.add(p + "bottom_grades",
                        f"{grade}: only competent, basically_competent or not_competent")
+    days = r.appeal_window_days
+    if isinstance(days, bool) or not isinstance(days, int) or not (
+            MIN_APPEAL_WINDOW_DAYS <= days <= MAX_APPEAL_WINDOW_DAYS):
+        faults.add(p + "appeal_window_days", f"must be a whole number of calendar days from "
+                   f"{MIN_APPEAL_WINDOW_DAYS} to {MAX_APPEAL_WINDOW_DAYS}")
+    try:
+        zone_of(r.appeal_window_zone)
+    except (ValueError, TypeError):
+        faults.add(p + "appeal_window_zone", "must be a time zone name such as Asia/Shanghai")
 
 
 def _tenure_faults(r: TenureRules, faults: Faults) -> None:

@@ -211,7 +211,8 @@ CODECS: dict[type, dict[str, Codec]] = {
                 "main_completion_min": DEC, "failed_years_enabled": BOOL,
                 "failed_years_count": INT, "failed_years_mode": _enum(FailedYearsMode),
                 "veto_enabled": BOOL, "tenure_not_passed_enabled": BOOL,
-                "bottom_grades": GRADE_SET},
+                "bottom_grades": GRADE_SET, "appeal_window_days": INT,
+                "appeal_window_zone": STR},
     TenureRules: {"annual_share": DEC, "targets_share": DEC, "year_weights": DEC_LIST_OPT,
                   "renew_min": DEC, "conditions_min": DEC},
 }

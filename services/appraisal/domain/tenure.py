@@ -103,8 +103,10 @@ def appraise_tenure(scheme: Scheme, annual: Sequence[PastYear],
         t_score = None
     if t_score is None and rules.targets_share > ZERO:
         raise fail(AppraisalInputInvalid, "targets",
-                   f"the scheme weighs tenure targets at {rules.targets_share}: give scored "
-                   "tenure targets or targets_score")
+                   f"the scheme weighs tenure targets at {rules.targets_share}, but the tenure "
+                   "performance contract has no scored targets: set them in the contracts "
+                   "service (before it is signed: PUT .../documents/{id}/targets; after: an "
+                   "amendment with tenure_targets), or give targets_score")
     score = score2(annual_score * rules.annual_share
                    + (ZERO if t_score is None else t_score) * rules.targets_share)
     vetoes = [s.code for s in scores if s.rule is ScoreRule.VETO_HIT]

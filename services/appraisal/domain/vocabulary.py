@@ -1,58 +1,29 @@
-"""The words of appraisal: indicator kinds and roles, grades, outcomes, exit rules, departures."""
+"""The words of appraisal: indicator kinds and roles, grades, outcomes, exit rules, departures.
+
+The words shared with the contracts service (indicator kinds, directions, target roles and
+parts, grades) are defined once in `shared/vocabulary.py` and re-exported here.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-
-class IndicatorKind(StrEnum):
-    QUANTITATIVE = "quantitative"
-    QUALITATIVE = "qualitative"
-    KEY_TASK = "key_task"
-
-
-class Direction(StrEnum):
-    """Same values as the contracts service; "higher" and "lower" are accepted as aliases."""
-
-    HIGHER_IS_BETTER = "higher_is_better"
-    LOWER_IS_BETTER = "lower_is_better"
-
-    @classmethod
-    def _missing_(cls, value: object) -> Direction | None:
-        return {"higher": cls.HIGHER_IS_BETTER, "lower": cls.LOWER_IS_BETTER}.get(
-            value if isinstance(value, str) else "")
-
-
-class TargetRole(StrEnum):
-    """How a line counts: weighted score, a red line (veto), or capped bonus / penalty points."""
-
-    SCORED = "scored"
-    VETO = "veto"
-    BONUS = "bonus"
-    PENALTY = "penalty"
-
-
-class TargetPart(StrEnum):
-    """Whether a line measures the enterprise as a whole or the manager's own duties."""
-
-    ORGANISATIONAL = "organisational"
-    INDIVIDUAL = "individual"
-
-
-class Grade(StrEnum):
-    EXCELLENT = "excellent"
-    GOOD = "good"
-    COMPETENT = "competent"
-    BASICALLY_COMPETENT = "basically_competent"
-    NOT_COMPETENT = "not_competent"
-
-
-#: Best first. `GRADE_RANK[g]` is 0 for excellent and 4 for not competent.
-GRADE_ORDER: tuple[Grade, ...] = (
-    Grade.EXCELLENT, Grade.GOOD, Grade.COMPETENT, Grade.BASICALLY_COMPETENT, Grade.NOT_COMPETENT,
+from shared.vocabulary import (
+    GRADE_ORDER,
+    GRADE_RANK,
+    LOWEST_GRADE,
+    Direction,
+    Grade,
+    IndicatorKind,
+    TargetPart,
+    TargetRole,
 )
-GRADE_RANK: dict[Grade, int] = {g: i for i, g in enumerate(GRADE_ORDER)}
-LOWEST_GRADE = Grade.NOT_COMPETENT
+
+__all__ = [
+    "EXIT_RULE_PRECEDENCE", "GRADE_ORDER", "GRADE_RANK", "LOWEST_GRADE", "BelowBaseRule",
+    "DepartureReason", "Direction", "ExitRule", "FailedYearsMode", "Grade", "IndicatorKind",
+    "Outcome", "TargetPart", "TargetRole", "TenureOutcome", "VetoMode", "one_grade_down",
+]
 
 
 def one_grade_down(grade: Grade) -> Grade:

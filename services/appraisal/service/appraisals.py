@@ -205,7 +205,7 @@ def score_one(db: Database, actor: Principal, appraisal_id: str, expected: int |
         a = visible_appraisal(s, scope, appraisal_id, lock=True)
         check_version(expected, a.row_version)
         if a.state not in TRANSITIONS["score"][0]:
-            raise IllegalTransition("score", a.state)
+            raise IllegalTransition("score", a.state, a.id)
         contract = s.get(Contract, a.contract_id)
         if contract is None:
             raise not_found("contract", a.contract_id)

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from services.appraisal import domain as d
 from services.appraisal.models import Manager, OrgUnit, SchemeRecord
-from shared.auth import APPRAISER, HR_ADMIN, SERVICE, Principal
+from shared import audit
+from shared.auth import APPRAISER, GROUP_WIDE_WRITERS, HR_ADMIN, SERVICE, Principal
 from shared.errors import ApiProblem, not_found
 
 #: States in which actuals and scores may still change (a run or a single score).
@@ -112,6 +113,11 @@ def resolve_scope(s: Session, principal: Principal) -> Scope:
     return Scope(path=None, manager_id=principal.manager_id or "-", subject=principal.subject)
 
 
+def audit_units(s: Session, principal: Principal) -> Select[Any] | None:
+    """The units whose audit trail the caller reads: None for the whole group."""
+    return audit.subtree_units(OrgUnit, resolve_scope(s, principal).path)
+
+
 def require_write(scope: Scope) -> None:
     if not scope.can_write:
         raise ApiProblem(403, "Forbidden", "Only HR administrators can change this")
@@ -120,7 +126,8 @@ def require_write(scope: Scope) -> None:
 def require_group_wide(scope: Scope) -> None:
     require_write(scope)
     if scope.path is not None:
-        raise ApiProblem(403, "Forbidden", "Only a group-wide HR administrator can change this")
+        raise ApiProblem(403, "Forbidden", f"Only {GROUP_WIDE_WRITERS} may change this: it "
+                         "is shared by the whole group")
 
 
 def unit_path(s: Session, unit_id: str | None) -> str | None:

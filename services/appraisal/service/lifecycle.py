@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Text, and_, cast, or_, select
@@ -24,6 +24,7 @@ from services.appraisal.models import (
     Appeal,
     Appraisal,
     AppraisalLog,
+    ExitDecision,
     Manager,
     OrgUnit,
     SelfReport,
@@ -35,6 +36,7 @@ from services.appraisal.service.common import (
     OPEN_STATES,
     Scope,
     line_code,
+    load_scheme_book,
     new_id,
     unit_path,
     utcnow,
@@ -54,11 +56,43 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
+API = "/api/v1/appraisals"
+
+
+def steps_to_approved(state: str, appraisal_id: str) -> list[str]:
+    """The calls that bring an appraisal from `state` to approved, in order."""
+    path = f"{API}/{appraisal_id}"
+    steps = {"open": ["score", "review", "approve"],
+             "actuals_submitted": ["score", "review", "approve"],
+             "scored": ["review", "approve"], "reviewed": ["approve"]}.get(state, [])
+    return [f"POST {path}/{step}" for step in steps]
+
+
+def next_step_hint(action: str, state: str, appraisal_id: str | None) -> str:
+    """What to do instead of a refused transition (every 409 says what to do next)."""
+    path = f"{API}/{appraisal_id or '<id>'}"
+    if state == "published":
+        return (f"a published result changes only through an appeal: POST {path}/appeal "
+                "(the manager, or HR on their behalf), then score, review and approve it, "
+                f"then HR decides the appeal with POST {path}/appeal/decision")
+    if action == "appeal":
+        return ("only a published result can be appealed; if an appeal is already open, HR "
+                f"decides it with POST {path}/appeal/decision")
+    order = ("score", "review", "approve", "publish")
+    if action in order[1:]:
+        needed = [step for step in steps_to_approved(state, appraisal_id or "<id>")
+                  if order.index(step.rsplit("/", 1)[1]) < order.index(action)]
+        if needed:
+            return "first " + ", then ".join(needed)
+    return "read the appraisal's state and history, then take the step its state allows"
+
+
 class IllegalTransition(ApiProblem):
-    def __init__(self, action: str, state: str) -> None:
+    def __init__(self, action: str, state: str, appraisal_id: str | None = None) -> None:
         allowed = ", ".join(TRANSITIONS[action][0])
         super().__init__(409, "Conflict",
-                         f"Cannot {action} an appraisal that is {state} (only from {allowed})",
+                         f"Cannot {action} an appraisal that is {state} (only from {allowed}): "
+                         + next_step_hint(action, state, appraisal_id),
                          errors={"state": [f"is {state}"]})
 
 
@@ -182,8 +216,9 @@ def event_data(a: Appraisal, m: Manager | None) -> dict[str, Any]:
 
 
 def emit(s: Session, event_type: str, a: Appraisal, m: Manager | None,
-         sink: list[dict[str, Any]] | None = None, **extra: Any) -> None:
-    """Record an event in the outbox now, or into `sink` for one bulk insert later."""
+         sink: list[dict[str, Any]] | None = None, **extra: Any) -> str:
+    """Record an event in the outbox now, or into `sink` for one bulk insert later; returns
+    the event's id."""
     data = event_data(a, m)
     unit = s.get(OrgUnit, a.org_unit_id) if a.org_unit_id else None
     data["org_unit_name"] = unit.name if unit is not None else None
@@ -192,15 +227,18 @@ def emit(s: Session, event_type: str, a: Appraisal, m: Manager | None,
                     self_report_due=a.self_report_due)
     data.update(extra)
     if sink is None:
-        record_event(s, outbox, event_type, a.manager_id, data)
-    else:
-        sink.append(outbox_row(event_type, a.manager_id, data))
+        return str(record_event(s, outbox, event_type, a.manager_id, data)["event_id"])
+    sink.append(outbox_row(event_type, a.manager_id, data))
+    return str(sink[-1]["event_id"])
 
 
 def publish_events(s: Session, a: Appraisal, m: Manager | None,
-                   sink: list[dict[str, Any]] | None = None) -> list[str]:
-    """appraisal.published; exit.triggered when triggers fired; tenure.concluded for a
-    tenure appraisal. Returns the event types recorded."""
+                   sink: list[dict[str, Any]] | None = None, actor: str | None = None,
+                   *, upheld_appeal: bool = False) -> list[str]:
+    """appraisal.published; for an exit, its exit decision (exit.triggered: pending through
+    the appeal window); tenure.concluded for a tenure appraisal. A publication that closes an
+    upheld appeal settles the exit decision the appeal held instead (exit.confirmed or
+    exit.cancelled). Returns the event types recorded."""
     result = a.trace or {}
     scored = {"score": a.total, "grade": a.grade, "outcome": a.outcome,
               "scheme_code": a.scheme_code, "scheme_version": a.scheme_version}
@@ -209,12 +247,21 @@ def publish_events(s: Session, a: Appraisal, m: Manager | None,
     triggers = [{"rule": t["rule"], "description": t.get("reason", ""),
                  "evidence": t.get("evidence", {})}
                 for t in result.get("exit_triggers") or []]
-    if triggers and a.outcome == d.Outcome.INCOMPETENCE_EXIT.value:
-        first = next((t for t in triggers if t["rule"] == a.exit_rule), triggers[0])
-        emit(s, "exit.triggered", a, m, sink, **scored, trigger=first["rule"],
-             rule=first["rule"],
-             rule_description=first["description"], reason=first["description"],
-             triggers=triggers)
+    exits = a.outcome == d.Outcome.INCOMPETENCE_EXIT.value
+    # Only an upheld appeal's publication can find a decision its appeal holds.
+    held = s.scalar(select(ExitDecision).where(
+        ExitDecision.appraisal_id == a.id,
+        ExitDecision.state.in_([str(x) for x in d.UNDER_APPEAL])).with_for_update()
+    ) if upheld_appeal else None
+    if held is not None:
+        step = d.ExitDecisionStep.UPHELD_STILL_EXITS if exits else \
+            d.ExitDecisionStep.UPHELD_PASSES
+        if exits:
+            held.triggers, held.rule = triggers, a.exit_rule
+        sent += settle_exit(s, held, step, actor or a.published_by or "", a, m, sink)
+    elif exits:
+        decision = open_exit_decision(s, a, triggers)
+        emit_decision(s, "exit.triggered", decision, a, m, sink, **scored)
         sent.append("exit.triggered")
     if a.kind == "tenure":
         emit(s, "tenure.concluded", a, m, sink, **{**scored, "outcome": a.tenure_outcome},
@@ -222,6 +269,112 @@ def publish_events(s: Session, a: Appraisal, m: Manager | None,
              deferred=(result.get("deferred") or None))
         sent.append("tenure.concluded")
     return sent
+
+
+# --- exit decisions -------------------------------------------------------------------------------
+
+
+def window_of(s: Session, a: Appraisal, published_at: datetime | None = None
+              ) -> d.AppealWindow:
+    """The appeal window of the appraisal's last publication, under its own scheme's rules
+    (the scheme book is read once per unit of work)."""
+    book = s.info.get("scheme_book")
+    if book is None:
+        book = s.info["scheme_book"] = load_scheme_book(s)
+    try:
+        rules = book.get(a.scheme_code or d.GROUP_DEFAULT_CODE, a.scheme_version).exits
+    except d.SchemeNotFound:
+        rules = d.DEFAULT_SCHEME.exits
+    when = published_at or a.published_at or utcnow()
+    if when.tzinfo is None:  # SQLite returns naive UTC
+        when = when.replace(tzinfo=UTC)
+    return d.appeal_window(when, rules.appeal_window_days, rules.appeal_window_zone)
+
+
+def open_exit_decision(s: Session, a: Appraisal, triggers: list[dict[str, Any]]
+                       ) -> ExitDecision:
+    """A new exit decision, pending until its appeal window closes."""
+    now = utcnow()
+    window = window_of(s, a)
+    decision = ExitDecision(
+        id=new_id(), appraisal_id=a.id, manager_id=a.manager_id, contract_id=a.contract_id,
+        org_unit_id=a.org_unit_id, year=a.year, kind=a.kind,
+        state=d.ExitDecisionState.PENDING.value, rule=a.exit_rule, triggers=triggers,
+        published_at=window.published_at, window_days=window.days, window_zone=window.zone,
+        last_day=window.last_day, closes_at=window.closes_at, events=[], row_version=1,
+        created_at=now, updated_at=now)
+    s.add(decision)
+    return decision
+
+
+def decision_facts(decision: ExitDecision) -> dict[str, Any]:
+    """What every exit.* event says about the decision."""
+    triggers = list(decision.triggers or [])
+    first = next((t for t in triggers if t.get("rule") == decision.rule),
+                 triggers[0] if triggers else {})
+    rule = decision.rule or first.get("rule") or (
+        "tenure_not_passed" if decision.kind == "tenure" else "unspecified")
+    closes = decision.closes_at
+    if closes.tzinfo is None:
+        closes = closes.replace(tzinfo=UTC)
+    return {"exit_decision_id": decision.id, "exit_state": decision.state,
+            "trigger": rule, "rule": rule, "rule_description": first.get("description", ""),
+            "reason": first.get("description", ""), "triggers": triggers,
+            "appeal_deadline": decision.last_day.isoformat(),
+            "appeal_closes_at": closes.astimezone(UTC).isoformat(),
+            "appeal_window_days": decision.window_days,
+            "appeal_window_zone": decision.window_zone}
+
+
+def emit_decision(s: Session, event_type: str, decision: ExitDecision, a: Appraisal,
+                  m: Manager | None, sink: list[dict[str, Any]] | None = None,
+                  **extra: Any) -> str:
+    """An exit.* event about the decision, remembered in the decision's own list."""
+    event_id = emit(s, event_type, a, m, sink, **{**decision_facts(decision), **extra})
+    decision.events = [*(decision.events or []),
+                       {"type": event_type, "id": event_id, "at": utcnow().isoformat()}]
+    return event_id
+
+
+def settle_exit(s: Session, decision: ExitDecision, step: d.ExitDecisionStep, actor: str,
+                a: Appraisal, m: Manager | None, sink: list[dict[str, Any]] | None = None
+                ) -> list[str]:
+    """Move the decision by `step`; exit.confirmed when it is confirmed for the first time
+    (the contract is terminated), exit.cancelled when it is cancelled (the contract is
+    reinstated if it had been terminated). Returns the event types recorded."""
+    before = decision.state
+    after = d.next_exit_state(before, step)
+    now = utcnow()
+    decision.state = after.value
+    decision.row_version += 1
+    decision.updated_at = now
+    scored = {"score": a.total, "grade": a.grade, "outcome": a.outcome,
+              "tenure_outcome": a.tenure_outcome}
+    if d.terminates_contract(before, after):
+        decision.confirmed_at, decision.confirmed_by = now, actor
+        decision.confirmed_because = step.value
+        emit_decision(s, "exit.confirmed", decision, a, m, sink, because=step.value,
+                      confirmed_at=now.isoformat(), confirmed_by=actor, **scored)
+        return ["exit.confirmed"]
+    if after is d.ExitDecisionState.CANCELLED:
+        decision.cancelled_at, decision.cancelled_by = now, actor
+        confirmed = next((e["id"] for e in decision.events or []
+                          if e["type"] == "exit.confirmed"), None)
+        emit_decision(s, "exit.cancelled", decision, a, m, sink, because=step.value,
+                      appeal_id=decision.appeal_id, cancelled_at=now.isoformat(),
+                      cancelled_by=actor,
+                      contract_terminated=d.reinstates_contract(before, after),
+                      confirmed_event_id=confirmed, **scored)
+        return ["exit.cancelled"]
+    return []
+
+
+def live_exit_decision(s: Session, appraisal_id: str) -> ExitDecision | None:
+    """The appraisal's exit decision that is not cancelled (at most one), locked."""
+    return s.scalar(select(ExitDecision).where(
+        ExitDecision.appraisal_id == appraisal_id,
+        ExitDecision.state.in_([str(x) for x in d.LIVE_STATES]))
+        .order_by(ExitDecision.created_at.desc()).limit(1).with_for_update())
 
 
 # --- transitions ----------------------------------------------------------------------------------
@@ -232,10 +385,11 @@ ROLES_FOR = {"submit": (HR_ADMIN, SERVICE), "review": (HR_ADMIN, APPRAISER),
 
 def apply_transition(s: Session, a: Appraisal, action: str, actor: str, note: str = "",
                      conditions: str | None = None, manager: Manager | None = None,
-                     sink: list[dict[str, Any]] | None = None) -> None:
+                     sink: list[dict[str, Any]] | None = None, *,
+                     upheld_appeal: bool = False) -> None:
     allowed, target = TRANSITIONS[action]
     if a.state not in allowed:
-        raise IllegalTransition(action, a.state)
+        raise IllegalTransition(action, a.state, a.id)
     if action == "review" and not a.complete:
         stored = a.trace or {}
         missing = [line[0] for line in stored.get("lines", [])
@@ -249,7 +403,10 @@ def apply_transition(s: Session, a: Appraisal, action: str, actor: str, note: st
         a.self_report = self_report_at_review(s, a)
     if action == "publish" and s.scalar(select(Appeal.id).where(
             Appeal.appraisal_id == a.id, Appeal.status == "open")):
-        raise ApiProblem(409, "Conflict", "An appeal is open: publish through its decision",
+        raise ApiProblem(409, "Conflict",
+                         "An appeal is open: its decision publishes the result. Decide it with "
+                         f"POST {API}/{a.id}/appeal/decision: upheld publishes this approved "
+                         "result, rejected restores the one published before",
                          errors={"appeal": ["open"]})
     before = a.state
     now = utcnow()
@@ -267,7 +424,8 @@ def apply_transition(s: Session, a: Appraisal, action: str, actor: str, note: st
     elif action == "publish":
         a.published_at = now
         a.published_by = actor
-        publish_events(s, a, manager or s.get(Manager, a.manager_id), sink)
+        publish_events(s, a, manager or s.get(Manager, a.manager_id), sink, actor,
+                       upheld_appeal=upheld_appeal)
     record_step(s, a, action, before, actor, note)
 
 

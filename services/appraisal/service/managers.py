@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -14,6 +14,7 @@ from services.appraisal.events import record_departure
 from services.appraisal.models import Contract, Departure, Manager, OrgUnit, TargetSet
 from services.appraisal.service.common import (
     Page,
+    load_scheme_book,
     paginate,
     require_write,
     resolve_scope,
@@ -27,6 +28,7 @@ from shared.db import Database
 def manager_view(s: Session, m: Manager) -> dict[str, Any]:
     contracts = list(s.scalars(select(Contract).where(Contract.manager_id == m.id)
                                .order_by(Contract.start_date)))
+    book = load_scheme_book(s)
     sets = list(s.scalars(select(TargetSet).where(TargetSet.manager_id == m.id)
                           .order_by(TargetSet.year)))
     return {
@@ -43,8 +45,20 @@ def manager_view(s: Session, m: Manager) -> dict[str, Any]:
             "target_sets": [{"document_id": t.id, "kind": t.kind, "year": t.year or None,
                              "locked": t.locked, "targets": t.targets}
                             for t in sets if t.contract_id == c.id],
+            "appraisable": appraisable_view(book, c,
+                                            [t for t in sets if t.contract_id == c.id]),
         } for c in contracts],
     }
+
+
+def appraisable_view(book: d.SchemeBook, c: Contract, sets: Sequence[TargetSet]
+                     ) -> dict[str, Any]:
+    """Whether this service can score the contract under the schemes that apply to it."""
+    annual = {t.year: t.targets for t in sets if t.kind == "annual"}
+    tenure = next((t.targets for t in sets if t.kind == "tenure"), None)
+    return d.contract_appraisability(
+        lambda year: book.resolve(c.layer, c.category, c.position, year=year)[0],
+        c.position, annual, tenure, c.end_date.year).as_dict()
 
 
 def get_manager(db: Database, actor: Principal, manager_id: str) -> dict[str, Any]:

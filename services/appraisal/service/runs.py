@@ -67,6 +67,7 @@ from services.appraisal.service.common import (
 )
 from services.appraisal.service.lifecycle import ROLES_FOR, apply_transition
 from services.appraisal.service.results import regrade, result_fields
+from shared import audit
 from shared.auth import Principal
 from shared.db import Database, bulk_insert
 from shared.errors import ApiProblem, not_found
@@ -119,7 +120,7 @@ def start_run(db: Database, actor: Principal, data: Mapping[str, Any]) -> Apprai
 
 def start_run_worker(db: Database, run_id: str) -> threading.Thread:
     """Run beside the request; progress lives in the run's row."""
-    worker = threading.Thread(target=execute_run, args=(db, run_id),
+    worker = threading.Thread(target=audit.as_requester(execute_run, db, run_id),
                               name=f"appraisal-run-{run_id}", daemon=True)
     worker.start()
     return worker
@@ -274,6 +275,14 @@ def _execute(db: Database, run_id: str, workers: int | None = None) -> None:
         timings["total_s"] = round(time.perf_counter() - started, 3)
         grades = Counter(g for _, g, _ in final.values())
         outcomes = Counter(o for _, _, o in final.values())
+        # COPY and Core bypass the ORM listener: one audit record per scored appraisal.
+        units = {(c.manager_id, c.contract_id): c.org_unit_id for c in cands}
+        audit.record_many(ws, ({"object_type": "appraisals", "object_id": appraisal_id,
+                                "action": "scored", "org_unit_id": units.get(key),
+                                "after": {"run_id": run_id, "manager_id": key[0],
+                                          "contract_id": key[1], "grade": grade,
+                                          "outcome": outcome}}
+                               for key, (appraisal_id, grade, outcome) in final.items()))
         ws.execute(update(AppraisalRun).where(AppraisalRun.id == run_id).values(
             status="done", finished_at=utcnow(), processed=len(cands), scored=len(final),
             skipped=len(skips), skips=[x.as_dict() for x in skips[:MAX_SKIPS_KEPT]],

@@ -11,6 +11,7 @@ from services.contracts.domain.errors import DomainError, TermInvalid
 from services.contracts.domain.targets import TargetLine
 from services.contracts.domain.terms import ExistingTerm, find_overlap, term_end
 from services.contracts.domain.vocabulary import Position
+from shared.performance_contract import composition_faults, proportion_for
 
 MAX_TERM_YEARS = 10
 
@@ -28,6 +29,7 @@ class ContractTemplateView:
     max_consecutive_terms: int
     signing_deadline_days: int
     targets: tuple[TargetLine, ...]
+    tenure_targets: tuple[TargetLine, ...] = ()
 
 
 def check_template(t: ContractTemplateView) -> None:
@@ -113,9 +115,16 @@ class BulkDecision:
 
 #: Skip reasons, in the order they are checked: the first that applies is reported.
 SKIP_REASONS: tuple[str, ...] = (
-    "manager_inactive", "template_does_not_match", "overlapping_contract",
-    "renewal_limit_reached",
+    "manager_inactive", "template_does_not_match", "targets_not_appraisable",
+    "overlapping_contract", "renewal_limit_reached",
 )
+
+
+def targets_fit(template: ContractTemplateView, position: Position | str) -> bool:
+    """Whether the template's annual targets can be appraised for the position under the
+    shared composition rule (a template for any position may suit some positions only)."""
+    return not template.targets or not composition_faults(
+        template.targets, proportion_for(str(position)), str(position))
 
 
 def plan_bulk_issue(candidates: Iterable[BulkCandidate], template: ContractTemplateView,
@@ -124,7 +133,10 @@ def plan_bulk_issue(candidates: Iterable[BulkCandidate], template: ContractTempl
     """Decide, per candidate in the given order, whether to issue the template from `start`.
 
     A candidate is skipped when departed (`manager_inactive`), outside the template's layer,
-    category or position (`template_does_not_match`), already holding a contract that
+    category or position (`template_does_not_match`), in a position the template's targets
+    cannot be appraised for (`targets_not_appraisable`: e.g. a general manager, scored on
+    the organisation alone, from a template with individual lines only), already holding
+    a contract that
     overlaps the new term (`overlapping_contract`), or at the limit of consecutive terms
     (`renewal_limit_reached`); the first reason in that order is reported. A manager listed
     twice is planned once: the second entry would overlap the first.
@@ -133,6 +145,7 @@ def plan_bulk_issue(candidates: Iterable[BulkCandidate], template: ContractTempl
     """
     end = term_end(start, template.term_years)
     planned: set[str] = set()
+    fits: dict[Position, bool] = {}
     decisions: list[BulkDecision] = []
     for c in candidates:
         reason: str | None = None
@@ -140,6 +153,8 @@ def plan_bulk_issue(candidates: Iterable[BulkCandidate], template: ContractTempl
             reason = "manager_inactive"
         elif not template_matches(template, c.layer, c.category, c.position):
             reason = "template_does_not_match"
+        elif not fits.setdefault(c.position, targets_fit(template, c.position)):
+            reason = "targets_not_appraisable"
         elif c.manager_id in planned or find_overlap(
                 existing_terms_by_manager.get(c.manager_id, ()), start, end) is not None:
             reason = "overlapping_contract"

@@ -74,3 +74,16 @@ def check_amendment(state: ContractState | str, reason: str | None,
     if errors:
         raise AmendmentInvalid("The amendment lacks " + " and ".join(sorted(errors)),
                                errors=errors)
+
+
+def check_reinstatement(state: ContractState | str, terminated_by_exit: bool) -> ContractState:
+    """A contract comes back to active only when the exit that terminated it was cancelled
+    (a late appeal upheld): it must be terminated, and terminated by that exit. Not an
+    action of the state machine: no one may reinstate a contract by hand."""
+    current = ContractState(state)
+    if current is not _S.TERMINATED or not terminated_by_exit:
+        raise IllegalTransition(
+            f"A contract in state '{current}' cannot be reinstated; only a contract "
+            "terminated by an appraisal exit that was then cancelled can",
+            errors={"state": [f"'{current}' is not an exit termination"]})
+    return _S.ACTIVE

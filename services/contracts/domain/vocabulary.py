@@ -1,22 +1,32 @@
-"""The words of the tenure system: categories, unit kinds, positions, states and roles."""
+"""The words of the tenure system: categories, unit kinds, positions, states and roles.
+
+The words a performance contract shares with the appraisal service (categories, positions,
+indicator kinds, directions, target roles and parts, documents) are defined once in
+`shared/vocabulary.py` and re-exported here.
+"""
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 
 from services.contracts.domain.errors import InvalidCategory
+from shared.vocabulary import (
+    CATEGORY_PATTERN,
+    LEADERSHIP_POSITIONS,
+    Category,
+    Direction,
+    DocumentKind,
+    IndicatorKind,
+    Position,
+    TargetPart,
+    TargetRole,
+)
 
-
-class Category(StrEnum):
-    """Enterprise categories of the state-owned assets reform; groups may add their own."""
-
-    COMMERCIAL_COMPETITIVE = "commercial_competitive"
-    COMMERCIAL_SPECIAL_FUNCTION = "commercial_special_function"
-    PUBLIC_WELFARE = "public_welfare"
-
-
-CATEGORY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,47}$")
+__all__ = [
+    "CATEGORY_PATTERN", "LEADERSHIP_POSITIONS", "Category", "ContractAction", "ContractState",
+    "Direction", "DocumentKind", "IndicatorKind", "ManagementLevel", "Position", "TargetPart",
+    "TargetRole", "UnitKind", "default_level", "validate_category",
+]
 
 
 def validate_category(value: object) -> str:
@@ -38,24 +48,6 @@ class UnitKind(StrEnum):
     GROUP = "group"
     ENTERPRISE = "enterprise"
     DEPARTMENT = "department"
-
-
-class Position(StrEnum):
-    CHAIR = "chair"
-    GENERAL_MANAGER = "general_manager"
-    DEPUTY_GENERAL_MANAGER = "deputy_general_manager"
-    CHIEF_FINANCIAL_OFFICER = "chief_financial_officer"
-    CHIEF_ENGINEER = "chief_engineer"
-    BOARD_SECRETARY = "board_secretary"
-    MIDDLE_MANAGER = "middle_manager"
-    OTHER = "other"
-
-
-#: The enterprise's leadership team: everyone but middle managers and `other`.
-LEADERSHIP_POSITIONS: frozenset[Position] = frozenset({
-    Position.CHAIR, Position.GENERAL_MANAGER, Position.DEPUTY_GENERAL_MANAGER,
-    Position.CHIEF_FINANCIAL_OFFICER, Position.CHIEF_ENGINEER, Position.BOARD_SECRETARY,
-})
 
 
 class ManagementLevel(StrEnum):
@@ -93,38 +85,3 @@ class ContractAction(StrEnum):
     TERMINATE = "terminate"
     RENEW = "renew"
     WITHDRAW = "withdraw"
-
-
-class IndicatorKind(StrEnum):
-    QUANTITATIVE = "quantitative"
-    QUALITATIVE = "qualitative"
-    KEY_TASK = "key_task"
-
-
-class Direction(StrEnum):
-    HIGHER_IS_BETTER = "higher_is_better"
-    LOWER_IS_BETTER = "lower_is_better"
-
-
-class TargetRole(StrEnum):
-    """How a line counts: weighted score, a veto, or capped bonus / penalty points."""
-
-    SCORED = "scored"
-    VETO = "veto"
-    BONUS = "bonus"
-    PENALTY = "penalty"
-
-
-class TargetPart(StrEnum):
-    """Whether a target measures the enterprise as a whole or the manager's own duties."""
-
-    ORGANISATIONAL = "organisational"
-    INDIVIDUAL = "individual"
-
-
-class DocumentKind(StrEnum):
-    """The "two letters and one agreement" a manager signs for one tenure term."""
-
-    APPOINTMENT_AGREEMENT = "appointment_agreement"
-    TENURE_PERFORMANCE_CONTRACT = "tenure_performance_contract"
-    ANNUAL_PERFORMANCE_CONTRACT = "annual_performance_contract"

@@ -39,11 +39,14 @@ from services.contracts.service.contracts import (
     _existing_terms,
     _signatory,
     _terms_snapshot,
+    appraisable_of,
     contract_data,
 )
 from services.contracts.service.library import (
     target_line,
+    visible_template,
 )
+from shared import audit
 from shared.auth import Principal
 from shared.db import Database, bulk_insert
 from shared.errors import ApiProblem, not_found
@@ -56,7 +59,7 @@ def start_bulk_issue(db: Database, actor: Principal, data: Mapping[str, Any]) ->
     with db.unit_of_work() as s:
         scope = resolve_scope(s, actor)
         require_write(scope)
-        if repo.template_by_id(s, data["template_id"]) is None:
+        if visible_template(s, scope, data["template_id"]) is None:
             raise ApiProblem(422, "Unprocessable Entity", "No such template",
                              errors={"template_id": ["does not exist"]})
         criteria = dict(data.get("filter") or {})
@@ -75,7 +78,7 @@ def start_bulk_issue(db: Database, actor: Principal, data: Mapping[str, Any]) ->
 
 def start_bulk_issue_worker(db: Database, job_id: str) -> threading.Thread:
     """Run the job beside the request; its progress lives in the job row."""
-    worker = threading.Thread(target=run_bulk_issue, args=(db, job_id),
+    worker = threading.Thread(target=audit.as_requester(run_bulk_issue, db, job_id),
                               name=f"bulk-issue-{job_id}", daemon=True)
     worker.start()
     return worker
@@ -184,6 +187,7 @@ def _run_bulk_issue(db: Database, job_id: str, today: date, progress: _Progress)
             term_years=template.term_years, max_consecutive_terms=template.max_consecutive_terms,
             signing_deadline_days=template.signing_deadline_days,
             targets=tuple(target_line(t) for t in template.targets),
+            tenure_targets=tuple(target_line(t) for t in template.tenure_targets or []),
         )
         planned = d.plan_bulk_issue(candidates, template_view, start, existing, consecutive)
         units = UnitCache(s)
@@ -201,6 +205,7 @@ def _run_bulk_issue(db: Database, job_id: str, today: date, progress: _Progress)
             "id": template.id, "term_years": template.term_years,
             "max_terms": template.max_consecutive_terms,
             "deadline_days": template.signing_deadline_days, "targets": template.targets,
+            "tenure_targets": template.tenure_targets or [],
         }
         actor = job.requested_by
     end = d.term_end(start, template_data["term_years"])
@@ -250,6 +255,7 @@ def _issue_chunk(s: Session, units: UnitCache, members: list[tuple[Manager, OrgU
     now = utcnow()
     deadline = today + timedelta(days=template["deadline_days"])
     contracts, documents, versions, events = [], [], [], []
+    appraisable: dict[str, dict[str, Any]] = {}  # by position: the template's lines are one
     for m, unit in members:
         key = (unit.id, m.position)
         row = {
@@ -264,8 +270,12 @@ def _issue_chunk(s: Session, units: UnitCache, members: list[tuple[Manager, OrgU
             "reminders_sent": [], "signatures": [], "created_by": actor, "created_at": now,
             "updated_at": now,
         }
+        docs = _document_rows(row["id"], start, end, template["targets"],
+                              template["tenure_targets"])
+        if m.position not in appraisable:
+            appraisable[m.position] = appraisable_of(m.position, docs)
+        row["appraisable"] = appraisable[m.position]
         contract = SimpleNamespace(**row)
-        docs = _document_rows(row["id"], start, end, template["targets"])
         contracts.append(row)
         documents.extend(docs)
         versions.append({"contract_id": row["id"], "version": 1,
@@ -276,6 +286,10 @@ def _issue_chunk(s: Session, units: UnitCache, members: list[tuple[Manager, OrgU
         events.append(outbox_row("contract.issued", m.id, contract_data(
             contract, m, unit, units, doc_views)))  # type: ignore[arg-type]
     bulk_insert(s, TenureContract.__table__, contracts)
+    # COPY bypasses the ORM listener: one audit record per contract, by COPY as well.
+    audit.record_many(s, ({"object_type": TenureContract.__tablename__, "object_id": row["id"],
+                           "action": "created", "after": row, "org_unit_id": row["org_unit_id"]}
+                          for row in contracts))
     bulk_insert(s, ContractDocument.__table__, documents)
     bulk_insert(s, ContractVersion.__table__, versions)
     bulk_insert(s, outbox, events)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from services.contracts import repository as repo
@@ -16,6 +17,7 @@ from services.contracts.models import (
     OrgUnit,
     outbox,
 )
+from shared import audit
 from shared.auth import APPRAISER, HR_ADMIN, SERVICE, Principal
 from shared.errors import ApiProblem, not_found
 from shared.outbox import record_event
@@ -99,6 +101,11 @@ def resolve_scope(session: Session, principal: Principal) -> Scope:
     return scope_of(principal, unit.path if unit else None)
 
 
+def audit_units(session: Session, principal: Principal) -> Select[Any] | None:
+    """The units whose audit trail the caller reads: None for the whole group."""
+    return audit.subtree_units(OrgUnit, resolve_scope(session, principal).path)
+
+
 def require_write(scope: Scope) -> None:
     if not scope.can_write:
         raise ApiProblem(403, "Forbidden", "Only HR administrators can change this")
@@ -112,5 +119,5 @@ def _visible_unit(session: Session, scope: Scope, unit_id: str, *, lock: bool = 
     return unit
 
 
-def _emit(session: Session, event_type: str, subject: str | None, data: dict[str, Any]) -> None:
-    record_event(session, outbox, event_type, subject, data)
+def _emit(session: Session, event_type: str, subject: str | None, data: dict[str, Any]) -> str:
+    return str(record_event(session, outbox, event_type, subject, data)["event_id"])

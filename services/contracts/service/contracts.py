@@ -39,8 +39,10 @@ from services.contracts.service.common import (
 )
 from services.contracts.service.library import (
     _library,
-    _validated_targets,
     target_line,
+    targets_fit_position,
+    validated_targets,
+    visible_template,
 )
 from services.contracts.service.managers import (
     _visible_manager,
@@ -136,14 +138,14 @@ def _signatory(units: UnitCache, unit: OrgUnit, position: d.Position,
 _UNSIGNED = d.SigningState.AWAITING_MANAGER.value
 
 
-def _document_rows(contract_id: str, start: date, end: date,
-                   targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _document_rows(contract_id: str, start: date, end: date, targets: list[dict[str, Any]],
+                   tenure_targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = [
         {"id": new_id(), "contract_id": contract_id, "kind": d.DocumentKind.APPOINTMENT_AGREEMENT
          .value, "year": 0, "targets": [], "row_version": 1, "signing_state": _UNSIGNED},
         {"id": new_id(), "contract_id": contract_id,
-         "kind": d.DocumentKind.TENURE_PERFORMANCE_CONTRACT.value, "year": 0, "targets": [],
-         "row_version": 1, "signing_state": _UNSIGNED},
+         "kind": d.DocumentKind.TENURE_PERFORMANCE_CONTRACT.value, "year": 0,
+         "targets": tenure_targets, "row_version": 1, "signing_state": _UNSIGNED},
     ]
     rows.extend(
         {"id": new_id(), "contract_id": contract_id,
@@ -152,6 +154,27 @@ def _document_rows(contract_id: str, start: date, end: date,
         for year in d.annual_years(start, end)
     )
     return rows
+
+
+def appraisable_of(position: str, documents: Iterable[Mapping[str, Any] | ContractDocument]
+                   ) -> dict[str, Any]:
+    """Whether the contract's documents can be appraised under the shared default rule
+    (shared/performance_contract.py), as stored in `tenure_contracts.appraisable`."""
+    annual: dict[int, list[d.TargetLine]] = {}
+    tenure: list[d.TargetLine] | None = None
+    for doc in documents:
+        kind, year, targets = ((doc["kind"], doc["year"], doc["targets"])
+                               if isinstance(doc, Mapping) else (doc.kind, doc.year, doc.targets))
+        if kind == d.DocumentKind.ANNUAL_PERFORMANCE_CONTRACT:
+            annual[year] = [d.line_from_stored(t) for t in targets or []]
+        elif kind == d.DocumentKind.TENURE_PERFORMANCE_CONTRACT:
+            tenure = [d.line_from_stored(t) for t in targets or []]
+    return d.appraisability(position, annual, tenure).as_dict()
+
+
+def refresh_appraisable(s: Session, c: TenureContract) -> None:
+    """Judge the contract again after its documents' targets changed (set or amended)."""
+    c.appraisable = appraisable_of(c.position, repo.documents_of(s, c.id))
 
 
 def _terms_snapshot(c: TenureContract) -> dict[str, Any]:
@@ -181,7 +204,7 @@ def create_contract(db: Database, actor: Principal, data: Mapping[str, Any]) -> 
                              errors={"manager_id": ["manager is not active"]})
         template = None
         if data.get("template_id"):
-            template = repo.template_by_id(s, data["template_id"])
+            template = visible_template(s, scope, data["template_id"])
             if template is None:
                 raise ApiProblem(422, "Unprocessable Entity", "No such template",
                                  errors={"template_id": ["does not exist"]})
@@ -197,38 +220,64 @@ def create_contract(db: Database, actor: Principal, data: Mapping[str, Any]) -> 
         so_far = _consecutive_terms(existing, start)
         d.check_renewal(so_far, max_terms)
         units = UnitCache(s)
-        targets = (_validated_targets(s, data["targets"]) if data.get("targets")
-                   else (template.targets if template else []))
+        targets, tenure_targets = _drafted_targets(s, data, template, position.value)
         c = _new_contract(
             s, units, m, unit, start=start, end=end, term_years=term_years,
             term_number=so_far + 1, max_terms=max_terms, template=template,
             signatory_override=data.get("signatory_override"), actor=actor.subject,
-            targets=targets, previous=None,
+            targets=targets, previous=None, tenure_targets=tenure_targets,
         )
         _emit(s, "contract.drafted", m.id,
               contract_data(c, m, unit, units, repo.documents_of(s, c.id)))
         return c
 
 
+def _drafted_targets(s: Session, data: Mapping[str, Any], template: ContractTemplate | None,
+                     position: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The annual and tenure targets of a new draft: the request's, else the template's,
+    held to the shared rule for the manager's position (a template for any position may
+    not fit this one: 422 naming `template_id`)."""
+    tenure_doc = d.DocumentKind.TENURE_PERFORMANCE_CONTRACT
+    if data.get("targets"):
+        targets = validated_targets(s, data["targets"], position=position)
+    else:
+        targets = template.targets if template else []
+        faults = targets_fit_position(targets, position)
+        if faults:
+            raise d.TargetsInvalid(
+                f"The template's targets cannot be appraised for a {position}: "
+                + "; ".join(faults) + ". Give this manager's targets in `targets`, or use a "
+                "template for the position", errors={"template_id": faults})
+    if data.get("tenure_targets"):
+        tenure_targets = validated_targets(s, data["tenure_targets"], field="tenure_targets",
+                                           document=tenure_doc, position=position)
+    else:
+        tenure_targets = (template.tenure_targets or []) if template else []
+    return targets, tenure_targets
+
+
 def _new_contract(s: Session, units: UnitCache, m: Manager, unit: OrgUnit, *, start: date,
                   end: date, term_years: int, term_number: int, max_terms: int,
                   template: ContractTemplate | None, signatory_override: Mapping[str, Any] | None,
                   actor: str, targets: list[dict[str, Any]],
-                  previous: TenureContract | None) -> TenureContract:
+                  previous: TenureContract | None,
+                  tenure_targets: list[dict[str, Any]] | None = None) -> TenureContract:
     now = utcnow()
+    c_id = new_id()
+    rows = _document_rows(c_id, start, end, targets, tenure_targets or [])
     c = TenureContract(
-        id=new_id(), manager_id=m.id, org_unit_id=unit.id, position=m.position,
+        id=c_id, manager_id=m.id, org_unit_id=unit.id, position=m.position,
         start_date=start, end_date=end, term_years=term_years, state=d.ContractState.DRAFT.value,
         term_number=term_number, max_consecutive_terms=max_terms,
         previous_contract_id=previous.id if previous else None,
         template_id=template.id if template else None,
         signatory=_signatory(units, unit, d.Position(m.position), signatory_override),
         version=1, row_version=1, reminders_sent=[], signatures=[], created_by=actor,
-        created_at=now, updated_at=now,
+        created_at=now, updated_at=now, appraisable=appraisable_of(m.position, rows),
     )
     s.add(c)
     s.flush()
-    s.execute(insert(ContractDocument), _document_rows(c.id, start, end, targets))
+    s.execute(insert(ContractDocument), rows)
     s.add(ContractVersion(contract_id=c.id, version=1, terms=_terms_snapshot(c),
                           reason="drafted", approved_by=None, recorded_by=actor,
                           recorded_at=now))
@@ -258,14 +307,20 @@ def issue_contract(db: Database, actor: Principal, contract_id: str, expected: i
         return c
 
 
-def check_signable_targets(s: Session, doc: ContractDocument) -> None:
+def check_signable_targets(s: Session, c: TenureContract, doc: ContractDocument) -> None:
+    """A document is signed only with targets the appraisal can score (the shared rule)."""
     lines = [target_line(t) for t in doc.targets]
+    kind = d.DocumentKind(doc.kind)
     try:
-        d.validate_targets(lines, _library(s, lines))
+        d.validate_targets(lines, _library(s, lines), field="targets", document=kind,
+                           position=c.position, proportion=d.proportion_for(c.position),
+                           year=doc.year or None)
     except d.TargetsInvalid as exc:
+        name = d.document_name(kind, doc.year or None)
         raise d.TargetsInvalid(
-            f"The {doc.year} annual performance contract cannot be signed: its targets are "
-            f"incomplete ({exc.detail})", errors=exc.errors,
+            f"{name[0].upper()}{name[1:]} cannot be signed: its targets are incomplete "
+            f"({exc.detail}). Set them first: PUT /api/v1/contracts/{c.id}/documents/"
+            f"{doc.id}/targets", errors=exc.errors,
         ) from exc
 
 
@@ -290,6 +345,22 @@ def end_in_session(s: Session, c: TenureContract, m: Manager, unit: OrgUnit,
     data = contract_data(c, m, unit, UnitCache(s), None)
     data.update(reason=reason, previous_state=previous, action=action.value, **extra)
     _emit(s, "contract.terminated", m.id, data)
+
+
+def reinstate_in_session(s: Session, c: TenureContract, m: Manager, unit: OrgUnit,
+                         actor: str, reason: str, **extra: Any) -> str:
+    """Bring a contract terminated by an exit back to active (the exit was cancelled): the
+    end is cleared, and contract.reinstated tells every service. The caller checked that
+    this exit terminated it (`domain.check_reinstatement`) and restores the manager.
+    Returns the id of contract.reinstated."""
+    c.state = d.check_reinstatement(c.state, terminated_by_exit=True).value
+    c.ended_at = None
+    c.end_reason = None
+    c.row_version += 1
+    c.updated_at = utcnow()
+    data = contract_data(c, m, unit, UnitCache(s), None)
+    data.update(reason=reason, reinstated_by=actor, **extra)
+    return _emit(s, "contract.reinstated", m.id, data)
 
 
 def renew_contract(db: Database, actor: Principal, contract_id: str, expected: int | None,
@@ -318,6 +389,7 @@ def renew_in_session(s: Session, c: TenureContract, m: Manager, unit: OrgUnit, a
         term_years=years, term_number=c.term_number + 1,
         max_terms=c.max_consecutive_terms, template=template, signatory_override=None,
         actor=actor, targets=template.targets if template else [], previous=c,
+        tenure_targets=(template.tenure_targets or []) if template else [],
     )
     data = contract_data(c, m, unit, units, None)
     data.update(successor_contract_id=successor.id, **extra)
@@ -398,11 +470,11 @@ def _amend_targets(s: Session, c: TenureContract, data: Mapping[str, Any], versi
                 else "The tenure performance contract")
         d.check_targets_amendable(doc.signing_state, doc.amendment_version, what)
         try:
-            targets = _validated_targets(s, lines)
+            targets = validated_targets(s, lines, field=field, document=d.DocumentKind(kind),
+                                        position=c.position, year=year or None)
         except d.TargetsInvalid as exc:
-            raise d.TargetsInvalid(
-                f"{what} cannot be amended so: {exc.detail}",
-                errors={f"{field}.{k}": v for k, v in exc.errors.items()}) from exc
+            raise d.TargetsInvalid(f"{what} cannot be amended so: {exc.detail}",
+                                   errors=exc.errors) from exc
         doc.amended_targets = targets
         doc.amendment_version = version
         doc.amendment_state = d.SigningState.AWAITING_MANAGER.value
@@ -491,21 +563,17 @@ def set_targets(db: Database, actor: Principal, contract_id: str, document_id: s
             raise ApiProblem(422, "Unprocessable Entity",
                              "The appointment agreement carries no targets",
                              errors={"document_id": ["not a performance contract"]})
-        # Once either side has signed, the targets they signed are the targets.
-        try:
-            d.check_targets_editable(doc.signing_state != d.SigningState.AWAITING_MANAGER)
-        except d.TargetsLocked as exc:
-            what = d.document_words(doc.kind, doc.year)
-            field = "tenure_targets" if doc.year == 0 else "annual_targets"
-            raise d.TargetsLocked(
-                f"{what[0].upper()}{what[1:]} is signed ({doc.signing_state}): its targets are "
-                f"locked. Amend the contract instead (POST /contracts/{{id}}/amendments with "
-                f"{field}); both sides sign the amended targets again",
-                errors=exc.errors) from exc
+        # Once either side has signed, the targets they signed are the targets: an
+        # amendment changes them, and both sides sign it again.
+        kind = d.DocumentKind(doc.kind)
+        d.check_targets_editable(doc.signing_state != d.SigningState.AWAITING_MANAGER, kind,
+                                 year=doc.year or None, contract_id=c.id)
         if c.state in d.TERMINAL_STATES:
             raise d.IllegalTransition(f"Targets of a {c.state} contract cannot change")
-        doc.targets = _validated_targets(s, raw_lines)
+        doc.targets = validated_targets(s, raw_lines, field="indicators", document=kind,
+                                        position=c.position, year=doc.year or None)
         doc.row_version += 1
+        refresh_appraisable(s, c)
         _emit(s, "targets.set", m.id, {
             **contract_data(c, m, unit, UnitCache(s), None), **document_data(doc),
             "locked": False})

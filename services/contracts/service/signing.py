@@ -33,6 +33,7 @@ from services.contracts.service.contracts import (
     document_data,
     document_of,
     read_contract,
+    refresh_appraisable,
     transition,
 )
 from services.contracts.service.org import unit_view
@@ -180,10 +181,17 @@ def _awaiting(c: TenureContract, documents: list[ContractDocument]) -> list[Cont
 
 def initial_documents(documents: list[ContractDocument]) -> list[ContractDocument]:
     """The documents signed to bring a contract into force: agreement, tenure contract, and
-    the first year's annual contract."""
+    the first year's annual contract.
+
+    A tenure performance contract issued without targets is left out: its targets are set
+    later in the term (PUT .../documents/{id}/targets) and it is signed on its own under the
+    active contract (POST .../documents/{id}/sign), so the tenure appraisal can score it.
+    """
     first_annual = next((doc for doc in documents
                          if doc.kind == d.DocumentKind.ANNUAL_PERFORMANCE_CONTRACT), None)
-    return [doc for doc in documents if doc.year == 0 or doc is first_annual]
+    return [doc for doc in documents
+            if (doc.year == 0 and (doc.targets or doc.kind == d.DocumentKind.APPOINTMENT_AGREEMENT))
+            or doc is first_annual]
 
 
 def _check_document_signable(c: TenureContract, doc: ContractDocument,
@@ -300,9 +308,9 @@ def _record(s: Session, c: TenureContract, m: Manager, unit: OrgUnit, units: Uni
         av = doc.amendment_version or 0
         state = doc.amendment_state if av else doc.signing_state
         what = document_words(doc, av)
-        if not av and doc.kind == d.DocumentKind.ANNUAL_PERFORMANCE_CONTRACT \
+        if not av and doc.kind != d.DocumentKind.APPOINTMENT_AGREEMENT \
                 and party == d.Party.MANAGER:
-            check_signable_targets(s, doc)
+            check_signable_targets(s, c, doc)
         d.check_may_sign(party, _PARTIES_SIGNED[d.SigningState(state)], what)
         person = (signers.manager.id if party == d.Party.MANAGER
                   else actor.manager_id if electronic else None)
@@ -351,6 +359,7 @@ def _bring_into_force(s: Session, c: TenureContract, m: Manager, unit: OrgUnit,
             doc.amended_targets = None
             doc.amendment_version = None
             doc.amendment_state = None
+            refresh_appraisable(s, c)
             _emit(s, "targets.set", m.id, {
                 **contract_data(c, m, unit, units, None), **document_data(doc),
                 "locked": True, "amendment_version": av})

@@ -17,9 +17,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
+import certifi
+import urllib3
 
 from services.notifications.channels.errors import DeliveryError
+from services.notifications.channels.targets import (
+    Resolver,
+    Target,
+    WebhookTargetRefused,
+    check_url,
+    pinned_address,
+    system_resolver,
+)
 from services.notifications.domain.notices import Notice
 from services.notifications.domain.templates import RenderedMessage
 
@@ -38,6 +47,8 @@ class WebhookEndpoint:
     url: str
     secret: str = field(repr=False)
     timeout: float = 10.0
+    # Hosts that may take plain http and sit on internal addresses (WEBHOOK_ALLOWED_HOSTS).
+    allowed_hosts: frozenset[str] = frozenset()
 
 
 def _bytes(value: str | bytes) -> bytes:
@@ -99,17 +110,40 @@ def notice_payload(notice: Notice, message: RenderedMessage) -> dict[str, Any]:
     }
 
 
+def _pool(target: Target, address: str, timeout: float) -> urllib3.HTTPConnectionPool:
+    """A connection to the checked address; TLS still verifies the certificate against the
+    host name in the URL, so pinning the address weakens nothing."""
+    if target.scheme == "https":
+        name = None if target.is_address else target.host
+        return urllib3.HTTPSConnectionPool(
+            address, target.port, timeout=timeout, retries=False, maxsize=1,
+            cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(), server_hostname=name,
+            assert_hostname=target.host)
+    return urllib3.HTTPConnectionPool(address, target.port, timeout=timeout, retries=False,
+                                      maxsize=1)
+
+
 def post_webhook(endpoint: WebhookEndpoint, payload: Mapping[str, Any], *, event_id: str,
                  notice_key: str, now: float | None = None,
-                 session: requests.Session | None = None) -> int:
+                 resolver: Resolver = system_resolver) -> int:
     """POST one signed payload; returns the 2xx status. Raises `DeliveryError` otherwise.
 
-    Redirects are not followed: a receiver must be configured with its final URL, and a
-    signed POST must not silently turn into a GET elsewhere.
+    The URL passes the SSRF guard (channels/targets.py) again here, after DNS resolution,
+    and the POST goes to the address that was checked. Redirects are not followed: a
+    receiver must be configured with its final URL, and a signed POST must not silently turn
+    into a request elsewhere.
     """
+    try:
+        target = check_url(endpoint.url, endpoint.allowed_hosts)
+        address = pinned_address(target, resolver)
+    except WebhookTargetRefused as exc:
+        raise DeliveryError(False, f"webhook URL refused: {exc}") from exc
+    except OSError as exc:
+        raise DeliveryError(True, f"cannot resolve {endpoint.url}: {exc}") from exc
     body = encode_body(payload)
     timestamp = int(time.time() if now is None else now)
     headers = {
+        "Host": target.host_header,
         "Content-Type": "application/json; charset=utf-8",
         "User-Agent": "tenure-notifications/1",
         TIMESTAMP_HEADER: str(timestamp),
@@ -117,30 +151,29 @@ def post_webhook(endpoint: WebhookEndpoint, payload: Mapping[str, Any], *, event
         EVENT_ID_HEADER: event_id,
         NOTICE_KEY_HEADER: notice_key,
     }
-    poster = session or requests
+    pool = _pool(target, address, endpoint.timeout)
     try:
-        response = poster.post(endpoint.url, data=body, headers=headers,
-                               timeout=endpoint.timeout, allow_redirects=False)
-    except requests.Timeout as exc:
+        response = pool.urlopen("POST", target.path, body=body, headers=headers,
+                                redirect=False, retries=False, preload_content=True)
+    except urllib3.exceptions.TimeoutError as exc:
         raise DeliveryError(True, f"timed out after {endpoint.timeout}s") from exc
-    except requests.ConnectionError as exc:
+    except urllib3.exceptions.HTTPError as exc:
         raise DeliveryError(True, f"cannot reach {endpoint.url}: {exc}") from exc
-    except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-            requests.exceptions.InvalidSchema) as exc:
-        raise DeliveryError(False, f"bad webhook URL {endpoint.url!r}: {exc}") from exc
-    except requests.RequestException as exc:
+    except OSError as exc:
         raise DeliveryError(True, f"request failed: {exc}") from exc
-    status = response.status_code
+    finally:
+        pool.close()
+    status = response.status
     if 200 <= status < 300:
         return status
-    detail = response.text[:200].strip()
+    detail = response.data[:200].decode("utf-8", "replace").strip()
     reason = f"receiver answered {status}" + (f": {detail}" if detail else "")
     retryable = status in RETRYABLE_STATUS or status >= 500
     raise DeliveryError(retryable, reason, code=status)
 
 
 def post_notice(endpoint: WebhookEndpoint, notice: Notice, message: RenderedMessage, *,
-                now: float | None = None, session: requests.Session | None = None) -> int:
+                now: float | None = None, resolver: Resolver = system_resolver) -> int:
     """POST a rendered notice (see `notice_payload`) to a receiver; returns the 2xx status."""
     return post_webhook(endpoint, notice_payload(notice, message), event_id=notice.event_id,
-                        notice_key=notice.notice_key, now=now, session=session)
+                        notice_key=notice.notice_key, now=now, resolver=resolver)

@@ -100,20 +100,77 @@ DEFAULT_TEMPLATES: dict[tuple[NoticeKind, str], tuple[str, str]] = {
         "\nYou may appeal within the appeal period set by the rules." + _EN_FOOTER,
     ),
     (K.EXIT_NOTICE, "zh"): (
-        "【任期制】刚性退出条款已触发",
+        "【任期制】退出决定待定：可于 {{ appeal_deadline }} 前申诉",
         "{{ recipient_name }}，您好：\n\n"
         "根据您的{% if year %}{{ year }}年度{% endif %}考核结果，"
-        "任期经营业绩责任书约定的刚性退出条款已触发。\n\n"
-        + _ZH_RULE + _ZH_RESULT +
-        "\n人力资源部门将与您联系后续安排。" + _ZH_FOOTER,
+        "任期经营业绩责任书约定的退出条款已触发。该退出决定尚未生效，在申诉期内不会解除您的合同。\n\n"
+        "{% if rule %}触发原因：{{ rule_label }}\n{% elif rule_description %}触发原因：{{ rule_description }}\n{% endif %}" + _ZH_RESULT +
+        "\n如有异议，您可在 {{ appeal_deadline }}（含当日）前提出申诉"
+        "{% if appeal_window_days %}（公布后{{ appeal_window_days }}个自然日）{% endif %}；"
+        "人力资源部门也可代您提出。申诉期内未申诉的，退出决定于申诉期满后生效。" + _ZH_FOOTER,
     ),
     (K.EXIT_NOTICE, "en"): (
-        "[Tenure] An exit clause of your contract has been triggered",
+        "[Tenure] Exit decision pending: you may appeal until {{ appeal_deadline }}",
         "Dear {{ recipient_name }},\n\n"
         "Following your {% if year %}{{ year }} {% endif %}appraisal, an exit clause of your "
-        "tenure contract has been triggered.\n\n"
-        + _EN_RULE + _EN_RESULT +
+        "tenure contract has been triggered. The exit is pending: your contract is not "
+        "terminated while you may appeal.\n\n"
+        "{% if rule %}Reason: {{ rule_label }}\n{% elif rule_description %}Reason: {{ rule_description }}\n{% endif %}" + _EN_RESULT +
+        "\nYou may appeal until the end of {{ appeal_deadline }}"
+        "{% if appeal_window_days %} ({{ appeal_window_days }} calendar days after "
+        "publication){% endif %}; HR may also appeal on your behalf. Without an appeal, the "
+        "exit takes effect when that period ends." + _EN_FOOTER,
+    ),
+    (K.EXIT_CONFIRMED, "zh"): (
+        "【任期制】退出决定已生效",
+        "{{ recipient_name }}，您好：\n\n"
+        "您{% if year %}{{ year }}年度{% endif %}考核后的退出决定已生效，"
+        "{% if because == \"window_closed\" %}申诉期（至 {{ appeal_deadline }}）内未收到申诉。"
+        "{% elif because == \"appeal_rejected\" %}您的申诉经复核未予支持。"
+        "{% else %}您的申诉已受理并重新评分，新的结果仍触发退出条款。{% endif %}\n"
+        "您的任期经营业绩责任书将据此解除。\n"
+        "{% if rule_description %}触发原因：{{ rule_description }}\n{% endif %}"
+        "\n人力资源部门将与您联系后续安排。" + _ZH_FOOTER,
+    ),
+    (K.EXIT_CONFIRMED, "en"): (
+        "[Tenure] The exit decision is confirmed",
+        "Dear {{ recipient_name }},\n\n"
+        "The exit decision after your {% if year %}{{ year }} {% endif %}appraisal is confirmed: "
+        "{% if because == \"window_closed\" %}no appeal was filed by {{ appeal_deadline }}."
+        "{% elif because == \"appeal_rejected\" %}your appeal was rejected."
+        "{% else %}your appeal was heard and the new result still meets an exit clause."
+        "{% endif %}\nYour tenure contract is terminated accordingly.\n"
+        "{% if rule_description %}Reason: {{ rule_description }}\n{% endif %}"
         "\nHR will contact you about the next steps." + _EN_FOOTER,
+    ),
+    (K.EXIT_CANCELLED, "zh"): (
+        "【任期制】退出决定已撤销",
+        "{{ recipient_name }}，您好：\n\n"
+        "您的申诉已获支持，重新评分后的{% if year %}{{ year }}年度{% endif %}考核结果"
+        "未触发退出条款，原退出决定已撤销。\n"
+        "{% if contract_terminated %}已解除的任期经营业绩责任书将恢复履行。"
+        "{% else %}您的任期经营业绩责任书继续履行。{% endif %}" + _ZH_FOOTER,
+    ),
+    (K.EXIT_CANCELLED, "en"): (
+        "[Tenure] The exit decision is cancelled",
+        "Dear {{ recipient_name }},\n\n"
+        "Your appeal was upheld: the new result of your {% if year %}{{ year }} {% endif %}"
+        "appraisal meets no exit clause, and the exit decision is cancelled.\n"
+        "{% if contract_terminated %}Your terminated tenure contract is being reinstated."
+        "{% else %}Your tenure contract continues.{% endif %}" + _EN_FOOTER,
+    ),
+    (K.CONTRACT_REINSTATED, "zh"): (
+        "【任期制】您的任期经营业绩责任书已恢复",
+        "{{ recipient_name }}，您好：\n\n"
+        "因退出决定已撤销，您的任期经营业绩责任书已恢复履行，您的任职状态同时恢复。\n"
+        "{% if reason %}说明：{{ reason_label }}\n{% endif %}\n" + _ZH_CONTRACT + _ZH_FOOTER,
+    ),
+    (K.CONTRACT_REINSTATED, "en"): (
+        "[Tenure] Your tenure contract is reinstated",
+        "Dear {{ recipient_name }},\n\n"
+        "The exit decision was cancelled, so your tenure contract is in force again and you "
+        "are back in post.\n{% if reason %}Note: {{ reason_label }}\n{% endif %}\n"
+        + _EN_CONTRACT + _EN_FOOTER,
     ),
     (K.CONTRACT_EXPIRING, "zh"): (
         "【任期制】您的任期将于 {{ end_date }} 届满（剩余{{ days_left }}天）",
@@ -237,19 +294,78 @@ DEFAULT_TEMPLATES: dict[tuple[NoticeKind, str], tuple[str, str]] = {
         "{{ org_unit_name }}) has been published.\n\n" + _EN_RESULT + _EN_FOOTER,
     ),
     (K.EXIT_TRIGGERED_HR, "zh"): (
-        "【任期制】{{ manager_name }}触发刚性退出条款：{{ rule_label }}",
+        "【任期制】{{ manager_name }}触发退出条款，申诉期至 {{ appeal_deadline }}",
         "{{ recipient_name }}，您好：\n\n"
         "{{ org_unit_name }} {{ manager_name }}（{{ employee_no }}）"
-        "{% if year %}{{ year }}年度{% endif %}考核后触发刚性退出条款，请按规定启动退出程序。\n\n"
-        + _ZH_RULE + _ZH_RESULT + _ZH_FOOTER,
+        "{% if year %}{{ year }}年度{% endif %}考核后触发退出条款。"
+        "退出决定待定：申诉期至 {{ appeal_deadline }}（含当日），期满无申诉方生效并解除合同；"
+        "期内提出的申诉将暂停退出，待您复核决定。\n\n"
+        "{% if rule %}触发原因：{{ rule_label }}\n{% elif rule_description %}触发原因：{{ rule_description }}\n{% endif %}" + _ZH_RESULT
+        + _ZH_FOOTER,
     ),
     (K.EXIT_TRIGGERED_HR, "en"): (
-        "[Tenure] Exit triggered for {{ manager_name }}: {{ rule_label }}",
+        "[Tenure] Exit pending for {{ manager_name }}: appeals until {{ appeal_deadline }}",
         "Dear {{ recipient_name }},\n\n"
         "An exit clause has been triggered for {{ manager_name }} ({{ employee_no }}, "
         "{{ org_unit_name }}){% if year %} after the {{ year }} appraisal{% endif %}. "
-        "Please start the exit procedure.\n\n"
-        + _EN_RULE + _EN_RESULT + _EN_FOOTER,
+        "The exit is pending until the end of {{ appeal_deadline }}: without an appeal it is "
+        "confirmed then and the contract terminated; an appeal holds it until you decide "
+        "the appeal.\n\n"
+        "{% if rule %}Reason: {{ rule_label }}\n{% elif rule_description %}Reason: {{ rule_description }}\n{% endif %}" + _EN_RESULT
+        + _EN_FOOTER,
+    ),
+    (K.EXIT_CONFIRMED_HR, "zh"): (
+        "【任期制】{{ manager_name }}的退出决定已生效",
+        "{{ recipient_name }}，您好：\n\n"
+        "{{ org_unit_name }} {{ manager_name }}（{{ employee_no }}）"
+        "{% if year %}{{ year }}年度{% endif %}考核后的退出决定已生效"
+        "{% if because == \"window_closed\" %}（申诉期至 {{ appeal_deadline }} 届满，无申诉）"
+        "{% elif because == \"appeal_rejected\" %}（申诉未予支持）"
+        "{% else %}（申诉经重新评分仍触发退出条款）{% endif %}，任期经营业绩责任书将予解除，"
+        "请按规定办理退出手续。\n"
+        "{% if rule_description %}触发原因：{{ rule_description }}\n{% endif %}" + _ZH_FOOTER,
+    ),
+    (K.EXIT_CONFIRMED_HR, "en"): (
+        "[Tenure] Exit of {{ manager_name }} confirmed",
+        "Dear {{ recipient_name }},\n\n"
+        "The exit of {{ manager_name }} ({{ employee_no }}, {{ org_unit_name }})"
+        "{% if year %} after the {{ year }} appraisal{% endif %} is confirmed "
+        "{% if because == \"window_closed\" %}(no appeal by {{ appeal_deadline }})"
+        "{% elif because == \"appeal_rejected\" %}(the appeal was rejected)"
+        "{% else %}(the appeal was heard; the new result still meets an exit clause)"
+        "{% endif %}. The tenure contract is terminated; please complete the exit procedure.\n"
+        "{% if rule_description %}Reason: {{ rule_description }}\n{% endif %}" + _EN_FOOTER,
+    ),
+    (K.EXIT_CANCELLED_HR, "zh"): (
+        "【任期制】{{ manager_name }}的退出决定已撤销",
+        "{{ recipient_name }}，您好：\n\n"
+        "{{ org_unit_name }} {{ manager_name }}（{{ employee_no }}）的申诉已获支持，"
+        "重新评分后的结果未触发退出条款，退出决定已撤销。"
+        "{% if contract_terminated %}已解除的合同将恢复，任职状态同时恢复。"
+        "{% else %}合同未曾解除，继续履行。{% endif %}" + _ZH_FOOTER,
+    ),
+    (K.EXIT_CANCELLED_HR, "en"): (
+        "[Tenure] Exit of {{ manager_name }} cancelled",
+        "Dear {{ recipient_name }},\n\n"
+        "The appeal of {{ manager_name }} ({{ employee_no }}, {{ org_unit_name }}) was upheld "
+        "and the new result meets no exit clause: the exit is cancelled. "
+        "{% if contract_terminated %}The terminated contract is being reinstated, and the "
+        "manager is back in post.{% else %}The contract was never terminated and continues."
+        "{% endif %}" + _EN_FOOTER,
+    ),
+    (K.CONTRACT_REINSTATED_HR, "zh"): (
+        "【任期制】{{ manager_name }}的任期经营业绩责任书已恢复",
+        "{{ recipient_name }}，您好：\n\n"
+        "{{ org_unit_name }} {{ manager_name }}（{{ employee_no }}）的退出决定已撤销，"
+        "其任期经营业绩责任书已恢复履行，任职状态同时恢复。\n"
+        "{% if reason %}说明：{{ reason_label }}\n{% endif %}\n" + _ZH_CONTRACT + _ZH_FOOTER,
+    ),
+    (K.CONTRACT_REINSTATED_HR, "en"): (
+        "[Tenure] Tenure contract of {{ manager_name }} reinstated",
+        "Dear {{ recipient_name }},\n\n"
+        "The exit of {{ manager_name }} ({{ employee_no }}, {{ org_unit_name }}) was cancelled: "
+        "the tenure contract is in force again and the manager is back in post.\n"
+        "{% if reason %}Note: {{ reason_label }}\n{% endif %}\n" + _EN_CONTRACT + _EN_FOOTER,
     ),
     (K.CONTRACT_EXPIRING_HR, "zh"): (
         "【任期制】{{ manager_name }}的任期将于 {{ end_date }} 届满（剩余{{ days_left }}天）",

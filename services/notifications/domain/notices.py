@@ -56,6 +56,9 @@ class NoticeKind(StrEnum):
     AMENDMENT_TO_SIGN = "amendment_to_sign"
     # To whoever countersigns for the employer (HR of the scope when no manager holds the post).
     COUNTERSIGN_REQUEST = "countersign_request"
+    EXIT_CONFIRMED = "exit_confirmed"
+    EXIT_CANCELLED = "exit_cancelled"
+    CONTRACT_REINSTATED = "contract_reinstated"
     # To HR admins of the manager's org scope (and appraisers where the rules say so).
     CONTRACT_ISSUED_HR = "contract_issued_hr"
     CONTRACT_SIGNED_HR = "contract_signed_hr"
@@ -68,6 +71,9 @@ class NoticeKind(StrEnum):
     REVIEW_DUE = "review_due"
     DELIVERY_GIVEN_UP_HR = "delivery_given_up_hr"
     SELF_REPORT_SUBMITTED_HR = "self_report_submitted_hr"
+    EXIT_CONFIRMED_HR = "exit_confirmed_hr"
+    EXIT_CANCELLED_HR = "exit_cancelled_hr"
+    CONTRACT_REINSTATED_HR = "contract_reinstated_hr"
 
 
 class Audience(StrEnum):
@@ -227,6 +233,18 @@ ROUTES: dict[str, tuple[Route, ...]] = {
         Route(NoticeKind.TENURE_CONCLUDED, Audience.MANAGER),
         Route(NoticeKind.TENURE_CONCLUDED_HR, Audience.HR),
     ),
+    "exit.confirmed": (
+        Route(NoticeKind.EXIT_CONFIRMED, Audience.MANAGER),
+        Route(NoticeKind.EXIT_CONFIRMED_HR, Audience.HR),
+    ),
+    "exit.cancelled": (
+        Route(NoticeKind.EXIT_CANCELLED, Audience.MANAGER),
+        Route(NoticeKind.EXIT_CANCELLED_HR, Audience.HR),
+    ),
+    "contract.reinstated": (
+        Route(NoticeKind.CONTRACT_REINSTATED, Audience.MANAGER),
+        Route(NoticeKind.CONTRACT_REINSTATED_HR, Audience.HR),
+    ),
     "actuals.due": (Route(NoticeKind.ACTUALS_DUE, Audience.APPRAISERS_ELSE_HR),),
     REVIEW_DUE_EVENT: (Route(NoticeKind.REVIEW_DUE, Audience.APPRAISERS_ELSE_HR),),
     "notice.given_up": (Route(NoticeKind.DELIVERY_GIVEN_UP_HR, Audience.HR),),
@@ -255,9 +273,18 @@ KIND_FACTS: dict[NoticeKind, tuple[str, ...]] = {
     NoticeKind.APPRAISAL_RESULT: ("appraisal_id", "year", "grade", "score"),
     NoticeKind.APPRAISAL_PUBLISHED_HR: ("appraisal_id", "year", "grade", "score"),
     NoticeKind.EXIT_NOTICE: ("appraisal_id", "year", "rule", "rule_description", "grade",
-                             "score"),
+                             "score", "appeal_deadline", "appeal_window_days"),
     NoticeKind.EXIT_TRIGGERED_HR: ("appraisal_id", "year", "rule", "rule_description", "grade",
-                                   "score"),
+                                   "score", "appeal_deadline", "appeal_window_days"),
+    NoticeKind.EXIT_CONFIRMED: ("appraisal_id", "contract_id", "year", "rule_description",
+                                "because", "appeal_deadline"),
+    NoticeKind.EXIT_CONFIRMED_HR: ("appraisal_id", "contract_id", "year", "rule_description",
+                                   "because", "appeal_deadline"),
+    NoticeKind.EXIT_CANCELLED: ("appraisal_id", "contract_id", "year", "contract_terminated"),
+    NoticeKind.EXIT_CANCELLED_HR: ("appraisal_id", "contract_id", "year",
+                                   "contract_terminated"),
+    NoticeKind.CONTRACT_REINSTATED: (*_CONTRACT, "reason"),
+    NoticeKind.CONTRACT_REINSTATED_HR: (*_CONTRACT, "reason"),
     NoticeKind.CONTRACT_EXPIRING: (*_CONTRACT, "days_left"),
     NoticeKind.CONTRACT_EXPIRING_HR: (*_CONTRACT, "days_left"),
     NoticeKind.CONTRACT_ENDED: (*_CONTRACT, "ending", "reason"),

@@ -37,9 +37,10 @@ def test_contract_events_build_units_managers_contracts_and_locked_targets(
         assert contract.state == "active" and contract.end_date.isoformat() == "2028-12-31"
         sets = {(t.kind, t.year): t.locked for t in s.scalars(
             select(TargetSet).where(TargetSet.contract_id == contract.id))}
-    # Signing locks the first year's annual targets only; later years lock when signed.
+    # Signing locks the first year's annual targets only; later years lock when signed. A
+    # tenure performance contract without targets stays open until they are set and signed.
     assert sets == {("annual", 2026): True, ("annual", 2027): False,
-                    ("annual", 2028): False, ("tenure", 0): True}
+                    ("annual", 2028): False, ("tenure", 0): False}
     view = api.get(f"/api/v1/managers/{world.gms[0]}").get_json()
     annual = next(t for t in view["contracts"][0]["target_sets"] if t["year"] == YEAR)
     assert [line["indicator_code"] for line in annual["targets"]] == \

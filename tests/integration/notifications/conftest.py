@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,11 +16,16 @@ from tests.support.contracts_world import Client
 
 from . import world
 
+LOCAL_RECEIVERS = frozenset({"127.0.0.1"})
+
 
 @pytest.fixture
 def app(database_url_factory: Any) -> Iterator[Any]:
     application = create_app(service_settings("notifications",
                                               database_url_factory("notifications")))
+    # The test receivers listen on 127.0.0.1: an explicit allowlist, as an operator's would be.
+    application.extensions["notifications_config"] = dataclasses.replace(
+        application.extensions["notifications_config"], webhook_allowed_hosts=LOCAL_RECEIVERS)
     yield application
     application.extensions["tenure_db"].dispose()
 
@@ -31,7 +37,7 @@ def db(app: Any) -> Database:
 
 @pytest.fixture
 def config() -> NotificationConfig:
-    return NotificationConfig()
+    return NotificationConfig(webhook_allowed_hosts=LOCAL_RECEIVERS)
 
 
 @pytest.fixture

@@ -39,6 +39,7 @@ from shared.events.schemas import validate_event
 from tests.support.contracts_world import Client
 
 from . import world
+from .conftest import LOCAL_RECEIVERS
 from .servers import SmtpServer, WebhookReceiver, free_port, smtp_server
 from .world import NOW, ZHANG
 
@@ -53,7 +54,7 @@ def settings_for(port: int, **backoff: Any) -> NotificationConfig:
     smtp = SmtpSettings(host="127.0.0.1", port=port, sender="tenure@example.com",
                         sender_name="任期制管理系统", timeout=3)
     return NotificationConfig(smtp=smtp, backoff=BackoffPolicy(**backoff),
-                              webhook_timeout=3)
+                              webhook_timeout=3, webhook_allowed_hosts=LOCAL_RECEIVERS)
 
 
 @pytest.fixture

@@ -54,6 +54,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "contract.expiring": {**CONTRACT, "days_left": 30, "days_remaining": 29},
     "contract.expired": {**CONTRACT, "state": "expired"},
     "contract.renewed": {**CONTRACT, "successor_contract_id": _id()},
+    "contract.reinstated": {**CONTRACT, "reason": "exit cancelled by an upheld appeal",
+                            "exit_decision_id": _id(), "cancelled_event_id": _id()},
     "targets.set": {**CONTRACT, "document_id": D, "kind": "annual_performance", "year": 2026,
                     "targets": [], "locked": False},
     "contract.signature_recorded": {
@@ -77,6 +79,12 @@ SAMPLES: dict[str, dict[str, Any]] = {
                               "channel": "manager", "disputed_indicator": "PROFIT",
                               "dispute_reason": "audited figure is higher"},
     "self_report.due": {**APPRAISAL, "due_date": "2026-01-20", "days_left": 7},
+    "exit.confirmed": {"manager_id": M, "trigger": "grade_not_competent",
+                       "exit_decision_id": _id(), "appraisal_id": _id(),
+                       "because": "window_closed", "appeal_deadline": "2027-03-18"},
+    "exit.cancelled": {"manager_id": M, "trigger": "grade_not_competent",
+                       "exit_decision_id": _id(), "appraisal_id": _id(),
+                       "because": "appeal_upheld_passes", "contract_terminated": False},
     "notice.given_up": {"notice_id": _id(), "manager_id": M, "channel": "email",
                         "attempts": 8},
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -149,8 +150,33 @@ def test_ten_thousand_candidates_are_planned_well_under_a_second() -> None:
     assert len(decisions) == 10_000
     assert elapsed < 0.5, f"planning took {elapsed:.3f}s"
     reasons = {x.reason for x in decisions}
-    assert reasons == {None, *d.SKIP_REASONS}
+    # A template without targets fits every position (test_targets_not_appraisable_...).
+    assert reasons == {None, *d.SKIP_REASONS} - {"targets_not_appraisable"}
     issued = sum(x.issue for x in decisions)
     expected = sum(1 for i in range(10_000)
                    if i % 97 and i % 11 and i % 7 and i % 13)
     assert issued == expected
+
+
+# --- the template's targets against each position (the shared composition rule) ---------------
+
+ORGANISATIONAL_ONLY = (d.TargetLine("PROFIT", weight=Decimal("100"), part="organisational"),)
+INDIVIDUAL_ONLY = (d.TargetLine("COST", weight=Decimal("100"), part="individual"),)
+
+
+def test_targets_not_appraisable_for_a_position_skip_that_manager_only() -> None:
+    template = replace(ANY, targets=INDIVIDUAL_ONLY)
+    decisions = d.plan_bulk_issue(
+        [candidate(1, position=P.GENERAL_MANAGER), candidate(2, position=P.CHAIR),
+         candidate(3, position=P.DEPUTY_GENERAL_MANAGER)], template, START, {}, {})
+    # Individual lines only: the general manager and the chair are scored 100 % on the
+    # organisation, the deputy 50/50: none of them can be appraised on these targets.
+    assert [x.reason for x in decisions] == ["targets_not_appraisable"] * 3
+
+
+def test_organisational_lines_fit_the_general_manager_but_not_a_deputy() -> None:
+    template = replace(ANY, targets=ORGANISATIONAL_ONLY)
+    decisions = d.plan_bulk_issue(
+        [candidate(1, position=P.GENERAL_MANAGER), candidate(2, position=P.CHAIR),
+         candidate(3, position=P.DEPUTY_GENERAL_MANAGER)], template, START, {}, {})
+    assert [x.reason for x in decisions] == [None, None, "targets_not_appraisable"]

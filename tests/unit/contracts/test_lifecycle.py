@@ -121,3 +121,12 @@ def test_amendment_without_approver_names_only_the_approver() -> None:
 def test_amendment_state_is_checked_before_the_form() -> None:
     with pytest.raises(d.IllegalTransition):
         d.check_amendment(S.EXPIRED, "", "")
+
+
+def test_only_a_contract_terminated_by_the_cancelled_exit_is_reinstated() -> None:
+    assert d.check_reinstatement("terminated", terminated_by_exit=True) is d.ContractState.ACTIVE
+    for state in ("active", "expired", "renewed", "draft"):
+        with pytest.raises(d.IllegalTransition):
+            d.check_reinstatement(state, terminated_by_exit=True)
+    with pytest.raises(d.IllegalTransition):
+        d.check_reinstatement("terminated", terminated_by_exit=False)

@@ -49,7 +49,12 @@ def test_every_default_template_renders_in_both_languages(kind: NoticeKind,
 
 @pytest.mark.parametrize("kind,fact", [
     (NoticeKind.APPRAISAL_RESULT, "grade"), (NoticeKind.APPRAISAL_RESULT, "score"),
-    (NoticeKind.EXIT_NOTICE, "rule_description"), (NoticeKind.EXIT_TRIGGERED_HR, "rule"),
+    (NoticeKind.EXIT_NOTICE, "rule"), (NoticeKind.EXIT_NOTICE, "appeal_deadline"),
+    (NoticeKind.EXIT_TRIGGERED_HR, "rule"),
+    (NoticeKind.EXIT_TRIGGERED_HR, "appeal_deadline"),
+    (NoticeKind.EXIT_CONFIRMED, "appeal_deadline"),
+    (NoticeKind.EXIT_CONFIRMED_HR, "rule_description"),
+    (NoticeKind.CONTRACT_REINSTATED, "reason"), (NoticeKind.CONTRACT_REINSTATED_HR, "end_date"),
     (NoticeKind.CONTRACT_EXPIRING, "days_left"), (NoticeKind.CONTRACT_EXPIRING_HR, "end_date"),
     (NoticeKind.CONTRACT_TO_SIGN, "signing_deadline"), (NoticeKind.ACTUALS_DUE, "due_date"),
     (NoticeKind.CONTRACT_ENDED, "end_date"), (NoticeKind.TENURE_CONCLUDED, "conditions"),

@@ -1,0 +1,380 @@
+"""The audit trail: who changed what, for whom, when, and the versions before and after.
+
+Every ORM write in a unit of work is captured by one session listener (after the flush, so
+new rows have their ids and attribute history still holds the old values) and written to
+`audit_log` in the same transaction: a write and its record commit or roll back together.
+Core statements and COPY bypass the ORM, so their callers record explicitly with `record` /
+`record_many`. Who is acting comes from the request's token, or from `acting_as` (consumers
+acting for an event's source, workers, commands). Rules and retention: docs/audit.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import click
+import marshmallow as ma
+from flask import current_app, g, has_request_context, request
+from flask.cli import with_appcontext
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import MetaData, Select, delete, event, func, insert, inspect, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import NO_VALUE
+
+from shared.auth import HR_ADMIN, SERVICE, Principal, authenticate, require
+from shared.fields import PageInfo, PageQuery, UtcDateTime, page_info
+from shared.tables import AUDIT_TABLE, define_audit_table
+
+AUDIT = define_audit_table(MetaData())
+ON_BEHALF_HEADER = "X-On-Behalf-Of"
+SYSTEM_ACTOR = "system"
+# Tables that are plumbing, not records anyone changes: never audited.
+ALWAYS_SKIPPED = frozenset({"outbox", "inbox", "idempotency_keys", AUDIT_TABLE})
+# Columns whose values never enter the trail (a webhook's signing secret): the record says
+# that they changed, not what they are.
+REDACTED = frozenset({"secret", "password", "token"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Actor:
+    """Who is writing (`actor`, the token's subject or an event's source) and, where they
+    act for someone else, for whom (`on_behalf_of`)."""
+
+    actor: str
+    on_behalf_of: str | None = None
+    request_id: str | None = None
+
+
+_acting: ContextVar[Actor | None] = ContextVar("tenure_audit_actor", default=None)
+
+
+@contextmanager
+def acting_as(actor: str | Actor, on_behalf_of: str | None = None) -> Iterator[None]:
+    """Writes in this block are recorded as `actor`'s (a consumer: the event's source; a
+    background job: the `current_actor()` of the request that started it)."""
+    who = actor if isinstance(actor, Actor) else Actor(actor, on_behalf_of)
+    token = _acting.set(who)
+    try:
+        yield
+    finally:
+        _acting.reset(token)
+
+
+def as_requester(work: Callable[..., Any], *args: Any) -> Callable[[], None]:
+    """`work(*args)` for a background thread, its writes recorded as the current caller's
+    (a bulk issue or an appraisal run is the doing of whoever started it)."""
+    requester = current_actor()
+
+    def run() -> None:
+        with acting_as(requester):
+            work(*args)
+
+    return run
+
+
+def subtree_units(org_unit: Any, path: str | None) -> Select[Any] | None:
+    """The ids of the units under `path` (a materialised path), or None for the whole group:
+    what `audit_blueprint` needs from a service's scope."""
+    return None if path is None else select(org_unit.id).where(org_unit.path.startswith(path))
+
+
+def on_behalf_of(person: str | None) -> None:
+    """Within a request: this write is done for `person` (HR recording for a manager)."""
+    if has_request_context() and person:
+        g.audit_on_behalf_of = str(person)[:200]
+
+
+def current_actor() -> Actor:
+    explicit = _acting.get()
+    if explicit is not None:
+        return explicit
+    if has_request_context():
+        principal: Principal | None = getattr(g, "principal", None)
+        request_id = getattr(g, "request_id", None)
+        if principal is not None:
+            behalf = getattr(g, "audit_on_behalf_of", None)
+            if behalf is None and principal.has(SERVICE):
+                # A service client acting for a person names them; recorded, never trusted
+                # for access (the token's roles and scope decide that).
+                behalf = (request.headers.get(ON_BEHALF_HEADER) or "").strip()[:200] or None
+            return Actor(principal.subject, behalf, request_id)
+        return Actor("anonymous", None, request_id)
+    return Actor(SYSTEM_ACTOR)
+
+
+# --- capture ----------------------------------------------------------------------------------
+
+UnitOf = Callable[[Any], "str | None"]
+_tracked: dict[int, tuple[frozenset[str], UnitOf]] = {}
+
+
+def tracks(metadata: MetaData) -> bool:
+    return id(metadata) in _tracked
+
+
+def default_unit_of(obj: Any) -> str | None:
+    """Where a row sits in the org tree: its unit, an HR admin's scope, or a unit itself."""
+    for name in ("org_unit_id", "org_scope"):
+        value = getattr(obj, name, None)
+        if isinstance(value, str) and value:
+            return value
+    if getattr(obj, "__tablename__", "") == "org_units":
+        return str(obj.id)
+    return None
+
+
+def track(metadata: MetaData, *, skip: Iterable[str] = (), unit_of: UnitOf = default_unit_of
+          ) -> None:
+    """Audit every ORM write to the tables of `metadata` except `skip` (high-churn work
+    state such as delivery attempts, documented in docs/audit.md)."""
+    _tracked[id(metadata)] = (ALWAYS_SKIPPED | frozenset(skip), unit_of)
+
+
+def jsonable(value: Any) -> Any:
+    """A value as JSON keeps it: decimals as strings (never floats), dates ISO 8601."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, enum.Enum):
+        return jsonable(value.value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    return str(value)
+
+
+def _values(state: Any, *, old: bool) -> dict[str, Any]:
+    """Loaded column values of an instance; with `old`, as they were before this flush."""
+    out: dict[str, Any] = {}
+    for attr in state.mapper.column_attrs:
+        key = attr.key
+        if old:
+            hist = state.attrs[key].history
+            if hist.deleted:
+                out[key] = "[redacted]" if key in REDACTED else jsonable(hist.deleted[0])
+                continue
+        value = state.attrs[key].loaded_value
+        if value is not NO_VALUE:
+            out[key] = "[redacted]" if key in REDACTED else jsonable(value)
+    return out
+
+
+def _changed(state: Any) -> bool:
+    return any(state.attrs[a.key].history.has_changes() for a in state.mapper.column_attrs)
+
+
+def _object_id(state: Any) -> str:
+    key = state.mapper.primary_key_from_instance(state.obj())
+    return ":".join("" if k is None else str(k) for k in key)
+
+
+_PENDING = "tenure_audit_pending"
+
+
+def _after_flush(session: Session, _context: Any) -> None:
+    """Collect this flush's writes; a unit of work that flushes an object several times
+    still gets one record per object: the version before the first flush, after the last."""
+    pending: dict[tuple[str, str], dict[str, Any]] = session.info.setdefault(_PENDING, {})
+    now = datetime.now(UTC)
+    who = None
+    for action, objects in (("created", session.new), ("updated", session.dirty),
+                            ("deleted", session.deleted)):
+        for obj in objects:
+            state = inspect(obj)
+            table = getattr(state.mapper, "local_table", None)
+            tracked = _tracked.get(id(getattr(table, "metadata", None)))
+            if tracked is None or table is None or table.name in tracked[0]:
+                continue
+            if action == "updated" and (not _changed(state) or state.deleted):
+                continue
+            who = who or current_actor()
+            after = None if action == "deleted" else _values(state, old=False)
+            before = None if action == "created" else _values(state, old=True)
+            key = (table.name, _object_id(state))
+            earlier = pending.get(key)
+            if earlier is None:
+                pending[key] = _row(who, now, key[0], key[1], action, tracked[1](obj),
+                                    before, after)
+                continue
+            if earlier["action"] == "created" and action == "deleted":
+                del pending[key]  # never existed outside this transaction
+                continue
+            earlier["after"] = None if after is None else jsonable(after)
+            if action == "deleted":
+                earlier["action"] = "deleted"
+            earlier["org_unit_id"] = earlier["org_unit_id"] or tracked[1](obj)
+
+
+def _before_commit(session: Session) -> None:
+    session.flush()  # the last changes first, so they are in the records written now
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        session.connection().execute(insert(AUDIT), list(pending.values()))
+
+
+def _forget(session: Session, *_args: Any) -> None:
+    session.info.pop(_PENDING, None)
+
+
+event.listen(Session, "after_flush", _after_flush)
+event.listen(Session, "before_commit", _before_commit)
+event.listen(Session, "after_rollback", _forget)
+
+
+def _row(who: Actor, now: datetime, object_type: str, object_id: str, action: str,
+         org_unit_id: str | None, before: Any, after: Any) -> dict[str, Any]:
+    return {
+        "occurred_at": now, "actor": who.actor[:200], "on_behalf_of": who.on_behalf_of,
+        "object_type": object_type[:64], "object_id": str(object_id)[:200],
+        "action": action[:64], "org_unit_id": org_unit_id, "request_id": who.request_id,
+        "before": None if before is None else jsonable(before),
+        "after": None if after is None else jsonable(after),
+    }
+
+
+def record(session: Session, object_type: str, object_id: str, action: str, *,
+           before: Any = None, after: Any = None, org_unit_id: str | None = None) -> None:
+    """Record a write the listener cannot see (a Core statement) in the caller's transaction."""
+    session.connection().execute(insert(AUDIT), [_row(
+        current_actor(), datetime.now(UTC), object_type, object_id, action, org_unit_id,
+        before, after)])
+
+
+def record_many(session: Session, entries: Iterable[Mapping[str, Any]],
+                actor: Actor | None = None) -> None:
+    """Record many Core/COPY writes at once (COPY on PostgreSQL): each entry holds
+    object_type, object_id, action and optionally before, after, org_unit_id."""
+    from shared.db import bulk_insert
+
+    who, now = actor or current_actor(), datetime.now(UTC)
+    rows = [_row(who, now, e["object_type"], e["object_id"], e["action"],
+                 e.get("org_unit_id"), e.get("before"), e.get("after")) for e in entries]
+    bulk_insert(session, AUDIT, rows)
+
+
+# --- reading and keeping ----------------------------------------------------------------------
+
+UnitsWithin = Callable[[Session, Principal], "Select[Any] | None"]
+
+
+class AuditQuery(PageQuery):
+    object_type = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
+    object_id = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
+    actor = ma.fields.String(validate=ma.validate.Length(min=1, max=200),
+                             metadata={"description": "who wrote, or for whom they wrote"})
+    since = UtcDateTime(metadata={"description": "records at or after this instant"})
+    until = UtcDateTime(metadata={"description": "records before this instant"})
+
+
+class AuditRecordOut(ma.Schema):
+    id = ma.fields.Integer()
+    occurred_at = UtcDateTime()
+    actor = ma.fields.String()
+    on_behalf_of = ma.fields.String(allow_none=True)
+    object_type = ma.fields.String()
+    object_id = ma.fields.String()
+    action = ma.fields.String()
+    org_unit_id = ma.fields.String(allow_none=True)
+    request_id = ma.fields.String(allow_none=True)
+    before = ma.fields.Raw(allow_none=True)
+    after = ma.fields.Raw(allow_none=True)
+
+
+class AuditPage(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(AuditRecordOut))
+    page = ma.fields.Nested(PageInfo)
+
+
+def audit_page(session: Session, query: Mapping[str, Any], units: Select[Any] | None
+               ) -> tuple[list[dict[str, Any]], int]:
+    """Newest first. `units`: the ids of the caller's subtree, or None for the whole group;
+    a scoped reader never sees group-level records (those with no unit)."""
+    stmt = select(AUDIT)
+    if query.get("object_type"):
+        stmt = stmt.where(AUDIT.c.object_type == query["object_type"])
+    if query.get("object_id"):
+        stmt = stmt.where(AUDIT.c.object_id == query["object_id"])
+    if query.get("actor"):
+        stmt = stmt.where((AUDIT.c.actor == query["actor"])
+                          | (AUDIT.c.on_behalf_of == query["actor"]))
+    if query.get("since"):
+        stmt = stmt.where(AUDIT.c.occurred_at >= query["since"])
+    if query.get("until"):
+        stmt = stmt.where(AUDIT.c.occurred_at < query["until"])
+    if units is not None:
+        stmt = stmt.where(AUDIT.c.org_unit_id.in_(units))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    page, size = query["page"], query["page_size"]
+    rows = session.execute(stmt.order_by(AUDIT.c.id.desc()).limit(size)
+                           .offset((page - 1) * size)).mappings()
+    return [dict(r) for r in rows], int(total)
+
+
+def audit_blueprint(units_within: UnitsWithin) -> Blueprint:
+    """GET /api/v1/audit for one service: HR admins only, within their scope."""
+    blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit",
+                    description="Who changed what, for whom, when (append-only)")
+
+    @blp.route("")
+    class AuditTrail(MethodView):
+        @require(HR_ADMIN)
+        @blp.arguments(AuditQuery, location="query")
+        @blp.response(200, AuditPage)
+        def get(self, query: dict[str, Any]) -> Any:
+            """The audit trail by object and by actor: HR admins, within their org scope."""
+            from shared.http import db
+
+            principal = authenticate()
+            with db().read() as s:
+                items, total = audit_page(s, query, units_within(s, principal))
+            return {"items": items,
+                    "page": page_info(query["page"], query["page_size"], total)}
+
+    return blp
+
+
+# How long the trail is kept: ten years, beyond three consecutive three-year terms and the
+# appeals after the last (docs/audit.md). The purge refuses anything under one year.
+DEFAULT_RETENTION_DAYS = 3653
+MINIMUM_RETENTION_DAYS = 365
+
+
+@click.command("audit-purge")
+@click.option("--older-than-days", type=click.IntRange(min=MINIMUM_RETENTION_DAYS),
+              default=DEFAULT_RETENTION_DAYS, show_default=True)
+@with_appcontext
+def purge_command(older_than_days: int) -> None:
+    """Remove audit records past their retention (the only way any leave the trail)."""
+    cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
+    with current_app.extensions["tenure_db"].unit_of_work() as s:
+        removed = purge(s, cutoff)
+    click.echo(f"removed {removed} audit records older than {cutoff.date().isoformat()}")
+
+
+def purge(session: Session, older_than: datetime) -> int:
+    """Remove records older than the retention; the only delete the trigger lets through."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.set_config("tenure.audit_purge", "on", True)))
+    result = session.execute(delete(AUDIT).where(AUDIT.c.occurred_at < older_than))
+    return int(result.rowcount or 0)
