@@ -311,6 +311,38 @@ def sign_refusals(contracts: Api, contract: dict[str, Any], secret: str) -> dict
     return {"hr_signs": hr_signs["detail"], "employer_first": first["detail"]}
 
 
+def locked_targets_refusal(contracts: Api, contract_id: str, codes: dict[str, str]
+                           ) -> dict[str, Any]:
+    """Once both sides signed, the tenure targets change only by an amendment: the 409 names
+    the tenure document and the amendment that can change them."""
+    doc = next(d for d in contracts.get(f"/api/v1/contracts/{contract_id}")["documents"]
+               if d["kind"] == "tenure_performance_contract")
+    resp = contracts.call(
+        "PUT", f"/api/v1/contracts/{contract_id}/documents/{doc['id']}/targets", (409,),
+        json={"indicators": tenure_targets(codes)},
+        headers={"If-Match": f'"v{doc["row_version"]}"'})
+    return refusal(resp, 409, "tenure performance contract",
+                   f"/api/v1/contracts/{contract_id}/amendments", "tenure_targets")
+
+
+def expiry_checks(contracts: Api, hq_id: str, ends_before: str, as_of: str
+                  ) -> dict[str, Any]:
+    """HR lists the contracts about to end and previews the sweep of a later day; nothing
+    is sent. A sweep for a later day that would send, or a misspelt filter, is refused."""
+    ending = contracts.get("/api/v1/contracts", org_unit_id=hq_id, state="active",
+                           ends_before=ends_before, page_size=500)["items"]
+    resp = contracts.call("GET", "/api/v1/contracts", (200, 400, 422), params={
+        "state": "active", "ends_befor": ends_before})
+    misspelt = (refusal(resp, resp.status_code, "ends_befor") if resp.status_code != 200
+                else {"status": 200, "detail": "the unknown parameter was ignored"})
+    real = refusal(contracts.call("POST", "/api/v1/maintenance/expiry", (422,),
+                                  json={"as_of": as_of}), 422, "as_of", "dry_run")
+    preview = contracts.post("/api/v1/maintenance/expiry", {"dry_run": True, "as_of": as_of},
+                             expect=(200,))
+    return {"ending": len(ending), "misspelt": misspelt, "real_sweep": real,
+            "preview": preview}
+
+
 def sign_everything(contracts: Api, managers: list[dict[str, Any]],
                     issued: dict[str, dict[str, Any]], secret: str, pool: int,
                     two_sided: bool) -> dict[str, dict[str, Any]]:
@@ -574,6 +606,9 @@ def run_cycle(contracts_url: str, appraisal_url: str, notifications_url: str, to
     s["signature_kinds"] = Counter((sig["party"], sig["method"]) for c in signed.values()
                                    for sig in c.get("signatures", []))
     contract_of = {mid: c["id"] for mid, c in signed.items()}
+    if features.tenure_targets:
+        s["locked_tenure_targets"] = locked_targets_refusal(
+            contracts, contract_of[readme_gm["id"]], codes)["detail"]
     log(f"  contracts: {dict(s['signed_states'])}; signatures {dict(s['signature_kinds'])}")
 
     log(f"\n4. Year {year}: self-reports, actuals, run, review, approve, publish")
@@ -602,7 +637,7 @@ def run_cycle(contracts_url: str, appraisal_url: str, notifications_url: str, to
         f"scored, {run['skipped']} skipped")
     early = act_on_run(appraisal, run["id"], ["review"])["review"]
     s["review_before_deadline"] = {"done": early["done"],
-                                   "refused": Counter(r.get("reason", "")[:60]
+                                   "refused": Counter(r.get("reason", "")
                                                       for r in early["refused"])}
     moved = appraisal.post("/api/v1/appraisals/self-report-deadline", {
         "year": year, "org_unit_id": hq["id"],
@@ -676,6 +711,12 @@ def run_cycle(contracts_url: str, appraisal_url: str, notifications_url: str, to
                               for a, o in acts2.items()}}
     log(f"  {len(stayed)} managers; year {year2} contracts {dict(s['year2_signed'])}; run "
         f"{run2['scored']} scored; published {acts2['publish']['done']}")
+
+    if features.bulk_decisions:
+        s["expiry"] = expiry_checks(contracts, hq["id"], f"{year2 + 1}-01-01",
+                                    f"{year2}-12-01")
+        log(f"  {s['expiry']['ending']} contracts end before {year2 + 1}; a sweep on "
+            f"{year2}-12-01 would send {s['expiry']['preview']['expiring']} reminders")
 
     log("\n7. The end of the term: the tenure appraisal of one enterprise")
     team = [m for m in stayed if m["org_unit_id"] == l3[3]["id"]]
