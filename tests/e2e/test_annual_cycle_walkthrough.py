@@ -38,20 +38,25 @@ def test_annual_cycle_walkthrough_works_as_written(
     lines = result.stdout.strip().splitlines()
     job = json.loads(lines[0])
     assert (job["status"], job["issued"], job["skipped"], job["failed"]) == \
-        ("done", 3, 0, 0)
-    assert lines[1:4] == ["active"] * 3  # after each employer's countersignature
-    assert lines[4] == "3"  # appraisals opened
-    assert json.loads(lines[5]) == {"accepted": 6, "rejected": 0}
-    run = json.loads(lines[6])
-    assert (run["status"], run["scored"], run["skipped"]) == ("done", 3, 0)
-    steps = [json.loads(line) for line in lines[7:10]]
+        ("done", 4, 0, 0)
+    assert lines[1:5] == ["active"] * 4  # after each employer's countersignature
+    assert lines[5] == "4"  # appraisals opened
+    assert json.loads(lines[6]) == {"accepted": 8, "rejected": 0}
+    run = json.loads(lines[7])
+    assert (run["status"], run["scored"], run["skipped"]) == ("done", 4, 0)
+    steps = [json.loads(line) for line in lines[8:11]]
     assert [(s["step"], s["done"]) for s in steps] == \
-        [("review", 3), ("approve", 3), ("publish", 3)]
-    assert steps[2]["events"] == {"appraisal.published": 3}
-    results = json.loads(lines[10])
-    assert sorted(position for position, _, _ in results) == \
-        ["chair", "deputy_general_manager", "general_manager"]
+        [("review", 4), ("approve", 4), ("publish", 4)]
+    assert steps[2]["events"] == {"appraisal.published": 4, "exit.triggered": 1}
+    results = {position: (grade, outcome) for position, grade, outcome in json.loads(lines[11])}
+    assert results.pop("chief_financial_officer") == ("not_competent", "incompetence_exit")
+    assert sorted(results) == ["chair", "deputy_general_manager", "general_manager"]
     assert all(outcome == "retain" and grade in ("excellent", "good")
-               for _, grade, outcome in results), results
-    assert sum(json.loads(lines[11]).values()) == 3
-    assert "appraisal_result" in json.loads(lines[12])
+               for grade, outcome in results.values()), results
+    assert sum(json.loads(lines[12]).values()) == 4
+    assert "appraisal_result" in json.loads(lines[13])
+    (pending,) = json.loads(lines[14])
+    assert (pending["state"], pending["appeal_window_days"]) == ("pending", 15)
+    assert pending["appeal_deadline"]
+    assert lines[15] == "active"  # nothing ends while the exit can be appealed
+    assert len(lines) == 16
