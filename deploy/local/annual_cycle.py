@@ -17,9 +17,7 @@ One HR department's term, as HR, the managers and the employer's signatories liv
 
 Every refusal met on the way is checked: problem+json that says what to do next.
 
-Some steps need features that a deployment may not have yet; `detect_features` reads the
-services' OpenAPI documents and the scenario takes the path each deployment supports (see
-`Features`). Run it against `make run` (the defaults) or any deployment:
+Run it against `make run` (the defaults) or any deployment:
 
     python deploy/local/annual_cycle.py [--contracts URL --appraisal URL --notifications URL]
 """
@@ -33,7 +31,6 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -68,44 +65,6 @@ PLAIN_STAFF = ["general_manager", "chief_financial_officer", "chief_engineer"] +
 DEPARTMENT_STAFF = ["general_manager"] + ["middle_manager"] * 5
 SURNAMES = ["Wang", "Li", "Zhang", "Liu", "Chen", "Yang", "Zhao", "Huang", "Zhou", "Wu"]
 GIVEN = ["Wei", "Fang", "Jing", "Min", "Qiang", "Lei", "Jun", "Yan", "Hui", "Tao", "Ping"]
-
-
-@dataclass(frozen=True)
-class Features:
-    """What the deployment offers, read from its OpenAPI documents.
-
-    - `two_sided_signing`: the employer's signatory countersigns (docs/signing.md);
-    - `part_defaults`: a line without `part` takes it from the position, so the README's
-      general-manager template is scored (docs/performance-contract.md);
-    - `tenure_targets`: templates carry tenure targets, so the tenure appraisal scores
-      bulk-issued contracts (docs/performance-contract.md);
-    - `bulk_decisions`: one manager who cannot be issued never fails the others
-      (docs/contracts-operations.md);
-    - `due_process`: an exit waits out its appeal window (docs/appeals.md).
-    """
-
-    two_sided_signing: bool
-    part_defaults: bool
-    tenure_targets: bool
-    bulk_decisions: bool
-    due_process: bool
-
-
-def detect_features(contracts_url: str, appraisal_url: str) -> Features:
-    contracts = requests.get(f"{contracts_url}/openapi.json", timeout=30).json()
-    appraisal = requests.get(f"{appraisal_url}/openapi.json", timeout=30).json()
-    schemas = contracts.get("components", {}).get("schemas", {})
-
-    def fields_of(name: str) -> set[str]:
-        return set(schemas.get(name, {}).get("properties", {}))
-
-    tenure = "tenure_targets" in fields_of("TemplateIn")
-    return Features(
-        two_sided_signing="/api/v1/contracts/{contract_id}/signers" in contracts["paths"],
-        part_defaults=tenure,  # the shared target schema brings both
-        tenure_targets=tenure,
-        bulk_decisions="all_or_nothing" in fields_of("BulkIssueIn"),
-        due_process="/api/v1/exit-decisions" in appraisal["paths"])
 
 
 class Client(Api):
@@ -164,7 +123,7 @@ def build_group(hr: Api, tag: str) -> dict[str, Any]:
     return {"hq": hq, "enterprises": enterprises, "department": department}
 
 
-def build_library(hr: Api, tag: str, features: Features) -> dict[str, Any]:
+def build_library(hr: Api, tag: str) -> dict[str, Any]:
     """Indicators; a template per layer for every position; the README's GM template."""
     codes = {k: f"{k}-{tag}" for k in ("PROFIT", "ROE", "COST", "PARTY", "SAFETY", "ASSETS")}
     for code, name, unit_name, kind, direction in [
@@ -179,7 +138,7 @@ def build_library(hr: Api, tag: str, features: Features) -> dict[str, Any]:
              "quantitative", "higher_is_better")]:
         hr.post("/api/v1/indicators", {"code": code, "name": name, "unit": unit_name,
                                        "kind": kind, "direction": direction}, expect=(201,))
-    extra = {"tenure_targets": tenure_targets(codes)} if features.tenure_targets else {}
+    extra = {"tenure_targets": tenure_targets(codes)}
     templates = {}
     for layer in (1, 2, 3):
         templates[layer] = hr.post("/api/v1/templates", {
@@ -197,12 +156,13 @@ def build_library(hr: Api, tag: str, features: Features) -> dict[str, Any]:
     return {"codes": codes, "templates": templates, "readme": readme}
 
 
-def tenure_targets(codes: dict[str, str]) -> list[dict[str, Any]]:
+def tenure_targets(codes: dict[str, str], assets_target: str = "106"
+                   ) -> list[dict[str, Any]]:
     """The tenure performance contract: the whole term's targets (README, "Tenure
     appraisal"): state assets preserved and increased, party building, and no major
     safety incident in the whole term (a veto: one means exit, whatever the score)."""
     return [{"indicator_code": codes["ASSETS"], "weight": "60", "base": "100",
-             "target": "106", "challenge": "110", "part": "organisational"},
+             "target": assets_target, "challenge": "110", "part": "organisational"},
             {"indicator_code": codes["PARTY"], "weight": "40", "part": "individual"},
             {"indicator_code": codes["SAFETY"], "role": "veto"}]
 
@@ -241,8 +201,8 @@ def decision_of(d: dict[str, Any]) -> str:
 
 
 def issue_everyone(hr: Api, group: dict[str, Any], library: dict[str, Any],
-                   managers: list[dict[str, Any]], start: str, features: Features,
-                   timeout: float, log: Log) -> dict[str, Any]:
+                   managers: list[dict[str, Any]], start: str, timeout: float, log: Log
+                   ) -> dict[str, Any]:
     hq, dept = group["hq"], group["department"]
     jobs: dict[str, dict[str, Any]] = {}
     jobs["readme"] = bulk_issue(hr, {
@@ -258,18 +218,6 @@ def issue_everyone(hr: Api, group: dict[str, Any], library: dict[str, Any],
         log(f"  bulk issue {name}: {job['status']}, {dict(counts)}")
     dept_gm = next(m for m in managers if m["org_unit_id"] == dept["id"]
                    and m["position"] == "general_manager")
-    if not features.bulk_decisions and jobs["layer2"]["issued"] == 0:
-        # Without per-manager decisions the department's GM fails the whole layer: issue the
-        # layer again one enterprise (and one department position) at a time.
-        log("  layer 2 failed as a whole; issuing it again unit by unit")
-        for unit in group["enterprises"]:
-            if unit["layer"] == 2:
-                jobs[f"layer2-{unit['code']}"] = bulk_issue(hr, {
-                    "template_id": library["templates"][2]["id"], "start_date": start,
-                    "filter": {"org_unit_id": unit["id"], "layer": 2}}, timeout)
-        jobs["layer2-department"] = bulk_issue(hr, {
-            "template_id": library["templates"][2]["id"], "start_date": start,
-            "filter": {"org_unit_id": dept["id"], "position": "middle_manager"}}, timeout)
     # The department's general manager: no rule names their employer's signatory. HR drafts
     # their contract one by one, naming the signatory by hand, as the refusal says.
     draft = hr.call("POST", "/api/v1/contracts", (201,), json={
@@ -284,13 +232,10 @@ def issue_everyone(hr: Api, group: dict[str, Any], library: dict[str, Any],
 # --- 3. both sides sign -----------------------------------------------------------------------
 
 def sign_both_sides(contracts: Api, path: str, manager: dict[str, Any], contract_id: str,
-                    secret: str, reference: str, two_sided: bool) -> dict[str, Any]:
+                    secret: str, reference: str) -> dict[str, Any]:
     """The manager signs `path` with their own token; the employer countersigns (on paper,
-    recorded by HR, where the post is vacant). Without two-sided signing the manager's
-    signature alone brings the document into force."""
-    out = contracts.as_(manager_token(secret, manager)).post(path, {}, expect=(200,))
-    if not two_sided:
-        return out
+    recorded by HR, where the post is vacant)."""
+    contracts.as_(manager_token(secret, manager)).post(path, {}, expect=(200,))
     counter = countersigner_token(contracts, contract_id, secret)
     if counter is None:
         return contracts.post(path, {"method": "paper", "party": "employer",
@@ -344,19 +289,19 @@ def expiry_checks(contracts: Api, hq_id: str, ends_before: str, as_of: str
 
 
 def sign_everything(contracts: Api, managers: list[dict[str, Any]],
-                    issued: dict[str, dict[str, Any]], secret: str, pool: int,
-                    two_sided: bool) -> dict[str, dict[str, Any]]:
+                    issued: dict[str, dict[str, Any]], secret: str, pool: int
+                    ) -> dict[str, dict[str, Any]]:
     def sign(m: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         c = issued[m["id"]]
         return m["id"], sign_both_sides(contracts, f"/api/v1/contracts/{c['id']}/sign", m,
-                                        c["id"], secret, f"PAPER-{m['employee_no']}", two_sided)
+                                        c["id"], secret, f"PAPER-{m['employee_no']}")
 
     return dict(in_parallel(sign, managers, pool))
 
 
 def sign_next_year(contracts: Api, managers: list[dict[str, Any]],
-                   contract_ids: dict[str, str], year: int, secret: str, pool: int,
-                   two_sided: bool) -> dict[str, str]:
+                   contract_ids: dict[str, str], year: int, secret: str, pool: int
+                   ) -> dict[str, str]:
     """The year's annual performance contract, signed under each active contract."""
     def sign(m: dict[str, Any]) -> tuple[str, str]:
         cid = contract_ids[m["id"]]
@@ -364,7 +309,7 @@ def sign_next_year(contracts: Api, managers: list[dict[str, Any]],
         doc = next(d for d in c["documents"]
                    if d["kind"] == "annual_performance_contract" and d["year"] == year)
         sign_both_sides(contracts, f"/api/v1/contracts/{cid}/documents/{doc['id']}/sign", m,
-                        cid, secret, f"PAPER-{year}-{m['employee_no']}", two_sided)
+                        cid, secret, f"PAPER-{year}-{m['employee_no']}")
         after = contracts.get(f"/api/v1/contracts/{cid}")
         mine = next(d for d in after["documents"] if d["id"] == doc["id"])
         return m["id"], mine.get("signing_state") or ("in_force" if mine.get("signed_at")
@@ -396,13 +341,16 @@ def wait_for_targets(appraisal: Api, managers: list[dict[str, Any]], year: int,
     wait_for(all_ready, f"the appraisal service to hold every {year} target", timeout)
 
 
-def wait_for_tenure_targets(appraisal: Api, managers: list[dict[str, Any]], pool: int,
-                            timeout: float) -> None:
-    """The tenure targets reach the appraisal service as events, locked once signed."""
+def wait_for_tenure_targets(appraisal: Api, managers: list[dict[str, Any]], code: str,
+                            target: str, pool: int, timeout: float) -> None:
+    """The amended tenure targets reach the appraisal service as an event (targets.set),
+    once both sides signed: wait until its line `code` has the new `target`."""
     def ready(m: dict[str, Any]) -> bool:
         person = appraisal.get(f"/api/v1/managers/{m['id']}")
-        return any(t["kind"] == "tenure" and t["locked"] and t.get("targets")
-                   for c in person["contracts"] for t in c["target_sets"])
+        return any(t["kind"] == "tenure" and t["locked"] and any(
+            line.get("indicator_code") == code and line.get("target") is not None
+            and Decimal(str(line["target"])) == Decimal(target) for line in t["targets"])
+            for c in person["contracts"] for t in c["target_sets"])
 
     wait_for(lambda: all(in_parallel(ready, managers, pool)),
              "the appraisal service to hold the tenure targets", timeout)
@@ -494,20 +442,22 @@ def self_reports(appraisal: Api, opened: dict[str, str], writers: list[dict[str,
 def amend_tenure_targets(contracts: Api, team: list[dict[str, Any]],
                          contract_ids: dict[str, str], codes: dict[str, str], secret: str,
                          pool: int) -> dict[str, str]:
-    """Where the template carried no tenure targets: HR amends each contract with them, and
-    both sides sign the amendment (docs/signing.md, "Amendments")."""
+    """The board revises the term's asset target mid-term: HR amends each contract, and both
+    sides sign the amendment (docs/signing.md, "Amendments"); until then the signed targets
+    stay in force."""
     def amend(m: dict[str, Any]) -> tuple[str, str]:
         cid = contract_ids[m["id"]]
         etag = contracts.call("GET", f"/api/v1/contracts/{cid}").headers["ETag"]
         contracts.call("POST", f"/api/v1/contracts/{cid}/amendments", (200,), json={
             "reason": "tenure targets of the term, agreed with the board",
-            "approved_by": "board resolution 2026-07", "tenure_targets": tenure_targets(codes)},
+            "approved_by": "board resolution 2026-07",
+            "tenure_targets": tenure_targets(codes, assets_target="105")},
             headers={"If-Match": etag})
         sign_both_sides(contracts, f"/api/v1/contracts/{cid}/sign", m, cid, secret,
-                        f"AMEND-{m['employee_no']}", True)
+                        f"AMEND-{m['employee_no']}")
         doc = next(d for d in contracts.get(f"/api/v1/contracts/{cid}")["documents"]
                    if d["kind"] == "tenure_performance_contract")
-        return m["id"], doc.get("amendment_state") or "in_force"
+        return m["id"], doc.get("amendment_state") or doc["signing_state"]
 
     return dict(in_parallel(amend, team, pool))
 
@@ -554,16 +504,13 @@ def run_cycle(contracts_url: str, appraisal_url: str, notifications_url: str, to
     tag = tag or uuid.uuid4().hex[:6].upper()
     contracts, appraisal = Client(contracts_url, token), Client(appraisal_url, token)
     notifications = Client(notifications_url, token)
-    features = detect_features(contracts_url, appraisal_url)
-    s: dict[str, Any] = {"tag": tag, "year": year, "features": asdict(features)}
+    s: dict[str, Any] = {"tag": tag, "year": year}
     log(f"Tenure annual cycle, tag {tag}, years {year} and {year + 1}")
-    log(f"  features: {', '.join(k for k, v in asdict(features).items() if v) or 'none'}; "
-        f"not here: {', '.join(k for k, v in asdict(features).items() if not v) or 'none'}")
 
     log("\n1. The group, its library and 200 managers")
     group = build_group(contracts, tag)
     hq = group["hq"]
-    library = build_library(contracts, tag, features)
+    library = build_library(contracts, tag)
     codes = library["codes"]
     managers = hire_managers(contracts, group, tag, pool)
     units = {u["id"]: u for u in [*group["enterprises"], group["department"]]}
@@ -574,8 +521,8 @@ def run_cycle(contracts_url: str, appraisal_url: str, notifications_url: str, to
         f"managers by layer {s['by_layer']}")
 
     log("\n2. Bulk issue")
-    issue = issue_everyone(contracts, group, library, managers, f"{year}-01-01", features,
-                           timeout, log)
+    issue = issue_everyone(contracts, group, library, managers, f"{year}-01-01", timeout,
+                           log)
     s["jobs"] = {name: {"status": j["status"], "issued": j["issued"],
                         "skipped": j["skipped"], "failed": j.get("failed"),
                         "error": j.get("error"),
@@ -596,19 +543,15 @@ def run_cycle(contracts_url: str, appraisal_url: str, notifications_url: str, to
     log(f"  {len(pending)} contracts await signature")
 
     log("\n3. Both sides sign")
-    if features.two_sided_signing:
-        first = pending[readme_gm["id"]]
-        s["sign_refusals"] = sign_refusals(contracts, first, secret)
-        log("  refused: HR signing for the manager (403); the employer signing first (409)")
-    signed = sign_everything(contracts, managers, pending, secret, pool,
-                             features.two_sided_signing)
+    s["sign_refusals"] = sign_refusals(contracts, pending[readme_gm["id"]], secret)
+    log("  refused: HR signing for the manager (403); the employer signing first (409)")
+    signed = sign_everything(contracts, managers, pending, secret, pool)
     s["signed_states"] = Counter(c["state"] for c in signed.values())
     s["signature_kinds"] = Counter((sig["party"], sig["method"]) for c in signed.values()
                                    for sig in c.get("signatures", []))
     contract_of = {mid: c["id"] for mid, c in signed.items()}
-    if features.tenure_targets:
-        s["locked_tenure_targets"] = locked_targets_refusal(
-            contracts, contract_of[readme_gm["id"]], codes)["detail"]
+    s["locked_tenure_targets"] = locked_targets_refusal(
+        contracts, contract_of[readme_gm["id"]], codes)["detail"]
     log(f"  contracts: {dict(s['signed_states'])}; signatures {dict(s['signature_kinds'])}")
 
     log(f"\n4. Year {year}: self-reports, actuals, run, review, approve, publish")
@@ -655,22 +598,21 @@ def run_cycle(contracts_url: str, appraisal_url: str, notifications_url: str, to
     log(f"  published {acts['publish']['done']}: events {acts['publish']['events']}")
 
     log("\n5. Exits: one appealed and upheld, one whose window elapses")
-    if features.due_process:
-        s["exits_pending"] = {m["id"]: exit_decision(appraisal, m["id"])
-                              for m in (poor, appellant)}
-        s["contracts_while_pending"] = {m["id"]: contracts.get(
-            f"/api/v1/contracts/{contract_of[m['id']]}")["state"] for m in (poor, appellant)}
-        s["appeal"] = appeal_and_uphold(appraisal, results[appellant["id"]], appellant,
-                                        codes, year, layer_of[appellant["id"]], secret)
-        s["exit_appellant"] = wait_for(
-            lambda: (d := exit_decision(appraisal, appellant["id"]))["state"] == "cancelled"
-            and d, "the appellant's exit to be cancelled", timeout)
-        closes = s["exits_pending"][poor["id"]]["appeal_closes_at"]
-        s["windows_closed"] = appraisal.post("/api/v1/maintenance/exit-windows",
-                                             {"as_of": closes}, expect=(200,))
-        s["exit_poor"] = exit_decision(appraisal, poor["id"])
-        log(f"  appellant: exit {s['exit_appellant']['state']}; poor: window closed, exit "
-            f"{s['exit_poor']['state']}")
+    s["exits_pending"] = {m["id"]: exit_decision(appraisal, m["id"])
+                          for m in (poor, appellant)}
+    s["contracts_while_pending"] = {m["id"]: contracts.get(
+        f"/api/v1/contracts/{contract_of[m['id']]}")["state"] for m in (poor, appellant)}
+    s["appeal"] = appeal_and_uphold(appraisal, results[appellant["id"]], appellant,
+                                    codes, year, layer_of[appellant["id"]], secret)
+    s["exit_appellant"] = wait_for(
+        lambda: (d := exit_decision(appraisal, appellant["id"]))["state"] == "cancelled"
+        and d, "the appellant's exit to be cancelled", timeout)
+    closes = s["exits_pending"][poor["id"]]["appeal_closes_at"]
+    s["windows_closed"] = appraisal.post("/api/v1/maintenance/exit-windows",
+                                         {"as_of": closes}, expect=(200,))
+    s["exit_poor"] = exit_decision(appraisal, poor["id"])
+    log(f"  appellant: exit {s['exit_appellant']['state']}; poor: window closed, exit "
+        f"{s['exit_poor']['state']}")
     s["contract_poor"] = wait_for(
         lambda: (c := contracts.get(f"/api/v1/contracts/{contract_of[poor['id']]}"))["state"]
         == "terminated" and c, "the poor manager's contract to end", timeout)
@@ -679,27 +621,23 @@ def run_cycle(contracts_url: str, appraisal_url: str, notifications_url: str, to
     s["person_appellant"] = contracts.get(f"/api/v1/managers/{appellant['id']}")
     log(f"  contracts: poor {s['contract_poor']['state']}, appellant "
         f"{s['contract_appellant']['state']}")
-    wanted = {"appraisal_result", "exit_notice"} | (
-        {"exit_confirmed"} if features.due_process else set())
+    wanted = {"appraisal_result", "exit_notice", "exit_confirmed"}
     poor_inbox = notifications.as_(manager_token(secret, poor))
     s["inbox_poor"] = wait_for(
         lambda: (items := poor_inbox.get("/api/v1/inbox", page_size=100)["items"])
         and wanted <= {i["kind"] for i in items} and items, f"{sorted(wanted)} in the inbox",
         timeout)
-    if features.due_process:
-        mine = notifications.as_(manager_token(secret, appellant))
-        s["inbox_appellant"] = wait_for(
-            lambda: (items := mine.get("/api/v1/inbox", page_size=100)["items"])
-            and "exit_cancelled" in {i["kind"] for i in items} and items,
-            "the appellant's exit_cancelled notice", timeout)
+    mine = notifications.as_(manager_token(secret, appellant))
+    s["inbox_appellant"] = wait_for(
+        lambda: (items := mine.get("/api/v1/inbox", page_size=100)["items"])
+        and "exit_cancelled" in {i["kind"] for i in items} and items,
+        "the appellant's exit_cancelled notice", timeout)
 
     year2 = year + 1
     log(f"\n6. Year {year2}: the next annual contracts, actuals, run, publish")
-    # Without due process both exits ended their contracts on publication.
-    gone = {poor["id"]} | (set() if features.due_process else {appellant["id"]})
-    stayed = [m for m in managers if m["id"] not in gone]
+    stayed = [m for m in managers if m["id"] != poor["id"]]
     s["year2_signed"] = Counter(sign_next_year(contracts, stayed, contract_of, year2, secret,
-                                               pool, features.two_sided_signing).values())
+                                               pool).values())
     wait_for_targets(appraisal, stayed, year2, pool, timeout)
     imported2 = import_actuals(appraisal, actual_rows(stayed, codes, year2, layer_of,
                                                       readme_gm["id"], set()))
@@ -712,22 +650,19 @@ def run_cycle(contracts_url: str, appraisal_url: str, notifications_url: str, to
     log(f"  {len(stayed)} managers; year {year2} contracts {dict(s['year2_signed'])}; run "
         f"{run2['scored']} scored; published {acts2['publish']['done']}")
 
-    if features.bulk_decisions:
-        s["expiry"] = expiry_checks(contracts, hq["id"], f"{year2 + 1}-01-01",
-                                    f"{year2}-12-01")
-        log(f"  {s['expiry']['ending']} contracts end before {year2 + 1}; a sweep on "
-            f"{year2}-12-01 would send {s['expiry']['preview']['expiring']} reminders")
+    s["expiry"] = expiry_checks(contracts, hq["id"], f"{year2 + 1}-01-01", f"{year2}-12-01")
+    log(f"  {s['expiry']['ending']} contracts end before {year2 + 1}; a sweep on "
+        f"{year2}-12-01 would send {s['expiry']['preview']['expiring']} reminders")
 
     log("\n7. The end of the term: the tenure appraisal of one enterprise")
     team = [m for m in stayed if m["org_unit_id"] == l3[3]["id"]]
     renewing, leaving = team[0], team[1]
     s["tenure_team"] = len(team)
-    if not features.tenure_targets:
-        s["tenure_amended"] = Counter(amend_tenure_targets(
-            contracts, team, contract_of, codes, secret, pool).values())
-        log(f"  tenure targets set by amendment, signed by both sides: "
-            f"{dict(s['tenure_amended'])}")
-    wait_for_tenure_targets(appraisal, team, pool, timeout)
+    s["tenure_amended"] = Counter(amend_tenure_targets(
+        contracts, team, contract_of, codes, secret, pool).values())
+    log(f"  the board revised the enterprise's tenure targets: amendments signed by both "
+        f"sides {dict(s['tenure_amended'])}")
+    wait_for_tenure_targets(appraisal, team, codes["ASSETS"], "105", pool, timeout)
     import_actuals(appraisal, actual_rows(team, codes, year2, layer_of, "", {leaving["id"]},
                                           kind="tenure"))
     tenure = run_cohort(appraisal, {"year": year2, "kind": "tenure",
@@ -749,11 +684,10 @@ def run_cycle(contracts_url: str, appraisal_url: str, notifications_url: str, to
     t["successor"] = next(c for c in contracts.get(
         "/api/v1/contracts", manager_id=renewing["id"], page_size=10)["items"]
         if c["id"] != contract_of[renewing["id"]])
-    if features.due_process:
-        decision = exit_decision(appraisal, leaving["id"])
-        t["exit_decision"] = decision
-        appraisal.post("/api/v1/maintenance/exit-windows",
-                       {"as_of": decision["appeal_closes_at"]}, expect=(200,))
+    # The tenure exit waits out its window like any exit; nobody appeals.
+    t["exit_decision"] = exit_decision(appraisal, leaving["id"])
+    appraisal.post("/api/v1/maintenance/exit-windows",
+                   {"as_of": t["exit_decision"]["appeal_closes_at"]}, expect=(200,))
     t["leaving_contract"] = wait_for(
         lambda: (c := contracts.get(f"/api/v1/contracts/{contract_of[leaving['id']]}"))
         ["state"] == "terminated" and c, "the exited manager's contract to end", timeout)

@@ -6,9 +6,6 @@ and a real SMTP server (the `system` fixture of test_whole_system). Here each st
 is checked: who was issued, skipped or failed, the contracts in force after both signatures,
 appraisal states, exit decisions and their deadlines, the contracts after the appeal window,
 the notices in the inbox and the mails on the SMTP server.
-
-Steps that need a feature the services do not have yet are taken the way the services allow
-(see `annual_cycle.Features`); the summary says which features were found.
 """
 
 from __future__ import annotations
@@ -50,8 +47,7 @@ def test_two_years_and_a_tenure_issue_sign_appraise_exit_with_due_process_and_re
     s = annual_cycle.run_cycle(urls["contracts"], urls["appraisal"], urls["notifications"],
                                token("hr_admin", subject="cycle-hr"), SECRET, year=YEAR,
                                log=print, timeout=180)
-    features = annual_cycle.Features(**s["features"])
-    print(f"annual cycle: {time.monotonic() - started:.0f} s; features {s['features']}")
+    print(f"annual cycle: {time.monotonic() - started:.0f} s")
 
     # 200 managers across 3 layers (the department under HQ counts one layer deeper).
     assert s["managers"] == 200
@@ -65,50 +61,35 @@ def test_two_years_and_a_tenure_issue_sign_appraise_exit_with_due_process_and_re
     layer1, layer2, layer3 = (s["jobs"][f"layer{n}"] for n in (1, 2, 3))
     assert (layer1["status"], layer1["issued"]) == ("done", 20), layer1
     assert (layer3["status"], layer3["issued"]) == ("done", 114), layer3
-    if features.bulk_decisions:
-        # The department's GM fails alone, with the reason and the remedy; the README GM
-        # already holds a contract; everyone else of layer 2 is issued.
-        assert (layer2["status"], layer2["issued"], layer2["skipped"], layer2["failed"]) == \
-            ("partial", 64, 1, 1)
-        assert layer2["reasons"] == Counter({"overlapping_contract": 1,
-                                             "signatory_required": 1})
-        (failure,) = layer2["failures"]
-        assert "signatory override" in failure["detail"]
-    else:
-        assert (layer2["status"], layer2["issued"]) == ("failed", 0)
-        issued_again = sum(j["issued"] for name, j in s["jobs"].items()
-                           if name.startswith("layer2-"))
-        assert issued_again == 64
+    # The department's GM fails alone, with the reason and the remedy; the README GM already
+    # holds a contract; everyone else of layer 2 is issued.
+    assert (layer2["status"], layer2["issued"], layer2["skipped"], layer2["failed"]) == \
+        ("partial", 64, 1, 1)
+    assert layer2["reasons"] == Counter({"overlapping_contract": 1, "signatory_required": 1})
+    (failure,) = layer2["failures"]
+    assert "signatory override" in failure["detail"]
     # The department's GM drafted with an override: every manager has a contract to sign.
     assert s["pending_signature"] == 200
 
     # Both sides signed: every contract is active.
     assert s["signed_states"] == Counter({"active": 200})
-    if features.two_sided_signing:
-        assert "own token" in s["sign_refusals"]["hr_signs"]
-        assert "manager signs first" in s["sign_refusals"]["employer_first"]
-        kinds = s["signature_kinds"]
-        # Each document of the first signing bears both sides, the manager's electronically.
-        by_party = Counter()
-        for (party, _), n in kinds.items():
-            by_party[party] += n
-        assert by_party["manager"] == by_party["employer"] >= 400, kinds
-        assert ("manager", "paper") not in kinds
-
-    if features.tenure_targets:
-        # Signed is signed: the 409 names the tenure document and the amendment to use.
-        assert "amendments with tenure_targets" in s["locked_tenure_targets"]
+    assert "own token" in s["sign_refusals"]["hr_signs"]
+    assert "manager signs first" in s["sign_refusals"]["employer_first"]
+    # The three documents of the first signing (appointment, tenure and first annual
+    # contract), each signed by both sides, each side electronically with its own token.
+    assert s["signature_kinds"] == Counter({("manager", "electronic"): 600,
+                                            ("employer", "electronic"): 600})
+    # Signed is signed: the 409 names the tenure document and the amendment to use.
+    assert "amendments with tenure_targets" in s["locked_tenure_targets"]
 
     # Year one: everyone opened with a self-report deadline; three reports, one dispute that
     # HR overruled; the review waited for the others until the deadline passed.
-    scored_ones = 200 if features.part_defaults else 199
+    scored_ones = 200  # the README's template too: its lines take their part from the GM
     assert s["opened"]["opened"] + s["opened"]["skipped"] == 200
     assert "paper" in s["self_reports"]["hr_refused"]
     assert s["self_reports"]["overruled"]["dispute"] == "overruled"
     assert s["run1"]["status"] == "done" and s["run1"]["scored"] == scored_ones
-    if not features.part_defaults:
-        # The README's template has no organisational part for the GM: not scorable yet.
-        assert s["run1"]["skipped"] >= 1
+    assert s["run1"]["skipped"] == 0
     assert s["review_before_deadline"]["done"] == 3
     assert sum(s["review_before_deadline"]["refused"].values()) == scored_ones - 3
     assert all("wait for it, or review from" in reason
@@ -129,24 +110,21 @@ def test_two_years_and_a_tenure_issue_sign_appraise_exit_with_due_process_and_re
              if outcome == "incompetence_exit"]
     assert sorted(exits) == sorted([poor["id"], appellant["id"]])
 
-    # The exits.
-    if features.due_process:
-        for m in (poor, appellant):
-            pending = s["exits_pending"][m["id"]]
-            assert pending["state"] == "pending" and pending["appeal_deadline"]
-            assert pending["appeal_window_days"] == 15
-            assert s["contracts_while_pending"][m["id"]] == "active"
-        # Appealed in time, re-scored, upheld: the exit is cancelled and nothing ended.
-        assert "score" in s["appeal"]["refused_early"]
-        assert s["appeal"]["result"]["outcome"] == "retain"
-        assert s["exit_appellant"]["state"] == "cancelled"
-        assert s["contract_appellant"]["state"] == "active"
-        assert s["person_appellant"]["employment_status"] == "active"
-        # The other window elapsed: the daily job confirmed the exit.
-        assert s["windows_closed"]["confirmed"] >= 1
-        assert s["exit_poor"]["state"] == "confirmed"
-    else:
-        assert s["contract_appellant"]["state"] == "terminated"
+    # Both exits waited in their appeal window with their contracts in force.
+    for m in (poor, appellant):
+        pending = s["exits_pending"][m["id"]]
+        assert pending["state"] == "pending" and pending["appeal_deadline"]
+        assert pending["appeal_window_days"] == 15
+        assert s["contracts_while_pending"][m["id"]] == "active"
+    # Appealed in time, re-scored, upheld: the exit is cancelled and nothing ended.
+    assert "score" in s["appeal"]["refused_early"]
+    assert s["appeal"]["result"]["outcome"] == "retain"
+    assert s["exit_appellant"]["state"] == "cancelled"
+    assert s["contract_appellant"]["state"] == "active"
+    assert s["person_appellant"]["employment_status"] == "active"
+    # The other window elapsed: the daily job confirmed the exit and the contract ended.
+    assert s["windows_closed"]["confirmed"] == 1
+    assert s["exit_poor"]["state"] == "confirmed"
     assert s["contract_poor"]["state"] == "terminated"
     assert "grade_not_competent" in s["contract_poor"]["end_reason"]
     assert (s["person_poor"]["employment_status"], s["person_poor"]["departure_reason"]) == \
@@ -159,42 +137,38 @@ def test_two_years_and_a_tenure_issue_sign_appraise_exit_with_due_process_and_re
     assert "not_competent" not in words and ("not competent" in words or "不称职" in words)
     expected = {inbox["appraisal_result"], inbox["exit_notice"]}
     assert expected <= wait_for_mail(smtp, poor["email"], expected)
-    if features.due_process:
-        cancelled = {i["kind"]: i for i in s["inbox_appellant"]}["exit_cancelled"]
-        assert cancelled["subject"] in wait_for_mail(smtp, appellant["email"],
-                                                     {cancelled["subject"]})
+    cancelled = {i["kind"]: i for i in s["inbox_appellant"]}["exit_cancelled"]
+    assert cancelled["subject"] in wait_for_mail(smtp, appellant["email"],
+                                                 {cancelled["subject"]})
 
     # Year two: everyone still under contract signs the year's annual contract and is
     # appraised; nobody exits.
     y2 = s["year2"]
-    stayed = 199 if features.due_process else 198
+    stayed = 199
     assert y2["managers"] == stayed
     assert sum(s["year2_signed"].values()) == stayed
-    assert set(s["year2_signed"]) <= {"in_force", "unsigned"}
-    if features.two_sided_signing:
-        assert s["year2_signed"] == Counter({"in_force": stayed})
-    y2_scored = stayed if features.part_defaults else stayed - 1
-    assert (y2["run"]["status"], y2["run"]["scored"]) == ("done", y2_scored)
-    assert y2["actions"]["publish"]["done"] == y2_scored
+    assert s["year2_signed"] == Counter({"in_force": stayed})
+    assert (y2["run"]["status"], y2["run"]["scored"]) == ("done", stayed)
+    assert y2["actions"]["publish"]["done"] == stayed
     assert "exit.triggered" not in y2["actions"]["publish"]["events"]
 
     # Expiry: HR lists the contracts ending before the term's end and previews a later
     # sweep; nothing is sent, and a sweep for a later day is refused.
-    if features.bulk_decisions:
-        e = s["expiry"]
-        assert e["ending"] == stayed
-        if UNKNOWN_QUERY_PARAMETERS_REFUSED:
-            assert e["misspelt"]["status"] in (400, 422)
-            assert "ends_befor" in str(e["misspelt"])
-        assert e["preview"]["dry_run"] is True
-        assert e["preview"]["expiring"] == len(e["preview"]["would_send"]) == stayed
-        assert {w["reminder_days"] for w in e["preview"]["would_send"]} == {30}
+    e = s["expiry"]
+    assert e["ending"] == stayed
+    if UNKNOWN_QUERY_PARAMETERS_REFUSED:
+        assert e["misspelt"]["status"] in (400, 422)
+        assert "ends_befor" in str(e["misspelt"])
+    assert "dry_run" in e["real_sweep"]["detail"] + str(e["real_sweep"].get("errors"))
+    assert e["preview"]["dry_run"] is True
+    assert e["preview"]["expiring"] == len(e["preview"]["would_send"]) == stayed
+    assert {w["reminder_days"] for w in e["preview"]["would_send"]} == {30}
 
-    # The end of the term: the tenure targets, signed by both sides (on the template, or by
-    # an amendment), scored with the two years; one manager renewed, one exited.
+    # The end of the term: the tenure targets came with the template; the board revised one
+    # by an amendment that both sides signed; scored with the two years, one manager is
+    # renewed and one exits (a veto).
     t = s["tenure"]
-    if not features.tenure_targets:
-        assert s["tenure_amended"] == Counter({"in_force": s["tenure_team"]})
+    assert s["tenure_amended"] == Counter({"in_force": s["tenure_team"]})
     assert t["run"]["status"] == "done" and t["run"]["scored"] == s["tenure_team"] == 19
     assert t["published"] == 19
     assert t["events"]["tenure.concluded"] == 19
@@ -204,8 +178,7 @@ def test_two_years_and_a_tenure_issue_sign_appraise_exit_with_due_process_and_re
     assert t["renewed"]["state"] == "renewed"
     assert t["successor"]["state"] == "draft"
     assert t["successor"]["start_date"] == f"{YEAR + 2}-01-01"
-    if features.due_process:
-        assert t["exit_decision"]["kind"] == "tenure"
+    assert t["exit_decision"]["kind"] == "tenure"
     assert t["leaving_contract"]["state"] == "terminated"
     assert "tenure_not_passed" in t["leaving_contract"]["end_reason"]
     assert time.monotonic() - started < 900
