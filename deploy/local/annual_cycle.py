@@ -24,8 +24,6 @@ Run it against `make run` (the defaults) or any deployment:
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 import uuid
 from collections import Counter
@@ -42,8 +40,8 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+import demo  # noqa: E402
 from demo import (  # noqa: E402
-    SECOND_LEVEL,
     Api,
     DemoError,
     countersigner_token,
@@ -51,9 +49,6 @@ from demo import (  # noqa: E402
     manager_token,
     wait_for,
 )
-
-from shared.auth import issue_token  # noqa: E402
-from shared.config import DEFAULT_PORTS, DEV_JWT_SECRET  # noqa: E402
 
 Log = Callable[[str], None]
 PROBLEM = "application/problem+json"
@@ -101,43 +96,22 @@ def in_parallel(work: Callable[[Any], Any], items: Iterable[Any], pool: int) -> 
 
 # --- 1. the group, its library and its people --------------------------------------------------
 
-def build_group(hr: Api, tag: str) -> dict[str, Any]:
-    def unit(code: str, name: str, kind: str, parent: str | None, category: str,
-             board: bool) -> dict[str, Any]:
-        return hr.post("/api/v1/org-units", {
-            "code": f"{code}-{tag}", "name": name, "kind": kind, "parent_id": parent,
-            "category": category, "has_board": board}, expect=(201,))
-
-    hq = unit("HQ", "State Industrial Holdings Group", "group", None,
-              "commercial_competitive", True)
-    enterprises = [hq]
-    for i, (name, category) in enumerate(SECOND_LEVEL, start=1):
-        second = unit(f"L2-{i}", f"{name} Co.", "enterprise", hq["id"], category, True)
-        enterprises.append(second)
-        for j in (1, 2):
-            enterprises.append(unit(f"L3-{i}{j}", f"{name} Subsidiary {j}", "enterprise",
-                                    second["id"], "commercial_competitive", False))
+def build_group(hr: Api, tag: str, log: Log) -> dict[str, Any]:
+    """The demo's ten enterprises in three layers, and a department under HQ."""
+    group = demo.build_group(hr, tag, log)
     # Public welfare, so the README's template (commercial) does not select its GM.
-    department = unit("DEPT", "Strategy Department", "department", hq["id"],
-                      "public_welfare", False)
-    return {"hq": hq, "enterprises": enterprises, "department": department}
+    department = hr.post("/api/v1/org-units", {
+        "code": f"DEPT-{tag}", "name": "Strategy Department", "kind": "department",
+        "parent_id": group["hq"]["id"], "category": "public_welfare", "has_board": False},
+        expect=(201,))
+    return {"hq": group["hq"], "enterprises": group["units"], "department": department}
 
 
 def build_library(hr: Api, tag: str) -> dict[str, Any]:
     """Indicators; a template per layer for every position; the README's GM template."""
     codes = {k: f"{k}-{tag}" for k in ("PROFIT", "ROE", "COST", "PARTY", "SAFETY", "ASSETS")}
-    for code, name, unit_name, kind, direction in [
-            (codes["PROFIT"], "Total profit", "CNY 10k", "quantitative", "higher_is_better"),
-            (codes["ROE"], "Return on equity", "%", "quantitative", "higher_is_better"),
-            (codes["COST"], "Cost-to-income ratio", "%", "quantitative", "lower_is_better"),
-            (codes["PARTY"], "Party building and integrity", "", "qualitative",
-             "higher_is_better"),
-            (codes["SAFETY"], "Major safety or environmental incident", "", "qualitative",
-             "higher_is_better"),
-            (codes["ASSETS"], "State-owned assets preserved and increased", "%",
-             "quantitative", "higher_is_better")]:
-        hr.post("/api/v1/indicators", {"code": code, "name": name, "unit": unit_name,
-                                       "kind": kind, "direction": direction}, expect=(201,))
+    demo.add_indicators(hr, codes, ((codes["ASSETS"], "State-owned assets preserved and "
+                                     "increased", "%", "quantitative", "higher_is_better"),))
     extra = {"tenure_targets": tenure_targets(codes)}
     templates = {}
     for layer in (1, 2, 3):
@@ -320,27 +294,6 @@ def sign_next_year(contracts: Api, managers: list[dict[str, Any]],
 
 # --- 4. appraisals ----------------------------------------------------------------------------
 
-def wait_for_targets(appraisal: Api, managers: list[dict[str, Any]], year: int,
-                     pool: int, timeout: float) -> None:
-    """The appraisal service learns of contracts and targets from events: wait for all."""
-    pending = {m["id"] for m in managers}
-
-    def ready(manager_id: str) -> bool:
-        resp = appraisal.call("GET", f"/api/v1/managers/{manager_id}", expect=(200, 404))
-        return resp.status_code == 200 and any(
-            c["state"] == "active" and any(t["year"] == year and t["locked"]
-                                           for t in c["target_sets"])
-            for c in resp.json()["contracts"])
-
-    def all_ready() -> bool:
-        done = [mid for mid, ok in zip(sorted(pending), in_parallel(
-            ready, sorted(pending), pool), strict=True) if ok]
-        pending.difference_update(done)
-        return not pending
-
-    wait_for(all_ready, f"the appraisal service to hold every {year} target", timeout)
-
-
 def wait_for_tenure_targets(appraisal: Api, managers: list[dict[str, Any]], code: str,
                             target: str, pool: int, timeout: float) -> None:
     """The amended tenure targets reach the appraisal service as an event (targets.set),
@@ -508,7 +461,7 @@ def run_cycle(contracts_url: str, appraisal_url: str, notifications_url: str, to
     log(f"Tenure annual cycle, tag {tag}, years {year} and {year + 1}")
 
     log("\n1. The group, its library and 200 managers")
-    group = build_group(contracts, tag)
+    group = build_group(contracts, tag, log)
     hq = group["hq"]
     library = build_library(contracts, tag)
     codes = library["codes"]
@@ -555,7 +508,7 @@ def run_cycle(contracts_url: str, appraisal_url: str, notifications_url: str, to
     log(f"  contracts: {dict(s['signed_states'])}; signatures {dict(s['signature_kinds'])}")
 
     log(f"\n4. Year {year}: self-reports, actuals, run, review, approve, publish")
-    wait_for_targets(appraisal, managers, year, pool, timeout)
+    demo.wait_for_read_model(appraisal, managers, year, timeout, pool)
     today = date.today()
     opened = appraisal.post("/api/v1/appraisals/open", {
         "year": year, "org_unit_id": hq["id"], "self_report_due": today.isoformat()},
@@ -638,7 +591,7 @@ def run_cycle(contracts_url: str, appraisal_url: str, notifications_url: str, to
     stayed = [m for m in managers if m["id"] != poor["id"]]
     s["year2_signed"] = Counter(sign_next_year(contracts, stayed, contract_of, year2, secret,
                                                pool).values())
-    wait_for_targets(appraisal, stayed, year2, pool, timeout)
+    demo.wait_for_read_model(appraisal, stayed, year2, timeout, pool)
     imported2 = import_actuals(appraisal, actual_rows(stayed, codes, year2, layer_of,
                                                       readme_gm["id"], set()))
     run2 = run_cohort(appraisal, {"year": year2, "org_unit_id": hq["id"]}, timeout)
@@ -700,27 +653,11 @@ def run_cycle(contracts_url: str, appraisal_url: str, notifications_url: str, to
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for service, port in DEFAULT_PORTS.items():
-        port = int(os.environ.get(f"{service.upper()}_PORT", port))
-        parser.add_argument(f"--{service}", default=f"http://127.0.0.1:{port}",
-                            help=f"base URL of the {service} service")
-    parser.add_argument("--token", help="an hr_admin bearer token (default: minted with "
-                                        "JWT_SECRET)")
-    parser.add_argument("--year", type=int, default=date.today().year,
-                        help="the first appraisal year")
-    parser.add_argument("--timeout", type=float, default=180,
-                        help="seconds to wait for each step that crosses services")
-    args = parser.parse_args(argv)
-    secret = os.environ.get("JWT_SECRET", DEV_JWT_SECRET)
-    token = args.token or issue_token(secret, "cycle-hr", ["hr_admin"], ttl_seconds=7200)
+    args = demo.scenario_arguments(__doc__.splitlines()[0], 180).parse_args(argv)
+    token, secret = demo.hr_token(args, "cycle-hr")
     return run_cycle(args.contracts, args.appraisal, args.notifications, token, secret,
-                     year=args.year, timeout=args.timeout)
+                     year=args.year or date.today().year, tag=args.tag, timeout=args.timeout)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (DemoError, requests.RequestException) as exc:
-        print(f"\ncycle failed: {exc}", file=sys.stderr)
-        raise SystemExit(1) from exc
+    demo.run_as_script(main, "cycle")
