@@ -40,6 +40,13 @@ accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "warning")
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Header and request-line limits (docs/input-limits.md). The app refuses any header over
+# 16 KiB with a problem+json 431; gunicorn's own limit sits well above it so that answer is
+# the one clients see. Only a header line over 64 KiB, more than 100 headers, or a request
+# line over 8190 bytes gets gunicorn's own plain-text answer (431 / 414), before any app runs.
+limit_request_field_size = int(os.environ.get("GUNICORN_LIMIT_REQUEST_FIELD_SIZE", "65536"))
+limit_request_fields = int(os.environ.get("GUNICORN_LIMIT_REQUEST_FIELDS", "100"))
+limit_request_line = int(os.environ.get("GUNICORN_LIMIT_REQUEST_LINE", "8190"))
 
 
 def on_starting(server):  # type: ignore[no-untyped-def]
@@ -49,6 +56,19 @@ def on_starting(server):  # type: ignore[no-untyped-def]
     path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     shutil.rmtree(path, ignore_errors=True)
     os.makedirs(path, exist_ok=True)
+
+
+def when_ready(server):  # type: ignore[no-untyped-def]
+    """With METRICS_PORT set, /metrics leaves the API port for its own, served by the master
+    from every worker's samples: scrapers need no route through the API's ingress."""
+    port = int(os.environ.get("METRICS_PORT", "0") or 0)
+    if port:
+        from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        start_http_server(port, addr=os.environ.get("METRICS_BIND", "0.0.0.0"),
+                          registry=registry)
 
 
 def child_exit(server, worker):  # type: ignore[no-untyped-def]

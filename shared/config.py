@@ -125,6 +125,9 @@ class Settings:
     log_level: str = "INFO"
     log_json: bool = True
     read_cache: bool = True  # serve hot reads from memory on PostgreSQL (READ_CACHE=off)
+    access_log: bool = True  # one JSON line per request (ACCESS_LOG=off)
+    trusted_proxies: int = 0  # proxies whose X-Forwarded-For/-Proto we believe (TRUSTED_PROXIES)
+    metrics_port: int = 0  # /metrics on its own port, served by gunicorn's master (METRICS_PORT)
     testing: bool = False
     oidc: OidcSettings | None = None
     environment: str = "production"
@@ -183,6 +186,9 @@ class Settings:
             "log_level": _env(service, "LOG_LEVEL", "INFO"),
             "log_json": _bool(_env(service, "LOG_JSON"), True),
             "read_cache": _bool(_env(service, "READ_CACHE"), True),
+            "access_log": _bool(_env(service, "ACCESS_LOG"), True),
+            "trusted_proxies": int(_env(service, "TRUSTED_PROXIES", "0") or 0),
+            "metrics_port": int(_env(service, "METRICS_PORT", "0") or 0),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

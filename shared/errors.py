@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, g, json, request
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -131,6 +132,18 @@ def register_error_handlers(app: Flask) -> None:
         if status == 401:
             headers.setdefault("WWW-Authenticate", 'Bearer realm="tenure"')
         return problem_response(status, err.name, detail, errors=errors, headers=headers)
+
+    @app.errorhandler(DataError)
+    def _data_error(err: DataError) -> Response:
+        # The database refused a value (out of range, too long, not storable text) that the
+        # field bounds should have caught: still the client's input, so a 422, never a 500;
+        # logged with its traceback so the missing bound gets added.
+        log.warning("the database refused a value", exc_info=err,
+                    extra={"path": request.path})
+        reason = str(getattr(err, "orig", err)).splitlines()[0][:200]
+        return problem_response(422, "Unprocessable Entity",
+                                f"A value does not fit what the database stores: {reason}",
+                                errors={"body": [reason]})
 
     @app.errorhandler(Exception)
     def _crash(err: Exception) -> Response:

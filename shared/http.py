@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -10,6 +11,9 @@ from flask import Response, current_app, request
 from shared.db import Database
 from shared.errors import ApiProblem
 from shared.fields import page_info
+
+# "v" and a row version: ASCII digits, at most what a database integer holds (10 digits).
+ETAG = re.compile(r"^v[0-9]{1,10}$")
 
 
 def db() -> Database:
@@ -31,7 +35,7 @@ def if_match(required: bool = False) -> int | None:
                              errors={"If-Match": ["required"]})
         return None
     value = header.strip().removeprefix("W/").strip('"')
-    if not value.startswith("v") or not value[1:].isdigit():
+    if not ETAG.match(value):
         raise ApiProblem(400, "Bad Request", "If-Match must be an ETag this API returned",
                          errors={"If-Match": ["not an ETag of this API"]})
     return int(value[1:])

@@ -15,6 +15,7 @@ from services.appraisal import service as svc
 from shared.audit import audit_blueprint
 from shared.auth import APPRAISER, HR_ADMIN, MANAGER, SERVICE, authenticate, require
 from shared.errors import ApiProblem
+from shared.fields import TextValues
 from shared.http import db, if_match, page_of, with_etag
 from shared.idempotency import idempotent
 
@@ -151,6 +152,9 @@ class DifficultyOne(MethodView):
     def put(self, data: dict[str, Any], org_unit_id: str, year: int) -> Any:
         """Set an enterprise's difficulty coefficient for a year (multiplies the
         organisational part of its managers' scores)."""
+        if not sc.YEAR.min <= year <= sc.YEAR.max:  # type: ignore[operator]
+            raise ApiProblem(422, "Unprocessable Entity", f"year must be {sc.YEAR.min} to "
+                             f"{sc.YEAR.max}", errors={"year": ["out of range"]})
         return svc.set_difficulty(db(), authenticate(), org_unit_id, year,
                                   data["coefficient"])
 
@@ -276,6 +280,7 @@ class ActualsCsv(MethodView):
             raise ApiProblem(415, "Unsupported Media Type", "The CSV must be UTF-8",
                              errors={"file": ["not UTF-8"]}) from exc
         rows, numbers, _ = svc.parse_actuals_csv(text)
+        rows = [TextValues(row) for row in rows]  # CSV: every value is text
         if not rows:
             raise ApiProblem(422, "Unprocessable Entity", "The CSV file has no rows",
                              errors={"file": ["no data rows"]})

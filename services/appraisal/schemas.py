@@ -19,6 +19,7 @@ LAYER = validate.Range(min=GROUP_LAYER, max=MAX_LAYER)
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$",
                        error="1-64 letters, digits, '_', '.', '-'")
 DEPARTURE_REASONS = ["retirement", "resignation", "misconduct", "transfer", "other"]
+MAX_DIFFICULTY = Decimal("2")
 SECTIONS = ("scoring", "composition", "items", "grades", "distribution", "pay", "exits",
             "tenure")
 
@@ -112,16 +113,14 @@ class ManagerPage(ma.Schema):
 
 # --- schemes ----------------------------------------------------------------------------------
 
-class SchemeIn(ma.Schema):
+class SchemeIn(StrictSchema):
     """A scheme version in the domain's dict form; sections left out are inherited from the
     previous version (or the group default). The domain checks every rule and names each
     faulty field by its path (e.g. `scoring.base_share`)."""
 
-    class Meta:
-        unknown = ma.RAISE
-
     code = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{1,47}$"))
-    version = fields.Integer(validate=validate.Range(min=1),
+    # Bounded well inside a database integer, so "the next version" always fits one too.
+    version = fields.Integer(validate=validate.Range(min=1, max=1_000_000),
                              metadata={"description": "default: the next version"})
     name = fields.String(validate=validate.Length(max=200))
     layer = fields.Integer(allow_none=True, validate=LAYER)
@@ -172,8 +171,15 @@ class SchemeResolveQuery(StrictSchema):
 
 # --- difficulty, pay bases, departures --------------------------------------------------------
 
+def _within_any_scheme(value: Decimal) -> bool:
+    # No scheme may allow more than MAX_SHARE (domain/scheme.py); the scheme that applies
+    # checks its own, narrower range (default 0.80-1.20) when the enterprise is scored.
+    return value <= MAX_DIFFICULTY or _fail(f"must be at most {MAX_DIFFICULTY}")
+
+
 class DifficultyIn(StrictSchema):
-    coefficient = DecimalString(places=4, required=True, validate=_positive)
+    coefficient = DecimalString(places=4, required=True,
+                                validate=[_positive, _within_any_scheme])
 
 
 class DifficultyOut(ma.Schema):

@@ -216,8 +216,9 @@ class TemplateIn(StrictSchema):
     max_consecutive_terms = fields.Integer(load_default=2, validate=validate.Range(min=1, max=10))
     signing_deadline_days = fields.Integer(load_default=30,
                                            validate=validate.Range(min=1, max=365))
-    targets = fields.List(fields.Nested(TargetLineIn), load_default=list,
-                          validate=validate.Length(max=100),
+    # A template issues contracts that must be appraised: it carries at least one target.
+    targets = fields.List(fields.Nested(TargetLineIn), required=True,
+                          validate=validate.Length(min=1, max=100),
                           metadata={"description": "the annual performance contract's "
                                                    "targets, for every year of the term"})
     tenure_targets = fields.List(fields.Nested(TargetLineIn), load_default=list,

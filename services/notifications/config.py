@@ -47,6 +47,9 @@ class NotificationConfig:
     delivery_lease: timedelta = timedelta(minutes=5)
     delivery_poll_seconds: float = 1.0
     topic_prefix: str = ""
+    #: The portal's address as recipients reach it: notices that ask for an action link to
+    #: their page there (PORTAL_URL; empty: no links).
+    portal_url: str = "http://127.0.0.1:8004"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> NotificationConfig:
@@ -54,7 +57,8 @@ class NotificationConfig:
         RETRY_CAP_SECONDS; REMINDER_{CONTRACT_END,ACTUALS_DUE,REVIEW_DUE}_DAYS ("14,3", "" for
         none); WEBHOOK_TIMEOUT_SECONDS; WEBHOOK_ALLOWED_HOSTS (comma-separated
         host names or addresses that may take plain http); DELIVERY_BATCH, DELIVERY_LEASE_SECONDS,
-        DELIVERY_POLL_SECONDS; TENURE_TOPIC_PREFIX. Each may carry a NOTIFICATIONS_ prefix."""
+        DELIVERY_POLL_SECONDS; TENURE_TOPIC_PREFIX; PORTAL_URL (notices link to the portal).
+        Each may carry a NOTIFICATIONS_ prefix."""
         env = os.environ if environ is None else environ
         base = BackoffPolicy()
         backoff = BackoffPolicy(
@@ -83,4 +87,6 @@ class NotificationConfig:
             delivery_lease=timedelta(seconds=float(_get(env, "DELIVERY_LEASE_SECONDS") or 300)),
             delivery_poll_seconds=float(_get(env, "DELIVERY_POLL_SECONDS") or 1.0),
             topic_prefix=_get(env, "TENURE_TOPIC_PREFIX") or "",
+            portal_url=(_get(env, "PORTAL_URL") if _get(env, "PORTAL_URL") is not None
+                        else "http://127.0.0.1:8004"),
         )

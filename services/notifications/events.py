@@ -107,7 +107,7 @@ def apply_events(session: Session, envelopes: Sequence[Mapping[str, Any]],
                  config: NotificationConfig, now: datetime | None = None) -> list[d.Notice]:
     """Everything a run of events changes, in order, in the caller's transaction; returns
     the notices that were new."""
-    batch = EventBatch(session, now or utcnow())
+    batch = EventBatch(session, now or utcnow(), portal_url=config.portal_url)
     batch.preload(envelopes)
     for envelope in envelopes:
         batch.update_read_models(envelope)
@@ -153,6 +153,7 @@ class EventBatch:
 
     session: Session
     now: datetime
+    portal_url: str | None = None  # where the inbox text links notices to their page
     people: dict[str, Recipient | None] = field(default_factory=dict)
     units: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     candidates: list[d.Notice] = field(default_factory=list)
@@ -394,7 +395,7 @@ class EventBatch:
                 "manager_id": notice.manager_id, "org_unit_id": notice.org_unit_id,
                 "context": dict(notice.context), "created_at": now,
             })
-            message = d.render_notice(notice, overrides)
+            message = d.render_notice(notice, overrides, self.portal_url)
             rows[InboxItem].append({
                 "id": new_id(), "notice_id": notice_id, "recipient_id": notice.recipient.id,
                 "kind": notice.kind.value, "subject": message.subject, "text": message.text,

@@ -179,7 +179,7 @@ def prepare(db: Database, delivery_id: str, config: NotificationConfig) -> Outgo
         # before resending.
         person = repo.recipient(s, row.recipient_id)
         notice = notice_of(row, person.email if person is not None and person.email else None)
-        message = d.render_notice(notice, repo.TemplateLookup(s))
+        message = d.render_notice(notice, repo.TemplateLookup(s), config.portal_url)
         if message.fallback_reason:
             log.warning("template override failed, built-in used: %s", message.fallback_reason,
                         extra={"notice_key": row.notice_key})

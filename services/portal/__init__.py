@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from flask import Flask, Response, g, render_template, request
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from markupsafe import Markup, escape
 
 from services.portal.config import PortalSettings
 
@@ -44,6 +46,8 @@ def create_app(settings: PortalSettings | None = None) -> Flask:
     Babel(app, locale_selector=language)
     for blueprint in (session.bp, hr.bp, mine.bp):
         app.register_blueprint(blueprint)
+
+    app.jinja_env.filters["linkify"] = linkify
 
     @app.context_processor
     def _page_context() -> dict[str, Any]:
@@ -83,6 +87,21 @@ def create_app(settings: PortalSettings | None = None) -> Flask:
         return resp
 
     return app
+
+
+_URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+def linkify(text: str) -> Markup:
+    """Plain notice text with its web addresses as links (the rest escaped)."""
+    out, last = [], 0
+    for match in _URL.finditer(text or ""):
+        out.append(escape(text[last:match.start()]))
+        url = match.group(0)
+        out.append(Markup('<a href="{0}">{0}</a>').format(url))
+        last = match.end()
+    out.append(escape((text or "")[last:]))
+    return Markup("").join(out)
 
 
 def _plain_error(status: int) -> Any:

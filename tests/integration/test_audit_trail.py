@@ -89,10 +89,10 @@ def test_hr_reads_the_trail_of_their_subtree_only_and_nobody_else_reads_it(
     g = small_group(api)
     s1 = api.as_(auth("hr_admin", subject="hr-s1", org_scope=g["sub_a"]["id"]))
     s2 = api.as_(auth("hr_admin", subject="hr-s2", org_scope=g["sub_b"]["id"]))
-    mine = s1.post("/api/v1/templates", {"name": "S1's", "org_unit_id": g["third"]["id"]},
-                   expect=201).get_json()
-    s2.post("/api/v1/templates", {"name": "S2's", "org_unit_id": g["sub_b"]["id"]},
-            expect=201)
+    mine = s1.post("/api/v1/templates", {"name": "S1's", "org_unit_id": g["third"]["id"],
+                                         "targets": STANDARD_TARGETS}, expect=201).get_json()
+    s2.post("/api/v1/templates", {"name": "S2's", "org_unit_id": g["sub_b"]["id"],
+                                  "targets": STANDARD_TARGETS}, expect=201)
     seen = trail(s1)
     assert {r["object_id"] for r in seen} >= {mine["id"], g["sub_a"]["id"], g["third"]["id"]}
     assert all(r["org_unit_id"] in (g["sub_a"]["id"], g["third"]["id"]) for r in seen)
@@ -157,8 +157,10 @@ def test_hr_recording_a_managers_signature_is_recorded_on_their_behalf(api: Clie
                                        "template_id": template(api)["id"]},
                  expect=201).get_json()
     api.post(f"/api/v1/contracts/{c['id']}/issue", expect=200)
-    api.post(f"/api/v1/contracts/{c['id']}/sign", {}, expect=200)
-    signing = [r for r in trail(api, object_type="tenure_contracts", object_id=c["id"])
-               if (r["after"] or {}).get("state") == "active"]
-    assert [(r["actor"], r["on_behalf_of"]) for r in signing] == [("hr-1", m["id"])]
-    assert signing[0]["before"]["state"] == "pending_signature"
+    api.post(f"/api/v1/contracts/{c['id']}/sign", {
+        "method": "paper", "party": "manager", "signed_on": "2026-01-05",
+        "paper_reference": "SCAN-0042"}, expect=200)
+    recorded = [r for r in trail(api, object_type="contract_signatures")
+                if (r["after"] or {}).get("paper_reference") == "SCAN-0042"]
+    assert recorded and {(r["actor"], r["on_behalf_of"]) for r in recorded} == {
+        ("hr-1", m["id"])}

@@ -33,7 +33,13 @@ from services.notifications.config import NotificationConfig
 from services.notifications.events import apply_event
 from shared.events.envelope import decode_envelope
 from tests.conftest import auth, service_settings
-from tests.support.contracts_world import STANDARD_TARGETS, Client, indicators, unit
+from tests.support.contracts_world import (
+    STANDARD_TARGETS,
+    Client,
+    indicators,
+    sign_both_sides,
+    unit,
+)
 
 MARK = "Zulu"  # in every name of S2's: its appearance in an S1 actor's answer is a leak
 # Tables whose rows are the record of a call, not the state a scope owns.
@@ -55,6 +61,25 @@ class World:
 
 # --- teaching the matrix ------------------------------------------------------------------------
 # A path parameter's value, by name: S2's object where there is one. Add a line for a new one.
+def _pending_exit(w: Any, manager_id: str, contract_id: str, unit_id: str) -> str:
+    """An exit decision of S2's manager waiting out its appeal window, as publishing makes."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from services.appraisal.models import ExitDecision
+
+    now = datetime.now(UTC)
+    decision = ExitDecision(
+        id="e0000000-0000-4000-8000-0000000000e2", appraisal_id=w.s2["appraisal"],
+        manager_id=manager_id, contract_id=contract_id, org_unit_id=unit_id, year=2026,
+        kind="annual", state="pending", rule="grade_not_competent", triggers=[],
+        published_at=now, window_days=15, window_zone="Asia/Shanghai",
+        last_day=date.today() + timedelta(days=15), closes_at=now + timedelta(days=16),
+        events=[], row_version=1, created_at=now, updated_at=now)
+    with w.apps["appraisal"].extensions["tenure_db"].unit_of_work() as s:
+        s.add(decision)
+    return decision.id
+
+
 PATH_VALUES: dict[str, Any] = {
     "unit_id": lambda w: w.s2["unit"],
     "org_unit_id": lambda w: w.s2["unit"],
@@ -65,6 +90,7 @@ PATH_VALUES: dict[str, Any] = {
     "document_id": lambda w: w.s2["document"],
     "job_id": lambda w: w.s2["job"],
     "appraisal_id": lambda w: w.s2["appraisal"],
+    "decision_id": lambda w: w.s2["exit_decision"],
     "run_id": lambda w: w.s2["run"],
     "action": lambda w: "publish",
     "code": lambda w: "default",
@@ -244,8 +270,8 @@ def seed(w: World) -> None:
             "manager_id": people[key]["id"], "template_id": group_template["id"],
             "start_date": "2026-01-01"}, expect=201).get_json()
         hq_client.post(f"/api/v1/contracts/{c['id']}/issue", expect=200)
-        if key == "m2":  # signed, so its targets lock and it can be appraised
-            hq_client.post(f"/api/v1/contracts/{c['id']}/sign", {}, expect=200)
+        if key == "m2":  # signed by both sides, so its targets lock and it is appraised
+            sign_both_sides(hq_client, hq_client.get(f"/api/v1/contracts/{c['id']}").get_json())
         contracts[key] = hq_client.get(f"/api/v1/contracts/{c['id']}").get_json()
     s2_hr = w.client("contracts", auth("hr_admin", subject="hr-s2", org_scope=s2["id"]))
     job = s2_hr.post("/api/v1/bulk-issues", {"template_id": s2_template["id"],
@@ -286,6 +312,7 @@ def seed(w: World) -> None:
             break
         time.sleep(0.05)
     w.s2["run"] = run["id"]
+    w.s2["exit_decision"] = _pending_exit(w, people["m2"]["id"], contracts["m2"]["id"], s2["id"])
     w.actors = {
         "hr-s1": auth("hr_admin", subject="hr-s1", org_scope=s1["id"]),
         "manager-m1": auth("manager", subject="m1", manager_id=people["m1"]["id"]),
@@ -372,7 +399,11 @@ def test_every_operation_against_every_actor_keeps_each_scope_to_itself(world: W
             resp = app.test_client().open(op.path, method=op.method, headers=headers,
                                           **kwargs)
             where = f"{actor}: {op.method} {op.path} -> {resp.status_code}"
-            text = resp.get_data(as_text=True)
+            # A printed document is binary: compressed text shows no names, so a scoped
+            # caller reaching it at all (a 200) is what gives a leak away there.
+            text = resp.get_data().decode("utf-8", errors="replace")
+            if scoped and resp.status_code == 200 and resp.mimetype == "application/pdf":
+                problems.append(f"{where}: another scope's document printed")
             if resp.status_code >= 500:
                 problems.append(f"{where}: server error {text[:200]}")
             if resp.status_code >= 400 and resp.content_type != "application/problem+json":

@@ -18,6 +18,7 @@ from tests.support.contracts_world import (
     small_group,
     template,
 )
+from tests.support.fuzz import negative_data_test, stateful_test_case
 
 _state: dict[str, object] = {}
 
@@ -55,3 +56,12 @@ schema = schemathesis.openapi.from_wsgi("/openapi.json", _app())
 def test_contracts_api_never_fails_on_any_input(case) -> None:  # type: ignore[no-untyped-def]
     case.call_and_validate(headers=auth("hr_admin"),
                            checks=[not_a_server_error, response_schema_conformance])
+
+
+# Negative data: every value the document forbids is refused with a 4xx.
+test_contracts_api_refuses_invalid_input_without_a_server_error = negative_data_test(
+    _app(), max_examples=30)
+
+
+# Stateful: sequences of calls linked by the ids one returns and another takes.
+TestContractsWorkflow = pytest.mark.fuzz(stateful_test_case(_app()))

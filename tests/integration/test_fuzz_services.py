@@ -21,6 +21,7 @@ from tests.integration.appraisal.world import YEAR, build_world
 from tests.integration.notifications import world as notices_world
 from tests.support.contracts_world import Client
 from tests.support.databases import SqliteDatabases
+from tests.support.fuzz import negative_data_test, stateful_test_case
 
 pytestmark = pytest.mark.fuzz
 
@@ -90,3 +91,15 @@ def test_appraisal_api_never_fails_on_any_input(case) -> None:  # type: ignore[n
           suppress_health_check=list(HealthCheck))
 def test_notifications_api_never_fails_on_any_input(case) -> None:  # type: ignore[no-untyped-def]
     case.call_and_validate(headers=auth("hr_admin"), checks=CHECKS)
+
+
+# Negative data: every value the documents forbid is refused with a 4xx.
+test_appraisal_api_refuses_invalid_input_without_a_server_error = negative_data_test(
+    _appraisal_app())
+test_notifications_api_refuses_invalid_input_without_a_server_error = negative_data_test(
+    _notifications_app())
+
+
+# Stateful: sequences of calls linked by the ids one returns and another takes.
+TestAppraisalWorkflow = pytest.mark.fuzz(stateful_test_case(_appraisal_app()))
+TestNotificationsWorkflow = pytest.mark.fuzz(stateful_test_case(_notifications_app()))

@@ -118,7 +118,7 @@ def test_a_rendered_notice_goes_out_by_email(smtp_server: tuple[Mailbox, int]) -
     assert first["To"].addresses[0].addr_spec == notice.recipient.email
     text = first.get_body(("plain",)).get_content()
     # The rule and the grade reach the reader in words, never as codes.
-    assert "触发条款：考核等级为不称职" in text and "考核等级：不称职" in text
+    assert "触发原因：考核等级为不称职" in text and "考核等级：不称职" in text
     assert "not_competent" not in text
     # A deliberate resend must not look like a duplicate to mail systems.
     assert first["Message-ID"] == f"<{notice.notice_key}@tenure.notifications>"

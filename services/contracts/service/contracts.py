@@ -450,7 +450,7 @@ def _amend_targets(s: Session, c: TenureContract, data: Mapping[str, Any], versi
                        data["tenure_targets"]))
     for i, annual in enumerate(data.get("annual_targets") or []):
         wanted.append((d.DocumentKind.ANNUAL_PERFORMANCE_CONTRACT.value, annual["year"],
-                       f"annual_targets[{i}]", annual["indicators"]))
+                       f"annual_targets[{i}].indicators", annual["indicators"]))
     if not wanted:
         return []
     if c.state != d.ContractState.ACTIVE:
@@ -465,7 +465,8 @@ def _amend_targets(s: Session, c: TenureContract, data: Mapping[str, Any], versi
         if doc is None:
             raise ApiProblem(422, "Unprocessable Entity",
                              f"The contract has no annual performance contract for {year}",
-                             errors={f"{field}.year": ["not a year of this term"]})
+                             errors={f"{field.removesuffix('.indicators')}.year":
+                                     ["not a year of this term"]})
         what = (f"The {year} annual performance contract" if year
                 else "The tenure performance contract")
         d.check_targets_amendable(doc.signing_state, doc.amendment_version, what)

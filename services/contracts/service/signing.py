@@ -37,6 +37,7 @@ from services.contracts.service.contracts import (
     transition,
 )
 from services.contracts.service.org import unit_view
+from shared import audit
 from shared.auth import APPRAISER, HR_ADMIN, SERVICE, Principal
 from shared.db import Database
 from shared.errors import ApiProblem, not_found
@@ -133,6 +134,15 @@ def _caller(s: Session, actor: Principal, unit: OrgUnit) -> d.Caller:
     covers = actor.org_scope is None or (top is not None and unit.path.startswith(top.path))
     return d.Caller(subject=actor.subject, roles=actor.roles, manager_id=actor.manager_id,
                     scope_covers_unit=covers)
+
+
+def _concerned(s: Session, actor: Principal, signers: Signers, unit: OrgUnit) -> bool:
+    """The contract's manager, a holder of the employer's signatory post, or an employer
+    signatory whose scope covers the employing unit."""
+    if actor.manager_id and (actor.manager_id == signers.manager.id
+                             or actor.manager_id in {h.id for h in signers.holders}):
+        return True
+    return actor.has(d.EMPLOYER_SIGNATORY_ROLE) and _caller(s, actor, unit).scope_covers_unit
 
 
 def _signing_party(s: Session, actor: Principal, scope: Scope, signers: Signers,
@@ -256,6 +266,10 @@ def sign(db: Database, actor: Principal, contract_id: str, document_id: str | No
             raise not_found("contract", contract_id)
         units = UnitCache(s)
         signers = signers_of(s, units, c, m, unit)
+        if not actor.has(HR_ADMIN, SERVICE, APPRAISER) and not _concerned(s, actor, signers,
+                                                                           unit):
+            # Someone with no part in this contract learns nothing of it, not even who signs.
+            raise not_found("contract", contract_id)
         party, method, signed_on, reference = _signing_party(s, actor, scope, signers, unit,
                                                              data, today)
         check_version(expected, c.row_version)
@@ -314,6 +328,9 @@ def _record(s: Session, c: TenureContract, m: Manager, unit: OrgUnit, units: Uni
         d.check_may_sign(party, _PARTIES_SIGNED[d.SigningState(state)], what)
         person = (signers.manager.id if party == d.Party.MANAGER
                   else actor.manager_id if electronic else None)
+        if not electronic:
+            # HR writes what someone else signed on paper: the audit trail says for whom.
+            audit.on_behalf_of(person or _on_behalf_of(party, signers))
         sig = ContractSignature(
             contract_id=c.id, document_id=doc.id, amendment_version=av, party=party.value,
             method=method.value, signed_by=actor.subject if electronic else None,

@@ -16,8 +16,10 @@ from services.notifications.domain.notices import NoticeKind
 
 K = NoticeKind
 
-_ZH_FOOTER = "\n\n此消息由任期制和契约化管理系统自动发送，请勿直接回复。\n"
-_EN_FOOTER = "\n\nThis message was sent by the tenure management system; please do not reply.\n"
+_ZH_FOOTER = ("{% if action_url %}\n\n办理页面：{{ action_url }}{% endif %}"
+              "\n\n此消息由任期制和契约化管理系统自动发送，请勿直接回复。\n")
+_EN_FOOTER = ("{% if action_url %}\n\nAct on it here: {{ action_url }}{% endif %}"
+              "\n\nThis message was sent by the tenure management system; please do not reply.\n")
 
 _ZH_CONTRACT = (
     "任期：第{{ term_number }}任期，{{ start_date }} 至 {{ end_date }}"
@@ -104,7 +106,8 @@ DEFAULT_TEMPLATES: dict[tuple[NoticeKind, str], tuple[str, str]] = {
         "{{ recipient_name }}，您好：\n\n"
         "根据您的{% if year %}{{ year }}年度{% endif %}考核结果，"
         "任期经营业绩责任书约定的退出条款已触发。该退出决定尚未生效，在申诉期内不会解除您的合同。\n\n"
-        "{% if rule %}触发原因：{{ rule_label }}\n{% elif rule_description %}触发原因：{{ rule_description }}\n{% endif %}" + _ZH_RESULT +
+        "{% if rule %}触发原因：{{ rule_label }}\n"
+        "{% elif rule_description %}触发原因：{{ rule_description }}\n{% endif %}" + _ZH_RESULT +
         "\n如有异议，您可在 {{ appeal_deadline }}（含当日）前提出申诉"
         "{% if appeal_window_days %}（公布后{{ appeal_window_days }}个自然日）{% endif %}；"
         "人力资源部门也可代您提出。申诉期内未申诉的，退出决定于申诉期满后生效。" + _ZH_FOOTER,
@@ -115,7 +118,8 @@ DEFAULT_TEMPLATES: dict[tuple[NoticeKind, str], tuple[str, str]] = {
         "Following your {% if year %}{{ year }} {% endif %}appraisal, an exit clause of your "
         "tenure contract has been triggered. The exit is pending: your contract is not "
         "terminated while you may appeal.\n\n"
-        "{% if rule %}Reason: {{ rule_label }}\n{% elif rule_description %}Reason: {{ rule_description }}\n{% endif %}" + _EN_RESULT +
+        "{% if rule %}Reason: {{ rule_label }}\n"
+        "{% elif rule_description %}Reason: {{ rule_description }}\n{% endif %}" + _EN_RESULT +
         "\nYou may appeal until the end of {{ appeal_deadline }}"
         "{% if appeal_window_days %} ({{ appeal_window_days }} calendar days after "
         "publication){% endif %}; HR may also appeal on your behalf. Without an appeal, the "
@@ -300,7 +304,8 @@ DEFAULT_TEMPLATES: dict[tuple[NoticeKind, str], tuple[str, str]] = {
         "{% if year %}{{ year }}年度{% endif %}考核后触发退出条款。"
         "退出决定待定：申诉期至 {{ appeal_deadline }}（含当日），期满无申诉方生效并解除合同；"
         "期内提出的申诉将暂停退出，待您复核决定。\n\n"
-        "{% if rule %}触发原因：{{ rule_label }}\n{% elif rule_description %}触发原因：{{ rule_description }}\n{% endif %}" + _ZH_RESULT
+        "{% if rule %}触发原因：{{ rule_label }}\n"
+        "{% elif rule_description %}触发原因：{{ rule_description }}\n{% endif %}" + _ZH_RESULT
         + _ZH_FOOTER,
     ),
     (K.EXIT_TRIGGERED_HR, "en"): (
@@ -311,7 +316,8 @@ DEFAULT_TEMPLATES: dict[tuple[NoticeKind, str], tuple[str, str]] = {
         "The exit is pending until the end of {{ appeal_deadline }}: without an appeal it is "
         "confirmed then and the contract terminated; an appeal holds it until you decide "
         "the appeal.\n\n"
-        "{% if rule %}Reason: {{ rule_label }}\n{% elif rule_description %}Reason: {{ rule_description }}\n{% endif %}" + _EN_RESULT
+        "{% if rule %}Reason: {{ rule_label }}\n"
+        "{% elif rule_description %}Reason: {{ rule_description }}\n{% endif %}" + _EN_RESULT
         + _EN_FOOTER,
     ),
     (K.EXIT_CONFIRMED_HR, "zh"): (

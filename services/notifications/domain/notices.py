@@ -257,7 +257,42 @@ _CONTRACT = ("contract_id", "start_date", "end_date", "term_years", "term_number
 COMMON_VARIABLES: tuple[str, ...] = (
     "recipient_name", "recipient_role", "manager_id", "manager_name", "manager_email",
     "employee_no", "org_unit_id", "org_unit_name", "event_id", "event_type", "event_time",
+    "action_path", "action_url",
 )
+
+#: The portal page where the recipient acts on a notice that asks for an action; facts in
+#: braces come from the event. `action_url` is this path on the portal's address, added when
+#: the notice is rendered (NotificationConfig.portal_url); without it no link is printed.
+ACTION_PATHS: dict[str, str] = {
+    "contract_to_sign": "/me/contracts/{contract_id}",
+    "countersign_request": "/me/contracts/{contract_id}",
+    "amendment_to_sign": "/me/contracts/{contract_id}",
+    "contract_in_force": "/me/contracts/{contract_id}",
+    "targets_set": "/me/targets",
+    "appraisal_result": "/me/results/{appraisal_id}",
+    "exit_notice": "/me/results/{appraisal_id}",
+    "self_report_due": "/me/results/{appraisal_id}/self-report",
+    "contract_expiring_hr": "/hr/contracts/{contract_id}",
+    "contract_issued_hr": "/hr/contracts/{contract_id}",
+    "exit_triggered_hr": "/hr/appraisals/{appraisal_id}",
+    "appraisal_published_hr": "/hr/appraisals/{appraisal_id}",
+    "self_report_submitted_hr": "/hr/appraisals/{appraisal_id}",
+    "actuals_due": "/hr/actuals",
+    "review_due": "/hr/runs",
+}
+
+
+def action_path(kind: str, data: Mapping[str, Any]) -> str | None:
+    """The portal path of the page that acts on this notice, or None (nothing to do there,
+    or a fact the path needs is missing)."""
+    template = ACTION_PATHS.get(str(kind))
+    if template is None:
+        return None
+    try:
+        return template.format_map({k: str(v) for k, v in data.items()
+                                    if isinstance(v, str) and v and "/" not in v})
+    except KeyError:
+        return None
 
 # The facts each kind's templates may use, beyond COMMON_VARIABLES. A fact the event lacks is
 # None: templates test it with `{% if %}` and a bare `{{ }}` of None prints "—".
@@ -412,6 +447,8 @@ def build_context(kind: NoticeKind, role: RecipientRole, recipient: Recipient,
         "event_id": envelope.get("id"),
         "event_type": event_type,
         "event_time": envelope.get("time"),
+        "action_path": action_path(kind, data),
+        "action_url": None,
     }
     for name in KIND_FACTS[kind]:
         context[name] = _fact(data, name)

@@ -113,11 +113,15 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def render(source: TemplateSource, context: Mapping[str, Any], language: str
-           ) -> RenderedMessage:
-    """Render one template source, with the words for its coded facts in `language`;
-    raises jinja2 errors as they come."""
+def render(source: TemplateSource, context: Mapping[str, Any], language: str,
+           portal_url: str | None = None) -> RenderedMessage:
+    """Render one template source, with the words for its coded facts in `language` and,
+    given the portal's address, the link to the page that acts on it; raises jinja2 errors
+    as they come."""
     context = with_labels(context, language)
+    path = context.get("action_path")
+    context["action_url"] = (portal_url.rstrip("/") + str(path)
+                             if portal_url and isinstance(path, str) and path else None)
     subject = _one_line(_compiled(source.subject, False).render(context))
     # Optional lines left empty by `{% if %}` would otherwise pile up blank lines.
     body = _compiled(source.body, False).render(context)
@@ -138,6 +142,7 @@ def _lookup(overrides: TemplateLookup | Mapping[tuple[str, str], TemplateSource]
 def render_notice(
     notice: Notice,
     overrides: TemplateLookup | Mapping[tuple[str, str], TemplateSource] | None = None,
+    portal_url: str | None = None,
 ) -> RenderedMessage:
     """The message of a notice in its recipient's language.
 
@@ -149,12 +154,13 @@ def render_notice(
     source = _lookup(overrides, notice.kind, language)
     if source is not None:
         try:
-            return render(source, notice.context, language)
+            return render(source, notice.context, language, portal_url)
         except TemplateError as exc:
-            rendered = render(default_source(notice.kind, language), notice.context, language)
+            rendered = render(default_source(notice.kind, language), notice.context, language,
+                              portal_url)
             return RenderedMessage(rendered.subject, rendered.text, rendered.html, language,
                                    fallback_reason=f"override failed: {exc}")
-    return render(default_source(notice.kind, language), notice.context, language)
+    return render(default_source(notice.kind, language), notice.context, language, portal_url)
 
 
 def _template_line(tb: TracebackType | None, name: str) -> int | None:

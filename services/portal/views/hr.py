@@ -251,10 +251,11 @@ def _runs(services: Any) -> list[dict[str, Any]]:
 def _queues(services: Any, year: int) -> dict[str, Any]:
     """Pending exits and open appeals, with their deadlines, where the service lists them."""
     out: dict[str, Any] = {}
-    for name, path in (("exits", "/api/v1/exit-decisions"), ("appeals", "/api/v1/appeals")):
+    for name, path, query in (("exits", "/api/v1/exit-decisions", {"state": "pending"}),
+                              ("appeals", "/api/v1/appeals", {"status": "open"})):
         try:
-            out[name] = services.appraisal.get(path, state="pending" if name == "exits"
-                                               else "open", page_size=100)["items"]
+            out[name] = services.appraisal.get(path, year=year, page_size=100,
+                                               **query)["items"]
         except ApiError:
             out[name] = None
     return out

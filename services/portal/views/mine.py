@@ -25,8 +25,14 @@ def contracts() -> Any:
 @bp.get("/contracts/<contract_id>")
 @login_required(MANAGER)
 def contract(contract_id: str) -> Any:
+    """The manager's own contract, or one they countersign for the employer."""
     c = api().contracts.get(f"/api/v1/contracts/{contract_id}")
-    return render_template("mine/contract.html", c=c)
+    side = "manager" if c["manager_id"] == g.person.manager_id else "employer"
+    awaiting = f"awaiting_{side}"
+    to_sign_now = c["state"] == "pending_signature" and any(
+        d.get("signing_state") == awaiting for d in c["documents"])
+    return render_template("mine/contract.html", c=c, side=side, awaiting=awaiting,
+                           to_sign_now=to_sign_now)
 
 
 @bp.post("/contracts/<contract_id>/sign")
@@ -80,6 +86,50 @@ def result(appraisal_id: str) -> Any:
         return redirect(url_for("mine.result", appraisal_id=appraisal_id))
     a = services.appraisal.get(f"/api/v1/appraisals/{appraisal_id}")
     return render_template("mine/result.html", a=a)
+
+
+@bp.route("/results/<appraisal_id>/self-report", methods=["GET", "POST"])
+@login_required(MANAGER)
+def self_report(appraisal_id: str) -> Any:
+    """The manager's annual self-report (述职): text, attachment references, and either
+    confirmation of the actuals or a dispute of one line."""
+    services = api()
+    error = None
+    if request.method == "POST":
+        body: dict[str, Any] = {"text": request.form.get("text", ""),
+                                "attachments": _attachments(request.form.get("attachments", "")),
+                                "actuals": request.form.get("actuals", "confirmed")}
+        if body["actuals"] == "disputed":
+            dispute = {"indicator_code": request.form.get("indicator_code", ""),
+                       "reason": request.form.get("dispute_reason", "")}
+            if request.form.get("claimed_value"):
+                dispute["claimed_value"] = request.form["claimed_value"]
+            body["dispute"] = dispute
+        try:
+            services.appraisal.request("PUT", f"/api/v1/appraisals/{appraisal_id}/self-report",
+                                       json=body)
+            flash(_("Your self-report was submitted."), "ok")
+            return redirect(url_for("mine.self_report", appraisal_id=appraisal_id))
+        except ApiError as exc:
+            error = exc
+    a = services.appraisal.get(f"/api/v1/appraisals/{appraisal_id}")
+    try:
+        report = services.appraisal.get(f"/api/v1/appraisals/{appraisal_id}/self-report")
+    except ApiError:
+        report = None
+    return render_template("mine/self_report.html", a=a, report=report, error=error,
+                           form=request.form)
+
+
+def _attachments(text: str) -> list[dict[str, str]]:
+    """One reference a line: "name | reference" (or the reference alone)."""
+    out = []
+    for line in text.splitlines():
+        name, sep, reference = line.partition("|")
+        if line.strip():
+            out.append({"name": name.strip() if sep else line.strip()[:200],
+                        "reference": (reference if sep else line).strip()})
+    return out
 
 
 @bp.get("/inbox")

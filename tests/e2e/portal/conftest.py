@@ -61,7 +61,7 @@ class PortalWorld:
 
     def sync(self) -> None:
         """Deliver every new outbox event to the services that consume it."""
-        config = NotificationConfig()
+        config = NotificationConfig(portal_url=self.urls["portal"])
         for source in ("contracts", "appraisal"):
             table = self.apps[source].extensions["tenure_tables"]["outbox"]
             db = self.apps[source].extensions["tenure_db"]
@@ -99,15 +99,17 @@ def _seed(world: PortalWorld) -> None:
         "name": "GM, layer 2", "layer": 2, "category": "commercial_competitive",
         "position": "general_manager", "term_years": 3, "targets": STANDARD_TARGETS})
     people = {}
-    for key, no, name, unit in (("m1", "A001", "Zhang Wei", "S1"),
-                                ("m2", "B001", "Li Na", "S2")):
+    for key, no, name, unit, position in (
+            ("m1", "A001", "Zhang Wei", "S1", "general_manager"),
+            ("m2", "B001", "Li Na", "S2", "general_manager"),
+            ("chair", "A000", "Chen Jie", "S1", "chair")):
         people[key] = hr.call("POST", "/api/v1/managers", 201, json={
             "employee_no": no, "name": name, "email": f"{no.lower()}@example.com",
-            "org_unit_id": units[unit]["id"], "position": "general_manager",
-            "language": "zh"})
+            "org_unit_id": units[unit]["id"], "position": position, "language": "zh"})
     world.ids.update({"hq": units["HQ"]["id"], "s1": units["S1"]["id"],
                       "s2": units["S2"]["id"], "template": template["id"],
-                      "m1": people["m1"]["id"], "m2": people["m2"]["id"]})
+                      "m1": people["m1"]["id"], "m2": people["m2"]["id"],
+                      "chair": people["chair"]["id"]})
     # Li Na (S2) already has a signed contract: bulk issue must skip her.
     c = hr.call("POST", "/api/v1/contracts", 201, json={
         "manager_id": people["m2"]["id"], "template_id": template["id"],

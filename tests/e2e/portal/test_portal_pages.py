@@ -116,8 +116,11 @@ def test_a_manager_signs_the_contract_issued_to_them(page: Any,
     listed = portal_world.api("contracts").call(
         "GET", "/api/v1/contracts", params={"manager_id": portal_world.ids["m1"]})["items"][0]
     contract = portal_world.api("contracts").call("GET", f"/api/v1/contracts/{listed['id']}")
-    signed = [d for d in contract["documents"] if d.get("signed_at") or d.get("signatures")]
-    assert signed, contract
+    mine = [(s["party"], s["method"]) for s in contract["signatures"]]
+    assert mine and set(mine) == {("manager", "electronic")}, contract
+    assert contract["state"] == "pending_signature"  # the employer countersigns next
+    assert page.locator(".flash.ok").count() == 1
+    assert page.locator(".signing-state[data-state=awaiting_employer]").count() >= 1
 
 
 def test_the_inbox_shows_notices_and_marks_them_read(page: Any,
@@ -174,3 +177,48 @@ def test_pages_have_no_serious_or_critical_accessibility_violations(
         if violations:
             found[path] = violations
     assert found == {}
+
+
+def test_a_notice_that_asks_for_a_signature_links_to_the_page_to_sign(
+        page: Any, portal_world: PortalWorld) -> None:
+    portal_world.sync()
+    login(page, portal_world, f"manager:{portal_world.ids['m1']}")
+    page.goto(portal_world.urls["portal"] + "/me/inbox")
+    link = page.locator(".notice-text a[href*='/me/contracts/']").first
+    link.click()
+    page.wait_for_url(re.compile(r"/me/contracts/[^/]+$"))
+    assert page.locator("h1").inner_text() == "我的任期合同"
+
+
+def test_the_employers_signatory_countersigns_in_the_portal(page: Any,
+                                                            portal_world: PortalWorld) -> None:
+    contract = portal_world.api("contracts").call(
+        "GET", "/api/v1/contracts", params={"manager_id": portal_world.ids["m1"]})["items"][0]
+    if contract["state"] != "pending_signature" or not contract["signatures"]:
+        own = portal_world.api("contracts", roles=("manager",), subject="m1",
+                               manager_id=portal_world.ids["m1"])
+        own.call("POST", f"/api/v1/contracts/{contract['id']}/sign", json={})
+    login(page, portal_world, f"manager:{portal_world.ids['chair']}")
+    page.goto(portal_world.urls["portal"] + f"/me/contracts/{contract['id']}")
+    page.click("#sign-contract button[type=submit]")
+    page.wait_for_selector(".flash.ok")
+    after = portal_world.api("contracts").call("GET", f"/api/v1/contracts/{contract['id']}")
+    assert after["state"] == "active"
+    assert ("employer", "electronic") in {(s["party"], s["method"])
+                                          for s in after["signatures"]}
+
+
+def test_a_manager_submits_the_self_report(page: Any, portal_world: PortalWorld) -> None:
+    appraisal = portal_world.api("appraisal").call(
+        "GET", "/api/v1/appraisals", params={"manager_id": portal_world.ids["m2"]})["items"][0]
+    login(page, portal_world, f"manager:{portal_world.ids['m2']}")
+    page.goto(portal_world.urls["portal"] + f"/me/results/{appraisal['id']}/self-report")
+    page.fill("#sr-text", "利润超额完成、安全零事故。")
+    page.fill("#sr-att", "年报 | AR-2026-01")
+    page.click("#self-report-form button[type=submit]")
+    page.wait_for_selector(".report-text")
+    report = portal_world.api("appraisal").call(
+        "GET", f"/api/v1/appraisals/{appraisal['id']}/self-report")
+    latest = report["revisions"][-1]
+    assert latest["text"] == "利润超额完成、安全零事故。"
+    assert latest["attachments"] == [{"name": "年报", "reference": "AR-2026-01"}]
