@@ -528,7 +528,7 @@ def run_cycle(contracts_url: str, appraisal_url: str, notifications_url: str, to
     s["actuals"] = imported["accepted"]
     run = run_cohort(appraisal, {"year": year, "org_unit_id": hq["id"]}, timeout)
     s["run1"] = {k: run[k] for k in ("status", "scored", "skipped")}
-    s["run1_skips"] = run.get("skips") or run.get("skipped_items") or []
+    s["run1_skips"] = run["skips"]
     log(f"  {len(open_ids)} opened, {imported['accepted']} actuals; run: {run['scored']} "
         f"scored, {run['skipped']} skipped")
     early = act_on_run(appraisal, run["id"], ["review"])["review"]
