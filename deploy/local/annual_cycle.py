@@ -17,7 +17,10 @@ One HR department's term, as HR, the managers and the employer's signatories liv
 
 Every refusal met on the way is checked: problem+json that says what to do next.
 
-Run it against `make run` (the defaults) or any deployment:
+To let an appeal window elapse without waiting 15 days, it runs the daily close of appeal
+windows (`POST /api/v1/maintenance/exit-windows`) as of the moment the window closes: that
+confirms every exit of the deployment whose window closes by then, not only its own. Run it
+against a development system: `make run` (the defaults), or a deployment of your own:
 
     python deploy/local/annual_cycle.py [--contracts URL --appraisal URL --notifications URL]
 """
