@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint fuzz bench demo install system-deps kafka-fetch keycloak-fetch browser-deps clean help
+.PHONY: run test lint fuzz bench demo cycle install system-deps kafka-fetch keycloak-fetch browser-deps clean help
 
 help:
 	@echo "make run    start the whole system (Kafka, services, relays, consumers) on SQLite"
@@ -12,6 +12,7 @@ help:
 	@echo "make lint   ruff"
 	@echo "make bench  benchmarks (print figures)"
 	@echo "make demo   drive the demo scenario through the APIs (start make run first)"
+	@echo "make cycle  two annual cycles and a tenure for 200 managers (start make run first)"
 	@echo "make fuzz   schemathesis against every service's OpenAPI document"
 
 $(STAMP): pyproject.toml
@@ -49,6 +50,9 @@ bench: install system-deps
 
 demo: install
 	$(PY) deploy/local/demo.py $(DEMO_ARGS)
+
+cycle: install
+	$(PY) deploy/local/annual_cycle.py $(CYCLE_ARGS)
 
 fuzz: install
 	$(PY) -m pytest -m fuzz -q

@@ -23,6 +23,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -135,9 +136,10 @@ def build_group(hr: Api, tag: str, log: Log) -> dict[str, Any]:
     return {"hq": hq, "units": units}
 
 
-def build_library(hr: Api, tag: str, log: Log) -> dict[int, dict[str, Any]]:
-    """Indicators, then one template per layer (every position, every category)."""
-    codes = indicator_codes(tag)
+def add_indicators(hr: Api, codes: dict[str, str],
+                   more: tuple[tuple[str, str, str, str, str], ...] = ()) -> int:
+    """The group's indicator library: the five of the standard targets, and `more`
+    (code, name, unit, kind, direction)."""
     library = [
         (codes["PROFIT"], "Total profit", "CNY 10k", "quantitative", "higher_is_better"),
         (codes["ROE"], "Return on equity", "%", "quantitative", "higher_is_better"),
@@ -146,17 +148,25 @@ def build_library(hr: Api, tag: str, log: Log) -> dict[int, dict[str, Any]]:
          "higher_is_better"),
         (codes["SAFETY"], "Major safety or environmental incident", "", "qualitative",
          "higher_is_better"),
+        *more,
     ]
     for code, name, unit_name, kind, direction in library:
         hr.post("/api/v1/indicators", {"code": code, "name": name, "unit": unit_name,
                                        "kind": kind, "direction": direction}, expect=(201,))
+    return len(library)
+
+
+def build_library(hr: Api, tag: str, log: Log) -> dict[int, dict[str, Any]]:
+    """Indicators, then one template per layer (every position, every category)."""
+    codes = indicator_codes(tag)
+    count = add_indicators(hr, codes)
     templates = {}
     for layer in (1, 2, 3):
         templates[layer] = hr.post("/api/v1/templates", {
             "name": f"Layer {layer} leadership tenure contract ({tag})", "layer": layer,
             "term_years": 3, "max_consecutive_terms": 2, "signing_deadline_days": 30,
             "targets": layer_targets(codes, layer)}, expect=(201,))
-    log(f"  library: {len(library)} indicators, templates for layers 1, 2 and 3")
+    log(f"  library: {count} indicators, templates for layers 1, 2 and 3")
     return templates
 
 
@@ -252,8 +262,9 @@ def sign_all(contracts: Api, managers: list[dict[str, Any]],
 
 
 def wait_for_read_model(appraisal: Api, managers: list[dict[str, Any]], year: int,
-                        timeout: float) -> None:
-    """The appraisal service learns of contracts from events; wait until it knows them all."""
+                        timeout: float, pool: int = 1) -> None:
+    """The appraisal service learns of contracts from events; wait until it knows them all
+    (asking about `pool` managers at a time)."""
     pending = {m["id"] for m in managers}
 
     def ready(manager_id: str) -> bool:
@@ -265,7 +276,10 @@ def wait_for_read_model(appraisal: Api, managers: list[dict[str, Any]], year: in
             for c in resp.json()["contracts"])
 
     def all_ready() -> bool:
-        pending.difference_update({mid for mid in list(pending) if ready(mid)})
+        asked = sorted(pending)
+        with ThreadPoolExecutor(max_workers=pool) as executor:
+            answers = list(executor.map(ready, asked))
+        pending.difference_update(mid for mid, ok in zip(asked, answers, strict=True) if ok)
         return not pending
 
     wait_for(all_ready, "the appraisal read model to hold every signed contract", timeout)
@@ -434,8 +448,10 @@ def print_summary(s: dict[str, Any], log: Log) -> None:
         log(f"    [{item['kind']}] {item['subject']}")
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def scenario_arguments(description: str, timeout: float) -> argparse.ArgumentParser:
+    """The options every scenario driver takes: where the services are, HR's token, the
+    year, the tag of the codes and how long to wait for a step that crosses services."""
+    parser = argparse.ArgumentParser(description=description)
     for service, port in DEFAULT_PORTS.items():
         # The same port variables as `make run` (CONTRACTS_PORT, ...), so both agree.
         port = int(os.environ.get(f"{service.upper()}_PORT", port))
@@ -445,18 +461,32 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                         "JWT_SECRET)")
     parser.add_argument("--year", type=int, help="the appraisal year (default: this year)")
     parser.add_argument("--tag", help="suffix of every code (default: random)")
-    parser.add_argument("--timeout", type=float, default=120,
+    parser.add_argument("--timeout", type=float, default=timeout,
                         help="seconds to wait for each step that crosses services")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def hr_token(args: argparse.Namespace, subject: str) -> tuple[str, str]:
+    """(HR's token, the secret managers' tokens are minted with)."""
     secret = os.environ.get("JWT_SECRET", DEV_JWT_SECRET)
-    token = args.token or issue_token(secret, "demo-hr", ["hr_admin"], ttl_seconds=3600)
+    return args.token or issue_token(secret, subject, ["hr_admin"], ttl_seconds=7200), secret
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = scenario_arguments(__doc__.splitlines()[0], 120).parse_args(argv)
+    token, secret = hr_token(args, "demo-hr")
     return run_demo(args.contracts, args.appraisal, args.notifications, token, secret,
                     year=args.year, tag=args.tag, timeout=args.timeout)
 
 
-if __name__ == "__main__":
+def run_as_script(main: Callable[[], Any], what: str) -> None:
+    """Run a scenario from the command line: a failure is one line and exit status 1."""
     try:
         main()
     except (DemoError, requests.RequestException) as exc:
-        print(f"\ndemo failed: {exc}", file=sys.stderr)
+        print(f"\n{what} failed: {exc}", file=sys.stderr)
         raise SystemExit(1) from exc
+
+
+if __name__ == "__main__":
+    run_as_script(main, "demo")

@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import urllib.request
 from pathlib import Path
 
 from tests.support.processes import REPO, service_api
+from tests.support.walkthroughs import shell_block
 
 
 def walkthrough() -> str:
-    text = (REPO / "docs" / "api-contracts.md").read_text()
-    block = re.search(r"<!-- walkthrough:begin -->\s*```sh\n(.*?)```", text, re.S)
-    assert block, "docs/api-contracts.md lost its walkthrough block"
-    return block.group(1)
+    return shell_block(REPO / "docs" / "api-contracts.md")
 
 
 def test_contracts_walkthrough_works_as_written(tmp_path: Path) -> None:
