@@ -11,7 +11,11 @@ from services.notifications import domain as d
 from shared.fields import PageInfo, PageQuery, StrictSchema, UtcDateTime
 
 NAME = validate.Length(min=1, max=200)
-PERSON = validate.Length(min=1, max=200)
+# A person's id is a token subject or a manager id: it travels in URLs and headers, so no
+# control character (a "\r" in an id once broke the Location header of the answer).
+PERSON = validate.And(validate.Length(min=1, max=200),
+                      validate.Regexp(r"^[^\x00-\x1f\x7f]+$",
+                                      error="must not contain control characters"))
 UNIT = validate.Length(min=1, max=36)
 ROLES = ("manager", "hr_admin", "appraiser")
 STATES = [s.value for s in d.DeliveryState]

@@ -10,7 +10,10 @@ import pytest
 from services.appraisal import create_app as appraisal_app
 from services.notifications import create_app as notifications_app
 from tests.conftest import auth, service_settings
-from tests.support.contracts_world import Client, small_group, template
+from tests.support.contracts_world import STANDARD_TARGETS, Client, small_group, template
+
+#: Every template carries targets (an empty one is refused before anything else).
+T = {"targets": STANDARD_TARGETS}
 
 
 @pytest.fixture
@@ -33,7 +36,7 @@ def test_a_scoped_hr_admin_cannot_replace_the_groups_template(
     group_template = template(api)
     s1 = scoped(api, world["sub_a"]["id"])
     resp = s1.put(f"/api/v1/templates/{group_template['id']}",
-                  {"name": "emptied", "targets": []}, headers={"If-Match": '"v1"'})
+                  {**T, "name": "replaced"}, headers={"If-Match": '"v1"'})
     assert_forbidden_naming_who_may(resp)
     after = api.get(f"/api/v1/templates/{group_template['id']}").get_json()
     assert after["name"] == group_template["name"] and after["targets"]
@@ -52,17 +55,17 @@ def test_a_scoped_hr_admin_cannot_add_to_the_indicator_library(
 def test_a_scoped_hr_admin_owns_templates_of_their_subtree_and_only_they_and_hq_see_them(
         api: Client, world: dict[str, Any]) -> None:
     s1 = scoped(api, world["sub_a"]["id"])
-    own = s1.post("/api/v1/templates", {"name": "S1 plant managers",
-                                        "org_unit_id": world["third"]["id"],
-                                        "targets": []}, expect=201).get_json()
+    own = s1.post("/api/v1/templates", {**T, "name": "S1 plant managers",
+                                        "org_unit_id": world["third"]["id"]},
+                  expect=201).get_json()
     assert own["org_unit_id"] == world["third"]["id"]
-    s1.put(f"/api/v1/templates/{own['id']}", {"name": "S1 plant managers v2",
+    s1.put(f"/api/v1/templates/{own['id']}", {**T, "name": "S1 plant managers v2",
                                               "org_unit_id": world["sub_a"]["id"]},
            headers={"If-Match": '"v1"'}, expect=200)
     s2 = scoped(api, world["sub_b"]["id"])
     assert own["id"] not in {t["id"] for t in s2.get("/api/v1/templates").get_json()}
     s2.get(f"/api/v1/templates/{own['id']}", expect=404)
-    s2.put(f"/api/v1/templates/{own['id']}", {"name": "taken"},
+    s2.put(f"/api/v1/templates/{own['id']}", {**T, "name": "taken"},
            headers={"If-Match": '"v2"'}, expect=404)
     assert own["id"] in {t["id"] for t in api.get("/api/v1/templates").get_json()}
 
@@ -70,14 +73,14 @@ def test_a_scoped_hr_admin_owns_templates_of_their_subtree_and_only_they_and_hq_
 def test_a_scoped_hr_admin_cannot_write_a_group_template_or_one_for_another_subtree(
         api: Client, world: dict[str, Any]) -> None:
     s1 = scoped(api, world["sub_a"]["id"])
-    assert_forbidden_naming_who_may(s1.post("/api/v1/templates", {"name": "group-wide"}))
-    s1.post("/api/v1/templates", {"name": "S2's", "org_unit_id": world["sub_b"]["id"]},
+    assert_forbidden_naming_who_may(s1.post("/api/v1/templates", {**T, "name": "group-wide"}))
+    s1.post("/api/v1/templates", {**T, "name": "S2's", "org_unit_id": world["sub_b"]["id"]},
             expect=404)
-    own = s1.post("/api/v1/templates", {"name": "mine", "org_unit_id": world["sub_a"]["id"]},
+    own = s1.post("/api/v1/templates", {**T, "name": "mine", "org_unit_id": world["sub_a"]["id"]},
                   expect=201).get_json()
     # Handing one's template to the group is a group-wide write too.
     assert_forbidden_naming_who_may(s1.put(
-        f"/api/v1/templates/{own['id']}", {"name": "mine", "org_unit_id": None},
+        f"/api/v1/templates/{own['id']}", {**T, "name": "mine", "org_unit_id": None},
         headers={"If-Match": '"v1"'}))
     assert [t["name"] for t in api.get("/api/v1/templates").get_json()] == ["mine"]
 
@@ -85,7 +88,7 @@ def test_a_scoped_hr_admin_cannot_write_a_group_template_or_one_for_another_subt
 def test_a_scoped_bulk_issue_cannot_use_another_subtrees_template(
         api: Client, world: dict[str, Any]) -> None:
     s2_template = scoped(api, world["sub_b"]["id"]).post(
-        "/api/v1/templates", {"name": "S2's", "org_unit_id": world["sub_b"]["id"]},
+        "/api/v1/templates", {**T, "name": "S2's", "org_unit_id": world["sub_b"]["id"]},
         expect=201).get_json()
     resp = scoped(api, world["sub_a"]["id"]).post("/api/v1/bulk-issues", {
         "template_id": s2_template["id"], "start_date": "2026-01-01"}, expect=422)
@@ -98,7 +101,7 @@ def test_a_group_wide_service_writes_the_group_template_and_library(
     service.post("/api/v1/indicators", {"code": "SVC", "name": "From the HR system",
                                         "kind": "quantitative",
                                         "direction": "higher_is_better"}, expect=201)
-    service.post("/api/v1/templates", {"name": "from the HR system"}, expect=201)
+    service.post("/api/v1/templates", {**T, "name": "from the HR system"}, expect=201)
 
 
 # --- an empty org_scope is the same everywhere: a scope naming no unit ------------------------
@@ -109,13 +112,13 @@ def test_an_empty_scope_sees_nothing_and_writes_nothing_in_contracts(
     """Like a scope naming a unit that does not exist: what the group shares (its templates)
     is readable, nothing of any subtree is."""
     template(api)
-    api.post("/api/v1/templates", {"name": "S1's", "org_unit_id": world["sub_a"]["id"]},
+    api.post("/api/v1/templates", {**T, "name": "S1's", "org_unit_id": world["sub_a"]["id"]},
              expect=201)
     for role in ("service", "hr_admin"):
         empty = api.as_({"Authorization": _bearer_with_empty_scope(role)})
         assert empty.get("/api/v1/org-units").get_json()["items"] == []
         assert [t["org_unit_id"] for t in empty.get("/api/v1/templates").get_json()] == [None]
-        assert_forbidden_naming_who_may(empty.post("/api/v1/templates", {"name": "x"}))
+        assert_forbidden_naming_who_may(empty.post("/api/v1/templates", {**T, "name": "x"}))
 
 
 def _bearer_with_empty_scope(role: str) -> str:

@@ -135,6 +135,9 @@ def test_registering_a_recipient_twice_conflicts_and_bad_fields_are_named(
     bad = group.post("/api/v1/recipients", {**body, "id": "x", "language": "fr",
                                             "email": "not-an-address"}, expect=422)
     assert set(bad.get_json()["errors"]) == {"language", "email"}
+    # An id travels in URLs and the Location header: a control character in it is refused.
+    broken = group.post("/api/v1/recipients", {**body, "id": "\r"}, expect=422)
+    assert set(broken.get_json()["errors"]) == {"id"}
 
 
 def test_a_scoped_hr_admin_registers_only_within_their_scope(group: Client) -> None:
