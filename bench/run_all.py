@@ -8,7 +8,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHES = ["bench_contracts.py", "bench_events.py", "bench_appraisal.py",
-           "bench_notifications.py", "bench_read_cache.py"]
+           "bench_notifications.py", "bench_read_cache.py", "bench_portal.py"]
 
 
 def main() -> int:

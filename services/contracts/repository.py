@@ -125,8 +125,14 @@ def managers_query(
     management_level: str | None = None,
     employment_status: str | None = None,
     manager_id: str | None = None,
+    text: str | None = None,
 ) -> Select[Any]:
     stmt = select(Manager, OrgUnit).join(OrgUnit, Manager.org_unit_id == OrgUnit.id)
+    if text:
+        # A name or employee number as HR types it: a case-blind part of either.
+        like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(or_(Manager.name.ilike(like, escape="\\"),
+                              Manager.employee_no.ilike(like, escape="\\")))
     if scope_path:
         stmt = stmt.where(OrgUnit.path.startswith(scope_path))
     if org_unit_path:

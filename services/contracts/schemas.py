@@ -130,6 +130,8 @@ class ManagerOut(ma.Schema):
 
 
 class ManagerQuery(PageQuery):
+    q = fields.String(validate=validate.Length(min=1, max=100), metadata={
+        "description": "part of the name or employee number, any case"})
     org_unit_id = fields.String(metadata={"description": "the whole subtree of this unit"})
     layer = fields.Integer(validate=LAYER)
     category = CategoryField()

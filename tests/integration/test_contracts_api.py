@@ -459,3 +459,15 @@ def test_request_id_travels_with_the_event_it_caused(api: Client, app: Any) -> N
         payload = conn.execute(select(outbox.c.payload).where(
             outbox.c.event_type == "manager.registered")).scalar_one()
     assert json.loads(payload)["requestid"] == "hr-system-req-77"
+
+
+def test_hr_searches_managers_by_part_of_the_name_or_number_any_case(api: Client) -> None:
+    g = small_group(api)
+    manager(api, "A001", g["sub_a"]["id"])
+    manager(api, "B_01", g["sub_b"]["id"])
+    found = api.get("/api/v1/managers?q=manager%20a0").get_json()
+    assert [m["employee_no"] for m in found["items"]] == ["A001"]
+    # The wildcard characters of SQL are matched as themselves.
+    assert [m["employee_no"] for m in api.get("/api/v1/managers?q=_").get_json()["items"]] \
+        == ["B_01"]
+    assert api.get("/api/v1/managers?q=%25").get_json()["items"] == []

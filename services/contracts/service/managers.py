@@ -127,5 +127,6 @@ def list_managers(db: Database, actor: Principal, f: Mapping[str, Any]) -> repo.
             category=f.get("category"), position=f.get("position"),
             management_level=f.get("management_level"),
             employment_status=f.get("employment_status"), manager_id=scope.manager_id,
+            text=f.get("q"),
         )
         return repo.paginate(s, stmt, f["page"], f["page_size"])

@@ -89,7 +89,7 @@ def contract(contract_id: str) -> Any:
     c = services.contracts.get(f"/api/v1/contracts/{contract_id}")
     versions = services.contracts.get(f"/api/v1/contracts/{contract_id}/versions")
     try:
-        audit = services.contracts.get("/api/v1/audit", object_type="contract",
+        audit = services.contracts.get("/api/v1/audit", object_type="tenure_contracts",
                                        object_id=contract_id)["items"]
     except ApiError:
         audit = None  # a deployment without the audit trail: the page says so

@@ -222,3 +222,16 @@ def test_a_manager_submits_the_self_report(page: Any, portal_world: PortalWorld)
     latest = report["revisions"][-1]
     assert latest["text"] == "利润超额完成、安全零事故。"
     assert latest["attachments"] == [{"name": "年报", "reference": "AR-2026-01"}]
+
+
+def test_hr_finds_a_manager_by_part_of_the_name_and_reads_the_contracts_audit_history(
+        page: Any, portal_world: PortalWorld) -> None:
+    login(page, portal_world, "group_hr")
+    page.goto(portal_world.urls["portal"] + "/hr/managers")
+    page.fill("#f-q", "li n")
+    page.click("#manager-search button[type=submit]")
+    rows = page.locator("table tbody tr")
+    assert rows.count() == 1 and "B001" in rows.first.inner_text()
+    page.goto(portal_world.urls["portal"] + f"/hr/contracts/{portal_world.ids['c2']}")
+    history = page.locator("table").filter(has_text="hr-1").first
+    assert history.count() == 1  # the HR user who drafted and issued it, from the trail
