@@ -30,6 +30,7 @@ from jinja2 import (
     meta,
     nodes,
 )
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from services.notifications.domain.default_templates import DEFAULT_TEMPLATES
@@ -87,10 +88,78 @@ def _finalize(value: Any) -> Any:
     return MISSING if value is None else value
 
 
+#: The most characters any one operation of a template may produce. A notice is a few
+#: hundred characters; an HR-edited template must not make a worker build gigabytes.
+MAX_PRODUCED = 100_000
+#: The widest field a format or a padding filter may ask for.
+MAX_WIDTH = 1_000
+_WIDTHS = re.compile(r"%[-+ #0]*(\d*)(?:\.(\d+))?[a-zA-Z%]"
+                     r"|\{[^{}]*?:[^{}]*?(\d+)(?:\.(\d+))?[a-zA-Z%]?\}")
+
+
+def _check_widths(fmt: object) -> None:
+    if isinstance(fmt, str):
+        for groups in _WIDTHS.findall(fmt):
+            if any(g and int(g) > MAX_WIDTH for g in groups):
+                raise SecurityError(f"a format width above {MAX_WIDTH} is not allowed")
+
+
+def _check_width(width: object) -> None:
+    if isinstance(width, int) and not isinstance(width, bool) and abs(width) > MAX_WIDTH:
+        raise SecurityError(f"a width above {MAX_WIDTH} is not allowed")
+
+
+class BoundedSandbox(SandboxedEnvironment):
+    """Jinja's sandbox, with bounds on what one expression may cost.
+
+    The sandbox stops attribute escapes but not `{{ 9**9**9 }}` or `{{ "x" * 10**9 }}`:
+    powers, repetition, `%` formatting and the padding filters are checked before they run
+    (intercepted operators are never folded at compile time either).
+    """
+
+    intercepted_binops = frozenset({"**", "*", "%"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(left, int | float) and isinstance(right, int | float):
+            size = abs(left) if isinstance(left, int) else 2
+            if abs(right) > 64 or (abs(right) > 1 and int(size).bit_length() * abs(right) > 4096):
+                raise SecurityError("this power is too large for a template")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, str | list | tuple) and isinstance(times, int) \
+                        and len(seq) * times > MAX_PRODUCED:
+                    raise SecurityError("this repetition is too long for a template")
+        if operator == "%":
+            _check_widths(left)
+        return super().call_binop(context, operator, left, right)
+
+    def wrap_str_format(self, value: Any) -> Any:
+        wrapped = super().wrap_str_format(value)
+        if wrapped is not None:
+            _check_widths(value.__self__)  # "{:>1000000000}".format(...)
+        return wrapped
+
+
+def _bounded_filter(name: str, env: SandboxedEnvironment) -> None:
+    original = env.filters[name]
+
+    def bounded(value: Any, *args: Any, **kwargs: Any) -> Any:
+        for width in (*args[:1], kwargs.get("width")):
+            _check_width(width)
+        if name == "format":
+            _check_widths(value)
+        return original(value, *args, **kwargs)
+
+    env.filters[name] = bounded
+
+
 def _environment(html: bool) -> SandboxedEnvironment:
-    return SandboxedEnvironment(
+    env = BoundedSandbox(
         undefined=StrictUndefined, autoescape=html, lstrip_blocks=True, finalize=_finalize,
     )
+    for name in ("center", "indent", "wordwrap", "truncate", "format"):
+        _bounded_filter(name, env)
+    return env
 
 
 _TEXT_ENV = _environment(html=False)
