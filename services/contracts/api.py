@@ -13,6 +13,7 @@ from services.contracts import domain as d
 from services.contracts import schemas as sc
 from services.contracts import service as svc
 from shared.auth import APPRAISER, HR_ADMIN, MANAGER, SERVICE, authenticate, require
+from shared.bulk_rows import load_rows, read_upload
 from shared.errors import ApiProblem
 from shared.fields import page_info
 from shared.http import db, if_match, json_response, page_of, with_etag
@@ -67,6 +68,34 @@ class OrgUnits(MethodView):
         """Add an org unit (the group root, an enterprise or a department)."""
         unit = svc.create_org_unit(db(), authenticate(), data)
         return with_etag(unit, unit.row_version, 201, f"/api/v1/org-units/{unit.id}")
+
+
+_UPLOAD_DOC = {"requestBody": {"content": {
+    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+    "text/csv": {"schema": {"type": "string"}},
+    "multipart/form-data": {"schema": {"type": "object", "properties": {
+        "file": {"type": "string", "format": "binary"}}}}}}}
+ORG_UNIT_COLUMNS = tuple(sc.OrgUnitImportRow().fields)
+MANAGER_COLUMNS = tuple(sc.ManagerImportRow().fields)
+
+
+@org.route("/bulk")
+class OrgUnitsBulk(MethodView):
+    @idempotent
+    @require(HR_ADMIN, SERVICE)
+    @org.arguments(sc.ImportQuery, location="query")
+    @org.response(200, sc.ImportOutcome)
+    @org.doc(**_UPLOAD_DOC)
+    def post(self, query: dict[str, Any]) -> Any:
+        """Load many org units: a JSON array or CSV (`text/csv` body or a `file` upload).
+
+        Columns: code, name, kind, category, has_board, parent_code or parent_id. Parents
+        may come later in the file. A stored code is matched, not created again; each bad
+        row is reported by row and field; `dry_run=true` keeps nothing."""
+        rows, numbers = read_upload(ORG_UNIT_COLUMNS)
+        loaded, errors = load_rows(sc.OrgUnitImportRow(), rows, numbers)
+        return svc.import_org_units(db(), authenticate(), loaded, errors,
+                                    dry_run=query["dry_run"]).as_dict()
 
 
 @org.route("/<unit_id>")
@@ -134,6 +163,25 @@ class Managers(MethodView):
         m = svc.create_manager(db(), authenticate(), data)
         _, unit = svc.get_manager(db(), authenticate(), m.id)
         return with_etag(manager_out(m, unit), m.row_version, 201, f"/api/v1/managers/{m.id}")
+
+
+@people.route("/bulk")
+class ManagersBulk(MethodView):
+    @idempotent
+    @require(HR_ADMIN, SERVICE)
+    @people.arguments(sc.ImportQuery, location="query")
+    @people.response(200, sc.ImportOutcome)
+    @people.doc(**_UPLOAD_DOC)
+    def post(self, query: dict[str, Any]) -> Any:
+        """Register many managers: a JSON array or CSV (`text/csv` body or a `file` upload).
+
+        Columns: employee_no, name, email, language, org_unit_code or org_unit_id, position,
+        management_level. A stored employee number is matched, not registered again; each
+        bad row is reported by row and field; `dry_run=true` keeps nothing."""
+        rows, numbers = read_upload(MANAGER_COLUMNS)
+        loaded, errors = load_rows(sc.ManagerImportRow(), rows, numbers)
+        return svc.import_managers(db(), authenticate(), loaded, errors,
+                                   dry_run=query["dry_run"]).as_dict()
 
 
 @people.route("/<manager_id>")

@@ -44,6 +44,7 @@ from services.contracts.service.coverage import (
     coverage_report,
 )
 from services.contracts.service.documents import print_document, read_document
+from services.contracts.service.imports import import_managers, import_org_units
 from services.contracts.service.library import (
     create_indicator,
     create_template,
@@ -97,6 +98,8 @@ __all__ = [
     "get_manager",
     "get_org_unit",
     "get_template",
+    "import_managers",
+    "import_org_units",
     "issue_contract",
     "list_contracts",
     "list_indicators",
