@@ -15,7 +15,6 @@ from services.contracts import service as svc
 from shared.auth import APPRAISER, HR_ADMIN, MANAGER, SERVICE, authenticate, require
 from shared.bulk_rows import load_rows, read_upload
 from shared.errors import ApiProblem
-from shared.fields import page_info
 from shared.http import db, if_match, json_response, page_of, with_etag
 from shared.idempotency import idempotent
 
@@ -267,9 +266,7 @@ class Contracts(MethodView):
     @contracts.response(200, sc.ContractPage)
     def get(self, query: dict[str, Any]) -> Any:
         """Contracts by subtree, layer, category, position, state and year."""
-        items, total = svc.list_contracts(db(), authenticate(), query)
-        return json_response({"items": items,
-                              "page": page_info(query["page"], query["page_size"], total)})
+        return json_response(svc.contracts_page_json(db(), authenticate(), query))
 
     @idempotent
     @require(HR_ADMIN, SERVICE)
