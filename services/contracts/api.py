@@ -476,7 +476,7 @@ class Coverage(MethodView):
         if wants_csv:
             return Response(d.coverage_rows_csv(report), mimetype="text/csv", headers={
                 "Content-Disposition": "attachment; filename=coverage.csv"})
-        return d.coverage_as_dict(report)
+        return json_response(d.coverage_as_dict(report))
 
 
 @maintenance.route("/expiry")
