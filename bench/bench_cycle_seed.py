@@ -24,7 +24,8 @@ def group_tree(managers: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]
     def add(code: str, kind: str, parent: dict[str, Any] | None, category: str) -> dict[str, Any]:
         uid = str(uuid.uuid4())
         row = dict(id=uid, parent_id=parent["id"] if parent else None, code=code,
-                   name=f"Unit {code}", kind=kind, category=category, has_board=kind != "department",
+                   name=f"Unit {code}", kind=kind, category=category,
+                   has_board=kind != "department",
                    layer=parent["layer"] + 1 if parent else 1,
                    path=(parent["path"] if parent else "/") + uid + "/", row_version=1,
                    created_at=now, updated_at=now)
@@ -43,7 +44,9 @@ def group_tree(managers: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]
         people.append(dict(
             id=str(uuid.uuid4()), employee_no=f"E{n:07d}", name=f"Manager {n}",
             email=f"m{n}@example.com", language="zh" if n % 4 else "en", org_unit_id=home["id"],
-            position=POSITIONS[n % len(POSITIONS)], management_level="enterprise_leadership",
+            # A department's managers are middle managers: leadership sits in enterprises.
+            position="middle_manager" if home["kind"] == "department"
+            else POSITIONS[n % len(POSITIONS)], management_level="enterprise_leadership",
             employment_status="active", row_version=1, created_at=now, updated_at=now))
     return units, people
 
