@@ -78,6 +78,14 @@ ORG_UNIT_COLUMNS = tuple(sc.OrgUnitImportRow().fields)
 MANAGER_COLUMNS = tuple(sc.ManagerImportRow().fields)
 
 
+def _bulk_import(columns: tuple[str, ...], schema: Any, use_case: Any,
+                 dry_run: bool) -> dict[str, Any]:
+    """The upload's rows, each through `schema`, then the import use case."""
+    rows, numbers = read_upload(columns)
+    loaded, errors = load_rows(schema, rows, numbers)
+    return use_case(db(), authenticate(), loaded, errors, dry_run=dry_run).as_dict()
+
+
 @org.route("/bulk")
 class OrgUnitsBulk(MethodView):
     @idempotent
@@ -91,10 +99,8 @@ class OrgUnitsBulk(MethodView):
         Columns: code, name, kind, category, has_board, parent_code or parent_id. Parents
         may come later in the file. A stored code is matched, not created again; each bad
         row is reported by row and field; `dry_run=true` keeps nothing."""
-        rows, numbers = read_upload(ORG_UNIT_COLUMNS)
-        loaded, errors = load_rows(sc.OrgUnitImportRow(), rows, numbers)
-        return svc.import_org_units(db(), authenticate(), loaded, errors,
-                                    dry_run=query["dry_run"]).as_dict()
+        return _bulk_import(ORG_UNIT_COLUMNS, sc.OrgUnitImportRow(), svc.import_org_units,
+                            query["dry_run"])
 
 
 @org.route("/<unit_id>")
@@ -177,10 +183,8 @@ class ManagersBulk(MethodView):
         Columns: employee_no, name, email, language, org_unit_code or org_unit_id, position,
         management_level. A stored employee number is matched, not registered again; each
         bad row is reported by row and field; `dry_run=true` keeps nothing."""
-        rows, numbers = read_upload(MANAGER_COLUMNS)
-        loaded, errors = load_rows(sc.ManagerImportRow(), rows, numbers)
-        return svc.import_managers(db(), authenticate(), loaded, errors,
-                                   dry_run=query["dry_run"]).as_dict()
+        return _bulk_import(MANAGER_COLUMNS, sc.ManagerImportRow(), svc.import_managers,
+                            query["dry_run"])
 
 
 @people.route("/<manager_id>")

@@ -99,14 +99,19 @@ def import_org_units(db: Database, actor: Principal, rows: Rows, errors: list[Ro
                 pending[row["code"]] = (n, row)
         placed = _place_units(scope, pending, stored, by_id, outcome)
         outcome.created = len(placed)
-        if placed and not dry_run:
-            for chunk in _chunks(placed):
-                s.execute(insert(OrgUnit), list(chunk))
-                record_events(s, outbox, [
-                    outbox_row("org_unit.created", u["id"],
-                               unit_data(SimpleNamespace(**u)))  # type: ignore[arg-type]
-                    for u in chunk])
+        if not dry_run:
+            _write(s, OrgUnit, [(u, None) for u in placed], "org_unit.created",
+                   lambda u, _: unit_data(SimpleNamespace(**u)))  # type: ignore[arg-type]
     return outcome
+
+
+def _write(s: Session, model: Any, rows: Sequence[tuple[dict[str, Any], Any]],
+           event_type: str, data_of: Any) -> None:
+    """One INSERT a chunk for the rows, one for their events (`data_of(row, extra)`)."""
+    for chunk in _chunks(rows):
+        s.execute(insert(model), [row for row, _ in chunk])
+        record_events(s, outbox, [outbox_row(event_type, row["id"], data_of(row, extra))
+                                  for row, extra in chunk])
 
 
 def _place_units(scope: Scope, pending: dict[str, tuple[int, dict[str, Any]]],
@@ -241,11 +246,7 @@ def import_managers(db: Database, actor: Principal, rows: Rows, errors: list[Row
                 "created_at": now, "updated_at": now,
             }, unit))
         outcome.created = len(new)
-        if new and not dry_run:
-            for chunk in _chunks(new):
-                s.execute(insert(Manager), [m for m, _ in chunk])
-                record_events(s, outbox, [
-                    outbox_row("manager.registered", m["id"],
-                               manager_data(SimpleNamespace(**m), unit))  # type: ignore[arg-type]
-                    for m, unit in chunk])
+        if not dry_run:
+            _write(s, Manager, new, "manager.registered",
+                   lambda m, unit: manager_data(SimpleNamespace(**m), unit))  # type: ignore[arg-type]
     return outcome
