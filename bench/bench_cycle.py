@@ -230,6 +230,15 @@ def sql_seconds(url: str, statements: list[str]) -> float:
         return time.perf_counter() - started
 
 
+def database_bytes(url: str) -> int:
+    import psycopg
+
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+    return int(row[0]) if row else 0
+
+
 def unsent_events(url: str) -> int:
     import psycopg
 
@@ -437,6 +446,9 @@ def main() -> None:
                          f"median {statistics.median(times):.2f} s, signing rate "
                          f"{body['totals']['signing_rate']}%", ceiling,
                          "the report's join, counted bare in SQL")
+            sizes = {service: database_bytes(url) for service, url in urls.items()}
+            print("\ndatabase size MiB: " + ", ".join(
+                f"{service} {size / 2**20:.0f}" for service, size in sizes.items()), flush=True)
         finally:
             sampler.close()
             for proc in reversed(procs):
