@@ -23,7 +23,8 @@ Guarantees and their limits:
   the same statement that fetches the batch after (on PostgreSQL one round trip per batch:
   a DELETE in a CTE beside the SELECT). At most two batches are in flight; a partial batch
   (the relay has caught up) is flushed and deleted at once, so an idle outbox never keeps
-  acknowledged rows.
+  acknowledged rows; and at least once a second the pipeline is drained, so a row committed
+  late with an id below the batches in flight waits at most about a second.
 * One publisher per database. On PostgreSQL the relay holds a session-level advisory lock on
   a dedicated connection; a second relay process on the same database idles until the lock
   is free (so running two for availability is safe). On SQLite there is no such lock: run
@@ -47,7 +48,6 @@ from sqlalchemy import (
     BigInteger,
     Connection,
     Table,
-    all_,
     any_,
     bindparam,
     delete,
@@ -83,6 +83,9 @@ _BACKLOG_COUNT_EVERY = 2.0
 # lock is gone and another relay may take over: for up to this long both may publish, which
 # only duplicates events (consumers deduplicate; each relay still sends in id order).
 _LOCK_CHECK_EVERY = 1.0
+# How long batches may stay pipelined before the relay drains them all and reads the outbox
+# from its lowest unsent id again: bounds the delay of a row committed late with a low id.
+_RESCAN_EVERY = 1.0
 
 
 class _OutboxRow(NamedTuple):
@@ -146,6 +149,7 @@ class OutboxRelay:
         backoff: Backoff | None = None,
         producer_config: dict[str, Any] | None = None,
         topic_prefix: str = "",
+        rescan_every: float = _RESCAN_EVERY,
     ) -> None:
         self.database = database
         self.outbox = outbox_table
@@ -177,6 +181,8 @@ class OutboxRelay:
         # that the next fetch deletes (so deleting costs no round trip of its own).
         self._in_flight: list[tuple[list[Any], list[Any]]] = []
         self._acked: list[int] = []
+        self._drained_at = time.monotonic()
+        self.rescan_every = rescan_every
 
     # -- one batch ------------------------------------------------------------------------
 
@@ -200,7 +206,8 @@ class OutboxRelay:
         self.last_fetched = len(rows)
         if rows:
             send_error = self._send(rows)
-            if send_error is None and len(rows) >= self.batch_size:
+            if (send_error is None and len(rows) >= self.batch_size
+                    and time.monotonic() - self._drained_at < self.rescan_every):
                 self._note_sent(len(rows), marked)
                 return marked + self._await_oldest()
             return marked + self._await_all(send_error)
@@ -260,6 +267,7 @@ class OutboxRelay:
                 self._producer.flush(timeout=self.flush_timeout)
             except KafkaError as exc:
                 send_error = send_error or exc
+        self._drained_at = time.monotonic()
         rows = [row for batch, _ in self._in_flight for row in batch]
         futures: list[Any] = []
         for batch, batch_futures in self._in_flight:
@@ -298,31 +306,33 @@ class OutboxRelay:
     # -- database -------------------------------------------------------------------------
 
     def _fetch_unsent(self, marking: list[int]) -> list[Any]:
-        """Delete `marking`, then return the oldest unsent rows not in flight, in id order.
+        """Delete `marking`, then return the oldest unsent rows after those in flight.
 
-        On PostgreSQL both happen in one statement: the UPDATE runs in a CTE, and because
-        every part of a statement sees the same snapshot, the SELECT excludes the ids being
-        deleted (and those still in flight) explicitly.
+        On PostgreSQL both happen in one statement: the DELETE runs in a CTE. Every part of
+        a statement sees the same snapshot, so the SELECT skips the rows being deleted (and
+        those in flight) by starting after the highest id in flight: they are all below it.
+        (Excluding them by an array of ids cost PostgreSQL more than the rest of the batch.)
+        A row committed late with an id below that point is not lost: the relay drains its
+        pipeline at least every `rescan_every` seconds, and a fetch with nothing in flight
+        reads every unsent row from the lowest id.
         """
         o = self.outbox.c
-        in_flight = [row.id for batch, _ in self._in_flight for row in batch]
+        after = self._in_flight[-1][0][-1].id if self._in_flight else None
         query = (select(o.id, o.event_id, o.event_type, o.topic, o.key, o.payload)
                  .where(o.sent_at.is_(None)).order_by(o.id).limit(self.batch_size))
+        if after is not None:
+            query = query.where(o.id > after)
         if self.database.engine.dialect.name == "sqlite":
             self._mark(marking, {})
-            if in_flight:
-                query = query.where(o.id.not_in(in_flight))
             return self._fetch_unsent_sqlite(query)
         # A short transaction of its own: nothing is held open while Kafka is waited on.
         with self.database.engine.begin() as conn:
-            if not marking and not in_flight:
+            if not marking:
                 return list(conn.execute(query))
             ids = bindparam("ids", type_=ARRAY(BigInteger))
-            skip = bindparam("skip", type_=ARRAY(BigInteger))
             marked = delete(self.outbox).where(o.id == any_(ids)).cte("marked")
             # PostgreSQL runs a data-modifying CTE to completion even when nothing reads it.
-            query = query.where(o.id != all_(skip)).add_cte(marked)
-            return list(conn.execute(query, {"ids": marking, "skip": in_flight + marking}))
+            return list(conn.execute(query.add_cte(marked), {"ids": marking}))
 
     def _fetch_unsent_sqlite(self, query: Any) -> list[Any]:
         """Read without BEGIN IMMEDIATE: in WAL mode a plain read blocks no writer.
