@@ -8,7 +8,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHES = ["bench_contracts.py", "bench_events.py", "bench_appraisal.py",
-           "bench_notifications.py", "bench_read_cache.py", "bench_portal.py"]
+           "bench_notifications.py", "bench_read_cache.py", "bench_portal.py",
+           # The whole year for 100,000 managers (its default size), every service a process.
+           "bench_cycle.py"]
 
 
 def main() -> int:

@@ -92,10 +92,15 @@ class ReadCache:
             return True
 
     def invalidate(self, key: str = EVERYTHING) -> None:
+        """Drop `key`; "*" drops everything, and "prefix:*" every key starting "prefix:"."""
         with self._lock:
             self._generation += 1
             if key == EVERYTHING:
                 self._entries.clear()
+            elif key.endswith(":*"):
+                prefix = key[:-1]
+                for stale in [k for k in self._entries if k.startswith(prefix)]:
+                    del self._entries[stale]
             else:
                 self._entries.pop(key, None)
 

@@ -2,20 +2,29 @@
 
 A service never talks to Kafka inside a request. It writes its rows and its events in one
 transaction (`shared.outbox.record_event`); this relay, a separate process per service, reads
-the unsent rows in id order and publishes them, then marks them sent.
+the unsent rows in id order and publishes them, then deletes them (a published row has
+no further use; deleting costs PostgreSQL far less than an UPDATE writing a new row version,
+and the table stays as small as its backlog).
 
 Guarantees and their limits:
 
-* Nothing is lost. A row is marked sent only after the broker acknowledged it (acks=all,
+* Nothing is lost. A row is deleted only after the broker acknowledged it (acks=all,
   idempotent producer). A broker outage just leaves rows unsent; the relay retries with a
   capped exponential backoff and catches up when the broker is back.
 * One key's events keep their order. Rows are sent in id order, and if a row fails no later
-  row with the same key is marked sent, so the failed row and everything after it for that
+  row with the same key is deleted, so the failed row and everything after it for that
   key are sent again, in order, on the next try.
 * At least once, not exactly once. A crash between the broker's acknowledgement and the
-  UPDATE that marks the rows (or a failure after a later row of the same key was already
+  DELETE that removes the rows (or a failure after a later row of the same key was already
   delivered) publishes a row again. Consumers therefore deduplicate by event id
   (`shared.consumer`, the inbox table); the relay never tries to be cleverer than that.
+* Pipelined while there is a backlog. A full batch is sent and left in flight while the next
+  batch is fetched and sent; the older batch is then awaited and its rows are deleted by
+  the same statement that fetches the batch after (on PostgreSQL one round trip per batch:
+  a DELETE in a CTE beside the SELECT). At most two batches are in flight; a partial batch
+  (the relay has caught up) is flushed and deleted at once, so an idle outbox never keeps
+  acknowledged rows; and at least once a second the pipeline is drained, so a row committed
+  late with an id below the batches in flight waits at most about a second.
 * One publisher per database. On PostgreSQL the relay holds a session-level advisory lock on
   a dedicated connection; a second relay process on the same database idles until the lock
   is free (so running two for availability is safe). On SQLite there is no such lock: run
@@ -24,13 +33,13 @@ Guarantees and their limits:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import threading
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from kafka.errors import KafkaError
@@ -41,6 +50,7 @@ from sqlalchemy import (
     Table,
     any_,
     bindparam,
+    delete,
     func,
     select,
     text,
@@ -63,7 +73,7 @@ from shared.kafka_clients import (
 log = logging.getLogger("tenure.relay")
 
 OUTBOX_BACKLOG = Gauge("tenure_outbox_backlog", "Outbox rows not yet published", ["service"])
-RELAY_SENT = Counter("tenure_relay_sent", "Outbox rows published and marked sent", ["service"])
+RELAY_SENT = Counter("tenure_relay_sent", "Outbox rows published and deleted", ["service"])
 RELAY_FAILURES = Counter("tenure_relay_failures",
                          "Relay attempts that failed (broker or database)", ["service"])
 
@@ -73,6 +83,9 @@ _BACKLOG_COUNT_EVERY = 2.0
 # lock is gone and another relay may take over: for up to this long both may publish, which
 # only duplicates events (consumers deduplicate; each relay still sends in id order).
 _LOCK_CHECK_EVERY = 1.0
+# How long batches may stay pipelined before the relay drains them all and reads the outbox
+# from its lowest unsent id again: bounds the delay of a row committed late with a low id.
+_RESCAN_EVERY = 1.0
 
 
 class _OutboxRow(NamedTuple):
@@ -136,6 +149,7 @@ class OutboxRelay:
         backoff: Backoff | None = None,
         producer_config: dict[str, Any] | None = None,
         topic_prefix: str = "",
+        rescan_every: float = _RESCAN_EVERY,
     ) -> None:
         self.database = database
         self.outbox = outbox_table
@@ -163,40 +177,59 @@ class OutboxRelay:
         self._backlog: int | None = None
         self._backlog_counted_at = 0.0
         self._headers_cache: dict[str, tuple[tuple[str, bytes], ...]] = {}
+        # Batches sent but not yet awaited (oldest first), and ids the broker acknowledged
+        # that the next fetch deletes (so deleting costs no round trip of its own).
+        self._in_flight: list[tuple[list[Any], list[Any]]] = []
+        self._acked: list[int] = []
+        self._drained_at = time.monotonic()
+        self.rescan_every = rescan_every
 
     # -- one batch ------------------------------------------------------------------------
 
     def run_once(self) -> int:
         """Publish up to `batch_size` unsent rows; return how many were marked sent.
 
+        A full batch stays in flight while the next one is fetched (see the module's
+        docstring); a partial or empty fetch waits for everything in flight and marks it.
         Raises OutboxPublishError when the broker did not take every row (after marking the
         ones it took, under the per-key rule), and SQLAlchemyError when the database fails.
         """
         self.last_fetched = 0
         if not self._hold_lock():
+            self._forget_in_flight()
             return 0
-        rows = self._fetch_unsent()
+        marking = self._acked
+        rows = self._fetch_unsent(marking)
+        self._acked = []
+        marked = len(marking)
+        RELAY_SENT.labels(self.service).inc(marked)
         self.last_fetched = len(rows)
-        if not rows:
-            self._set_backlog(0)
-            return 0
-        sent_ids, failures, send_error = self._publish(rows)
-        self._mark(sent_ids, failures)
-        return self._settle(rows, sent_ids, failures, send_error)
+        if rows:
+            send_error = self._send(rows)
+            if (send_error is None and len(rows) >= self.batch_size
+                    and time.monotonic() - self._drained_at < self.rescan_every):
+                self._note_sent(len(rows), marked)
+                return marked + self._await_oldest()
+            return marked + self._await_all(send_error)
+        if self._in_flight:
+            return marked + self._await_all(None)
+        self._set_backlog(0)
+        return marked
 
-    def _publish(self, rows: Sequence[Any]) -> tuple[list[int], dict[str, list[int]],
-                                                     BaseException | None]:
-        """Send `rows` and wait for every acknowledgement; what to mark sent, what failed."""
+    def _send(self, rows: list[Any]) -> BaseException | None:
+        """Hand `rows` to the producer (no waiting); the error that stopped sending, if any."""
         try:
             producer = self._ensure_producer()
         except KafkaError as exc:
-            raise OutboxPublishError(f"cannot connect to Kafka: {exc}") from exc
+            self._in_flight.append((rows, []))
+            return exc
         futures: list[Any] = []
-        send_error: BaseException | None = None
+        self._in_flight.append((rows, futures))
+        prefix = self.topic_prefix
         for row in rows:
             try:
                 futures.append(producer.send(
-                    self.topic_prefix + row.topic,
+                    prefix + row.topic,
                     key=row.key.encode() if row.key is not None else None,
                     value=row.payload.encode(),
                     headers=self._headers(row),
@@ -204,22 +237,61 @@ class OutboxRelay:
             except (KafkaError, BufferError, ValueError) as exc:
                 # ValueError also covers a record larger than max_request_size; the row
                 # stays unsent (visible in last_error) rather than blocking silently.
-                send_error = exc
-                break
-        try:
-            producer.flush(timeout=self.flush_timeout)
-        except KafkaError as exc:
-            send_error = send_error or exc
+                return exc
+        return None
+
+    def _await_oldest(self) -> int:
+        """Wait for all but the newest batch; note their rows to be marked by the next fetch.
+
+        Returns 0 (nothing is marked here) unless a batch failed, in which case everything
+        in flight is settled at once (see `_await_all`).
+        """
+        deadline = time.monotonic() + self.flush_timeout
+        while len(self._in_flight) > 1:
+            rows, futures = self._in_flight[0]
+            for future in futures:
+                if not future.is_done:
+                    with contextlib.suppress(KafkaError):
+                        future.get(timeout=max(0.0, deadline - time.monotonic()))
+            if not all(f.is_done and f.succeeded() for f in futures):
+                return self._await_all(None)
+            self._in_flight.pop(0)
+            self._acked.extend(row.id for row in rows)
+        return 0
+
+    def _await_all(self, send_error: BaseException | None) -> int:
+        """Flush, mark what the broker took (per-key rule over all batches in flight), raise
+        OutboxPublishError if anything was not published."""
+        if self._producer is not None:
+            try:
+                self._producer.flush(timeout=self.flush_timeout)
+            except KafkaError as exc:
+                send_error = send_error or exc
+        self._drained_at = time.monotonic()
+        rows = [row for batch, _ in self._in_flight for row in batch]
+        futures: list[Any] = []
+        for batch, batch_futures in self._in_flight:
+            futures.extend(batch_futures)
+            if len(batch_futures) < len(batch):
+                break  # sending stopped inside this batch: later rows were never sent
+        self._in_flight = []
         sent_ids, failures = rows_to_mark(rows, futures)
-        if send_error is not None and not failures and len(futures) < len(rows):
+        if len(futures) < len(rows) and not failures:
             failures[str(send_error) or type(send_error).__name__] = [rows[len(futures)].id]
-        return sent_ids, failures, send_error
+        sent_ids = [*self._acked, *sent_ids]
+        self._acked = []
+        self._mark(sent_ids, failures)
+        return self._settle(rows, sent_ids, failures, send_error)
+
+    def _forget_in_flight(self) -> None:
+        """Without the lock, nothing may be marked: rows in flight are simply sent again."""
+        self._in_flight, self._acked = [], []
 
     def _settle(self, rows: Sequence[Any], sent_ids: list[int],
                 failures: dict[str, list[int]], send_error: BaseException | None) -> int:
         """Count what was marked; raise if anything was not published."""
         RELAY_SENT.labels(self.service).inc(len(sent_ids))
-        self._note_sent(len(rows), len(sent_ids))
+        self._note_sent(self.last_fetched, self.last_fetched - (len(rows) - len(sent_ids)))
         if failures or send_error is not None:
             # A producer whose records failed may be in a fatal state (idempotence epoch);
             # a fresh one on the next try is the simple, always-correct choice.
@@ -233,16 +305,34 @@ class OutboxRelay:
 
     # -- database -------------------------------------------------------------------------
 
-    def _fetch_unsent(self) -> list[Any]:
-        """The oldest unsent rows, in id order."""
+    def _fetch_unsent(self, marking: list[int]) -> list[Any]:
+        """Delete `marking`, then return the oldest unsent rows after those in flight.
+
+        On PostgreSQL both happen in one statement: the DELETE runs in a CTE. Every part of
+        a statement sees the same snapshot, so the SELECT skips the rows being deleted (and
+        those in flight) by starting after the highest id in flight: they are all below it.
+        (Excluding them by an array of ids cost PostgreSQL more than the rest of the batch.)
+        A row committed late with an id below that point is not lost: the relay drains its
+        pipeline at least every `rescan_every` seconds, and a fetch with nothing in flight
+        reads every unsent row from the lowest id.
+        """
         o = self.outbox.c
+        after = self._in_flight[-1][0][-1].id if self._in_flight else None
         query = (select(o.id, o.event_id, o.event_type, o.topic, o.key, o.payload)
                  .where(o.sent_at.is_(None)).order_by(o.id).limit(self.batch_size))
+        if after is not None:
+            query = query.where(o.id > after)
         if self.database.engine.dialect.name == "sqlite":
+            self._mark(marking, {})
             return self._fetch_unsent_sqlite(query)
         # A short transaction of its own: nothing is held open while Kafka is waited on.
         with self.database.engine.begin() as conn:
-            return list(conn.execute(query))
+            if not marking:
+                return list(conn.execute(query))
+            ids = bindparam("ids", type_=ARRAY(BigInteger))
+            marked = delete(self.outbox).where(o.id == any_(ids)).cte("marked")
+            # PostgreSQL runs a data-modifying CTE to completion even when nothing reads it.
+            return list(conn.execute(query.add_cte(marked), {"ids": marking}))
 
     def _fetch_unsent_sqlite(self, query: Any) -> list[Any]:
         """Read without BEGIN IMMEDIATE: in WAL mode a plain read blocks no writer.
@@ -254,7 +344,8 @@ class OutboxRelay:
         connection in autocommit mode.
         """
         engine = self.database.engine
-        compiled = query.compile(dialect=engine.dialect)
+        compiled = query.compile(dialect=engine.dialect,
+                                 compile_kwargs={"render_postcompile": True})
         params = [compiled.params[name] for name in (compiled.positiontup or [])]
         raw = engine.raw_connection()
         try:
@@ -268,18 +359,17 @@ class OutboxRelay:
             raw.close()
 
     def _mark(self, sent_ids: list[int], failures: dict[str, list[int]]) -> None:
+        """Delete the published rows; note the attempt and error on the failed ones."""
         if not sent_ids and not failures:
             return
         o = self.outbox.c
         with self.database.engine.begin() as conn:
             if sent_ids and self.database.is_postgres:
                 # One array parameter instead of 500 bound ones: a third of the time.
-                conn.execute(update(self.outbox).where(o.id == any_(bindparam(
-                    "ids", type_=ARRAY(BigInteger)))).values(sent_at=datetime.now(UTC)),
-                    {"ids": sent_ids})
+                conn.execute(delete(self.outbox).where(o.id == any_(bindparam(
+                    "ids", type_=ARRAY(BigInteger)))), {"ids": sent_ids})
             elif sent_ids:
-                conn.execute(update(self.outbox).where(o.id.in_(sent_ids))
-                             .values(sent_at=datetime.now(UTC)))
+                conn.execute(delete(self.outbox).where(o.id.in_(sent_ids)))
             for message, ids in failures.items():
                 conn.execute(update(self.outbox).where(o.id.in_(ids))
                              .values(attempts=o.attempts + 1, last_error=message[:2000]))
@@ -429,6 +519,12 @@ class OutboxRelay:
             log.info("outbox relay stopped", extra={"service": self.service})
 
     def close(self) -> None:
+        """Settle what is in flight (best effort: unmarked rows are just sent again), then
+        let go of the producer and the lock."""
+        if (self._in_flight or self._acked) and self.holds_lock:
+            with contextlib.suppress(OutboxPublishError, KafkaError, SQLAlchemyError):
+                self._await_all(None)
+        self._in_flight, self._acked = [], []
         self._discard_producer()
         self._release_lock()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-import marshmallow as ma
 from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -14,6 +13,7 @@ from services.appraisal import schemas as sc
 from services.appraisal import service as svc
 from shared.audit import audit_blueprint
 from shared.auth import APPRAISER, HR_ADMIN, MANAGER, SERVICE, authenticate, require
+from shared.bulk_rows import load_rows
 from shared.errors import ApiProblem
 from shared.fields import TextValues
 from shared.http import db, if_match, page_of, with_etag
@@ -187,35 +187,12 @@ class Departures(MethodView):
 
 # --- actuals ------------------------------------------------------------------------------------
 
-def _row_errors(n: int, messages: Any, prefix: str = "") -> list[svc.RowError]:
-    out: list[svc.RowError] = []
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            out.extend(_row_errors(n, value, f"{prefix}.{key}" if prefix else str(key)))
-    elif isinstance(messages, list):
-        for m in messages:
-            out.extend(_row_errors(n, m, prefix) if isinstance(m, dict | list)
-                       else [svc.RowError(n, prefix or "row", str(m))])
-    else:
-        out.append(svc.RowError(n, prefix or "row", str(messages)))
-    return out
-
-
 def _import(rows: list[Any], numbers: list[int], dry_run: bool = False) -> dict[str, Any]:
     """Validate each row on its own; keep the good ones, report the bad ones by row."""
-    schema = sc.ActualIn()
-    loaded, kept_numbers, errors = [], [], []
-    for n, raw in zip(numbers, rows, strict=True):
-        if not isinstance(raw, dict):
-            errors.append(svc.RowError(n, "row", "must be an object"))
-            continue
-        try:
-            loaded.append(schema.load(raw))
-            kept_numbers.append(n)
-        except ma.ValidationError as exc:
-            errors.extend(_row_errors(n, exc.messages))
-    outcome = svc.record_actuals(db(), authenticate(), loaded, preset_errors=errors,
-                                 row_numbers=kept_numbers, dry_run=dry_run)
+    loaded, errors = load_rows(sc.ActualIn(), rows, numbers)
+    outcome = svc.record_actuals(db(), authenticate(), [row for _, row in loaded],
+                                 preset_errors=errors, row_numbers=[n for n, _ in loaded],
+                                 dry_run=dry_run)
     return outcome.as_dict()
 
 

@@ -14,9 +14,9 @@ from services.contracts import schemas as sc
 from services.contracts import service as svc
 from services.contracts.service.common import audit_units
 from shared.audit import audit_blueprint
-from shared.auth import APPRAISER, HR_ADMIN, SERVICE, authenticate, require
+from shared.auth import APPRAISER, HR_ADMIN, MANAGER, SERVICE, authenticate, require
+from shared.bulk_rows import load_rows, read_upload
 from shared.errors import ApiProblem
-from shared.fields import page_info
 from shared.http import db, if_match, json_response, page_of, with_etag
 from shared.idempotency import idempotent
 
@@ -61,6 +61,40 @@ class OrgUnits(MethodView):
         """Add an org unit (the group root, an enterprise or a department)."""
         unit = svc.create_org_unit(db(), authenticate(), data)
         return with_etag(unit, unit.row_version, 201, f"/api/v1/org-units/{unit.id}")
+
+
+_UPLOAD_DOC = {"requestBody": {"content": {
+    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+    "text/csv": {"schema": {"type": "string"}},
+    "multipart/form-data": {"schema": {"type": "object", "properties": {
+        "file": {"type": "string", "format": "binary"}}}}}}}
+ORG_UNIT_COLUMNS = tuple(sc.OrgUnitImportRow().fields)
+MANAGER_COLUMNS = tuple(sc.ManagerImportRow().fields)
+
+
+def _bulk_import(columns: tuple[str, ...], schema: Any, use_case: Any,
+                 dry_run: bool) -> dict[str, Any]:
+    """The upload's rows, each through `schema`, then the import use case."""
+    rows, numbers = read_upload(columns)
+    loaded, errors = load_rows(schema, rows, numbers)
+    return use_case(db(), authenticate(), loaded, errors, dry_run=dry_run).as_dict()
+
+
+@org.route("/bulk")
+class OrgUnitsBulk(MethodView):
+    @idempotent
+    @require(HR_ADMIN, SERVICE)
+    @org.arguments(sc.ImportQuery, location="query")
+    @org.response(200, sc.ImportOutcome)
+    @org.doc(**_UPLOAD_DOC)
+    def post(self, query: dict[str, Any]) -> Any:
+        """Load many org units: a JSON array or CSV (`text/csv` body or a `file` upload).
+
+        Columns: code, name, kind, category, has_board, parent_code or parent_id. Parents
+        may come later in the file. A stored code is matched, not created again; each bad
+        row is reported by row and field; `dry_run=true` keeps nothing."""
+        return _bulk_import(ORG_UNIT_COLUMNS, sc.OrgUnitImportRow(), svc.import_org_units,
+                            query["dry_run"])
 
 
 @org.route("/<unit_id>")
@@ -128,6 +162,23 @@ class Managers(MethodView):
         m = svc.create_manager(db(), authenticate(), data)
         _, unit = svc.get_manager(db(), authenticate(), m.id)
         return with_etag(manager_out(m, unit), m.row_version, 201, f"/api/v1/managers/{m.id}")
+
+
+@people.route("/bulk")
+class ManagersBulk(MethodView):
+    @idempotent
+    @require(HR_ADMIN, SERVICE)
+    @people.arguments(sc.ImportQuery, location="query")
+    @people.response(200, sc.ImportOutcome)
+    @people.doc(**_UPLOAD_DOC)
+    def post(self, query: dict[str, Any]) -> Any:
+        """Register many managers: a JSON array or CSV (`text/csv` body or a `file` upload).
+
+        Columns: employee_no, name, email, language, org_unit_code or org_unit_id, position,
+        management_level. A stored employee number is matched, not registered again; each
+        bad row is reported by row and field; `dry_run=true` keeps nothing."""
+        return _bulk_import(MANAGER_COLUMNS, sc.ManagerImportRow(), svc.import_managers,
+                            query["dry_run"])
 
 
 @people.route("/<manager_id>")
@@ -215,9 +266,7 @@ class Contracts(MethodView):
         """Contracts by subtree, layer, category, position, state, year and end date.
 
         `state=active&ends_before=2027-06-30` lists the contracts about to expire."""
-        items, total = svc.list_contracts(db(), authenticate(), query)
-        return json_response({"items": items,
-                              "page": page_info(query["page"], query["page_size"], total)})
+        return json_response(svc.contracts_page_json(db(), authenticate(), query))
 
     @idempotent
     @require(HR_ADMIN, SERVICE)
@@ -448,7 +497,7 @@ class Coverage(MethodView):
         if wants_csv:
             return Response(d.coverage_rows_csv(report), mimetype="text/csv", headers={
                 "Content-Disposition": "attachment; filename=coverage.csv"})
-        return d.coverage_as_dict(report)
+        return json_response(d.coverage_as_dict(report))
 
 
 @maintenance.route("/expiry")

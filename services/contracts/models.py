@@ -115,6 +115,8 @@ class TenureContract(Base):
         Index("ix_contracts_manager_position", "manager_id", "position"),
         Index("ix_contracts_state_end", "state", "end_date"),
         Index("ix_contracts_created", "created_at", "id"),
+        # A list by unit and state: counted from the index alone (migration 0008).
+        Index("ix_contracts_unit_state_created", "org_unit_id", "state", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

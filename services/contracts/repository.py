@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from services.contracts.models import (
@@ -211,24 +211,47 @@ def active_or_ending(session: Session, until: date) -> list[TenureContract]:
     ))
 
 
-def coverage_rows(session: Session, scope_path: str | None) -> list[tuple[Any, ...]]:
-    """Every active manager in scope with their contracts for their current position."""
+def coverage_columns(session: Session, scope_path: str | None) -> list[Any]:
+    """Every active manager in scope with their open contracts for their current position.
+
+    Plain columns, one row per manager and contract (one with NULLs when none): manager id,
+    employee_no, name, position, unit id, layer, category, unit path, contract state,
+    issued_on, signing_deadline.
+    """
+    m, u, c = Manager.__table__.c, OrgUnit.__table__.c, TenureContract.__table__.c
     stmt = (
-        select(Manager, OrgUnit, TenureContract)
-        .join(OrgUnit, Manager.org_unit_id == OrgUnit.id)
-        .outerjoin(
-            TenureContract,
-            (TenureContract.manager_id == Manager.id)
-            & (TenureContract.position == Manager.position)
-            & or_(
-                TenureContract.state.in_(("draft", "pending_signature", "active")),
-            ),
-        )
-        .where(Manager.employment_status == "active")
+        select(m.id, m.employee_no, m.name, m.position, u.id, u.layer, u.category, u.path,
+               c.state, c.issued_on, c.signing_deadline)
+        .select_from(Manager.__table__)
+        .join(OrgUnit.__table__, m.org_unit_id == u.id)
+        .outerjoin(TenureContract.__table__,
+                   (c.manager_id == m.id) & (c.position == m.position)
+                   & c.state.in_(("draft", "pending_signature", "active")))
+        .where(m.employment_status == "active")
     )
     if scope_path:
-        stmt = stmt.where(OrgUnit.path.startswith(scope_path))
-    return [tuple(r) for r in session.execute(stmt.order_by(Manager.employee_no))]
+        stmt = stmt.where(u.path.startswith(scope_path))
+    # all(): one fetchall, several times cheaper than fetching row by row.
+    return list(session.execute(stmt.order_by(m.employee_no)).all())
+
+
+def enterprise_by_unit(session: Session) -> dict[str, str]:
+    """Each unit's enterprise: itself, or the nearest enterprise (or the group) above it.
+
+    Departments roll up to their enterprise. All units are read (a few thousand in a large
+    group), since a scoped caller's departments may belong to an enterprise above the scope.
+    """
+    rows = session.execute(select(OrgUnit.id, OrgUnit.kind, OrgUnit.path)).all()
+    kinds = {uid: kind for uid, kind, _ in rows}
+    counted = ("enterprise", "group")
+    out: dict[str, str] = {}
+    for uid, kind, path in rows:
+        if kind in counted:
+            out[uid] = uid
+            continue
+        out[uid] = next((a for a in reversed(path.strip("/").split("/"))
+                         if kinds.get(a) in counted), uid)
+    return out
 
 
 def position_holders(session: Session, org_unit_id: str, position: str) -> list[Manager]:

@@ -46,6 +46,41 @@ class OrgUnitIn(StrictSchema):
     parent_id = fields.String(load_default=None, allow_none=True)
 
 
+class OrgUnitImportRow(StrictSchema):
+    """One row of an org-unit upload: the parent by `parent_code` (stored or in the same file)
+    or by `parent_id`; neither for the group root."""
+
+    code = fields.String(required=True, validate=CODE)
+    name = fields.String(required=True, validate=NAME)
+    kind = fields.String(required=True, validate=_enum(d.UnitKind))
+    category = CategoryField(required=True)
+    has_board = fields.Boolean(load_default=False)
+    parent_code = fields.String(load_default=None, allow_none=True, validate=CODE)
+    parent_id = fields.String(load_default=None, allow_none=True)
+
+    @validates_schema
+    def _one_parent(self, data: dict, **_: object) -> None:  # type: ignore[type-arg]
+        if data.get("parent_code") and data.get("parent_id"):
+            raise ma.ValidationError("give parent_code or parent_id, not both", "parent_id")
+
+
+class ImportQuery(StrictSchema):
+    dry_run = fields.Boolean(load_default=False, metadata={
+        "description": "check every row and report, keep nothing"})
+
+
+class ImportOutcome(ma.Schema):
+    accepted = fields.Integer(metadata={"description": "created + unchanged"})
+    created = fields.Integer()
+    unchanged = fields.Integer(metadata={
+        "description": "rows matching a stored unit code / employee number: nothing changed"})
+    rejected = fields.Integer()
+    dry_run = fields.Boolean()
+    errors = fields.List(fields.Dict(), metadata={
+        "description": "one entry per fault: row (JSON: position from 1; CSV: line number, "
+                       "the header is line 1), field and message"})
+
+
 class OrgUnitPatch(StrictSchema):
     name = fields.String(validate=NAME)
     category = CategoryField()
@@ -99,6 +134,25 @@ class ManagerIn(StrictSchema):
     org_unit_id = fields.String(required=True)
     position = fields.String(required=True, validate=validate.OneOf(positions))
     management_level = fields.String(validate=_enum(d.ManagementLevel))
+
+
+class ManagerImportRow(StrictSchema):
+    """One row of a manager upload: the unit by `org_unit_code` or `org_unit_id`."""
+
+    employee_no = fields.String(required=True, validate=CODE)
+    name = fields.String(required=True, validate=NAME)
+    email = fields.Email(required=True)
+    language = fields.String(load_default="zh", validate=validate.OneOf(["zh", "en"]))
+    org_unit_code = fields.String(validate=CODE)
+    org_unit_id = fields.String()
+    position = fields.String(required=True, validate=validate.OneOf(positions))
+    management_level = fields.String(validate=_enum(d.ManagementLevel))
+
+    @validates_schema
+    def _one_unit(self, data: dict, **_: object) -> None:  # type: ignore[type-arg]
+        if bool(data.get("org_unit_code")) == bool(data.get("org_unit_id")):
+            raise ma.ValidationError("give org_unit_code or org_unit_id (one of them)",
+                                     "org_unit_code")
 
 
 class ManagerPatch(StrictSchema):

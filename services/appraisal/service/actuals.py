@@ -41,6 +41,7 @@ from services.appraisal.service.common import (
 )
 from services.appraisal.service.lifecycle import note_actuals_complete
 from shared.auth import Principal
+from shared.bulk_rows import RowError
 from shared.db import Database
 from shared.errors import ApiProblem
 
@@ -59,16 +60,6 @@ def field_for(line: Mapping[str, Any]) -> str:
     if role in FIELD_BY_ROLE:
         return FIELD_BY_ROLE[role]
     return FIELD_BY_KIND.get(str(line.get("kind") or "quantitative"), "value")
-
-
-@dataclass
-class RowError:
-    row: int
-    field: str
-    message: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "field": self.field, "message": self.message}
 
 
 @dataclass

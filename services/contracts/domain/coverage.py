@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from services.contracts.domain.vocabulary import ContractState
 
@@ -20,9 +20,12 @@ METRIC_COLUMNS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class CoverageInput:
-    """One manager in scope with the contract that best represents them (or none)."""
+class CoverageInput(NamedTuple):
+    """One manager in scope with the contract that best represents them (or none).
+
+    A named tuple rather than a dataclass: a report builds one per manager (100,000 in a
+    large group), and a tuple is built several times faster.
+    """
 
     manager_id: str
     employee_no: str
@@ -105,7 +108,7 @@ class _Tally:
 
 def _key_value(row: CoverageInput, name: str) -> Any:
     value = getattr(row, name)
-    return value if name == "layer" else str(value)
+    return value if name == "layer" or type(value) is str else str(value)
 
 
 def compute_coverage(rows: Iterable[CoverageInput], today: date,
@@ -130,8 +133,12 @@ def compute_coverage(rows: Iterable[CoverageInput], today: date,
     overdue: list[OverdueSignature] = []
     for row in rows:
         is_active = row.contract_state == ContractState.ACTIVE
-        first.setdefault(row.manager_id, row)
-        active[row.manager_id] = active.get(row.manager_id, False) or is_active
+        manager_id = row.manager_id
+        if manager_id not in first:
+            first[manager_id] = row
+            active[manager_id] = is_active
+        elif is_active:
+            active[manager_id] = True
         if (row.contract_state == ContractState.PENDING_SIGNATURE
                 and row.signing_deadline is not None and row.signing_deadline < today):
             overdue.append(OverdueSignature(
@@ -143,9 +150,13 @@ def compute_coverage(rows: Iterable[CoverageInput], today: date,
     totals = _Tally()
     tallies: dict[tuple[Any, ...], _Tally] = {}
     for manager_id, row in first.items():
-        totals.add(row.enterprise_id, active[manager_id])
-        key = tuple(_key_value(row, d) for d in dims)
-        tallies.setdefault(key, _Tally()).add(row.enterprise_id, active[manager_id])
+        is_active = active[manager_id]
+        totals.add(row.enterprise_id, is_active)
+        key = tuple([_key_value(row, d) for d in dims])
+        tally = tallies.get(key)
+        if tally is None:  # not setdefault: that would build a _Tally for every manager
+            tally = tallies[key] = _Tally()
+        tally.add(row.enterprise_id, is_active)
     groups = tuple(tallies[key].group(dict(zip(dims, key, strict=True)))
                    for key in sorted(tallies))
     overdue.sort(key=lambda o: (-o.days_overdue, o.employee_no, o.manager_id))

@@ -26,6 +26,7 @@ from services.contracts.service.contracts import (
     amend_contract,
     contract_data,
     contract_versions,
+    contracts_page_json,
     create_contract,
     document_data,
     end_contract,
@@ -43,6 +44,7 @@ from services.contracts.service.coverage import (
     coverage_report,
 )
 from services.contracts.service.documents import print_document, read_document
+from services.contracts.service.imports import import_managers, import_org_units
 from services.contracts.service.library import (
     create_indicator,
     create_template,
@@ -88,6 +90,7 @@ __all__ = [
     "contract_data",
     "contract_signers",
     "contract_versions",
+    "contracts_page_json",
     "coverage_report",
     "create_contract",
     "create_indicator",
@@ -102,6 +105,8 @@ __all__ = [
     "get_manager",
     "get_org_unit",
     "get_template",
+    "import_managers",
+    "import_org_units",
     "issue_contract",
     "list_contracts",
     "list_indicators",

@@ -50,9 +50,10 @@ from services.contracts.service.managers import (
 from services.contracts.service.org import (
     unit_view,
 )
-from shared.auth import Principal
+from shared.auth import APPRAISER, HR_ADMIN, SERVICE, Principal
 from shared.db import Database
 from shared.errors import ApiProblem, not_found
+from shared.fields import page_info
 
 # --- tenure contracts -------------------------------------------------------------------------
 
@@ -527,6 +528,32 @@ def contract_versions(db: Database, actor: Principal, contract_id: str) -> list[
         return list(s.scalars(select(ContractVersion)
                               .where(ContractVersion.contract_id == contract_id)
                               .order_by(ContractVersion.version)))
+
+
+def contracts_page_json(db: Database, actor: Principal, f: Mapping[str, Any]) -> bytes:
+    """`GET /contracts` as the JSON body it sends: from the read cache for group-wide staff.
+
+    A list page is read far more often than contracts change. Group-wide staff all see the
+    same page for the same query, so it is cached under "lists:<query>"; every statement
+    that inserts, changes or deletes contracts sends the notice "lists:*" (migration 0008),
+    and a change to a manager or unit sends "*", so no process keeps a stale page (the
+    rules in shared/read_cache.py). Scoped staff and managers always read the database.
+    """
+    cache = db.read_cache if scope_unit_id(actor) is None and actor.has(
+        HR_ADMIN, SERVICE, APPRAISER) else None
+    key = "lists:" + "&".join(f"{k}={f[k]}" for k in sorted(f))
+    generation = None
+    if cache is not None:
+        cache.start()
+        hit = cache.get(key)
+        if hit is not None:
+            return hit  # type: ignore[no-any-return]
+        generation = cache.generation()
+    items, total = list_contracts(db, actor, f)
+    body = orjson.dumps({"items": items, "page": page_info(f["page"], f["page_size"], total)})
+    if cache is not None:
+        cache.put(key, body, generation)
+    return body
 
 
 def list_contracts(db: Database, actor: Principal, f: Mapping[str, Any]
