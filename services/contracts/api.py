@@ -14,7 +14,7 @@ from services.contracts import schemas as sc
 from services.contracts import service as svc
 from services.contracts.service.common import audit_units
 from shared.audit import audit_blueprint
-from shared.auth import APPRAISER, HR_ADMIN, MANAGER, SERVICE, authenticate, require
+from shared.auth import APPRAISER, HR_ADMIN, SERVICE, authenticate, require
 from shared.bulk_rows import load_rows, read_upload
 from shared.errors import ApiProblem
 from shared.http import db, if_match, json_response, page_of, with_etag
