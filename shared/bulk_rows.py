@@ -21,6 +21,7 @@ import marshmallow as ma
 from flask import request
 
 from shared.errors import ApiProblem
+from shared.fields import TextValues
 
 MAX_ROWS = 200_000
 
@@ -98,6 +99,7 @@ def read_upload(columns: Collection[str]) -> tuple[list[Any], list[int]]:
             raise ApiProblem(415, "Unsupported Media Type", "The CSV must be UTF-8",
                              errors={"file": ["not UTF-8"]}) from exc
         rows, numbers = parse_csv(text, columns)
+        rows = [TextValues(row) for row in rows]  # CSV: every value is text ("true", "1")
     elif request.is_json:
         body = request.get_json(silent=True)
         if isinstance(body, dict) and set(body) == {"items"}:
