@@ -107,6 +107,14 @@ def read_upload(columns: Collection[str]) -> tuple[list[Any], list[int]]:
         if not isinstance(body, list):
             raise ApiProblem(400, "Bad Request", "The body must be a JSON array of rows",
                              errors={"items": ["a JSON array of objects is required"]})
+        shapeless = [i for i, row in enumerate(body) if not isinstance(row, dict)]
+        if shapeless:
+            # Fields of a row are checked one by one; a row that is not an object at all
+            # means the document itself is malformed.
+            raise ApiProblem(422, "Unprocessable Entity",
+                             f"{len(shapeless)} row(s) are not JSON objects",
+                             errors={f"items[{i}]": ["must be an object"]
+                                     for i in shapeless[:20]})
         rows, numbers = body, list(range(1, len(body) + 1))
     else:
         raise ApiProblem(415, "Unsupported Media Type",
