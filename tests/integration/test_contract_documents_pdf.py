@@ -56,6 +56,8 @@ def test_annual_contract_prints_in_chinese_with_every_target_figure(
     for figure in ("800", "1000", "1200", "40", "30", "65", "60", "70"):
         assert figure in text, figure
     assert "Total profit" in text and "Cost ratio" in text
+    assert "总经理" in text  # the position in words, in Chinese
+    assert "general_manager" not in text and "pending_signature" not in text
     assert "薪酬条款" in text
     assert "尚未签署" in text  # nobody has signed yet
 

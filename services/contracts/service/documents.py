@@ -59,6 +59,10 @@ def print_document(db: Database, actor: Principal, contract_id: str, document_id
 
 
 def _label(kind: str, code: str | None, lang: str) -> str:
+    """The words for a code in the document's language (shared/labels.py), else the code
+    with spaces: a printed contract never shows snake_case."""
     from services.contracts.printing import plain_label
+    from shared.labels import label
 
-    return plain_label(kind, code, lang)
+    words = label(kind, code, lang)
+    return plain_label(kind, code, lang) if words in (None, code) else str(words)

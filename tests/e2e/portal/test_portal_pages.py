@@ -235,3 +235,13 @@ def test_hr_finds_a_manager_by_part_of_the_name_and_reads_the_contracts_audit_hi
     page.goto(portal_world.urls["portal"] + f"/hr/contracts/{portal_world.ids['c2']}")
     history = page.locator("table").filter(has_text="hr-1").first
     assert history.count() == 1  # the HR user who drafted and issued it, from the trail
+
+
+def test_a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing(
+        page: Any, portal_world: PortalWorld) -> None:
+    login(page, portal_world, "group_hr")
+    forged = page.request.post(portal_world.urls["portal"] + "/logout", form={})
+    assert forged.status == 400
+    still = page.goto(portal_world.urls["portal"] + "/hr")
+    assert still is not None and still.status == 200  # the session was not ended
+    assert page.locator(".person").inner_text() == "集团人力资源部"
