@@ -18,7 +18,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,15 +26,8 @@ os.environ.setdefault("TENURE_ENV", "development")
 
 import requests  # noqa: E402
 
-from services.appraisal import create_app as create_appraisal_app  # noqa: E402
-from services.contracts import create_app as create_contracts_app  # noqa: E402
-from services.notifications import create_app as create_notifications_app  # noqa: E402
-from services.portal import create_app as create_portal_app  # noqa: E402
-from services.portal.config import PortalSettings  # noqa: E402
-from tests.conftest import SECRET, auth, service_settings  # noqa: E402
-from tests.e2e.portal.conftest import PortalWorld, _seed  # noqa: E402
-from tests.support.databases import SqliteDatabases  # noqa: E402
-from tests.support.served import served  # noqa: E402
+from tests.conftest import auth  # noqa: E402
+from tests.e2e.portal.conftest import PortalWorld, seeded_portal_world  # noqa: E402
 
 
 def timed(call: Callable[[], object], rounds: int) -> tuple[float, float]:
@@ -62,22 +54,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--managers", type=int, default=200)
     args = parser.parse_args()
-    dbs = SqliteDatabases(Path(tempfile.mkdtemp(prefix="bench-portal-")))
-    apps = {"contracts": create_contracts_app(service_settings("contracts",
-                                                              dbs.fresh("contracts"))),
-            "appraisal": create_appraisal_app(service_settings("appraisal",
-                                                              dbs.fresh("appraisal"))),
-            "notifications": create_notifications_app(service_settings(
-                "notifications", dbs.fresh("notifications")))}
-    with ExitStack() as stack:
-        urls = {name: stack.enter_context(served(app)) for name, app in apps.items()}
-        portal = create_portal_app(PortalSettings(
-            contracts_url=urls["contracts"], appraisal_url=urls["appraisal"],
-            notifications_url=urls["notifications"], secret_key="b" * 48,
-            development=True, jwt_secret=SECRET, testing=True))
-        urls["portal"] = stack.enter_context(served(portal))
-        world = PortalWorld(urls, apps)
-        _seed(world)
+    with seeded_portal_world(Path(tempfile.mkdtemp(prefix="bench-portal-"))) as world:
+        urls = world.urls
         more_managers(world, args.managers)
         world.sync()
         browser = requests.Session()

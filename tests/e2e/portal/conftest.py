@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,11 +126,13 @@ def _seed(world: PortalWorld) -> None:
     world.sync()
 
 
-@pytest.fixture(scope="module")
-def portal_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortalWorld]:
+@contextmanager
+def seeded_portal_world(folder: Path) -> Iterator[PortalWorld]:
+    """The three services on SQLite files in `folder` and the portal, each on a socket,
+    with the seed above (used by the browser tests and bench/bench_portal.py)."""
     from tests.support.databases import SqliteDatabases
 
-    dbs = SqliteDatabases(tmp_path_factory.mktemp("portal-dbs"))
+    dbs = SqliteDatabases(folder)
     apps = {"contracts": create_contracts_app(service_settings("contracts",
                                                               dbs.fresh("contracts"))),
             "appraisal": create_appraisal_app(service_settings("appraisal",
@@ -146,6 +148,12 @@ def portal_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortalWor
         urls["portal"] = stack.enter_context(served(portal))
         world = PortalWorld(urls, apps)
         _seed(world)
+        yield world
+
+
+@pytest.fixture(scope="module")
+def portal_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortalWorld]:
+    with seeded_portal_world(tmp_path_factory.mktemp("portal-dbs")) as world:
         yield world
 
 
