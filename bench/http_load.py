@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-RequestFactory = Callable[[int], tuple[str, str, Any]]  # i -> (method, path, json body or None)
+# i -> (method, path, json body or None[, headers of this request only])
+RequestFactory = Callable[[int], tuple[Any, ...]]
 
 
 @dataclass
@@ -61,9 +62,9 @@ def run_load(name: str, host: str, port: int, factory: RequestFactory, headers: 
                 i = next(counter, None)
             if i is None:
                 break
-            method, path, body = factory(i)
+            method, path, body, *own = factory(i)
             payload = json.dumps(body).encode() if body is not None else None
-            hdrs = dict(headers)
+            hdrs = {**headers, **(own[0] if own else {})}
             if payload is not None:
                 hdrs["Content-Type"] = "application/json"
             start = time.perf_counter()
