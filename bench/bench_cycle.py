@@ -265,12 +265,7 @@ def sql_seconds(url: str, statements: list[str]) -> float:
 
 
 def database_bytes(url: str) -> int:
-    import psycopg
-
-    dsn = url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
-    return int(row[0]) if row else 0
+    return _count(url, "SELECT pg_database_size(current_database())")
 
 
 def raw_copy_rows_seconds(url: str, rows: list[tuple[Any, ...]]) -> float:
@@ -308,12 +303,7 @@ def sent_deliveries(url: str) -> int:
 
 
 def unsent_events(url: str) -> int:
-    import psycopg
-
-    dsn = url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        row = conn.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()
-    return int(row[0]) if row else 0
+    return _count(url, "SELECT count(*) FROM outbox WHERE sent_at IS NULL")
 
 
 def raw_producer_seconds(bootstrap: str, events: int) -> float:
