@@ -44,6 +44,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from tempfile import mkdtemp
 from typing import Any
@@ -63,6 +64,19 @@ MANAGER_CHUNK = 20_000
 APPRAISAL_GROUP = "appraisal"  # services.appraisal.events.CONSUMER_GROUP
 YEAR = 2026  # the contracts start on 2026-01-01: the year appraised
 ACTUALS_CHUNK = 50_000  # CSV rows per request
+# The template's eight indicators (800,000 actuals for 100,000 managers): four organisational
+# lines the enterprise shares and four individual ones, each a scored quantitative line.
+# (code, part, direction, weight, base, target, challenge)
+INDICATORS = (
+    ("PROFIT", "organisational", "higher_is_better", "20", "80", "100", "120"),
+    ("REVENUE", "organisational", "higher_is_better", "15", "80", "100", "120"),
+    ("ROE", "organisational", "higher_is_better", "10", "80", "100", "120"),
+    ("SAFETY", "organisational", "lower_is_better", "5", "70", "65", "60"),
+    ("COST", "individual", "lower_is_better", "20", "70", "65", "60"),
+    ("PROJECTS", "individual", "higher_is_better", "15", "80", "100", "120"),
+    ("TALENT", "individual", "higher_is_better", "10", "80", "100", "120"),
+    ("COMPLIANCE", "individual", "lower_is_better", "5", "70", "65", "60"),
+)
 # Why a stage stays below 0.30 of its ceiling, printed with it (see also docs/scale.md).
 WHY = {
     "5": "each row is matched to the manager and a locked target line, replaces any earlier "
@@ -159,27 +173,30 @@ def call(method: str, url: str, token: str, body: Any = None, *,
 
 def signing_calls(contracts: str, token: str, ids: list[str]) -> list[tuple[Any, ...]]:
     """Both signatures of every contract, in order: all managers first (their own tokens),
-    then each employer side (the post holder's token, or HR recording paper)."""
+    then each employer side (the post holder's token, or HR recording paper). Who signs is
+    asked of the service (`/signers`), eight contracts at a time, before the clock starts."""
     bearer = lambda t: {"Authorization": f"Bearer {t}"}  # noqa: E731
-    managers, employers = [], []
     paper = {"method": "paper", "party": "employer", "signed_on": time.strftime("%Y-%m-%d"),
              "paper_reference": "BENCH-PAPER"}
-    for cid in ids:
+
+    def both_sides(cid: str) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         who = call("GET", f"{contracts}/contracts/{cid}/signers", token)
         mid = who["manager"]["manager_id"]
         own = issue_token(DEV_JWT_SECRET, f"m-{mid}", ["manager"], manager_id=mid)
-        managers.append(("POST", f"/api/v1/contracts/{cid}/sign", {}, bearer(own)))
+        manager = ("POST", f"/api/v1/contracts/{cid}/sign", {}, bearer(own))
         holders = who["employer"].get("manager_ids") or []
         if holders:
             signer = issue_token(DEV_JWT_SECRET, f"m-{holders[0]}", ["manager"],
                                  manager_id=holders[0])
-            employers.append(("POST", f"/api/v1/contracts/{cid}/sign", {}, bearer(signer)))
-        elif who["employer"]["role"] == "employer_signatory":  # the supervisor, say
+            return manager, ("POST", f"/api/v1/contracts/{cid}/sign", {}, bearer(signer))
+        if who["employer"]["role"] == "employer_signatory":  # the supervisor, say
             signer = issue_token(DEV_JWT_SECRET, "supervisor", ["employer_signatory"])
-            employers.append(("POST", f"/api/v1/contracts/{cid}/sign", {}, bearer(signer)))
-        else:
-            employers.append(("POST", f"/api/v1/contracts/{cid}/sign", paper, bearer(token)))
-    return managers + employers
+            return manager, ("POST", f"/api/v1/contracts/{cid}/sign", {}, bearer(signer))
+        return manager, ("POST", f"/api/v1/contracts/{cid}/sign", paper, bearer(token))
+
+    with ThreadPoolExecutor(8) as pool:
+        pairs = list(pool.map(both_sides, ids))
+    return [m for m, _ in pairs] + [e for _, e in pairs]
 
 
 def wait_until(check: Callable[[], bool], timeout: float, every: float = 0.5) -> bool:
@@ -403,16 +420,15 @@ def main() -> None:
                          "raw COPY of the same rows")
 
             # 2. bulk issue from one template
-            for code, kind, direction in (("PROFIT", "quantitative", "higher_is_better"),
-                                          ("COST", "quantitative", "lower_is_better")):
+            for code, _, direction, *_ in INDICATORS:
                 call("POST", f"{contracts}/indicators", token,
-                     {"code": code, "name": code.title(), "kind": kind, "direction": direction})
+                     {"code": code, "name": code.title(), "kind": "quantitative",
+                      "direction": direction})
             template = call("POST", f"{contracts}/templates", token, {
                 "name": "Every manager", "term_years": 3, "targets": [
-                    {"indicator_code": "PROFIT", "weight": "60", "base": "80",
-                     "target": "100", "challenge": "120", "part": "organisational"},
-                    {"indicator_code": "COST", "weight": "40", "base": "70", "target": "65",
-                     "challenge": "60", "part": "individual"}]})
+                    {"indicator_code": code, "weight": weight, "base": base,
+                     "target": target, "challenge": challenge, "part": part}
+                    for code, part, _, weight, base, target, challenge in INDICATORS]})
             started = time.perf_counter()
             job = call("POST", f"{contracts}/bulk-issues", token,
                        {"template_id": template["id"], "start_date": "2026-01-01"})
@@ -482,10 +498,13 @@ def main() -> None:
                          "none: the stage ran alongside 1-3")
 
             # 5. actuals through the CSV API, as finance sends them (spread over the grades)
-            rows = [(m["employee_no"], YEAR, code, value, "bench")
+            # Values spread over the grades: each line lands somewhere between below base
+            # and beyond challenge, differently for each manager.
+            rows = [(m["employee_no"], YEAR, code,
+                     (60 + (i * (7 + 6 * k)) % 70) if direction == "higher_is_better"
+                     else (55 + (i * (3 + 2 * k)) % 20), "bench")
                     for i, m in enumerate(people)
-                    for code, value in (("PROFIT", 60 + (i * 37) % 70),
-                                        ("COST", 60 + (i * 13) % 15))]
+                    for k, (code, _, direction, *_) in enumerate(INDICATORS)]
             started = time.perf_counter()
             accepted = 0
             for k in range(0, len(rows), ACTUALS_CHUNK):

@@ -386,7 +386,9 @@ ROLES_FOR = {"submit": (HR_ADMIN, SERVICE), "review": (HR_ADMIN, APPRAISER),
 def apply_transition(s: Session, a: Appraisal, action: str, actor: str, note: str = "",
                      conditions: str | None = None, manager: Manager | None = None,
                      sink: list[dict[str, Any]] | None = None, *,
-                     upheld_appeal: bool = False) -> None:
+                     upheld_appeal: bool = False, open_appeal: bool | None = None) -> None:
+    """Move one appraisal on, or refuse before touching it. `open_appeal`, when the caller
+    already knows it (a whole run's publication asks once for all), saves the query."""
     allowed, target = TRANSITIONS[action]
     if a.state not in allowed:
         raise IllegalTransition(action, a.state, a.id)
@@ -401,8 +403,8 @@ def apply_transition(s: Session, a: Appraisal, action: str, actor: str, note: st
                          "score again before the review", errors={"actuals": missing})
     if action == "review":
         a.self_report = self_report_at_review(s, a)
-    if action == "publish" and s.scalar(select(Appeal.id).where(
-            Appeal.appraisal_id == a.id, Appeal.status == "open")):
+    if action == "publish" and (open_appeal if open_appeal is not None else s.scalar(
+            select(Appeal.id).where(Appeal.appraisal_id == a.id, Appeal.status == "open"))):
         raise ApiProblem(409, "Conflict",
                          "An appeal is open: its decision publishes the result. Decide it with "
                          f"POST {API}/{a.id}/appeal/decision: upheld publishes this approved "

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from services.appraisal import domain as d
 from services.appraisal.models import (
+    Appeal,
     Appraisal,
     AppraisalRun,
     Manager,
@@ -406,6 +407,8 @@ def _copy(cur: Any, table: str, columns: Sequence[str], text: str) -> None:
 # --- acting on a whole run ------------------------------------------------------------------------
 
 RUN_ACTIONS = ("review", "approve", "publish")
+#: Appraisals a whole-run action holds in memory at once (its transaction spans them all).
+ACTION_CHUNK = 2_000
 
 
 def act_on_run(db: Database, actor: Principal, run_id: str, action: str, note: str = ""
@@ -422,16 +425,34 @@ def act_on_run(db: Database, actor: Principal, run_id: str, action: str, note: s
     wanted = {"review": "scored", "approve": "reviewed", "publish": "approved"}[action]
     done, refused, events = 0, [], Counter()
     with db.unit_of_work() as s:
-        rows = list(s.scalars(select(Appraisal).where(
-            Appraisal.run_id == run_id, Appraisal.state == wanted).with_for_update()))
-        managers = {m.id: m for m in s.scalars(select(Manager).where(
-            Manager.id.in_([a.manager_id for a in rows])))} if rows else {}
-        outbox_rows: list[dict[str, Any]] = []
-        for a in rows:
-            try:
-                with s.begin_nested():
+        # Lock every appraisal the action is for, then work through them a chunk at a time:
+        # one transaction (all or nothing), but only a chunk's rows and traces in memory.
+        ids = list(s.scalars(select(Appraisal.id).where(
+            Appraisal.run_id == run_id, Appraisal.state == wanted)
+            .order_by(Appraisal.id).with_for_update()))
+        # Only an appeal still open holds a publication back; one query for the whole run.
+        appealed = set(s.scalars(select(Appeal.appraisal_id).join(
+            Appraisal, Appraisal.id == Appeal.appraisal_id).where(
+            Appraisal.run_id == run_id, Appeal.status == "open"))) \
+            if action == "publish" else set()
+        for start in range(0, len(ids), ACTION_CHUNK):
+            chunk = ids[start:start + ACTION_CHUNK]
+            rows = list(s.scalars(select(Appraisal).where(Appraisal.id.in_(chunk))
+                                  .order_by(Appraisal.id)))
+            managers = {m.id: m for m in s.scalars(select(Manager).where(
+                Manager.id.in_({a.manager_id for a in rows})))}
+            outbox_rows: list[dict[str, Any]] = []
+            for a in rows:
+                # Every refusal (wrong state, missing actuals, self-report, open appeal) is
+                # raised before the appraisal is touched, so no savepoint is needed.
+                try:
                     apply_transition(s, a, action, actor.subject, note,
-                                     manager=managers.get(a.manager_id), sink=outbox_rows)
+                                     manager=managers.get(a.manager_id), sink=outbox_rows,
+                                     open_appeal=a.id in appealed)
+                except ApiProblem as exc:
+                    refused.append({"appraisal_id": a.id, "manager_id": a.manager_id,
+                                    "reason": exc.detail})
+                    continue
                 done += 1
                 if action == "publish":
                     events["appraisal.published"] += 1
@@ -439,10 +460,9 @@ def act_on_run(db: Database, actor: Principal, run_id: str, action: str, note: s
                         events["exit.triggered"] += 1
                     if a.kind == "tenure":
                         events["tenure.concluded"] += 1
-            except ApiProblem as exc:
-                refused.append({"appraisal_id": a.id, "manager_id": a.manager_id,
-                                "reason": exc.detail})
-        bulk_insert(s, outbox, outbox_rows)  # every event of the run in one statement
+            bulk_insert(s, outbox, outbox_rows)  # the chunk's events in one statement
+            s.flush()
+            s.expunge_all()
     return {"run_id": run_id, "action": action, "done": done, "refused": refused,
             "events": dict(events)}
 

@@ -97,6 +97,26 @@ def test_rerunning_is_idempotent_and_leaves_reviewed_appraisals_alone(
     assert second[world.gms[1]]["row_version"] == first[world.gms[1]]["row_version"] + 1
 
 
+def test_a_whole_run_is_acted_on_a_chunk_at_a_time_in_one_transaction(
+        app: Any, api: Client, world: World, scored: dict[str, Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks bound the memory of a large run's action; every appraisal is still acted on
+    once, and the events are those of the whole run."""
+    from services.appraisal.service import runs
+    monkeypatch.setattr(runs, "ACTION_CHUNK", 2)
+    before = by_manager(api)
+    for action in ("review", "approve", "publish"):
+        out = api.post(f"/api/v1/appraisal-runs/{scored['id']}/{action}", {},
+                       expect=200).get_json()
+        assert (out["done"], out["refused"]) == (9, [])
+    after = by_manager(api)
+    assert {a["state"] for a in after.values()} == {"published"}
+    assert {m: a["row_version"] for m, a in after.items()} == \
+        {m: a["row_version"] + 3 for m, a in before.items()}
+    published = [e for e in outbox_events(app) if e["type"] == "appraisal.published"]
+    assert sorted(e["data"]["manager_id"] for e in published) == sorted(after)
+
+
 def test_publishing_a_run_emits_results_and_exit_triggers_with_what_notices_need(
         app: Any, api: Client, world: World, scored: dict[str, Any]) -> None:
     api.as_(auth("appraiser")).post(f"/api/v1/appraisal-runs/{scored['id']}/approve", {},
