@@ -107,6 +107,17 @@ def contracts_of(session: Session, manager_id: str, position: str | None = None
     return list(session.scalars(stmt.order_by(TenureContract.start_date)))
 
 
+def active_contract_id(session: Session, manager_id: str, position: str, *,
+                       other_than: str) -> str | None:
+    """The id of the manager's active contract for `position` other than `other_than`, if
+    any: the overlap check of a signature, without loading whole contracts."""
+    return session.scalar(
+        select(TenureContract.id)
+        .where(TenureContract.manager_id == manager_id, TenureContract.position == position,
+               TenureContract.state == "active", TenureContract.id != other_than)
+        .order_by(TenureContract.start_date).limit(1))
+
+
 def documents_of(session: Session, contract_id: str) -> list[ContractDocument]:
     return list(session.scalars(
         select(ContractDocument)

@@ -102,3 +102,23 @@ def test_a_signature_takes_the_same_few_statements_whatever_its_documents_and_ta
     signed = api.get(f"/api/v1/contracts/{large['id']}").get_json()
     assert signed["state"] == "active"
     assert len(signed["signatures"]) == 6  # three documents, both sides
+
+
+def test_a_later_contract_is_not_signed_while_the_manager_holds_an_active_one_for_the_post(
+        pg_api: Client) -> None:
+    api = pg_api
+    g = small_group(api)
+    t = template(api)
+    gm = manager(api, "A001", g["sub_a"]["id"])
+    chair = manager(api, "A002", g["sub_a"]["id"], position="chair")
+    first = issued(api, gm, t)
+    for signer in (gm, chair):
+        as_manager(api, signer).post(f"/api/v1/contracts/{first['id']}/sign", {}, expect=200)
+    later = api.post("/api/v1/contracts", {"manager_id": gm["id"], "start_date": "2029-01-01",
+                                           "template_id": t["id"]}, expect=201).get_json()
+    api.post(f"/api/v1/contracts/{later['id']}/issue", expect=200)
+    refused = as_manager(api, gm).post(f"/api/v1/contracts/{later['id']}/sign", {},
+                                       expect=409).get_json()
+    assert refused["detail"] == (f"Manager already has active contract {first['id']} for this "
+                                 "position; it must end before this one can be signed")
+    assert api.get(f"/api/v1/contracts/{later['id']}").get_json()["signatures"] == []

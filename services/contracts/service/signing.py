@@ -320,11 +320,11 @@ def sign(db: Database, actor: Principal, contract_id: str, document_id: str | No
             chosen = left or chosen[:1]
         if c.state == d.ContractState.PENDING_SIGNATURE:
             d.transition(d.ContractState(c.state), d.ContractAction.SIGN)  # legal at all?
-            for other in repo.contracts_of(s, m.id, c.position):
-                if other.id != c.id and other.state == d.ContractState.ACTIVE:
-                    raise d.ContractOverlap(
-                        f"Manager already has active contract {other.id} for this position; "
-                        "it must end before this one can be signed")
+            other = repo.active_contract_id(s, m.id, c.position, other_than=c.id)
+            if other is not None:
+                raise d.ContractOverlap(
+                    f"Manager already has active contract {other} for this position; "
+                    "it must end before this one can be signed")
         events: list[dict[str, Any]] = []
         signed = _record(s, c, m, unit, units, signers, chosen, party, method, signed_on,
                          reference, actor, events)
