@@ -14,8 +14,6 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from services.contracts import create_app
-from tests.conftest import service_settings
 from tests.integration.test_contract_signing import as_manager, issued
 from tests.support.contracts_world import (
     STANDARD_TARGETS,
@@ -25,24 +23,13 @@ from tests.support.contracts_world import (
     template,
 )
 
+pytestmark = pytest.mark.postgres
+
 # Manager's side: the contract locked with its manager and unit, the units above it, the
 # holders of the signatory post, the documents, the overlap check, the indicators; then the
 # documents' UPDATE, the signatures' INSERT, the contract's UPDATE, the events' INSERT and
 # the audit records' INSERT. The employer's side checks no indicators.
 MOST_STATEMENTS = 11
-
-
-@pytest.fixture
-def pg_app(postgres_databases: Any) -> Iterator[Any]:
-    application = create_app(service_settings("contracts",
-                                              postgres_databases.fresh("contracts")))
-    yield application
-    application.extensions["tenure_db"].dispose()
-
-
-@pytest.fixture
-def pg_api(pg_app: Any) -> Client:
-    return Client(pg_app.test_client())
 
 
 @contextmanager
