@@ -139,8 +139,20 @@ def track(metadata: MetaData, *, skip: Iterable[str] = (), unit_of: UnitOf = def
     _tracked[id(metadata)] = (ALWAYS_SKIPPED | frozenset(skip), unit_of)
 
 
+_PLAIN = (str, int, bool, type(None), float)
+
+
 def jsonable(value: Any) -> Any:
     """A value as JSON keeps it: decimals as strings (never floats), dates ISO 8601."""
+    kind = type(value)
+    # Exact types first: JSON columns come back as plain dicts and lists of plain values,
+    # and every write audits them twice (before and after), so this path is the hot one.
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        return {str(k): v if type(v) in _PLAIN else jsonable(v) for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in _PLAIN else jsonable(v) for v in value]
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
@@ -214,13 +226,14 @@ def _after_flush(session: Session, _context: Any) -> None:
             key = (table.name, _object_id(state))
             earlier = pending.get(key)
             if earlier is None:
+                # _values has made them JSON already: not converted a second time.
                 pending[key] = _row(who, now, key[0], key[1], action, tracked[1](obj),
-                                    before, after)
+                                    before, after, converted=True)
                 continue
             if earlier["action"] == "created" and action == "deleted":
                 del pending[key]  # never existed outside this transaction
                 continue
-            earlier["after"] = None if after is None else jsonable(after)
+            earlier["after"] = after
             if action == "deleted":
                 earlier["action"] = "deleted"
             earlier["org_unit_id"] = earlier["org_unit_id"] or tracked[1](obj)
@@ -243,13 +256,16 @@ event.listen(Session, "after_rollback", _forget)
 
 
 def _row(who: Actor, now: datetime, object_type: str, object_id: str, action: str,
-         org_unit_id: str | None, before: Any, after: Any) -> dict[str, Any]:
+         org_unit_id: str | None, before: Any, after: Any, *, converted: bool = False
+         ) -> dict[str, Any]:
+    if not converted:
+        before = None if before is None else jsonable(before)
+        after = None if after is None else jsonable(after)
     return {
         "occurred_at": now, "actor": who.actor[:200], "on_behalf_of": who.on_behalf_of,
         "object_type": object_type[:64], "object_id": str(object_id)[:200],
         "action": action[:64], "org_unit_id": org_unit_id, "request_id": who.request_id,
-        "before": None if before is None else jsonable(before),
-        "after": None if after is None else jsonable(after),
+        "before": before, "after": after,
     }
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from services.contracts.models import (
@@ -17,6 +17,35 @@ from services.contracts.models import (
     Manager,
     OrgUnit,
     TenureContract,
+)
+
+# The statements of a signature, built once: composing a select costs more than running it
+# on a warm connection, and a signature runs six of them (service/signing.py).
+_UNITS_BY_IDS = select(OrgUnit).where(OrgUnit.id.in_(bindparam("ids", expanding=True)))
+_CONTRACT_WITH_PEOPLE = (
+    select(TenureContract, Manager, OrgUnit)
+    .join(Manager, TenureContract.manager_id == Manager.id)
+    .join(OrgUnit, TenureContract.org_unit_id == OrgUnit.id)
+    .where(TenureContract.id == bindparam("contract_id"))
+)
+_CONTRACT_WITH_PEOPLE_LOCKED = _CONTRACT_WITH_PEOPLE.with_for_update(of=TenureContract)
+_ACTIVE_CONTRACT_ID = (
+    select(TenureContract.id)
+    .where(TenureContract.manager_id == bindparam("manager_id"),
+           TenureContract.position == bindparam("position"),
+           TenureContract.state == "active", TenureContract.id != bindparam("other_than"))
+    .order_by(TenureContract.start_date).limit(1)
+)
+_DOCUMENTS_OF = (
+    select(ContractDocument)
+    .where(ContractDocument.contract_id == bindparam("contract_id"))
+    .order_by(ContractDocument.year, ContractDocument.kind)
+)
+_POSITION_HOLDERS = (
+    select(Manager)
+    .where(Manager.org_unit_id == bindparam("org_unit_id"),
+           Manager.position == bindparam("position"), Manager.employment_status == "active")
+    .order_by(Manager.employee_no)
 )
 
 
@@ -42,7 +71,7 @@ def unit_by_id(session: Session, unit_id: str, *, lock: bool = False) -> OrgUnit
 def units_by_ids(session: Session, ids: set[str]) -> dict[str, OrgUnit]:
     if not ids:
         return {}
-    return {u.id: u for u in session.scalars(select(OrgUnit).where(OrgUnit.id.in_(ids)))}
+    return {u.id: u for u in session.scalars(_UNITS_BY_IDS, {"ids": list(ids)})}
 
 
 def subtree(session: Session, path: str) -> list[OrgUnit]:
@@ -87,15 +116,8 @@ def contract_by_id(session: Session, contract_id: str, *, lock: bool = False
 def contract_with_people(session: Session, contract_id: str, *, lock: bool = False
                          ) -> tuple[TenureContract, Manager, OrgUnit] | None:
     """A contract with its manager and unit in one round trip (the hottest read)."""
-    stmt = (
-        select(TenureContract, Manager, OrgUnit)
-        .join(Manager, TenureContract.manager_id == Manager.id)
-        .join(OrgUnit, TenureContract.org_unit_id == OrgUnit.id)
-        .where(TenureContract.id == contract_id)
-    )
-    if lock:
-        stmt = stmt.with_for_update(of=TenureContract)
-    row = session.execute(stmt).first()
+    row = session.execute(_CONTRACT_WITH_PEOPLE_LOCKED if lock else _CONTRACT_WITH_PEOPLE,
+                          {"contract_id": contract_id}).first()
     return (row[0], row[1], row[2]) if row else None
 
 
@@ -107,12 +129,16 @@ def contracts_of(session: Session, manager_id: str, position: str | None = None
     return list(session.scalars(stmt.order_by(TenureContract.start_date)))
 
 
+def active_contract_id(session: Session, manager_id: str, position: str, *,
+                       other_than: str) -> str | None:
+    """The id of the manager's active contract for `position` other than `other_than`, if
+    any: the overlap check of a signature, without loading whole contracts."""
+    return session.scalar(_ACTIVE_CONTRACT_ID, {"manager_id": manager_id, "position": position,
+                                                "other_than": other_than})
+
+
 def documents_of(session: Session, contract_id: str) -> list[ContractDocument]:
-    return list(session.scalars(
-        select(ContractDocument)
-        .where(ContractDocument.contract_id == contract_id)
-        .order_by(ContractDocument.year, ContractDocument.kind)
-    ))
+    return list(session.scalars(_DOCUMENTS_OF, {"contract_id": contract_id}))
 
 
 def managers_query(
@@ -256,9 +282,5 @@ def enterprise_by_unit(session: Session) -> dict[str, str]:
 
 def position_holders(session: Session, org_unit_id: str, position: str) -> list[Manager]:
     """The active managers holding `position` at the unit itself (not in its departments)."""
-    return list(session.scalars(
-        select(Manager)
-        .where(Manager.org_unit_id == org_unit_id, Manager.position == position,
-               Manager.employment_status == "active")
-        .order_by(Manager.employee_no)
-    ))
+    return list(session.scalars(_POSITION_HOLDERS,
+                                {"org_unit_id": org_unit_id, "position": position}))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 
 from services.contracts import create_app
@@ -19,3 +22,17 @@ def app(database_url_factory):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def api(app) -> Client:  # type: ignore[no-untyped-def]
     return Client(app.test_client())
+
+
+@pytest.fixture
+def pg_app(postgres_databases: Any) -> Iterator[Any]:
+    """The contracts service app on PostgreSQL only (what SQLite cannot show)."""
+    application = create_app(service_settings("contracts",
+                                              postgres_databases.fresh("contracts")))
+    yield application
+    application.extensions["tenure_db"].dispose()
+
+
+@pytest.fixture
+def pg_api(pg_app: Any) -> Client:
+    return Client(pg_app.test_client())

@@ -12,11 +12,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import auth
-from tests.integration.test_contract_read_cache import elsewhere, eventually, pg_api, pg_app
+from tests.integration.test_contract_read_cache import elsewhere, eventually
 from tests.support.contracts_world import Client, manager, small_group, template
 
 pytestmark = pytest.mark.postgres
-__all__ = ["pg_api", "pg_app"]  # the fixtures, shared with the single-contract cache tests
 
 LIST = "/api/v1/contracts?page_size=50&state=draft"
 

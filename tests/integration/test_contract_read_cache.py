@@ -9,7 +9,7 @@ them. Nothing here asserts on time: a change must show within a generous deadlin
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -30,19 +30,6 @@ from tests.support.contracts_world import (
 )
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def pg_app(postgres_databases: Any) -> Iterator[Any]:
-    application = create_app(service_settings("contracts",
-                                              postgres_databases.fresh("contracts")))
-    yield application
-    application.extensions["tenure_db"].dispose()
-
-
-@pytest.fixture
-def pg_api(pg_app: Any) -> Client:
-    return Client(pg_app.test_client())
 
 
 def elsewhere(app: Any, sql: str, *params: object) -> None:

@@ -64,6 +64,7 @@ class UnitCache:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.units: dict[str, OrgUnit] = {}
+        self.absent: set[str] = set()  # looked up and not found
 
     def get(self, unit_id: str) -> OrgUnit:
         if unit_id not in self.units:
@@ -72,6 +73,25 @@ class UnitCache:
                 raise not_found("org unit", unit_id)
             self.units[unit_id] = unit
         return self.units[unit_id]
+
+    def find(self, unit_id: str) -> OrgUnit | None:
+        """The unit, or None when there is no such unit (a stale org scope, say)."""
+        if unit_id not in self.units and unit_id not in self.absent:
+            self.load([unit_id])
+        return self.units.get(unit_id)
+
+    def load(self, unit_ids: Iterable[str | None]) -> None:
+        """Fetch the units not cached yet in one query: a unit's ancestors before its
+        parent, enterprise and signatory are looked up, so that costs one round trip."""
+        missing = {u for u in unit_ids
+                   if u is not None and u not in self.units and u not in self.absent}
+        self.units.update(repo.units_by_ids(self.session, missing))
+        self.absent.update(missing - self.units.keys())
+
+    def load_path(self, unit: OrgUnit, *others: str | None) -> None:
+        """`unit` and every unit above it (and `others`), in at most one query."""
+        self.units.setdefault(unit.id, unit)
+        self.load([*repo.ancestor_ids(unit), *others])
 
     def enterprise_id(self, unit: OrgUnit) -> str:
         """The nearest enterprise (or the group) at or above a unit: departments roll up."""
@@ -308,12 +328,23 @@ def issue_contract(db: Database, actor: Principal, contract_id: str, expected: i
         return c
 
 
-def check_signable_targets(s: Session, c: TenureContract, doc: ContractDocument) -> None:
-    """A document is signed only with targets the appraisal can score (the shared rule)."""
+def indicators_of(s: Session, documents: Iterable[ContractDocument]
+                  ) -> dict[str, d.IndicatorDefinition]:
+    """The library's indicators named by the documents' targets, in one query."""
+    return _library(s, [target_line(t) for doc in documents for t in doc.targets or []])
+
+
+def check_signable_targets(s: Session, c: TenureContract, doc: ContractDocument,
+                           library: Mapping[str, d.IndicatorDefinition] | None = None) -> None:
+    """A document is signed only with targets the appraisal can score (the shared rule).
+
+    `library`: the indicators already looked up for every document signed at once (a
+    signature checks them all with one query)."""
     lines = [target_line(t) for t in doc.targets]
     kind = d.DocumentKind(doc.kind)
     try:
-        d.validate_targets(lines, _library(s, lines), field="targets", document=kind,
+        d.validate_targets(lines, _library(s, lines) if library is None else library,
+                           field="targets", document=kind,
                            position=c.position, proportion=d.proportion_for(c.position),
                            year=doc.year or None)
     except d.TargetsInvalid as exc:

@@ -18,22 +18,24 @@ from services.contracts.models import (
     Manager,
     OrgUnit,
     TenureContract,
+    outbox,
 )
 from services.contracts.service.common import (
     Scope,
-    _emit,
     check_version,
-    resolve_scope,
+    scope_of,
+    scope_unit_id,
     utcnow,
 )
 from services.contracts.service.contracts import (
     UnitCache,
+    appraisable_of,
     check_signable_targets,
     contract_data,
     document_data,
     document_of,
+    indicators_of,
     read_contract,
-    refresh_appraisable,
     transition,
 )
 from services.contracts.service.org import unit_view
@@ -41,6 +43,7 @@ from shared import audit
 from shared.auth import APPRAISER, HR_ADMIN, SERVICE, Principal
 from shared.db import Database
 from shared.errors import ApiProblem, not_found
+from shared.outbox import outbox_row, record_events
 
 _PARTIES_SIGNED: dict[str, frozenset[d.Party]] = {
     d.SigningState.AWAITING_MANAGER: frozenset(),
@@ -95,9 +98,10 @@ def contract_signers(db: Database, actor: Principal, contract_id: str) -> dict[s
         if found is None:
             raise not_found("contract", contract_id)
         c, m, unit = found
-        if not resolve_scope(s, actor).sees_contract(unit.path, m.id):
+        units = _units_around(s, actor, unit)
+        if not _scope(actor, units).sees_contract(unit.path, m.id):
             raise not_found("contract", contract_id)
-        return signers_of(s, UnitCache(s), c, m, unit).as_dict()
+        return signers_of(s, units, c, m, unit).as_dict()
 
 
 def read_contract_or_countersigned(db: Database, actor: Principal, contract_id: str
@@ -117,9 +121,10 @@ def read_contract_or_countersigned(db: Database, actor: Principal, contract_id: 
         if found is None:
             raise not_found("contract", contract_id)
         c, m, unit = found
-        signers = signers_of(s, UnitCache(s), c, m, unit)
+        units = _units_around(s, actor, unit)
+        signers = signers_of(s, units, c, m, unit)
         try:
-            party = d.electronic_party(_caller(s, actor, unit), m.id, signers.countersigner,
+            party = d.electronic_party(_caller(actor, unit, units), m.id, signers.countersigner,
                                        {h.id for h in signers.holders}, signers.must_sign)
         except d.NotTheSignatory:
             raise not_found("contract", contract_id) from None
@@ -128,25 +133,40 @@ def read_contract_or_countersigned(db: Database, actor: Principal, contract_id: 
     return read_contract(db, actor, contract_id, signer=True)
 
 
-def _caller(s: Session, actor: Principal, unit: OrgUnit) -> d.Caller:
+def _units_around(s: Session, actor: Principal, unit: OrgUnit) -> UnitCache:
+    """The contract's unit, every unit above it (its parent names the countersigner, the
+    nearest enterprise goes into events) and the caller's scope unit: one query for all."""
+    units = UnitCache(s)
+    units.load_path(unit, actor.org_scope)
+    return units
+
+
+def _scope(actor: Principal, units: UnitCache) -> Scope:
+    """What `resolve_scope` says, from the units already loaded."""
+    unit_id = scope_unit_id(actor)
+    top = units.find(unit_id) if unit_id is not None else None
+    return scope_of(actor, top.path if top else None)
+
+
+def _caller(actor: Principal, unit: OrgUnit, units: UnitCache) -> d.Caller:
     """The principal as the signing rules see it; org scope None covers the whole group."""
-    top = repo.unit_by_id(s, actor.org_scope) if actor.org_scope is not None else None
+    top = units.find(actor.org_scope) if actor.org_scope is not None else None
     covers = actor.org_scope is None or (top is not None and unit.path.startswith(top.path))
     return d.Caller(subject=actor.subject, roles=actor.roles, manager_id=actor.manager_id,
                     scope_covers_unit=covers)
 
 
-def _concerned(s: Session, actor: Principal, signers: Signers, unit: OrgUnit) -> bool:
+def _concerned(actor: Principal, signers: Signers, unit: OrgUnit, units: UnitCache) -> bool:
     """The contract's manager, a holder of the employer's signatory post, or an employer
     signatory whose scope covers the employing unit."""
     if actor.manager_id and (actor.manager_id == signers.manager.id
                              or actor.manager_id in {h.id for h in signers.holders}):
         return True
-    return actor.has(d.EMPLOYER_SIGNATORY_ROLE) and _caller(s, actor, unit).scope_covers_unit
+    return actor.has(d.EMPLOYER_SIGNATORY_ROLE) and _caller(actor, unit, units).scope_covers_unit
 
 
-def _signing_party(s: Session, actor: Principal, scope: Scope, signers: Signers,
-                   unit: OrgUnit, data: Mapping[str, Any], today: date
+def _signing_party(actor: Principal, scope: Scope, signers: Signers, unit: OrgUnit,
+                   units: UnitCache, data: Mapping[str, Any], today: date
                    ) -> tuple[d.Party, d.SignatureMethod, date | None, str | None]:
     """Which side the caller signs and how, or the refusal that names who must sign."""
     method = d.SignatureMethod(data.get("method") or d.SignatureMethod.ELECTRONIC)
@@ -159,8 +179,9 @@ def _signing_party(s: Session, actor: Principal, scope: Scope, signers: Signers,
             data.get("party"), data.get("signed_on"), data.get("paper_reference"), today)
         return party, method, signed_on, reference
     d.check_electronic_fields(data.get("signed_on"), data.get("paper_reference"))
-    party = d.electronic_party(_caller(s, actor, unit), signers.manager.id, signers.countersigner,
-                               {h.id for h in signers.holders}, signers.must_sign)
+    party = d.electronic_party(_caller(actor, unit, units), signers.manager.id,
+                               signers.countersigner, {h.id for h in signers.holders},
+                               signers.must_sign)
     if data.get("party") not in (None, party.value):
         raise d.NotTheSignatory(
             f"{actor.subject} signs for the {party} here, not for the {data['party']}. "
@@ -254,25 +275,36 @@ def sign(db: Database, actor: Principal, contract_id: str, document_id: str | No
          data: Mapping[str, Any], expected: int | None, today: date | None = None
          ) -> tuple[TenureContract, list[ContractDocument]]:
     """Record one party's signature of the whole contract (`document_id` None) or of one
-    document; bring into force what both sides have now signed."""
+    document; bring into force what both sides have now signed.
+
+    Two signatures per contract make this the busiest write of the year, so it keeps its
+    round trips few and fixed, however many documents and targets are signed: the contract
+    (locked) with its manager and unit, the units above it, the signatory post's holders,
+    the documents, the overlap check, the indicators; then one flush of every row changed,
+    one INSERT of all its events and one of its audit records (tests/integration/
+    test_signing_statements.py counts them). Reads come first and writes last, so the
+    session never flushes half a signature to run a query.
+    """
     today = today or date.today()
     with db.unit_of_work() as s:
         found = repo.contract_with_people(s, contract_id, lock=True)
         if found is None:
             raise not_found("contract", contract_id)
         c, m, unit = found
-        scope = resolve_scope(s, actor)
+        units = _units_around(s, actor, unit)
+        scope = _scope(actor, units)
         if actor.has(HR_ADMIN, SERVICE, APPRAISER) and not scope.sees_contract(unit.path, m.id):
             raise not_found("contract", contract_id)
-        units = UnitCache(s)
         signers = signers_of(s, units, c, m, unit)
-        if not actor.has(HR_ADMIN, SERVICE, APPRAISER) and not _concerned(s, actor, signers,
-                                                                           unit):
+        if not actor.has(HR_ADMIN, SERVICE, APPRAISER) and not _concerned(actor, signers,
+                                                                           unit, units):
             # Someone with no part in this contract learns nothing of it, not even who signs.
             raise not_found("contract", contract_id)
-        party, method, signed_on, reference = _signing_party(s, actor, scope, signers, unit,
-                                                             data, today)
+        party, method, signed_on, reference = _signing_party(actor, scope, signers, unit,
+                                                             units, data, today)
         check_version(expected, c.row_version)
+        # Read after the lock, by its own statement: a join in the locking query would
+        # return the documents as they were before a signature committed meanwhile.
         documents = repo.documents_of(s, c.id)
         initial = initial_documents(documents)
         if document_id is None:
@@ -288,16 +320,17 @@ def sign(db: Database, actor: Principal, contract_id: str, document_id: str | No
             chosen = left or chosen[:1]
         if c.state == d.ContractState.PENDING_SIGNATURE:
             d.transition(d.ContractState(c.state), d.ContractAction.SIGN)  # legal at all?
-            for other in repo.contracts_of(s, m.id, c.position):
-                if other.id != c.id and other.state == d.ContractState.ACTIVE:
-                    raise d.ContractOverlap(
-                        f"Manager already has active contract {other.id} for this position; "
-                        "it must end before this one can be signed")
+            other = repo.active_contract_id(s, m.id, c.position, other_than=c.id)
+            if other is not None:
+                raise d.ContractOverlap(
+                    f"Manager already has active contract {other} for this position; "
+                    "it must end before this one can be signed")
+        events: list[dict[str, Any]] = []
         signed = _record(s, c, m, unit, units, signers, chosen, party, method, signed_on,
-                         reference, actor)
-        _bring_into_force(s, c, m, unit, units, documents, initial, signed)
+                         reference, actor, events)
+        _bring_into_force(c, m, unit, units, documents, initial, signed, events)
         if party == d.Party.MANAGER:
-            _emit(s, "contract.countersignature_requested", m.id, {
+            events.append(outbox_row("contract.countersignature_requested", m.id, {
                 **contract_data(c, m, unit, units, None),
                 "documents": [document_data(doc) | {"amendment_version": av or None}
                               for doc, av in signed],
@@ -305,36 +338,50 @@ def sign(db: Database, actor: Principal, contract_id: str, document_id: str | No
                 "signatory_manager_id": signers.holders[0].id if signers.holders else None,
                 "signatory_manager_ids": [h.id for h in signers.holders],
                 "signatory_name": signers.holders[0].name if signers.holders else None,
-            })
+            }))
+        record_events(s, outbox, events)  # one statement, in the order they happened
         return c, chosen
 
 
 def _record(s: Session, c: TenureContract, m: Manager, unit: OrgUnit, units: UnitCache,
             signers: Signers, chosen: list[ContractDocument], party: d.Party,
             method: d.SignatureMethod, signed_on: date | None, reference: str | None,
-            actor: Principal) -> list[tuple[ContractDocument, int]]:
-    """One signature row per document, each checked, and the documents' new states."""
-    now = utcnow()
+            actor: Principal, events: list[dict[str, Any]]
+            ) -> list[tuple[ContractDocument, int]]:
+    """One signature row per document, each checked, and the documents' new states.
+
+    Every document is checked (in order, so the first refusal is the one a document-by-
+    document pass would give) before anything is written; the rows are flushed together
+    at commit and each document's `contract.signature_recorded` joins `events`.
+    """
     electronic = method == d.SignatureMethod.ELECTRONIC
+    to_check = [doc for doc in chosen if not doc.amendment_version
+                and doc.kind != d.DocumentKind.APPOINTMENT_AGREEMENT
+                and party == d.Party.MANAGER]
+    library = indicators_of(s, to_check) if to_check else {}
+    for doc in chosen:
+        av = doc.amendment_version or 0
+        if doc in to_check:
+            check_signable_targets(s, c, doc, library)
+        d.check_may_sign(party, _PARTIES_SIGNED[d.SigningState(
+            doc.amendment_state if av else doc.signing_state)], document_words(doc, av))
+    now = utcnow()
+    person = (signers.manager.id if party == d.Party.MANAGER
+              else actor.manager_id if electronic else None)
+    behalf = _on_behalf_of(party, signers)
+    if not electronic:
+        # HR writes what someone else signed on paper: the audit trail says for whom.
+        audit.on_behalf_of(person or behalf)
+    facts = contract_data(c, m, unit, units, None)  # the contract itself does not change here
     done: list[tuple[ContractDocument, int]] = []
     bodies = list(c.signatures or [])
     for doc in chosen:
         av = doc.amendment_version or 0
         state = doc.amendment_state if av else doc.signing_state
-        what = document_words(doc, av)
-        if not av and doc.kind != d.DocumentKind.APPOINTMENT_AGREEMENT \
-                and party == d.Party.MANAGER:
-            check_signable_targets(s, c, doc)
-        d.check_may_sign(party, _PARTIES_SIGNED[d.SigningState(state)], what)
-        person = (signers.manager.id if party == d.Party.MANAGER
-                  else actor.manager_id if electronic else None)
-        if not electronic:
-            # HR writes what someone else signed on paper: the audit trail says for whom.
-            audit.on_behalf_of(person or _on_behalf_of(party, signers))
         sig = ContractSignature(
             contract_id=c.id, document_id=doc.id, amendment_version=av, party=party.value,
             method=method.value, signed_by=actor.subject if electronic else None,
-            person_manager_id=person, on_behalf_of=_on_behalf_of(party, signers)[:400],
+            person_manager_id=person, on_behalf_of=behalf[:400],
             signed_at=now, paper_signed_on=signed_on, paper_reference=reference,
             recorded_by=None if electronic else actor.subject,
         )
@@ -347,23 +394,22 @@ def _record(s: Session, c: TenureContract, m: Manager, unit: OrgUnit, units: Uni
         doc.row_version += 1
         body = _signature_body(sig, doc)
         bodies.append(body)
-        _emit(s, "contract.signature_recorded", m.id, {
-            **contract_data(c, m, unit, units, None), **body,
+        events.append(outbox_row("contract.signature_recorded", m.id, {
+            **facts, **body,
             "document_state": new_state,
             "countersigner": signers.countersigner.description,
-        })
+        }))
         done.append((doc, av))
-    s.flush()
     c.signatures = bodies
     c.row_version += 1
     c.updated_at = now
     return done
 
 
-def _bring_into_force(s: Session, c: TenureContract, m: Manager, unit: OrgUnit,
-                      units: UnitCache, documents: list[ContractDocument],
-                      initial: list[ContractDocument],
-                      signed: list[tuple[ContractDocument, int]]) -> None:
+def _bring_into_force(c: TenureContract, m: Manager, unit: OrgUnit, units: UnitCache,
+                      documents: list[ContractDocument], initial: list[ContractDocument],
+                      signed: list[tuple[ContractDocument, int]],
+                      events: list[dict[str, Any]]) -> None:
     """Documents both sides have signed come into force; the contract when its first set is.
 
     An amendment in force replaces the document's targets (the version signed before stayed
@@ -376,19 +422,21 @@ def _bring_into_force(s: Session, c: TenureContract, m: Manager, unit: OrgUnit,
             doc.amended_targets = None
             doc.amendment_version = None
             doc.amendment_state = None
-            refresh_appraisable(s, c)
-            _emit(s, "targets.set", m.id, {
+            # `documents` are every document of the contract, this one among them.
+            c.appraisable = appraisable_of(c.position, documents)
+            events.append(outbox_row("targets.set", m.id, {
                 **contract_data(c, m, unit, units, None), **document_data(doc),
-                "locked": True, "amendment_version": av})
+                "locked": True, "amendment_version": av}))
         elif not av and doc.signing_state == d.SigningState.IN_FORCE:
             doc.signed_at = now
             if c.state == d.ContractState.ACTIVE:
-                _emit(s, "targets.set", m.id, {
+                events.append(outbox_row("targets.set", m.id, {
                     **contract_data(c, m, unit, units, None), **document_data(doc),
-                    "locked": True})
+                    "locked": True}))
     if c.state == d.ContractState.PENDING_SIGNATURE and all(
             doc.signing_state == d.SigningState.IN_FORCE for doc in initial):
         transition(c, d.ContractAction.SIGN)
         c.signed_at = now
         c.signed_by = _signed_by_summary(c)
-        _emit(s, "contract.signed", m.id, contract_data(c, m, unit, units, documents))
+        events.append(outbox_row("contract.signed", m.id,
+                                 contract_data(c, m, unit, units, documents)))
