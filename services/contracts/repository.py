@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from services.contracts.models import (
@@ -150,42 +150,6 @@ def managers_query(
     if manager_id:
         stmt = stmt.where(Manager.id == manager_id)
     return stmt.order_by(Manager.employee_no)
-
-
-def contract_filters(
-    *,
-    scope_path: str | None,
-    org_unit_path: str | None = None,
-    layer: int | None = None,
-    category: str | None = None,
-    position: str | None = None,
-    state: str | None = None,
-    year: int | None = None,
-    manager_id: str | None = None,
-    ends_before: date | None = None,
-) -> list[ColumnElement[bool]]:
-    """Conditions on tenure_contracts and org_units (the contract's unit) for a list."""
-    c, u = TenureContract.__table__.c, OrgUnit.__table__.c
-    filters: list[ColumnElement[bool]] = []
-    if scope_path:
-        filters.append(u.path.startswith(scope_path))
-    if org_unit_path:
-        filters.append(u.path.startswith(org_unit_path))
-    if layer is not None:
-        filters.append(u.layer == layer)
-    if category:
-        filters.append(u.category == category)
-    if position:
-        filters.append(c.position == position)
-    if state:
-        filters.append(c.state == state)
-    if year is not None:
-        filters += [c.start_date <= date(year, 12, 31), c.end_date >= date(year, 1, 1)]
-    if manager_id:
-        filters.append(c.manager_id == manager_id)
-    if ends_before is not None:
-        filters.append(c.end_date < ends_before)
-    return filters
 
 
 def open_terms_by_manager(
