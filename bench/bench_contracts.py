@@ -137,8 +137,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tcp", action="store_true",
                         help="reach PostgreSQL over loopback TCP rather than its socket")
+    parser.add_argument("--baseline", type=Path, help="another checkout of the project: its "
+                        "contracts service, cache off, serves the same database as a second "
+                        "list target (an A/B comparison in alternation)")
     parser.add_argument("--only", default="", help="measure only the GET targets whose name "
-                        "contains one of these comma-separated words (the bare ceiling "
+                        "contains one of these |-separated words (the bare ceiling "
                         "always), and skip the POST load: e.g. --only 'cache off'")
     args = parser.parse_args()
     import local_postgres
@@ -164,6 +167,12 @@ def main() -> None:
                             {**env, "CONTRACTS_READ_CACHE": "off"}, workers=WORKERS,
                             log=logs / "contracts-uncached.log",
                             worker_connections=per_worker)
+        baseline_port = free_port()
+        baseline = gunicorn("services.contracts.wsgi:app", baseline_port,
+                            {**env, "CONTRACTS_READ_CACHE": "off"}, workers=WORKERS,
+                            log=logs / "contracts-baseline.log",
+                            worker_connections=per_worker,
+                            repo=args.baseline.resolve()) if args.baseline else None
         bare = gunicorn("bench.bare_app:app", bare_port, {}, workers=WORKERS,
                         log=logs / "bare.log", worker_connections=per_worker)
         base = f"http://127.0.0.1:{port}/api/v1"
@@ -218,7 +227,11 @@ def main() -> None:
                         f"http://127.0.0.1:{uncached_port}/api/v1/contracts?{unit_state}",
                         headers, None),
                 }
-                words = [w for w in args.only.split(",") if w]
+                if baseline is not None:
+                    targets["GET list (50, unit + state), baseline"] = (
+                        f"http://127.0.0.1:{baseline_port}/api/v1/contracts?{unit_state}",
+                        headers, None)
+                words = [w for w in args.only.split("|") if w]
                 targets = {name: t for name, t in targets.items() if "(ceiling)" in name
                            or not words or any(w in name for w in words)}
                 runs: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
@@ -256,6 +269,8 @@ def main() -> None:
             stop(api)
             stop(uncached)
             stop(bare)
+            if baseline is not None:
+                stop(baseline)
     print(f"logs: {logs}")
 
 

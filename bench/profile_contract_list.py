@@ -28,9 +28,15 @@ def explain(db: object, fetch_rows: object) -> None:
     driver = db._thread_connection()  # type: ignore[attr-defined]
     for stmt, params in getattr(db, "seen", []):
         sql, _ = db._compiled(stmt)  # type: ignore[attr-defined]
+        # The plan a prepared statement settles on after its first executions, too.
+        for mode in ("auto", "force_generic_plan"):
+            with driver.cursor() as cur:
+                cur.execute(f"SET plan_cache_mode = {mode}")
+                cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+                print(f"--- plan_cache_mode {mode}")
+                print("\n".join(r[0] for r in cur.fetchall()))
         with driver.cursor() as cur:
-            cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
-            print("\n".join(r[0] for r in cur.fetchall()))
+            cur.execute("RESET plan_cache_mode")
 
 
 def main() -> None:

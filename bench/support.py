@@ -26,12 +26,13 @@ def free_port() -> int:
 
 
 def gunicorn(app: str, port: int, env: dict[str, str], workers: int = 2,
-             log: Path | None = None, worker_connections: int | None = None
-             ) -> subprocess.Popen[bytes]:
+             log: Path | None = None, worker_connections: int | None = None,
+             repo: Path = REPO) -> subprocess.Popen[bytes]:
+    """`app` served from `repo` (another checkout of the project, for an A/B comparison)."""
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(REPO / "deploy" / "gunicorn.conf.py"), app],
-        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), **env, "PORT": str(port),
+        [sys.executable, "-m", "gunicorn", "-c", str(repo / "deploy" / "gunicorn.conf.py"), app],
+        cwd=repo, env={**os.environ, "PYTHONPATH": str(repo), **env, "PORT": str(port),
                        "GUNICORN_BIND": f"127.0.0.1:{port}",
                        "GUNICORN_WORKERS": str(workers),
                        # No recycling mid-run: a restarting worker would cost whichever
