@@ -50,14 +50,14 @@ def report_row_by_row(app: Any, today: date, scope_path: str | None,
         stmt = stmt.where(u.path.startswith(scope_path))
     with app.extensions["tenure_db"].sessions() as s:
         rows = s.execute(stmt).all()
-        enterprise_of = repo.enterprise_by_unit(s)
+        units = repo.coverage_units(s)
     best: dict[str, Any] = {}
     for row in rows:
         held = best.get(row[0])
         if held is None or RANK[row[7]] > RANK[held[7]]:
             best[row[0]] = row
     inputs = [
-        d.CoverageInput(mid, employee_no, name, enterprise_of[unit_id], layer, category,
+        d.CoverageInput(mid, employee_no, name, units[unit_id][0], layer, category,
                         position, d.ContractState(state) if state else None, issued_on,
                         deadline)
         for mid, employee_no, name, position, unit_id, layer, category, state, issued_on,

@@ -2,8 +2,8 @@
 
 For a group of 100,000 managers the database does the counting: active managers by unit
 and position, with how many hold an active contract (a few rows per unit), and only the
-managers the report names one by one, the overdue signatures. Each unit's enterprise is
-found once per unit; the domain turns the counts into rates and groups
+managers the report names one by one, the overdue signatures. Each unit's enterprise,
+layer and category are found once per unit; the domain turns the counts into rates and groups
 (domain.coverage_from_counts), the same rules `compute_coverage` applies to one row per
 manager.
 """
@@ -34,18 +34,13 @@ def coverage_report(db: Database, actor: Principal, today: date, org_unit_id: st
         path = scope.path
         if org_unit_id:
             path = _visible_unit(s, scope, org_unit_id).path
-        enterprise_of = repo.enterprise_by_unit(s)
-        counts = [
-            d.CoverageCount(enterprise_of.get(unit_id, unit_id), layer, category, position,
-                            managers, active)
-            for unit_id, layer, category, position, managers, active
-            in repo.coverage_counts(s, path)
-        ]
+        units = repo.coverage_units(s)
+        counts = [d.CoverageCount(*units[unit_id], position, managers, active)
+                  for unit_id, position, managers, active in repo.coverage_counts(s, path)]
         unsigned = [
-            d.CoverageInput(mid, employee_no, name, enterprise_of.get(unit_id, unit_id), layer,
-                            category, position, d.ContractState.PENDING_SIGNATURE, issued_on,
-                            deadline)
-            for mid, employee_no, name, unit_id, layer, category, position, issued_on, deadline
+            d.CoverageInput(mid, employee_no, name, *units[unit_id], position,
+                            d.ContractState.PENDING_SIGNATURE, issued_on, deadline)
+            for mid, employee_no, name, unit_id, position, issued_on, deadline
             in repo.overdue_unsigned(s, path, today)
         ]
     return d.coverage_from_counts(counts, d.overdue_signatures(unsigned, today), today,
