@@ -84,6 +84,7 @@ def main() -> None:
     parser.add_argument("--managers", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--group-by", default="layer,category,position")
+    parser.add_argument("--profile", action="store_true", help="cProfile one report")
     parser.add_argument("--explain", action="store_true",
                         help="print the plan of every statement one report runs")
     args = parser.parse_args()
@@ -113,6 +114,13 @@ def main() -> None:
         body = client.get(path, headers=headers).json  # warm: plans, imports
         if args.explain:
             explain(app, lambda: client.get(path, headers=headers))
+        if args.profile:
+            import cProfile
+            import pstats
+
+            profile = cProfile.Profile()
+            profile.runcall(client.get, path, headers=headers)
+            pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
         times, bare = [], []
         for _ in range(args.rounds):
             started = time.perf_counter()
