@@ -16,7 +16,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from services.contracts import domain as d
 from services.contracts import repository as repo
@@ -66,38 +66,44 @@ def report_row_by_row(app: Any, today: date, scope_path: str | None,
     return d.coverage_as_dict(d.compute_coverage(inputs, today, group_by))
 
 
-def varied_group(app: Any, seed: int = 13) -> dict[str, dict[str, Any]]:
-    """A group of about 300 managers written straight to the tables; its units by code.
+def varied_group(api: Client, app: Any, seed: int = 13) -> dict[str, dict[str, Any]]:
+    """A group of about 300 managers, loaded through the bulk imports; its units by code.
 
-    Each manager has one of: no contract, a draft, one contract awaiting signature (its
-    deadline before, on or after DAY), an active one (some with an expired predecessor or a
-    drafted successor), only ended ones, or contracts for a position they no longer hold.
+    Each manager has one of (written straight to the table): no contract, a draft, one
+    contract awaiting signature (its deadline before, on or after DAY), an active one (some
+    with an expired predecessor or a drafted successor), only ended ones, or contracts for
+    a position they no longer hold; some managers have departed.
     No manager has two contracts awaiting signature, so the reference's pick is unambiguous.
     """
     rnd = random.Random(seed)
     now = datetime.now(UTC)
-    units: list[dict[str, Any]] = []
-
-    def add(code: str, kind: str, parent: dict[str, Any] | None, category: str
-            ) -> dict[str, Any]:
-        uid = str(uuid.uuid4())
-        row = dict(id=uid, parent_id=parent["id"] if parent else None, code=code,
-                   name=f"Unit {code}", kind=kind, category=category, has_board=True,
-                   layer=parent["layer"] + 1 if parent else 1,
-                   path=(parent["path"] if parent else "/") + uid + "/", row_version=1,
-                   created_at=now, updated_at=now)
-        units.append(row)
-        return row
-
-    hq = add("HQ", "group", None, CATEGORIES[0])
-    seconds = [add(f"S{i}", "enterprise", hq, CATEGORIES[i % 3]) for i in range(3)]
-    thirds = [add(f"T{i}", "enterprise", seconds[i % 3], seconds[i % 3]["category"])
-              for i in range(6)]
-    departments = [add(f"D{i}", "department", thirds[i], thirds[i]["category"])
-                   for i in range(3)]
-    deep = add("DD0", "department", departments[0], departments[0]["category"])
-    homes = [hq, *seconds, *thirds, *departments, deep]
-    managers, contracts = [], []
+    tree = [("HQ", "group", None, CATEGORIES[0])]
+    tree += [(f"S{i}", "enterprise", "HQ", CATEGORIES[i % 3]) for i in range(3)]
+    tree += [(f"T{i}", "enterprise", f"S{i % 3}", CATEGORIES[i % 3]) for i in range(6)]
+    tree += [(f"D{i}", "department", f"T{i}", CATEGORIES[i % 3]) for i in range(3)]
+    tree += [("DD0", "department", "D0", CATEGORIES[0])]
+    loaded = api.post("/api/v1/org-units/bulk", [
+        {"code": code, "name": f"Unit {code}", "kind": kind, "category": category,
+         "has_board": kind != "department", "parent_code": parent}
+        for code, kind, parent, category in tree], expect=200).get_json()
+    assert loaded["created"] == len(tree), loaded
+    codes = [code for code, *_ in tree]
+    loaded = api.post("/api/v1/managers/bulk", [
+        {"employee_no": f"E{rnd.randrange(10**6):06d}-{n}", "name": f"Manager {n}",
+         "email": f"m{n}@example.com", "org_unit_code": codes[n % len(codes)],
+         "position": rnd.choice(POSITIONS)} for n in range(300)], expect=200).get_json()
+    assert loaded["created"] == 300, loaded
+    db = app.extensions["tenure_db"]
+    with db.engine.begin() as conn:
+        units = {row.code: dict(row._mapping) for row in conn.execute(
+            select(OrgUnit.id, OrgUnit.code, OrgUnit.path))}
+        managers = [dict(row._mapping) for row in conn.execute(
+            select(Manager.id, Manager.employee_no, Manager.org_unit_id, Manager.position)
+            .order_by(Manager.name))]
+        departed = [m["id"] for n, m in enumerate(managers) if n % 23 == 0]
+        conn.execute(update(Manager).where(Manager.id.in_(departed))
+                     .values(employment_status="departed", departure_reason="retirement"))
+    contracts: list[dict[str, Any]] = []
 
     def contract(m: dict[str, Any], state: str, position: str | None = None,
                  start: date = date(2026, 1, 1), deadline: date | None = None) -> None:
@@ -111,15 +117,7 @@ def varied_group(app: Any, seed: int = 13) -> dict[str, dict[str, Any]]:
             issued_on=None if state == "draft" else date(2025, 11, 1),
             signing_deadline=deadline or (None if state == "draft" else date(2025, 12, 1))))
 
-    for n in range(300):
-        home = homes[n % len(homes)]
-        m = dict(id=str(uuid.uuid4()), employee_no=f"E{rnd.randrange(10**6):06d}-{n}",
-                 name=f"Manager {n}", email=f"m{n}@example.com", language="zh",
-                 org_unit_id=home["id"], position=rnd.choice(POSITIONS),
-                 management_level="enterprise_leadership",
-                 employment_status="departed" if n % 23 == 0 else "active", row_version=1,
-                 created_at=now, updated_at=now)
-        managers.append(m)
+    for m in managers:
         kind = rnd.randrange(10)
         if kind == 1:
             contract(m, "draft")
@@ -141,16 +139,13 @@ def varied_group(app: Any, seed: int = 13) -> dict[str, dict[str, Any]]:
             contract(m, "active", position="middle_manager"
                      if m["position"] != "middle_manager" else "chair")
         # kind 0, 9: no contract
-    db = app.extensions["tenure_db"]
     with db.engine.begin() as conn:
-        conn.execute(insert(OrgUnit), units)
-        conn.execute(insert(Manager), managers)
         conn.execute(insert(TenureContract), contracts)
-    return {u["code"]: u for u in units}
+    return units
 
 
 def test_coverage_counted_in_sql_equals_the_row_by_row_report(api: Client, app: Any) -> None:
-    units = varied_group(app)
+    units = varied_group(api, app)
     checked = 0
     for group_by in (("layer", "category", "position"), ("layer",), ("position", "category")):
         for today in (DAY, DAY - timedelta(days=60), DAY + timedelta(days=400)):
@@ -174,7 +169,7 @@ def test_coverage_counted_in_sql_equals_the_row_by_row_report(api: Client, app: 
 
 def test_a_manager_with_several_overdue_signatures_is_listed_once_by_the_longest(
         api: Client, app: Any) -> None:
-    units = varied_group(app)
+    units = varied_group(api, app)
     now = datetime.now(UTC)
     m = dict(id=str(uuid.uuid4()), employee_no="LATE-1", name="Late", email="l@example.com",
              language="zh", org_unit_id=units["T0"]["id"], position="general_manager",
