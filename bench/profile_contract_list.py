@@ -118,6 +118,12 @@ def main() -> None:
                 client.get(path, headers=headers)
             print(f"{who}: {(time.perf_counter() - started) * 1000 / args.requests:.2f} ms a "
                   "request without the profiler")
+            if args.explain:  # did the server plan each execution again, or reuse a plan?
+                with db._thread_connection().cursor() as cur:
+                    cur.execute("SELECT generic_plans, custom_plans, left(statement, 60) "
+                                "FROM pg_prepared_statements")
+                    for generic, custom, text_ in cur.fetchall():
+                        print(f"prepared: {generic} generic plans, {custom} custom: {text_}")
         db.dispose()
 
 
