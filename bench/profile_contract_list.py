@@ -44,6 +44,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--state", default="active")
+    parser.add_argument("--sort", default="cumulative", help="cumulative or tottime")
     parser.add_argument("--explain", action="store_true",
                         help="print the plan of each statement a request runs")
     args = parser.parse_args()
@@ -112,7 +113,7 @@ def main() -> None:
             print(f"\n=== {who}: {len(page['items'])} items of {page['page']['total']}, "
                   f"{per_request} SQL statements a request, {ms:.2f} ms a request "
                   f"under cProfile ===")
-            pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)
+            pstats.Stats(profile).sort_stats(args.sort).print_stats(args.top)
             started = time.perf_counter()
             for _ in range(args.requests):
                 client.get(path, headers=headers)
