@@ -21,11 +21,10 @@ import statistics
 import time
 from typing import Any
 
-from support import REPO
+from support import contracts_database
 
 from shared.auth import issue_token
 from shared.config import DEV_JWT_SECRET
-from shared.migrations import upgrade
 
 # Every manager's contracts by md5 of the employee number, so any run seeds the same states.
 SEED_CONTRACTS = """
@@ -88,16 +87,11 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true",
                         help="print the plan of every statement one report runs")
     args = parser.parse_args()
-    import local_postgres
     from bench_contracts import analyse
     from bench_cycle_seed import seed_tree
     from sqlalchemy import create_engine, text
 
-    with local_postgres.LocalPostgres() as pg:
-        url = pg.create_database("bench_coverage")
-        url = (f"postgresql+psycopg://{pg.superuser}@/bench_coverage"
-               f"?host={pg.socket_dir}&port={pg.port}")
-        upgrade(REPO / "services/contracts/migrations", url)
+    with contracts_database("bench_coverage") as url:
         engine = create_engine(url)
         seed_tree(engine, args.managers)
         with engine.begin() as conn:

@@ -16,11 +16,10 @@ import os
 import pstats
 import time
 
-from support import REPO
+from support import contracts_database
 
 from shared.auth import issue_token
 from shared.config import DEV_JWT_SECRET
-from shared.migrations import upgrade
 
 
 def explain(db: object, fetch_rows: object) -> None:
@@ -40,24 +39,23 @@ def explain(db: object, fetch_rows: object) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--top", type=int, default=30)
-    parser.add_argument("--state", default="active")
-    parser.add_argument("--sort", default="cumulative", help="cumulative or tottime")
-    parser.add_argument("--explain", action="store_true",
-                        help="print the plan of each statement a request runs")
-    args = parser.parse_args()
-    import local_postgres
     from bench_contracts import analyse, seed
     from bench_coverage import SEED_CONTRACTS
     from sqlalchemy import create_engine, event, text
 
-    with local_postgres.LocalPostgres() as pg:
-        pg.create_database("profile_list")
-        url = (f"postgresql+psycopg://{pg.superuser}@/profile_list"
-               f"?host={pg.socket_dir}&port={pg.port}")
-        upgrade(REPO / "services/contracts/migrations", url)
+    parser = argparse.ArgumentParser()
+    for flag, kind, default, meaning in (
+        ("--requests", int, 300, "requests timed for each caller"),
+        ("--top", int, 30, "lines of the profile shown"),
+        ("--state", str, "active", "the contract state listed"),
+        ("--sort", str, "cumulative", "cumulative or tottime"),
+    ):
+        parser.add_argument(flag, type=kind, default=default, help=meaning)
+    parser.add_argument("--explain", action="store_true",
+                        help="print the plan of each statement a request runs")
+    args = parser.parse_args()
+
+    with contracts_database("profile_list") as url:
         seed(url, 10_000, 0)
         engine = create_engine(url)
         with engine.begin() as conn:

@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -17,6 +19,22 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "deploy" / "local"))
 # A bench runs on this machine with the dev secret: development mode (docs/identity.md).
 os.environ.setdefault("TENURE_ENV", "development")
+
+
+@contextmanager
+def contracts_database(name: str) -> Iterator[str]:
+    """A throwaway PostgreSQL server with one database holding the contracts schema, reached
+    over its Unix socket as a service on the database host would: its SQLAlchemy URL."""
+    import local_postgres
+
+    from shared.migrations import upgrade
+
+    with local_postgres.LocalPostgres() as pg:
+        pg.create_database(name)
+        url = (f"postgresql+psycopg://{pg.superuser}@/{name}"
+               f"?host={pg.socket_dir}&port={pg.port}")
+        upgrade(REPO / "services/contracts/migrations", url)
+        yield url
 
 
 def free_port() -> int:
