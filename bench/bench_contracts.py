@@ -137,6 +137,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tcp", action="store_true",
                         help="reach PostgreSQL over loopback TCP rather than its socket")
+    parser.add_argument("--baseline", type=Path, help="another checkout of the project: its "
+                        "contracts service, cache off, serves the same database as a second "
+                        "list target (an A/B comparison in alternation)")
+    parser.add_argument("--only", default="", help="measure only the GET targets whose name "
+                        "contains one of these |-separated words (the bare ceiling "
+                        "always), and skip the POST load: e.g. --only 'cache off'")
     args = parser.parse_args()
     import local_postgres
 
@@ -161,6 +167,12 @@ def main() -> None:
                             {**env, "CONTRACTS_READ_CACHE": "off"}, workers=WORKERS,
                             log=logs / "contracts-uncached.log",
                             worker_connections=per_worker)
+        baseline_port = free_port()
+        baseline = gunicorn("services.contracts.wsgi:app", baseline_port,
+                            {**env, "CONTRACTS_READ_CACHE": "off"}, workers=WORKERS,
+                            log=logs / "contracts-baseline.log",
+                            worker_connections=per_worker,
+                            repo=args.baseline.resolve()) if args.baseline else None
         bare = gunicorn("bench.bare_app:app", bare_port, {}, workers=WORKERS,
                         log=logs / "bare.log", worker_connections=per_worker)
         base = f"http://127.0.0.1:{port}/api/v1"
@@ -215,6 +227,13 @@ def main() -> None:
                         f"http://127.0.0.1:{uncached_port}/api/v1/contracts?{unit_state}",
                         headers, None),
                 }
+                if baseline is not None:
+                    targets["GET list (50, unit + state), baseline"] = (
+                        f"http://127.0.0.1:{baseline_port}/api/v1/contracts?{unit_state}",
+                        headers, None)
+                words = [w for w in args.only.split("|") if w]
+                targets = {name: t for name, t in targets.items() if "(ceiling)" in name
+                           or not words or any(w in name for w in words)}
                 runs: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
                 for _ in range(args.rounds):
                     for name, (target, hdrs, script) in targets.items():
@@ -226,19 +245,20 @@ def main() -> None:
                          for k in ("rate", "p50", "p99")}
                     medians[name] = r
                     errors = int(sum(x["errors"] for x in rounds))
-                    each = ", ".join(f"{x['rate']:.0f}" for x in rounds)
+                    each = ", ".join(f"{x['rate']:.0f} (p99 {x['p99']:.0f} ms)" for x in rounds)
                     print(f"{name:<34} {r['rate']:>9.1f} req/s   p50 {r['p50']:>7.2f} ms   "
                           f"p99 {r['p99']:>7.2f} ms   non-2xx={errors}  "
                           f"[wrk, median of {each}]")
                 bare_rate = medians["bare Flask GET (ceiling)"]["rate"]
-                for name in ("GET one contract", "GET one contract, any of all",
-                             "GET one contract, cache off", "GET list (50 per page)",
-                             "GET list (50, unit + state)",
-                             "GET list (50, unit + state), cache off"):
+                for name in medians:
+                    if name == "bare Flask GET (ceiling)":
+                        continue
                     print(f"{name} / bare = {medians[name]['rate'] / bare_rate:.1%}"
                           f"  (goal for lists: >= 15%, p99 < 100 ms)")
             else:
                 print("wrk not available: GET figures skipped")
+            if args.only:
+                return
             create = run_load(
                 "POST create contract", "127.0.0.1", port,
                 lambda i: ("POST", "/api/v1/contracts",
@@ -249,6 +269,8 @@ def main() -> None:
             stop(api)
             stop(uncached)
             stop(bare)
+            if baseline is not None:
+                stop(baseline)
     print(f"logs: {logs}")
 
 

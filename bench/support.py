@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -19,6 +21,22 @@ sys.path.insert(0, str(REPO / "deploy" / "local"))
 os.environ.setdefault("TENURE_ENV", "development")
 
 
+@contextmanager
+def contracts_database(name: str) -> Iterator[str]:
+    """A throwaway PostgreSQL server with one database holding the contracts schema, reached
+    over its Unix socket as a service on the database host would: its SQLAlchemy URL."""
+    import local_postgres
+
+    from shared.migrations import upgrade
+
+    with local_postgres.LocalPostgres() as pg:
+        pg.create_database(name)
+        url = (f"postgresql+psycopg://{pg.superuser}@/{name}"
+               f"?host={pg.socket_dir}&port={pg.port}")
+        upgrade(REPO / "services/contracts/migrations", url)
+        yield url
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -26,12 +44,13 @@ def free_port() -> int:
 
 
 def gunicorn(app: str, port: int, env: dict[str, str], workers: int = 2,
-             log: Path | None = None, worker_connections: int | None = None
-             ) -> subprocess.Popen[bytes]:
+             log: Path | None = None, worker_connections: int | None = None,
+             repo: Path = REPO) -> subprocess.Popen[bytes]:
+    """`app` served from `repo` (another checkout of the project, for an A/B comparison)."""
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(REPO / "deploy" / "gunicorn.conf.py"), app],
-        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), **env, "PORT": str(port),
+        [sys.executable, "-m", "gunicorn", "-c", str(repo / "deploy" / "gunicorn.conf.py"), app],
+        cwd=repo, env={**os.environ, "PYTHONPATH": str(repo), **env, "PORT": str(port),
                        "GUNICORN_BIND": f"127.0.0.1:{port}",
                        "GUNICORN_WORKERS": str(workers),
                        # No recycling mid-run: a restarting worker would cost whichever

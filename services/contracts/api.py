@@ -260,7 +260,8 @@ def _contract_response(contract_id: str, status: int = 200) -> Response:
 @contracts.route("")
 class Contracts(MethodView):
     @require()
-    @contracts.arguments(sc.ContractQuery, location="query")
+    # An instance, not the class: webargs would build the schema again for every request.
+    @contracts.arguments(sc.ContractQuery(), location="query")
     @contracts.response(200, sc.ContractPage)
     def get(self, query: dict[str, Any]) -> Any:
         """Contracts by subtree, layer, category, position, state, year and end date.

@@ -14,12 +14,24 @@ both ways and requires the same JSON.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 from orjson import Fragment
-from sqlalchemy import ColumnElement, Select, Text, bindparam, cast, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Integer,
+    Select,
+    Text,
+    bindparam,
+    cast,
+    func,
+    select,
+    true,
+)
 
 from services.contracts.models import ContractDocument, Manager, OrgUnit, TenureContract
 
@@ -72,25 +84,99 @@ ONE_CONTRACT: Select[Any] = (
 """One row per document of the contract (none when it has no documents)."""
 
 
-def contracts_page(filters: Sequence[ColumnElement[bool]]) -> Select[Any]:
-    """Contracts matching `filters` (over tenure_contracts and org_units), oldest first."""
-    return (
-        select(*_ROW_COLUMNS)
+LIST_FILTERS = ("org_unit_id", "layer", "category", "position", "state", "year",
+                "manager_id", "ends_before")
+"""The filters of `GET /contracts` (schemas.ContractQuery), each a bind parameter here."""
+
+_filter_units = _units.alias("filter_unit")
+_list_scope_units = _units.alias("list_scope_unit")
+# The list shows no unit path: every column but that one.
+_LIST_COLUMNS = [col for col in _ROW_COLUMNS if col.key != "unit_path"]
+
+
+def _list_conditions(shape: frozenset[str]) -> list[ColumnElement[bool]]:
+    """Conditions over tenure_contracts and org_units (the contract's unit) for a list.
+
+    The caller's scope unit (`scope_unit_id`) and the filter unit (`org_unit_id`) are
+    named by id; their paths are looked up inside the statement, so a subtree costs no
+    round trip of its own. A scope unit that does not exist has no path, and its caller
+    sees nothing (the condition is NULL).
+    """
+    conditions: list[ColumnElement[bool]] = []
+    if "scope_unit_id" in shape:
+        conditions.append(_u.path.startswith(
+            select(_list_scope_units.c.path)
+            .where(_list_scope_units.c.id == bindparam("scope_unit_id")).scalar_subquery()))
+    if "org_unit_id" in shape:
+        conditions.append(_u.path.startswith(
+            select(_filter_units.c.path)
+            .where(_filter_units.c.id == bindparam("org_unit_id")).scalar_subquery()))
+    if "layer" in shape:
+        conditions.append(_u.layer == bindparam("layer"))
+    if "category" in shape:
+        conditions.append(_u.category == bindparam("category"))
+    if "position" in shape:
+        conditions.append(_c.position == bindparam("position"))
+    if "state" in shape:
+        conditions.append(_c.state == bindparam("state"))
+    if "year" in shape:
+        conditions += [_c.start_date <= bindparam("year_end", type_=Date),
+                       _c.end_date >= bindparam("year_start", type_=Date)]
+    if "manager_id" in shape:
+        conditions.append(_c.manager_id == bindparam("manager_id"))
+    if "ends_before" in shape:
+        conditions.append(_c.end_date < bindparam("ends_before", type_=Date))
+    return conditions
+
+
+@lru_cache(maxsize=512)  # one per combination of filters: 2**9 at most
+def contracts_list(shape: frozenset[str]) -> Select[Any]:
+    """A page of contracts and how many match, in ONE statement, for the filters in `shape`
+    (names of LIST_FILTERS, and "scope_unit_id" for a caller scoped to a subtree).
+
+    Bind parameters: one per filter (`year` as `year_start`/`year_end` dates), plus `limit`
+    and `offset`. The head row (the total, and the filter unit's and scope unit's paths for
+    the visibility check) is left-joined to the page, so the statement always returns at
+    least one row: a page past the end, or no match, is one row whose contract columns are
+    NULL. The same statement object comes back for the same shape, so it is compiled once
+    (shared.db.Database.fetch_rows).
+    """
+    conditions = _list_conditions(shape)
+    count = (select(func.count()).select_from(_contracts)
+             .join(_units, _c.org_unit_id == _u.id).where(*conditions))
+    head_columns: list[Any] = [count.scalar_subquery().label("total")]
+    if "org_unit_id" in shape:
+        head_columns.append(select(_filter_units.c.path)
+                            .where(_filter_units.c.id == bindparam("org_unit_id"))
+                            .scalar_subquery().label("filter_unit_path"))
+    if "scope_unit_id" in shape:
+        head_columns.append(select(_list_scope_units.c.path)
+                            .where(_list_scope_units.c.id == bindparam("scope_unit_id"))
+                            .scalar_subquery().label("list_scope_path"))
+    head = select(*head_columns).subquery("head")
+    # The page's keys first (from the unit-and-state index when it serves), then the wide
+    # rows and their managers for those keys only, not for every match.
+    keys = (
+        select(_c.id.label("key"), _c.created_at.label("created_at"))
         .select_from(_contracts)
+        .join(_units, _c.org_unit_id == _u.id)
+        .where(*conditions)
+        .order_by(_c.created_at, _c.id)
+        .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
+        .subquery("page_keys")
+    )
+    page = (
+        select(*_LIST_COLUMNS, keys.c.created_at)
+        .select_from(keys)
+        .join(_contracts, _c.id == keys.c.key)
         .join(_managers, _c.manager_id == _m.id)
         .join(_units, _c.org_unit_id == _u.id)
-        .where(*filters)
-        .order_by(_c.created_at, _c.id)
+        .subquery("page")
     )
-
-
-def contracts_count(filters: Sequence[ColumnElement[bool]]) -> Select[Any]:
-    """How many match: no join to managers, which never changes the count (FK, not null)."""
     return (
-        select(func.count())
-        .select_from(_contracts)
-        .join(_units, _c.org_unit_id == _u.id)
-        .where(*filters)
+        select(*head.c, *(col for col in page.c if col.key != "created_at"))
+        .select_from(head.outerjoin(page, true()))
+        .order_by(page.c.created_at, page.c.id)
     )
 
 

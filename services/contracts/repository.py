@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from services.contracts.models import (
@@ -178,42 +178,6 @@ def managers_query(
     return stmt.order_by(Manager.employee_no)
 
 
-def contract_filters(
-    *,
-    scope_path: str | None,
-    org_unit_path: str | None = None,
-    layer: int | None = None,
-    category: str | None = None,
-    position: str | None = None,
-    state: str | None = None,
-    year: int | None = None,
-    manager_id: str | None = None,
-    ends_before: date | None = None,
-) -> list[ColumnElement[bool]]:
-    """Conditions on tenure_contracts and org_units (the contract's unit) for a list."""
-    c, u = TenureContract.__table__.c, OrgUnit.__table__.c
-    filters: list[ColumnElement[bool]] = []
-    if scope_path:
-        filters.append(u.path.startswith(scope_path))
-    if org_unit_path:
-        filters.append(u.path.startswith(org_unit_path))
-    if layer is not None:
-        filters.append(u.layer == layer)
-    if category:
-        filters.append(u.category == category)
-    if position:
-        filters.append(c.position == position)
-    if state:
-        filters.append(c.state == state)
-    if year is not None:
-        filters += [c.start_date <= date(year, 12, 31), c.end_date >= date(year, 1, 1)]
-    if manager_id:
-        filters.append(c.manager_id == manager_id)
-    if ends_before is not None:
-        filters.append(c.end_date < ends_before)
-    return filters
-
-
 def open_terms_by_manager(
     session: Session, manager_ids: Sequence[str], position: str
 ) -> dict[str, list[TenureContract]]:
@@ -237,46 +201,88 @@ def active_or_ending(session: Session, until: date) -> list[TenureContract]:
     ))
 
 
-def coverage_columns(session: Session, scope_path: str | None) -> list[Any]:
-    """Every active manager in scope with their open contracts for their current position.
-
-    Plain columns, one row per manager and contract (one with NULLs when none): manager id,
-    employee_no, name, position, unit id, layer, category, unit path, contract state,
-    issued_on, signing_deadline.
-    """
-    m, u, c = Manager.__table__.c, OrgUnit.__table__.c, TenureContract.__table__.c
-    stmt = (
-        select(m.id, m.employee_no, m.name, m.position, u.id, u.layer, u.category, u.path,
-               c.state, c.issued_on, c.signing_deadline)
-        .select_from(Manager.__table__)
-        .join(OrgUnit.__table__, m.org_unit_id == u.id)
-        .outerjoin(TenureContract.__table__,
-                   (c.manager_id == m.id) & (c.position == m.position)
-                   & c.state.in_(("draft", "pending_signature", "active")))
-        .where(m.employment_status == "active")
-    )
+def _coverage_scope(scope_path: str | None) -> list[ColumnElement[bool]]:
+    """Active managers, in the subtree at `scope_path` when one is given."""
+    m = Manager.__table__.c
+    conditions: list[ColumnElement[bool]] = [m.employment_status == "active"]
     if scope_path:
-        stmt = stmt.where(u.path.startswith(scope_path))
-    # all(): one fetchall, several times cheaper than fetching row by row.
-    return list(session.execute(stmt.order_by(m.employee_no)).all())
+        conditions.append(m.org_unit_id.in_(
+            select(OrgUnit.id).where(OrgUnit.path.startswith(scope_path))))
+    return conditions
 
 
-def enterprise_by_unit(session: Session) -> dict[str, str]:
-    """Each unit's enterprise: itself, or the nearest enterprise (or the group) above it.
+def coverage_counts(session: Session, scope_path: str | None) -> list[tuple[str, str, int, int]]:
+    """Active managers in scope counted by unit and position, and how many of them hold an
+    active contract for their current position: (unit id, position, managers, active).
+
+    A few rows per unit, however many managers: the database counts, Python never sees a
+    manager. Two plain aggregates (every manager; those with an active contract, found by a
+    semi-join, so a manager with two counts once) are cheaper than one over an outer join,
+    whose distinct holders overflow the sort memory at 100,000 managers.
+    """
+    m, c = Manager.__table__.c, TenureContract.__table__.c
+    conditions = _coverage_scope(scope_path)
+    holds_active = (select(c.id).where(c.manager_id == m.id, c.position == m.position,
+                                       c.state == "active").exists())
+    everyone = (select(m.org_unit_id, m.position, func.count(), literal(0))
+                .where(*conditions).group_by(m.org_unit_id, m.position))
+    holders = (select(m.org_unit_id, m.position, literal(0), func.count())
+               .where(*conditions, holds_active).group_by(m.org_unit_id, m.position))
+    counts: dict[tuple[str, str], list[int]] = {}
+    for unit_id, position, managers, active in session.execute(
+            union_all(everyone, holders)).all():
+        tally = counts.setdefault((unit_id, position), [0, 0])
+        tally[0] += managers
+        tally[1] += active
+    return [(unit_id, position, managers, active)
+            for (unit_id, position), (managers, active) in counts.items()]
+
+
+def overdue_unsigned(session: Session, scope_path: str | None, today: date) -> list[Any]:
+    """Active managers in scope with no active contract for their current position and one
+    awaiting signature past its deadline (before `today`); several such: the longest
+    overdue, then the one issued first.
+
+    Rows of (manager id, employee_no, name, unit id, position, issued_on, signing_deadline),
+    one per manager.
+    """
+    m, c = Manager.__table__.c, TenureContract.__table__.c
+    held = TenureContract.__table__.alias("held")
+    stmt = (
+        select(m.id, m.employee_no, m.name, m.org_unit_id, m.position, c.issued_on,
+               c.signing_deadline)
+        .select_from(Manager.__table__)
+        .join(TenureContract.__table__,
+              (c.manager_id == m.id) & (c.position == m.position)
+              & (c.state == "pending_signature") & (c.signing_deadline < today))
+        .where(*_coverage_scope(scope_path),
+               ~select(held.c.id).where(held.c.manager_id == m.id,
+                                        held.c.position == m.position,
+                                        held.c.state == "active").exists())
+        .order_by(m.id, c.signing_deadline, c.issued_on, c.id)
+    )
+    first: dict[str, Any] = {}
+    for row in session.execute(stmt).all():
+        first.setdefault(row[0], row)
+    return list(first.values())
+
+
+def coverage_units(session: Session) -> dict[str, tuple[str, int, str]]:
+    """Each unit's enterprise, layer and category; the enterprise is the unit itself, or
+    the nearest enterprise (or the group) above it.
 
     Departments roll up to their enterprise. All units are read (a few thousand in a large
     group), since a scoped caller's departments may belong to an enterprise above the scope.
     """
-    rows = session.execute(select(OrgUnit.id, OrgUnit.kind, OrgUnit.path)).all()
-    kinds = {uid: kind for uid, kind, _ in rows}
+    rows = session.execute(select(OrgUnit.id, OrgUnit.kind, OrgUnit.path, OrgUnit.layer,
+                                  OrgUnit.category)).all()
+    kinds = {uid: kind for uid, kind, *_ in rows}
     counted = ("enterprise", "group")
-    out: dict[str, str] = {}
-    for uid, kind, path in rows:
-        if kind in counted:
-            out[uid] = uid
-            continue
-        out[uid] = next((a for a in reversed(path.strip("/").split("/"))
-                         if kinds.get(a) in counted), uid)
+    out: dict[str, tuple[str, int, str]] = {}
+    for uid, kind, path, layer, category in rows:
+        enterprise = uid if kind in counted else next(
+            (a for a in reversed(path.strip("/").split("/")) if kinds.get(a) in counted), uid)
+        out[uid] = (enterprise, layer, category)
     return out
 
 

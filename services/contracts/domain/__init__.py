@@ -6,13 +6,16 @@ rules by meaning; docs/rules-contracts.md explains each with examples.
 
 from services.contracts.domain.coverage import (
     GROUP_BY_FIELDS,
+    CoverageCount,
     CoverageGroup,
     CoverageInput,
     CoverageReport,
     OverdueSignature,
     compute_coverage,
     coverage_as_dict,
+    coverage_from_counts,
     coverage_rows_csv,
+    overdue_signatures,
     percent,
 )
 from services.contracts.domain.errors import (
@@ -169,6 +172,7 @@ __all__ = [
     "ContractState",
     "ContractTemplateView",
     "Countersigner",
+    "CoverageCount",
     "CoverageGroup",
     "CoverageInput",
     "CoverageReport",
@@ -222,6 +226,7 @@ __all__ = [
     "compute_coverage",
     "countersigner",
     "coverage_as_dict",
+    "coverage_from_counts",
     "coverage_rows_csv",
     "default_level",
     "document_name",
@@ -237,6 +242,7 @@ __all__ = [
     "layer_for",
     "line_from_stored",
     "next_version",
+    "overdue_signatures",
     "part_required_message",
     "percent",
     "plan_bulk_issue",

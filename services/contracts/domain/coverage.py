@@ -39,6 +39,22 @@ class CoverageInput(NamedTuple):
     signing_deadline: date | None
 
 
+class CoverageCount(NamedTuple):
+    """How many in-scope managers of one enterprise share a layer, category and position,
+    and how many of them hold an active contract: what the report is computed from.
+
+    A large group's report is counted by the database (one row per unit and position, not
+    per manager); `compute_coverage` makes the same counts from one row per manager.
+    """
+
+    enterprise_id: str
+    layer: int
+    category: str
+    position: str
+    managers: int
+    active: int
+
+
 @dataclass(frozen=True)
 class CoverageGroup:
     """Counts for one group (or the totals, whose key is empty); rates in percent."""
@@ -90,11 +106,11 @@ class _Tally:
         self.active = 0
         self.enterprise_in_force: dict[str, bool] = {}
 
-    def add(self, enterprise_id: str, active: bool) -> None:
-        self.managers += 1
+    def add(self, enterprise_id: str, managers: int, active: int) -> None:
+        self.managers += managers
         self.active += active
         self.enterprise_in_force[enterprise_id] = (
-            self.enterprise_in_force.get(enterprise_id, True) and active)
+            self.enterprise_in_force.get(enterprise_id, True) and active == managers)
 
     def group(self, key: dict[str, Any]) -> CoverageGroup:
         enterprises = len(self.enterprise_in_force)
@@ -106,62 +122,89 @@ class _Tally:
         )
 
 
-def _key_value(row: CoverageInput, name: str) -> Any:
+def _key_value(row: CoverageCount, name: str) -> Any:
     value = getattr(row, name)
     return value if name == "layer" or type(value) is str else str(value)
 
 
-def compute_coverage(rows: Iterable[CoverageInput], today: date,
-                     group_by: Sequence[str] = GROUP_BY_FIELDS) -> CoverageReport:
-    """Signing rate and enterprises in force, in total and per group, plus overdue signatures.
+def _check_group_by(group_by: Sequence[str]) -> tuple[str, ...]:
+    dims = tuple(group_by)
+    unknown = [d for d in dims if d not in GROUP_BY_FIELDS]
+    if unknown or len(set(dims)) != len(dims):
+        raise ValueError(f"group_by takes distinct fields of {GROUP_BY_FIELDS}, got {dims}")
+    return dims
+
+
+def overdue_signatures(rows: Iterable[CoverageInput], today: date
+                       ) -> tuple[OverdueSignature, ...]:
+    """Rows pending signature whose deadline is before `today` (on the deadline itself there
+    is still time), most overdue first, then by employee number."""
+    overdue = [
+        OverdueSignature(
+            manager_id=row.manager_id, employee_no=row.employee_no, name=row.name,
+            enterprise_id=row.enterprise_id, position=str(row.position),
+            issued_on=row.issued_on, signing_deadline=row.signing_deadline,
+            days_overdue=(today - row.signing_deadline).days,
+        )
+        for row in rows
+        if row.contract_state == ContractState.PENDING_SIGNATURE
+        and row.signing_deadline is not None and row.signing_deadline < today
+    ]
+    overdue.sort(key=lambda o: (-o.days_overdue, o.employee_no, o.manager_id))
+    return tuple(overdue)
+
+
+def coverage_from_counts(counts: Iterable[CoverageCount],
+                         overdue: Iterable[OverdueSignature], today: date,
+                         group_by: Sequence[str] = GROUP_BY_FIELDS) -> CoverageReport:
+    """Signing rate and enterprises in force, in total and per group, from counts.
 
     - Signing rate = managers with an active contract / managers in scope, in percent; a
       group of no managers has no rate (None), not a division by zero.
     - An enterprise is in force, within a group or the totals, when every in-scope manager
       of it there has an active contract: one unsigned manager keeps it out.
-    - A manager given in several rows counts once (with the first row's layer, category
-      and position) and is active if any of the rows is.
-    - Overdue: rows pending signature whose deadline is before `today`; on the deadline
-      itself there is still time. Most overdue first.
+    - Groups come sorted by their key; `overdue` is listed as given.
+    Several counts for the same enterprise and key add up.
     """
-    dims = tuple(group_by)
-    unknown = [d for d in dims if d not in GROUP_BY_FIELDS]
-    if unknown or len(set(dims)) != len(dims):
-        raise ValueError(f"group_by takes distinct fields of {GROUP_BY_FIELDS}, got {dims}")
-    first: dict[str, CoverageInput] = {}
-    active: dict[str, bool] = {}
-    overdue: list[OverdueSignature] = []
-    for row in rows:
-        is_active = row.contract_state == ContractState.ACTIVE
-        manager_id = row.manager_id
-        if manager_id not in first:
-            first[manager_id] = row
-            active[manager_id] = is_active
-        elif is_active:
-            active[manager_id] = True
-        if (row.contract_state == ContractState.PENDING_SIGNATURE
-                and row.signing_deadline is not None and row.signing_deadline < today):
-            overdue.append(OverdueSignature(
-                manager_id=row.manager_id, employee_no=row.employee_no, name=row.name,
-                enterprise_id=row.enterprise_id, position=str(row.position),
-                issued_on=row.issued_on, signing_deadline=row.signing_deadline,
-                days_overdue=(today - row.signing_deadline).days,
-            ))
+    dims = _check_group_by(group_by)
     totals = _Tally()
     tallies: dict[tuple[Any, ...], _Tally] = {}
-    for manager_id, row in first.items():
-        is_active = active[manager_id]
-        totals.add(row.enterprise_id, is_active)
-        key = tuple([_key_value(row, d) for d in dims])
+    for count in counts:
+        totals.add(count.enterprise_id, count.managers, count.active)
+        key = tuple([_key_value(count, d) for d in dims])
         tally = tallies.get(key)
-        if tally is None:  # not setdefault: that would build a _Tally for every manager
+        if tally is None:  # not setdefault: that would build a _Tally for every count
             tally = tallies[key] = _Tally()
-        tally.add(row.enterprise_id, is_active)
+        tally.add(count.enterprise_id, count.managers, count.active)
     groups = tuple(tallies[key].group(dict(zip(dims, key, strict=True)))
                    for key in sorted(tallies))
-    overdue.sort(key=lambda o: (-o.days_overdue, o.employee_no, o.manager_id))
     return CoverageReport(as_of=today, group_by=dims, totals=totals.group({}),
                           groups=groups, overdue=tuple(overdue))
+
+
+def compute_coverage(rows: Iterable[CoverageInput], today: date,
+                     group_by: Sequence[str] = GROUP_BY_FIELDS) -> CoverageReport:
+    """The report from one row per manager and contract (coverage_from_counts' rules).
+
+    - A manager given in several rows counts once (with the first row's layer, category
+      and position) and is active if any of the rows is.
+    - Overdue: rows pending signature whose deadline is before `today` (overdue_signatures).
+    """
+    _check_group_by(group_by)
+    rows = list(rows)
+    first: dict[str, CoverageInput] = {}
+    active: dict[str, bool] = {}
+    for row in rows:
+        is_active = row.contract_state == ContractState.ACTIVE
+        if row.manager_id not in first:
+            first[row.manager_id] = row
+            active[row.manager_id] = is_active
+        elif is_active:
+            active[row.manager_id] = True
+    counts = [CoverageCount(row.enterprise_id, row.layer, row.category, row.position, 1,
+                            int(active[manager_id]))
+              for manager_id, row in first.items()]
+    return coverage_from_counts(counts, overdue_signatures(rows, today), today, group_by)
 
 
 def _cell(value: Any) -> Any:

@@ -28,7 +28,6 @@ from services.contracts.service.common import (
     DEFAULT_TERM_YEARS,
     Scope,
     _emit,
-    _visible_unit,
     check_version,
     new_id,
     require_write,
@@ -589,25 +588,40 @@ def contracts_page_json(db: Database, actor: Principal, f: Mapping[str, Any]) ->
 
 def list_contracts(db: Database, actor: Principal, f: Mapping[str, Any]
                    ) -> tuple[list[dict[str, Any]], int]:
-    """A page of contracts as the API sends them (without documents), and the total."""
-    with db.read() as s:
-        scope = resolve_scope(s, actor)
-        unit_path = _visible_unit(s, scope, f["org_unit_id"]).path if f.get("org_unit_id") \
-            else None
-        if scope.manager_id is not None and f.get("manager_id") not in (None, scope.manager_id):
+    """A page of contracts as the API sends them (without documents), and the total.
+
+    One statement (reads.contracts_list): the caller's scope and the filter unit are
+    resolved inside it, the count and the page come back together, and rows go straight
+    to response bodies. A filter unit outside the caller's scope, or unknown, is a 404.
+    """
+    scope_unit = scope_unit_id(actor)
+    scope = scope_of(actor, None)
+    if scope.manager_id is not None:
+        if f.get("org_unit_id"):
+            raise not_found("org unit", f["org_unit_id"])  # managers see no org units
+        if f.get("manager_id") not in (None, scope.manager_id):
             return [], 0
-        filters = repo.contract_filters(
-            scope_path=scope.path, org_unit_path=unit_path, layer=f.get("layer"),
-            category=f.get("category"), position=f.get("position"), state=f.get("state"),
-            year=f.get("year"), manager_id=scope.manager_id or f.get("manager_id"),
-            ends_before=f.get("ends_before"),
-        )
-        total = int(s.scalar(reads.contracts_count(filters)) or 0)
-        if total <= (f["page"] - 1) * f["page_size"]:
-            return [], total
-        rows = s.execute(reads.contracts_page(filters).limit(f["page_size"])
-                         .offset((f["page"] - 1) * f["page_size"])).mappings()
-        return [reads.contract_body(r) for r in rows], total
+    params: dict[str, Any] = {name: f[name] for name in reads.LIST_FILTERS
+                              if f.get(name) is not None and f.get(name) != ""}
+    if scope.manager_id is not None:
+        params["manager_id"] = scope.manager_id
+    if scope_unit is not None:
+        params["scope_unit_id"] = scope_unit
+    shape = frozenset(params)
+    if "year" in params:
+        year = params.pop("year")
+        params.update(year_start=date(year, 1, 1), year_end=date(year, 12, 31))
+    params.update(limit=f["page_size"], offset=(f["page"] - 1) * f["page_size"])
+    rows = db.fetch_rows(reads.contracts_list(shape), params)
+    head = rows[0]
+    if "org_unit_id" in shape:
+        unit_path = head["filter_unit_path"]
+        if unit_path is None or not scope_of(
+                actor, head.get("list_scope_path")).covers_path(unit_path):
+            raise not_found("org unit", f["org_unit_id"])
+    if head["id"] is None:
+        return [], int(head["total"])
+    return [reads.contract_body(r) for r in rows], int(head["total"])
 
 
 def set_targets(db: Database, actor: Principal, contract_id: str, document_id: str,

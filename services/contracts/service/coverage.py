@@ -1,9 +1,11 @@
 """The coverage report: who in scope holds an active contract.
 
-For a group of 100,000 managers this reads one row of plain columns per manager and
-contract (no ORM objects: loading three mapped objects a row cost seconds), finds each
-unit's enterprise once per unit rather than once per manager, and hands the domain one
-light tuple per manager.
+For a group of 100,000 managers the database does the counting: active managers by unit
+and position, with how many hold an active contract (a few rows per unit), and only the
+managers the report names one by one, the overdue signatures. Each unit's enterprise,
+layer and category are found once per unit; the domain turns the counts into rates and groups
+(domain.coverage_from_counts), the same rules `compute_coverage` applies to one row per
+manager.
 """
 
 
@@ -22,33 +24,24 @@ from shared.db import Database
 
 # --- coverage ---------------------------------------------------------------------------------
 
-_STATE_RANK = {None: 0, "draft": 1, "pending_signature": 2, "active": 3}
-_STATES: dict[str | None, d.ContractState | None] = {
-    None: None, **{s.value: s for s in d.ContractState}}
-
 
 def coverage_report(db: Database, actor: Principal, today: date, org_unit_id: str | None,
                     group_by: tuple[str, ...]) -> d.CoverageReport:
+    """A manager counts as active when they hold an active contract for their current
+    position; one awaiting signature past its deadline, and none active, is overdue."""
     with db.read() as s:
         scope = resolve_scope(s, actor)
         path = scope.path
         if org_unit_id:
             path = _visible_unit(s, scope, org_unit_id).path
-        enterprise_of = repo.enterprise_by_unit(s)
-        # Each manager once, with the contract that best represents them: active before
-        # pending signature before draft (the first row wins a tie: rows come by employee
-        # number, then as the database returns them).
-        best: dict[str, tuple[object, ...]] = {}
-        for row in repo.coverage_columns(s, path):
-            held = best.get(row[0])
-            if held is None or _STATE_RANK[row[8]] > _STATE_RANK[held[8]]:  # type: ignore[index]
-                best[row[0]] = row
-        rows = [
-            d.CoverageInput(mid, employee_no, name, enterprise_of.get(unit_id, unit_id), layer,
-                            category, position,
-                            _STATES[state],
-                            issued_on, deadline)
-            for (mid, employee_no, name, position, unit_id, layer, category, _, state,
-                 issued_on, deadline) in best.values()
+        units = repo.coverage_units(s)
+        counts = [d.CoverageCount(*units[unit_id], position, managers, active)
+                  for unit_id, position, managers, active in repo.coverage_counts(s, path)]
+        unsigned = [
+            d.CoverageInput(mid, employee_no, name, *units[unit_id], position,
+                            d.ContractState.PENDING_SIGNATURE, issued_on, deadline)
+            for mid, employee_no, name, unit_id, position, issued_on, deadline
+            in repo.overdue_unsigned(s, path, today)
         ]
-        return d.compute_coverage(rows, today, group_by)
+    return d.coverage_from_counts(counts, d.overdue_signatures(unsigned, today), today,
+                                  group_by)
