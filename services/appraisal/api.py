@@ -214,7 +214,7 @@ class Actuals(MethodView):
 
         Only for a line of the manager's locked targets (or an enterprise's organisational
         line); the field given must be the one the line reads."""
-        outcome = svc.record_actuals(db(), authenticate(), [data])
+        outcome = svc.record_actuals(db(), authenticate(), [data], with_saved=True)
         if outcome.errors:
             raise ApiProblem(422, "Unprocessable Entity", outcome.errors[0].message,
                              errors={e.field: [e.message] for e in outcome.errors})

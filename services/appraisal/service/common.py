@@ -100,6 +100,12 @@ class Scope:
             return False
         return self.path is None or (path is not None and path.startswith(self.path))
 
+    def covers_manager_at(self, manager_id: str, path: str | None) -> bool:
+        """Whether the caller sees the manager whose unit lies at `path`."""
+        if self.manager_id is not None:
+            return self.manager_id == manager_id
+        return self.path is None or (path or "").startswith(self.path)
+
 
 def resolve_scope(s: Session, principal: Principal) -> Scope:
     can_write = principal.has(HR_ADMIN, SERVICE)
@@ -159,9 +165,8 @@ def visible_manager(s: Session, scope: Scope, manager_id: str) -> Manager:
 
 
 def covers_manager(s: Session, scope: Scope, m: Manager) -> bool:
-    if scope.manager_id is not None:
-        return scope.manager_id == m.id
-    return scope.path is None or (unit_path(s, m.org_unit_id) or "").startswith(scope.path)
+    path = unit_path(s, m.org_unit_id) if scope.path is not None else None
+    return scope.covers_manager_at(m.id, path)
 
 
 # --- what every appraisal reads ---------------------------------------------------------------
