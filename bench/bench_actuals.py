@@ -97,7 +97,9 @@ def main() -> None:
             profiler.enable()
             upload()
             profiler.disable()
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+            stats = pstats.Stats(profiler).sort_stats("cumulative")
+            stats.print_stats(12)
+            stats.print_stats(r"services/|shared/|csv|psycopg.*(execute|copy)", 30)
         figures: dict[str, list[tuple[float, int]]] = {"new": [], "replace": []}
         for _ in range(args.rounds):
             reset()
