@@ -422,8 +422,8 @@ def parse_actuals_csv(text: str) -> tuple[list[dict[str, Any]], list[int], list[
 
     Unknown columns are an error of the whole file; empty cells are absent values.
     """
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    reader = csv.reader(io.StringIO(text))
+    header = [h.strip() for h in next(reader, [])]
     unknown = [h for h in header if h not in CSV_COLUMNS]
     if not header:
         raise ApiProblem(422, "Unprocessable Entity", "The CSV file has no header row",
@@ -433,10 +433,14 @@ def parse_actuals_csv(text: str) -> tuple[list[dict[str, Any]], list[int], list[
                          f"Unknown CSV columns: {', '.join(unknown)}",
                          errors={"file": [f"columns allowed: {', '.join(CSV_COLUMNS)}"]})
     rows, numbers = [], []
-    for raw in reader:
-        values = {k.strip(): (v.strip() if isinstance(v, str) else v)
-                  for k, v in raw.items() if k is not None}
-        rows.append({k: v for k, v in values.items() if v not in ("", None)})
+    # A column named twice keeps its last cell, empty or not.
+    last = [i for i, h in enumerate(header) if i == len(header) - 1 - header[::-1].index(h)]
+    for line in reader:
+        if not line:
+            continue  # a blank line
+        # Cells past the header's columns are dropped, as are empty ones.
+        rows.append({header[i]: cell for i in last
+                     if i < len(line) and (cell := line[i].strip())})
         numbers.append(reader.line_num)
     return rows, numbers, []
 
