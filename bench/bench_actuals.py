@@ -21,20 +21,25 @@ import time
 from typing import Any
 
 from bench_appraisal import YEAR, actual_values, seed
+from bench_cycle import raw_copy_rows_seconds
 from support import REPO
 
 
-def csv_text(managers: int) -> str:
+def actuals_of(managers: int) -> list[tuple[str, str, dict[str, Any]]]:
     import random
 
     rnd = random.Random(7)
+    return [(f"E{n:06d}", code, fields) for n in range(managers)
+            for code, fields in actual_values(rnd, n % 4)]
+
+
+def csv_text(managers: int) -> str:
     lines = ["employee_no,year,indicator_code,value,rating,veto_hit,source"]
-    for n in range(managers):
-        for code, fields in actual_values(rnd, n % 4):
-            veto = fields.get("veto_hit")
-            lines.append(f"E{n:06d},{YEAR},{code},{fields.get('value', '')},"
-                         f"{fields.get('rating', '')},"
-                         f"{'' if veto is None else str(veto).lower()},finance-erp")
+    for number, code, fields in actuals_of(managers):
+        veto = fields.get("veto_hit")
+        lines.append(f"{number},{YEAR},{code},{fields.get('value', '')},"
+                     f"{fields.get('rating', '')},"
+                     f"{'' if veto is None else str(veto).lower()},finance-erp")
     return "\n".join(lines) + "\n"
 
 
@@ -109,6 +114,9 @@ def main() -> None:
             seconds, count, out = upload()
             assert out["updated"] == rows, out
             figures["replace"].append((seconds, count))
+        ceiling = statistics.median(raw_copy_rows_seconds(url, [
+            (number, YEAR, code, fields.get("value"), "finance-erp")
+            for number, code, fields in actuals_of(args.managers)]) for _ in range(3))
         with engine.connect() as conn:
             submitted = conn.execute(text(
                 "SELECT count(*) FROM appraisals WHERE state = 'actuals_submitted'")).scalar()
@@ -119,7 +127,9 @@ def main() -> None:
         rates = [rows / s for s, _ in runs]
         print(f"{name:<8} median {statistics.median(rates):>9,.0f} rows/s  rounds: "
               + ", ".join(f"{r:,.0f}" for r in rates)
-              + f"  SQL statements per upload: {', '.join(str(c) for _, c in runs)}")
+              + f"  SQL statements per upload: {', '.join(str(c) for _, c in runs)}"
+              + f"  ratio to raw COPY: {statistics.median(rates) * ceiling / rows:.2f}")
+    print(f"ceiling: a raw COPY of the same rows into a bare table, {rows / ceiling:,.0f} rows/s")
 
 
 if __name__ == "__main__":
