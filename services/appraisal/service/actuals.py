@@ -34,6 +34,7 @@ from services.appraisal.service.common import (
     covers_manager,
     id_chunk,
     line_code,
+    lines_by_set,
     load_scheme_book,
     paginate,
     require_write,
@@ -140,24 +141,29 @@ class ActualsContext:
     def _load_locked_lines(self, managers: list[str], years: list[int]) -> None:
         stmt = (select(Contract.manager_id, Contract.end_date, Contract.layer,
                        Contract.category, Contract.position, TargetSet.kind, TargetSet.year,
-                       TargetSet.targets)
+                       TargetSet.id, TargetSet.digest)
                 .join(TargetSet, TargetSet.contract_id == Contract.id)
                 .where(TargetSet.locked.is_(True), TargetSet.kind.in_(("annual", "tenure")),
                        (TargetSet.kind != "annual") | TargetSet.year.in_(years))
                 .order_by(Contract.manager_id, Contract.id, TargetSet.id))
         step = id_chunk(self.s)
+        found = []
         for start in range(0, len(managers), step):
             chunk = managers[start:start + step]
-            for mid, end, layer, category, position, kind, year, targets in self.s.execute(
-                    stmt.where(among(self.s, Contract.manager_id, chunk))):
-                # the tenure appraisal falls in the term's last year
-                at = year if kind == "annual" else end.year
-                if at not in years:
-                    continue
-                lines = self.lines.setdefault((mid, at, kind), {})
-                for line in targets or []:
-                    lines.setdefault(line_code(line), LockedLine(line, layer, category,
-                                                                 position))
+            found.extend(self.s.execute(stmt.where(among(self.s, Contract.manager_id, chunk))))
+        lines = lines_by_set(self.s, ((r.id, r.digest) for r in found))
+        codes: dict[str, list[tuple[str, dict[str, Any]]]] = {}  # by set: (code, line)
+        for r in found:
+            # the tenure appraisal falls in the term's last year
+            at = r.year if r.kind == "annual" else r.end_date.year
+            if at not in years:
+                continue
+            if r.id not in codes:
+                codes[r.id] = [(line_code(line), line) for line in lines[r.id]]
+            by_code = self.lines.setdefault((r.manager_id, at, r.kind), {})
+            for code, line in codes[r.id]:
+                if code not in by_code:
+                    by_code[code] = LockedLine(line, r.layer, r.category, r.position)
 
     def _load_frozen(self, managers: list[str], years: list[int]) -> None:
         stmt = select(Appraisal.manager_id, Appraisal.year, Appraisal.kind, Appraisal.state) \

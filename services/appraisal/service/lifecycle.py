@@ -38,6 +38,7 @@ from services.appraisal.service.common import (
     among,
     id_chunk,
     line_code,
+    lines_by_set,
     load_scheme_book,
     new_id,
     unit_path,
@@ -216,14 +217,18 @@ def note_actuals_complete(s: Session, keys: Iterable[tuple[str, int, str]], acto
 def _locked_targets(s: Session, contract_ids: list[str]
                     ) -> dict[tuple[str, str, int], list[Any]]:
     """The locked lines of these contracts by (contract, kind, year; 0 for the tenure)."""
-    out: dict[tuple[str, str, int], list[Any]] = {}
+    found = []
     step = id_chunk(s)
     for start in range(0, len(contract_ids), step):
-        for cid, kind, year, targets in s.execute(
-                select(TargetSet.contract_id, TargetSet.kind, TargetSet.year, TargetSet.targets)
-                .where(TargetSet.locked.is_(True),
-                       among(s, TargetSet.contract_id, contract_ids[start:start + step]))):
-            out.setdefault((cid, kind, year), targets or [])
+        found.extend(s.execute(
+            select(TargetSet.contract_id, TargetSet.kind, TargetSet.year, TargetSet.id,
+                   TargetSet.digest)
+            .where(TargetSet.locked.is_(True),
+                   among(s, TargetSet.contract_id, contract_ids[start:start + step]))))
+    lines = lines_by_set(s, ((r.id, r.digest) for r in found))
+    out: dict[tuple[str, str, int], list[Any]] = {}
+    for r in found:
+        out.setdefault((r.contract_id, r.kind, r.year), lines[r.id])
     return out
 
 
