@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import marshmallow as ma
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.appraisal.schemas import ActualIn
-from shared.bulk_rows import ColumnCache, RowError, load_rows, row_errors
+from shared.bulk_rows import ColumnCache, RowError, gc_paused, load_rows, row_errors
 from shared.fields import StrictSchema, TextValues
 
 # Each column's values: good ones, and every kind of fault a file carries.
@@ -85,3 +86,15 @@ def test_only_schemas_whose_rows_load_value_by_value_use_the_cache(
     assert ColumnCache.suits(schema) is suits
     loaded, _ = load_rows(WithHook(), [{"code": "ab"}], [1])
     assert loaded == [(1, {"code": "AB"})]
+
+
+def test_the_collector_stays_paused_until_the_last_of_overlapping_uploads_ends() -> None:
+    assert gc.isenabled()
+    with gc_paused():
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer upload still runs
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), gc_paused():
+        raise RuntimeError("a failed upload")
+    assert gc.isenabled()
