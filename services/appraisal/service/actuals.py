@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from services.appraisal.models import (
@@ -341,28 +342,45 @@ def record_actuals(db: Database, actor: Principal, rows: Sequence[Mapping[str, A
     return outcome
 
 
-_REPLACED = (*ACTUAL_FIELDS, "source", "note", "recorded_by", "recorded_at")
+_REPLACED = (*ACTUAL_FIELDS, "source", "note")
+#: The array type of each replaced column, for PostgreSQL's one-statement UPDATE.
+_PG_ARRAYS = {"id": "bigint", "value": "text", "rating": "text", "milestones_met": "integer",
+              "veto_hit": "boolean", "points": "text", "source": "text", "note": "text"}
+_PG_REPLACE = sql_text(
+    "UPDATE actuals AS a SET "
+    + ", ".join(f"{name} = v.{name}" for name in _REPLACED)
+    + ", recorded_by = :recorded_by, recorded_at = :recorded_at,"
+    " row_version = a.row_version + 1 FROM unnest("
+    + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _PG_ARRAYS.items())
+    + ") AS v(" + ", ".join(_PG_ARRAYS) + ") WHERE a.id = v.id")
 
 
 def _write_actuals(s: Session, good: Mapping[tuple[str, int, str, str], dict[str, Any]],
                    existing: Mapping[tuple[str, int, str, str], int], recorded_by: str
                    ) -> None:
-    """New actuals in one bulk insert; replaced ones in one executemany UPDATE that
-    raises each row_version by one."""
+    """New actuals in one bulk insert (COPY on PostgreSQL); replaced ones in one UPDATE
+    (from arrays on PostgreSQL, an executemany on SQLite) that raises each row_version by
+    one."""
     now = utcnow()
     table = ActualRecord.__table__
     new_rows = [{**values, "recorded_by": recorded_by, "recorded_at": now, "row_version": 1}
                 for key, values in good.items() if key not in existing]
     bulk_insert(s, table, new_rows)  # type: ignore[arg-type]
-    replaced = [{"b_id": existing[key], **{f"b_{name}": values[name]
-                                          for name in _REPLACED[:-2]},
-                 "b_recorded_by": recorded_by, "b_recorded_at": now}
-                for key, values in good.items() if key in existing]
-    if replaced:
-        c = table.c  # type: ignore[attr-defined]
-        s.execute(update(table).where(c.id == bindparam("b_id")).values(
-            {**{name: bindparam(f"b_{name}") for name in _REPLACED},
-             "row_version": c.row_version + 1}), replaced)
+    replaced = [(existing[key], values) for key, values in good.items() if key in existing]
+    if not replaced:
+        return
+    if s.get_bind().dialect.name == "postgresql":
+        columns: dict[str, Any] = {"id": [rid for rid, _ in replaced]}
+        columns.update({name: [values[name] for _, values in replaced] for name in _REPLACED})
+        s.execute(_PG_REPLACE, {**columns, "recorded_by": recorded_by, "recorded_at": now})
+        return
+    c = table.c  # type: ignore[attr-defined]
+    s.execute(update(table).where(c.id == bindparam("b_id")).values(
+        {**{name: bindparam(f"b_{name}") for name in (*_REPLACED, "recorded_by",
+                                                      "recorded_at")},
+         "row_version": c.row_version + 1}),
+        [{"b_id": rid, **{f"b_{name}": values[name] for name in _REPLACED},
+          "b_recorded_by": recorded_by, "b_recorded_at": now} for rid, values in replaced])
 
 
 def _recorded(s: Session, keys: Iterable[tuple[str, int, str, str]], what: Any
