@@ -75,8 +75,9 @@ def actual_values(rnd: random.Random, variant: int) -> list[tuple[str, dict[str,
     return out
 
 
-def seed(url: str, managers: int) -> dict[str, float]:
-    """The read model and actuals as the consumer and the actuals API would leave them."""
+def seed(url: str, managers: int, *, with_actuals: bool = True) -> dict[str, float]:
+    """The read model and actuals as the consumer and the actuals API would leave them
+    (without actuals: the read model the actuals API checks an upload against)."""
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
 
@@ -138,7 +139,7 @@ def seed(url: str, managers: int) -> dict[str, float]:
             sets.append(dict(id=str(uuid.uuid4()), contract_id=cid, manager_id=mid,
                              kind="annual", year=YEAR, locked=True, targets=variants[variant],
                              digest=digests[variant], updated_at=now))
-            for code, fields in actual_values(rnd, variant):
+            for code, fields in actual_values(rnd, variant) if with_actuals else ():
                 actuals.append(dict(subject_id=mid, subject_kind="manager", year=YEAR,
                                     kind="annual", indicator_code=code,
                                     value=fields.get("value"), rating=fields.get("rating"),

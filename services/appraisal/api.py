@@ -14,7 +14,7 @@ from services.appraisal import schemas as sc
 from services.appraisal import service as svc
 from shared.audit import audit_blueprint
 from shared.auth import APPRAISER, HR_ADMIN, MANAGER, SERVICE, authenticate, require
-from shared.bulk_rows import load_rows
+from shared.bulk_rows import gc_paused, load_rows
 from shared.errors import ApiProblem
 from shared.fields import TextValues
 from shared.http import db, if_match, page_of, with_etag
@@ -190,11 +190,12 @@ class Departures(MethodView):
 
 def _import(rows: list[Any], numbers: list[int], dry_run: bool = False) -> dict[str, Any]:
     """Validate each row on its own; keep the good ones, report the bad ones by row."""
-    loaded, errors = load_rows(sc.ActualIn(), rows, numbers)
-    outcome = svc.record_actuals(db(), authenticate(), [row for _, row in loaded],
-                                 preset_errors=errors, row_numbers=[n for n, _ in loaded],
-                                 dry_run=dry_run)
-    return outcome.as_dict()
+    with gc_paused():
+        loaded, errors = load_rows(sc.ActualIn(), rows, numbers)
+        outcome = svc.record_actuals(db(), authenticate(), [row for _, row in loaded],
+                                     preset_errors=errors, row_numbers=[n for n, _ in loaded],
+                                     dry_run=dry_run)
+        return outcome.as_dict()
 
 
 @actuals.route("")
@@ -214,7 +215,7 @@ class Actuals(MethodView):
 
         Only for a line of the manager's locked targets (or an enterprise's organisational
         line); the field given must be the one the line reads."""
-        outcome = svc.record_actuals(db(), authenticate(), [data])
+        outcome = svc.record_actuals(db(), authenticate(), [data], with_saved=True)
         if outcome.errors:
             raise ApiProblem(422, "Unprocessable Entity", outcome.errors[0].message,
                              errors={e.field: [e.message] for e in outcome.errors})
@@ -257,12 +258,13 @@ class ActualsCsv(MethodView):
         except UnicodeDecodeError as exc:
             raise ApiProblem(415, "Unsupported Media Type", "The CSV must be UTF-8",
                              errors={"file": ["not UTF-8"]}) from exc
-        rows, numbers, _ = svc.parse_actuals_csv(text)
-        rows = [TextValues(row) for row in rows]  # CSV: every value is text
-        if not rows:
-            raise ApiProblem(422, "Unprocessable Entity", "The CSV file has no rows",
-                             errors={"file": ["no data rows"]})
-        return _import(rows, numbers, query["dry_run"])
+        with gc_paused():
+            rows, numbers, _ = svc.parse_actuals_csv(text)
+            rows = [TextValues(row) for row in rows]  # CSV: every value is text
+            if not rows:
+                raise ApiProblem(422, "Unprocessable Entity", "The CSV file has no rows",
+                                 errors={"file": ["no data rows"]})
+            return _import(rows, numbers, query["dry_run"])
 
 
 # --- appraisals ---------------------------------------------------------------------------------

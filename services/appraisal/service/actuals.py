@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from services.appraisal.models import (
@@ -30,8 +31,11 @@ from services.appraisal.service.common import (
     FROZEN_STATES,
     Page,
     Scope,
+    among,
     covers_manager,
+    id_chunk,
     line_code,
+    lines_by_set,
     load_scheme_book,
     paginate,
     require_write,
@@ -42,7 +46,7 @@ from services.appraisal.service.common import (
 from services.appraisal.service.lifecycle import note_actuals_complete
 from shared.auth import Principal
 from shared.bulk_rows import RowError
-from shared.db import Database
+from shared.db import Database, bulk_insert
 from shared.errors import ApiProblem
 
 # --- actuals --------------------------------------------------------------------------------------
@@ -76,80 +80,152 @@ class ActualsOutcome:
                 "errors": [e.as_dict() for e in self.errors]}
 
 
-class ActualsContext:
-    """What checking a batch of actuals needs, loaded once per batch: managers, their
-    contracts' locked target sets, the schemes' ratings and the appraisals' states."""
+@dataclass(frozen=True)
+class LockedLine:
+    """A line of a manager's locked targets, and the contract whose scheme rates it."""
 
-    def __init__(self, s: Session, scope: Scope) -> None:
+    line: dict[str, Any]
+    layer: int | None
+    category: str | None
+    position: str | None
+
+
+class ActualsContext:
+    """What checking a batch of actuals needs, loaded once for the whole batch in a few
+    set-based queries (managers by id and by employee number, their locked target sets, the
+    appraisals' states, the enterprises and their organisational lines): the statements
+    an upload sends do not grow with its rows."""
+
+    def __init__(self, s: Session, scope: Scope, rows: Sequence[Mapping[str, Any]]) -> None:
         self.s = s
         self.scope = scope
         self.book = load_scheme_book(s)
-        self.managers: dict[str, Manager | None] = {}
-        self.by_employee_no: dict[str, Manager | None] = {}
-        self.sets: dict[tuple[str, int, str], list[tuple[Contract, TargetSet]]] = {}
+        self.managers: dict[str, str | None] = {}
+        self.by_employee_no: dict[str, str | None] = {}
+        # (manager, year, kind) -> the first locked line of each code; a key is present
+        # when the manager has any locked set of that year and kind.
+        self.lines: dict[tuple[str, int, str], dict[str, LockedLine]] = {}
+        self.frozen: dict[tuple[str, int, str], str] = {}
+        self.units: dict[str, str] = {}
         self.enterprise_lines: dict[tuple[str, int, str], dict[str, dict[str, Any]]] = {}
-        self.frozen: dict[tuple[str, int, str], str | None] = {}
+        self._ratings: dict[tuple[Any, ...], Mapping[str, Decimal]] = {}
+        self._load(rows)
 
-    def manager(self, manager_id: str | None, employee_no: str | None) -> Manager | None:
+    def _load(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        years = sorted({r["year"] for r in rows if isinstance(r.get("year"), int)})
+        ids = {r["manager_id"] for r in rows if r.get("manager_id")}
+        numbers = {r["employee_no"] for r in rows
+                   if r.get("employee_no") and not r.get("manager_id")}
+        enterprises = {r["enterprise_id"] for r in rows if r.get("enterprise_id")}
+        known = self._load_managers(ids, numbers)
+        if known and years:
+            self._load_locked_lines(sorted(known), years)
+            self._load_frozen(sorted(known), years)
+        if enterprises:
+            self._load_enterprises(sorted(enterprises), years)
+
+    def _load_managers(self, ids: set[str], numbers: set[str]) -> set[str]:
+        stmt = select(Manager.id, Manager.employee_no, OrgUnit.path).outerjoin(
+            OrgUnit, OrgUnit.id == Manager.org_unit_id)
+        step = id_chunk(self.s)
+        for column, wanted, into in ((Manager.id, sorted(ids), self.managers),
+                                     (Manager.employee_no, sorted(numbers),
+                                      self.by_employee_no)):
+            for start in range(0, len(wanted), step):
+                for mid, number, path in self.s.execute(stmt.where(
+                        among(self.s, column, wanted[start:start + step]))):
+                    key = mid if column is Manager.id else number
+                    if key not in into:  # one employee number, several rows: the first
+                        into[key] = mid if self.scope.covers_manager_at(mid, path) else None
+        return {m for m in (*self.managers.values(), *self.by_employee_no.values()) if m}
+
+    def _load_locked_lines(self, managers: list[str], years: list[int]) -> None:
+        stmt = (select(Contract.manager_id, Contract.end_date, Contract.layer,
+                       Contract.category, Contract.position, TargetSet.kind, TargetSet.year,
+                       TargetSet.id, TargetSet.digest)
+                .join(TargetSet, TargetSet.contract_id == Contract.id)
+                .where(TargetSet.locked.is_(True), TargetSet.kind.in_(("annual", "tenure")),
+                       (TargetSet.kind != "annual") | TargetSet.year.in_(years))
+                .order_by(Contract.manager_id, Contract.id, TargetSet.id))
+        step = id_chunk(self.s)
+        found = []
+        for start in range(0, len(managers), step):
+            chunk = managers[start:start + step]
+            found.extend(self.s.execute(stmt.where(among(self.s, Contract.manager_id, chunk))))
+        lines = lines_by_set(self.s, ((r.id, r.digest) for r in found))
+        codes: dict[str, list[tuple[str, dict[str, Any]]]] = {}  # by set: (code, line)
+        for r in found:
+            # the tenure appraisal falls in the term's last year
+            at = r.year if r.kind == "annual" else r.end_date.year
+            if at not in years:
+                continue
+            if r.id not in codes:
+                codes[r.id] = [(line_code(line), line) for line in lines[r.id]]
+            by_code = self.lines.setdefault((r.manager_id, at, r.kind), {})
+            for code, line in codes[r.id]:
+                if code not in by_code:
+                    by_code[code] = LockedLine(line, r.layer, r.category, r.position)
+
+    def _load_frozen(self, managers: list[str], years: list[int]) -> None:
+        stmt = select(Appraisal.manager_id, Appraisal.year, Appraisal.kind, Appraisal.state) \
+            .where(Appraisal.state.in_(FROZEN_STATES), Appraisal.year.in_(years))
+        step = id_chunk(self.s)
+        for start in range(0, len(managers), step):
+            for mid, year, kind, state in self.s.execute(stmt.where(
+                    among(self.s, Appraisal.manager_id, managers[start:start + step]))):
+                self.frozen.setdefault((mid, year, kind), state)
+
+    def _load_enterprises(self, enterprises: list[str], years: list[int]) -> None:
+        """The enterprises and their organisational lines: any team member's locked
+        targets (a tenure line whatever the term's years)."""
+        step = id_chunk(self.s)
+        stmt = (select(Contract.enterprise_id, TargetSet.kind, TargetSet.year,
+                       TargetSet.targets)
+                .join(TargetSet, TargetSet.contract_id == Contract.id)
+                .where(TargetSet.locked.is_(True))
+                .order_by(Contract.enterprise_id, Contract.id, TargetSet.id))
+        for start in range(0, len(enterprises), step):
+            chunk = enterprises[start:start + step]
+            self.units.update((uid, path) for uid, path in self.s.execute(
+                select(OrgUnit.id, OrgUnit.path).where(among(self.s, OrgUnit.id, chunk))))
+            for eid, kind, year, targets in self.s.execute(
+                    stmt.where(among(self.s, Contract.enterprise_id, chunk))):
+                for at in (years if kind == "tenure" else [year]):
+                    lines = self.enterprise_lines.setdefault((eid, at, kind), {})
+                    for line in targets or []:
+                        if line.get("part") == "organisational":
+                            lines.setdefault(line_code(line), line)
+
+    def manager(self, manager_id: str | None, employee_no: str | None) -> str | None:
+        """The manager's id, or None when unknown or out of the caller's scope."""
         if manager_id:
-            if manager_id not in self.managers:
-                m = self.s.get(Manager, manager_id)
-                self.managers[manager_id] = m if m and covers_manager(
-                    self.s, self.scope, m) else None
-            return self.managers[manager_id]
-        if employee_no not in self.by_employee_no:
-            m = self.s.scalar(select(Manager).where(Manager.employee_no == employee_no))
-            self.by_employee_no[employee_no] = m if m and covers_manager(  # type: ignore[index]
-                self.s, self.scope, m) else None
-        return self.by_employee_no[employee_no]  # type: ignore[index]
+            return self.managers.get(manager_id)
+        return self.by_employee_no.get(employee_no or "")
 
-    def locked_sets(self, manager_id: str, year: int, kind: str
-                    ) -> list[tuple[Contract, TargetSet]]:
-        key = (manager_id, year, kind)
-        if key not in self.sets:
-            stmt = (select(Contract, TargetSet).join(TargetSet,
-                                                     TargetSet.contract_id == Contract.id)
-                    .where(Contract.manager_id == manager_id, TargetSet.kind == kind,
-                           TargetSet.locked.is_(True)))
-            if kind == "annual":
-                stmt = stmt.where(TargetSet.year == year)
-            rows = [(c, t) for c, t in self.s.execute(stmt)]
-            if kind == "tenure":  # the tenure appraisal falls in the term's last year
-                rows = [(c, t) for c, t in rows if c.end_date.year == year]
-            self.sets[key] = rows
-        return self.sets[key]
+    def locked_lines(self, manager_id: str, year: int, kind: str
+                     ) -> dict[str, LockedLine] | None:
+        """The manager's locked lines of that year and kind by code; None: no locked set."""
+        return self.lines.get((manager_id, year, kind))
+
+    def enterprise_known(self, enterprise_id: str) -> bool:
+        return enterprise_id in self.units and self.scope.covers_path(self.units[enterprise_id])
 
     def enterprise_line(self, enterprise_id: str, year: int, kind: str, code: str
                         ) -> dict[str, Any] | None:
         """An organisational line of the enterprise: any team member's locked targets."""
-        key = (enterprise_id, year, kind)
-        if key not in self.enterprise_lines:
-            lines: dict[str, dict[str, Any]] = {}
-            stmt = (select(TargetSet).join(Contract, Contract.id == TargetSet.contract_id)
-                    .where(Contract.enterprise_id == enterprise_id, TargetSet.kind == kind,
-                           TargetSet.locked.is_(True)))
-            if kind == "annual":
-                stmt = stmt.where(TargetSet.year == year)
-            for ts in self.s.scalars(stmt):
-                for line in ts.targets:
-                    if line.get("part") == "organisational":
-                        lines.setdefault(line_code(line), line)
-            self.enterprise_lines[key] = lines
-        return self.enterprise_lines[key].get(code)
+        return self.enterprise_lines.get((enterprise_id, year, kind), {}).get(code)
 
     def appraisal_state(self, manager_id: str, year: int, kind: str) -> str | None:
-        key = (manager_id, year, kind)
-        if key not in self.frozen:
-            states = list(self.s.scalars(select(Appraisal.state).where(
-                Appraisal.manager_id == manager_id, Appraisal.year == year,
-                Appraisal.kind == kind)))
-            self.frozen[key] = next((st for st in states if st in FROZEN_STATES), None)
-        return self.frozen[key]
+        """The state of the manager's appraisal when it closes its actuals, else None."""
+        return self.frozen.get((manager_id, year, kind))
 
-    def ratings_for(self, contract: Contract, year: int) -> Mapping[str, Decimal]:
-        scheme, _ = self.book.resolve(contract.layer, contract.category, contract.position,
-                                      year=year)
-        return scheme.scoring.ratings
+    def ratings_for(self, locked: LockedLine, year: int) -> Mapping[str, Decimal]:
+        key = (locked.layer, locked.category, locked.position, year)
+        if key not in self._ratings:
+            scheme, _ = self.book.resolve(locked.layer, locked.category, locked.position,
+                                          year=year)
+            self._ratings[key] = scheme.scoring.ratings
+        return self._ratings[key]
 
 
 def check_actual(ctx: ActualsContext, row: Mapping[str, Any], n: int
@@ -167,8 +243,7 @@ def check_actual(ctx: ActualsContext, row: Mapping[str, Any], n: int
         if row.get("manager_id") or row.get("employee_no"):
             return None, [RowError(n, "enterprise_id",
                                    "an actual is for a manager or an enterprise, not both")]
-        unit = ctx.s.get(OrgUnit, enterprise_id)
-        if unit is None or not ctx.scope.covers_path(unit.path):
+        if not ctx.enterprise_known(enterprise_id):
             return None, [RowError(n, "enterprise_id", "unknown enterprise")]
         line = ctx.enterprise_line(enterprise_id, year, kind, code)
         if line is None:
@@ -180,25 +255,25 @@ def check_actual(ctx: ActualsContext, row: Mapping[str, Any], n: int
         if not row.get("manager_id") and not row.get("employee_no"):
             return None, [RowError(n, "manager_id",
                                    "give manager_id, employee_no or enterprise_id")]
-        m = ctx.manager(row.get("manager_id"), row.get("employee_no"))
-        if m is None:
+        manager_id = ctx.manager(row.get("manager_id"), row.get("employee_no"))
+        if manager_id is None:
             name = "manager_id" if row.get("manager_id") else "employee_no"
             return None, [RowError(n, name, "unknown manager")]
-        sets = ctx.locked_sets(m.id, year, kind)
-        found = [(c, line) for c, ts in sets for line in ts.targets if line_code(line) == code]
-        if not found:
+        lines = ctx.locked_lines(manager_id, year, kind)
+        locked = lines.get(code) if lines else None
+        if locked is None:
             what = "annual targets" if kind == "annual" else "tenure targets"
-            msg = (f"no locked {what} for this manager in {year}" if not sets
+            msg = (f"no locked {what} for this manager in {year}" if lines is None
                    else f"{code} is not among the locked {what} of {year}")
-            return None, [RowError(n, "indicator_code" if sets else "year", msg)]
-        state = ctx.appraisal_state(m.id, year, kind)
+            return None, [RowError(n, "year" if lines is None else "indicator_code", msg)]
+        state = ctx.appraisal_state(manager_id, year, kind)
         if state is not None:
             return None, [RowError(n, "indicator_code",
                                    f"the appraisal is {state}: its actuals are closed "
                                    "(an appeal reopens it)")]
-        contract, line = found[0]
-        subject, subject_kind = m.id, "manager"
-        ratings = ctx.ratings_for(contract, year)
+        line = locked.line
+        subject, subject_kind = manager_id, "manager"
+        ratings = ctx.ratings_for(locked, year)
     wanted = field_for(line)
     if given[0] != wanted:
         errors.append(RowError(n, given[0], f"{code} is a {line.get('role', 'scored')} "
@@ -221,20 +296,25 @@ def check_actual(ctx: ActualsContext, row: Mapping[str, Any], n: int
 def record_actuals(db: Database, actor: Principal, rows: Sequence[Mapping[str, Any]],
                    *, preset_errors: Iterable[RowError] = (),
                    row_numbers: Sequence[int] | None = None,
-                   dry_run: bool = False) -> ActualsOutcome:
+                   dry_run: bool = False, with_saved: bool = False) -> ActualsOutcome:
     """Keep every good row, report every bad one by its row number and field.
 
     A row for an actual already recorded (same subject, year, kind and indicator) replaces
     it. Rows that fail schema validation arrive as `preset_errors`. Appraisals whose
     actuals are now complete move from open to actuals_submitted. `dry_run` checks every
     row and counts what would be created or replaced, and keeps nothing: HR sees a file's
-    errors before any of it counts.
+    errors before any of it counts. `with_saved` reads the kept records back (for the one
+    actual the single-row API returns).
+
+    A batch is read in a few set-based queries and written in bulk (new rows in one COPY
+    on PostgreSQL, replaced rows in one executemany), so its statements do not grow with
+    its rows.
     """
     outcome = ActualsOutcome(errors=list(preset_errors))
     with db.unit_of_work() as s:
         scope = resolve_scope(s, actor)
         require_write(scope)
-        ctx = ActualsContext(s, scope)
+        ctx = ActualsContext(s, scope, rows)
         good: dict[tuple[str, int, str, str], dict[str, Any]] = {}
         for i, row in enumerate(rows):
             n = row_numbers[i] if row_numbers is not None else i + 1
@@ -245,48 +325,85 @@ def record_actuals(db: Database, actor: Principal, rows: Sequence[Mapping[str, A
             assert checked is not None
             good[(checked["subject_id"], checked["year"], checked["kind"],
                   checked["indicator_code"])] = checked
-        now = utcnow()
-        existing = _existing_actuals(s, list(good))
+        existing = _existing_actuals(s, good)
+        outcome.accepted = len(good)
+        outcome.updated = len(existing)
+        outcome.created = outcome.accepted - outcome.updated
         if dry_run:
-            outcome.accepted = len(good)
-            outcome.updated = sum(1 for key in good if key in existing)
-            outcome.created = outcome.accepted - outcome.updated
             outcome.errors.sort(key=lambda e: (e.row, e.field))
             return outcome
-        for key, values in good.items():
-            record = existing.get(key)
-            if record is None:
-                record = ActualRecord(**values, recorded_by=actor.subject, recorded_at=now,
-                                      row_version=1)
-                s.add(record)
-                outcome.created += 1
-            else:
-                for name in (*ACTUAL_FIELDS, "source", "note"):
-                    setattr(record, name, values[name])
-                record.recorded_by = actor.subject
-                record.recorded_at = now
-                record.row_version += 1
-                outcome.updated += 1
-            outcome.saved.append(record)
-        outcome.accepted = len(good)
-        s.flush()
+        _write_actuals(s, good, existing, actor.subject)
         note_actuals_complete(s, {(k[0], k[1], k[2]) for k, v in good.items()
                                   if v["subject_kind"] == "manager"}, actor.subject)
+        if with_saved:
+            saved = dict(_recorded(s, good, ActualRecord))
+            outcome.saved = [saved[k] for k in good]
     outcome.errors.sort(key=lambda e: (e.row, e.field))
     return outcome
 
 
-def _existing_actuals(s: Session, keys: list[tuple[str, int, str, str]]
-                      ) -> dict[tuple[str, int, str, str], ActualRecord]:
-    found: dict[tuple[str, int, str, str], ActualRecord] = {}
-    for start in range(0, len(keys), 500):
-        chunk = keys[start:start + 500]
-        subjects = {k[0] for k in chunk}
-        for r in s.scalars(select(ActualRecord).where(ActualRecord.subject_id.in_(subjects))):
-            key = (r.subject_id, r.year, r.kind, r.indicator_code)
-            if key in chunk:
-                found[key] = r
-    return found
+_REPLACED = (*ACTUAL_FIELDS, "source", "note")
+#: The array type of each replaced column, for PostgreSQL's one-statement UPDATE.
+_PG_ARRAYS = {"id": "bigint", "value": "text", "rating": "text", "milestones_met": "integer",
+              "veto_hit": "boolean", "points": "text", "source": "text", "note": "text"}
+_PG_REPLACE = sql_text(
+    "UPDATE actuals AS a SET "
+    + ", ".join(f"{name} = v.{name}" for name in _REPLACED)
+    + ", recorded_by = :recorded_by, recorded_at = :recorded_at,"
+    " row_version = a.row_version + 1 FROM unnest("
+    + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _PG_ARRAYS.items())
+    + ") AS v(" + ", ".join(_PG_ARRAYS) + ") WHERE a.id = v.id")
+
+
+def _write_actuals(s: Session, good: Mapping[tuple[str, int, str, str], dict[str, Any]],
+                   existing: Mapping[tuple[str, int, str, str], int], recorded_by: str
+                   ) -> None:
+    """New actuals in one bulk insert (COPY on PostgreSQL); replaced ones in one UPDATE
+    (from arrays on PostgreSQL, an executemany on SQLite) that raises each row_version by
+    one."""
+    now = utcnow()
+    table = ActualRecord.__table__
+    new_rows = [{**values, "recorded_by": recorded_by, "recorded_at": now, "row_version": 1}
+                for key, values in good.items() if key not in existing]
+    bulk_insert(s, table, new_rows)  # type: ignore[arg-type]
+    replaced = [(existing[key], values) for key, values in good.items() if key in existing]
+    if not replaced:
+        return
+    if s.get_bind().dialect.name == "postgresql":
+        columns: dict[str, Any] = {"id": [rid for rid, _ in replaced]}
+        columns.update({name: [values[name] for _, values in replaced] for name in _REPLACED})
+        s.execute(_PG_REPLACE, {**columns, "recorded_by": recorded_by, "recorded_at": now})
+        return
+    c = table.c  # type: ignore[attr-defined]
+    s.execute(update(table).where(c.id == bindparam("b_id")).values(
+        {**{name: bindparam(f"b_{name}") for name in (*_REPLACED, "recorded_by",
+                                                      "recorded_at")},
+         "row_version": c.row_version + 1}),
+        [{"b_id": rid, **{f"b_{name}": values[name] for name in _REPLACED},
+          "b_recorded_by": recorded_by, "b_recorded_at": now} for rid, values in replaced])
+
+
+def _recorded(s: Session, keys: Iterable[tuple[str, int, str, str]], what: Any
+              ) -> Iterator[tuple[tuple[str, int, str, str], Any]]:
+    """`what` (a column or the record) of each recorded actual among `keys`, read by
+    subject and year in a few queries and matched against the keys as a set."""
+    wanted = set(keys)
+    subjects = sorted({k[0] for k in wanted})
+    years = sorted({k[1] for k in wanted})
+    t = ActualRecord
+    stmt = select(t.subject_id, t.year, t.kind, t.indicator_code, what)
+    step = id_chunk(s)
+    for start in range(0, len(subjects), step):
+        for subject, year, kind, code, found in s.execute(stmt.where(
+                among(s, t.subject_id, subjects[start:start + step]), t.year.in_(years))):
+            if (subject, year, kind, code) in wanted:
+                yield (subject, year, kind, code), found
+
+
+def _existing_actuals(s: Session, keys: Iterable[tuple[str, int, str, str]]
+                      ) -> dict[tuple[str, int, str, str], int]:
+    """The ids of the actuals among `keys` that are already recorded."""
+    return dict(_recorded(s, keys, ActualRecord.id))
 
 
 def actual_out(r: ActualRecord) -> dict[str, Any]:
@@ -329,8 +446,8 @@ def parse_actuals_csv(text: str) -> tuple[list[dict[str, Any]], list[int], list[
 
     Unknown columns are an error of the whole file; empty cells are absent values.
     """
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    reader = csv.reader(io.StringIO(text))
+    header = [h.strip() for h in next(reader, [])]
     unknown = [h for h in header if h not in CSV_COLUMNS]
     if not header:
         raise ApiProblem(422, "Unprocessable Entity", "The CSV file has no header row",
@@ -340,10 +457,14 @@ def parse_actuals_csv(text: str) -> tuple[list[dict[str, Any]], list[int], list[
                          f"Unknown CSV columns: {', '.join(unknown)}",
                          errors={"file": [f"columns allowed: {', '.join(CSV_COLUMNS)}"]})
     rows, numbers = [], []
-    for raw in reader:
-        values = {k.strip(): (v.strip() if isinstance(v, str) else v)
-                  for k, v in raw.items() if k is not None}
-        rows.append({k: v for k, v in values.items() if v not in ("", None)})
+    # A column named twice keeps its last cell, empty or not.
+    last = [i for i, h in enumerate(header) if i == len(header) - 1 - header[::-1].index(h)]
+    for line in reader:
+        if not line:
+            continue  # a blank line
+        # Cells past the header's columns are dropped, as are empty ones.
+        rows.append({header[i]: cell for i in last
+                     if i < len(line) and (cell := line[i].strip())})
         numbers.append(reader.line_num)
     return rows, numbers, []
 

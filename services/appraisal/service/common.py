@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, overload
@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from services.appraisal import domain as d
-from services.appraisal.models import Manager, OrgUnit, SchemeRecord
+from services.appraisal.models import Manager, OrgUnit, SchemeRecord, TargetSet
 from shared import audit
 from shared.auth import APPRAISER, GROUP_WIDE_WRITERS, HR_ADMIN, SERVICE, Principal
 from shared.errors import ApiProblem, not_found
@@ -100,6 +100,12 @@ class Scope:
             return False
         return self.path is None or (path is not None and path.startswith(self.path))
 
+    def covers_manager_at(self, manager_id: str, path: str | None) -> bool:
+        """Whether the caller sees the manager whose unit lies at `path`."""
+        if self.manager_id is not None:
+            return self.manager_id == manager_id
+        return self.path is None or (path or "").startswith(self.path)
+
 
 def resolve_scope(s: Session, principal: Principal) -> Scope:
     can_write = principal.has(HR_ADMIN, SERVICE)
@@ -159,9 +165,8 @@ def visible_manager(s: Session, scope: Scope, manager_id: str) -> Manager:
 
 
 def covers_manager(s: Session, scope: Scope, m: Manager) -> bool:
-    if scope.manager_id is not None:
-        return scope.manager_id == m.id
-    return scope.path is None or (unit_path(s, m.org_unit_id) or "").startswith(scope.path)
+    path = unit_path(s, m.org_unit_id) if scope.path is not None else None
+    return scope.covers_manager_at(m.id, path)
 
 
 # --- what every appraisal reads ---------------------------------------------------------------
@@ -173,6 +178,37 @@ def load_scheme_book(s: Session) -> d.SchemeBook:
     for record in s.scalars(select(SchemeRecord).order_by(SchemeRecord.id)):
         book.add(d.scheme_from_dict(record.body))
     return book
+
+
+def lines_by_set(s: Session, sets: Iterable[tuple[str, str]]) -> dict[str, list[Any]]:
+    """The lines of target sets given as (id, digest), by id.
+
+    Targets come from a few templates, so each distinct digest's lines are read and parsed
+    once (in one query), not thousands of times; a set stored without a digest is read on
+    its own."""
+    by_digest: dict[str, list[str]] = {}
+    loose: list[str] = []
+    for set_id, digest in sets:
+        if digest:
+            by_digest.setdefault(digest, []).append(set_id)
+        else:
+            loose.append(set_id)
+    out: dict[str, list[Any]] = {}
+    step = id_chunk(s)
+    digests = sorted(by_digest)
+    for start in range(0, len(digests), step):
+        first = (select(func.min(TargetSet.id))
+                 .where(among(s, TargetSet.digest, digests[start:start + step]))
+                 .group_by(TargetSet.digest))
+        for digest, lines in s.execute(select(TargetSet.digest, TargetSet.targets)
+                                       .where(TargetSet.id.in_(first))):
+            for set_id in by_digest[digest]:
+                out[set_id] = lines or []
+    for start in range(0, len(loose), step):
+        for set_id, lines in s.execute(select(TargetSet.id, TargetSet.targets).where(
+                among(s, TargetSet.id, loose[start:start + step]))):
+            out[set_id] = lines or []
+    return out
 
 
 def line_code(line: Mapping[str, Any]) -> str:

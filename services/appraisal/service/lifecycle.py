@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Text, and_, cast, or_, select
+from sqlalchemy import Text, cast, select, update
 from sqlalchemy.orm import Session
 
 from services.appraisal import domain as d
@@ -35,7 +35,10 @@ from services.appraisal.service.cohorts import Candidate
 from services.appraisal.service.common import (
     OPEN_STATES,
     Scope,
+    among,
+    id_chunk,
     line_code,
+    lines_by_set,
     load_scheme_book,
     new_id,
     unit_path,
@@ -43,6 +46,7 @@ from services.appraisal.service.common import (
 )
 from services.appraisal.service.results import expand_trace
 from shared.auth import APPRAISER, HR_ADMIN, SERVICE
+from shared.db import bulk_insert
 from shared.errors import ApiProblem, not_found
 from shared.outbox import outbox_row, record_event
 
@@ -158,25 +162,74 @@ def targets_of(s: Session, a: Appraisal) -> str | None:
 
 
 def note_actuals_complete(s: Session, keys: Iterable[tuple[str, int, str]], actor: str) -> None:
-    """Open appraisals whose every line now has its actual move to actuals_submitted."""
-    keys = list(keys)
-    if not keys:
+    """Open appraisals whose every line now has its actual move to actuals_submitted.
+
+    Set-based, for uploads of many managers: the open appraisals, their locked lines and
+    the codes recorded for them are read in a few queries, and the moves are written in
+    one UPDATE and one bulk insert into the log."""
+    wanted = set(keys)
+    if not wanted:
         return
-    conditions = [and_(Appraisal.manager_id == m, Appraisal.year == y, Appraisal.kind == k)
-                  for m, y, k in keys]
-    for start in range(0, len(conditions), 200):
-        for a in s.scalars(select(Appraisal).where(Appraisal.state == "open",
-                                                   or_(*conditions[start:start + 200]))):
-            lines = json.loads(targets_of(s, a) or "[]")
-            have = set(s.scalars(select(ActualRecord.indicator_code).where(
-                ActualRecord.subject_id.in_([a.manager_id, a.enterprise_id or "-"]),
-                ActualRecord.year == a.year, ActualRecord.kind == a.kind)))
-            if lines and all(line_code(line) in have for line in lines):
-                before = a.state
-                a.state = "actuals_submitted"
-                a.row_version += 1
-                a.updated_at = utcnow()
-                record_step(s, a, "submit", before, actor, "every line has its actual")
+    step = id_chunk(s)
+    managers = sorted({k[0] for k in wanted})
+    years = sorted({k[1] for k in wanted})
+    found: list[Any] = []
+    for start in range(0, len(managers), step):
+        found.extend(a for a in s.execute(
+            select(Appraisal.id, Appraisal.manager_id, Appraisal.enterprise_id,
+                   Appraisal.contract_id, Appraisal.year, Appraisal.kind)
+            .where(Appraisal.state == "open", Appraisal.year.in_(years),
+                   among(s, Appraisal.manager_id, managers[start:start + step])))
+            if (a.manager_id, a.year, a.kind) in wanted)
+    if not found:
+        return
+    lines = _locked_targets(s, sorted({a.contract_id for a in found}))
+    subjects = sorted({a.manager_id for a in found} | {a.enterprise_id for a in found
+                                                        if a.enterprise_id})
+    have: dict[tuple[str, int, str], set[str]] = {}
+    for start in range(0, len(subjects), step):
+        for subject, year, kind, code in s.execute(
+                select(ActualRecord.subject_id, ActualRecord.year, ActualRecord.kind,
+                       ActualRecord.indicator_code)
+                .where(ActualRecord.year.in_(years),
+                       among(s, ActualRecord.subject_id, subjects[start:start + step]))):
+            have.setdefault((subject, year, kind), set()).add(code)
+    complete = []
+    for a in found:
+        targets = lines.get((a.contract_id, a.kind, a.year if a.kind == "annual" else 0))
+        recorded = have.get((a.manager_id, a.year, a.kind), set()) | have.get(
+            (a.enterprise_id or "-", a.year, a.kind), set())
+        if targets and all(line_code(line) in recorded for line in targets):
+            complete.append(a.id)
+    if not complete:
+        return
+    now = utcnow()
+    for start in range(0, len(complete), step):
+        s.execute(update(Appraisal).where(among(s, Appraisal.id, complete[start:start + step]),
+                                          Appraisal.state == "open")
+                  .values(state="actuals_submitted", row_version=Appraisal.row_version + 1,
+                          updated_at=now).execution_options(synchronize_session=False))
+    bulk_insert(s, AppraisalLog.__table__, [  # type: ignore[arg-type]
+        log_row(aid, "submit", "open", "actuals_submitted", actor, now,
+                "every line has its actual") for aid in complete])
+
+
+def _locked_targets(s: Session, contract_ids: list[str]
+                    ) -> dict[tuple[str, str, int], list[Any]]:
+    """The locked lines of these contracts by (contract, kind, year; 0 for the tenure)."""
+    found = []
+    step = id_chunk(s)
+    for start in range(0, len(contract_ids), step):
+        found.extend(s.execute(
+            select(TargetSet.contract_id, TargetSet.kind, TargetSet.year, TargetSet.id,
+                   TargetSet.digest)
+            .where(TargetSet.locked.is_(True),
+                   among(s, TargetSet.contract_id, contract_ids[start:start + step]))))
+    lines = lines_by_set(s, ((r.id, r.digest) for r in found))
+    out: dict[tuple[str, str, int], list[Any]] = {}
+    for r in found:
+        out.setdefault((r.contract_id, r.kind, r.year), lines[r.id])
+    return out
 
 
 def current_report(s: Session, appraisal_id: str) -> SelfReport | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import event
+
 from tests.conftest import auth
 from tests.support.contracts_world import Client
 
@@ -142,3 +144,51 @@ def test_enterprise_actual_serves_the_whole_team_for_organisational_lines(
     assert (lines["PROFIT"]["actual"], lines["PROFIT"]["points"]) == ("1000", "40.00")
     # 50/50 deputy: organisational 100.00, individual (COST 65 -> 20, PARTY B -> 10) 100.00
     assert full["score"] == "100.00"
+
+
+def _statements_of(app: Any, api: Client, rows: list[dict[str, Any]]
+                   ) -> tuple[int, dict[str, Any]]:
+    """The SQL statements one bulk upload sends, and its outcome."""
+    sent: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(statement)
+
+    engine = app.extensions["tenure_db"].engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        out = post_actuals(api, rows)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(sent), out
+
+
+def test_an_upload_sends_as_many_statements_for_eight_managers_as_for_one(
+        app: Any, api: Client, world: World) -> None:
+    """Each batch is read in set-based queries and written in bulk, so the statements an
+    upload sends do not grow with its rows (nor with the managers or appraisals in it)."""
+    api.post("/api/v1/appraisals/open", {"year": YEAR}, expect=200)
+    one = standard_actuals(world.gms[0], "3000", "9")
+    eight = [row for gm in world.gms for row in standard_actuals(gm, "3000", "9")]
+    by_number = [{**{k: v for k, v in row.items() if k != "manager_id"},
+                  "employee_no": world.employee_nos[row["manager_id"]]} for row in eight]
+    first, out = _statements_of(app, api, one)
+    assert (out["created"], out["updated"]) == (len(one), 0)
+    many, out = _statements_of(app, api, eight[len(one):])
+    assert (out["created"], out["updated"]) == (len(eight) - len(one), 0)
+    assert many == first
+    replaced_one, out = _statements_of(app, api, one)
+    assert (out["created"], out["updated"]) == (0, len(one))
+    replaced_all, out = _statements_of(app, api, by_number)
+    assert (out["created"], out["updated"]) == (0, len(eight))
+    assert replaced_all == replaced_one
+    submitted = api.get(f"/api/v1/appraisals?year={YEAR}&state=actuals_submitted"
+                        ).get_json()["items"]
+    assert {a["manager_id"] for a in submitted} == set(world.gms)
+    kept = api.get(f"/api/v1/actuals?year={YEAR}&page_size=500").get_json()["items"]
+    versions = {(a["manager_id"], a["indicator_code"]): a["row_version"] for a in kept}
+    # Each replacement raises the row's version: the first manager's rows were sent three
+    # times, the others' twice.
+    assert {gm: {versions[(gm, row["indicator_code"])] for row in one}
+            for gm in world.gms} == {gm: {3 if gm == world.gms[0] else 2}
+                                     for gm in world.gms}
