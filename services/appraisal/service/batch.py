@@ -67,6 +67,7 @@ class BatchResult:
     scored: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     peak_mib: float = 0.0  # the scoring process's peak resident memory so far
+    scored_by: str = ""  # the claimer that scored it (claims.py), when claimed
 
 
 _STATE: dict[str, Any] = {}
@@ -81,6 +82,18 @@ def init_worker(ctx: RunContext) -> None:
     if old is not None:
         old.dispose()
     _STATE.update(db=Database(ctx.url), book=book, ctx=ctx)
+
+
+def ensure_worker(ctx: RunContext) -> None:
+    """A scorer serving several runs (claims.serve) switches context only when the run does."""
+    if _STATE.get("ctx") != ctx:
+        init_worker(ctx)
+
+
+def worker_database() -> Database:
+    """The engine `init_worker` opened in this process."""
+    db: Database = _STATE["db"]
+    return db
 
 
 def close_worker() -> None:
