@@ -1,8 +1,8 @@
 """Scoring one batch of a run's cohort: read its inputs, appraise, turn results into rows.
 
-A run hands its cohort out in batches, to a pool of worker processes when the cohort is
-large and the database is PostgreSQL (scoring is CPU work; two cores score twice as fast),
-or to this same process. Either way a batch comes back as rows ready to write (COPY text
+A run hands its cohort out in batches: on PostgreSQL as rows any scoring process may claim
+(`claims.py`; scoring is CPU work, so two cores or two pods score about twice as fast), on
+SQLite to this same process. Either way a batch comes back as rows ready to write (COPY text
 on PostgreSQL) and light cohort members; only the run's own process writes, in its one
 transaction, and applies forced distribution, so workers never touch the results tables.
 """

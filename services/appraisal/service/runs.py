@@ -2,8 +2,9 @@
 
 A run selects every manager in scope with locked targets for the year (or whose term ends
 in it, for tenure) and scores them in batches (`batch.py`: one query per kind of input per
-batch; on PostgreSQL a large cohort is spread over worker processes). The run's own
-process writes every result with its trace in one transaction, applies forced
+batch). On PostgreSQL the batches become rows that any scoring process claims (`claims.py`:
+the run's own, its local worker pool, `flask score-runs` processes on other machines). The
+run's own process writes every result with its trace in one transaction, applies forced
 distribution per cohort (layer and category) and regrades those it moves before that
 transaction commits, so a cohort is never seen half distributed. Re-running is safe and
 gives the same result for the same inputs: it updates the same appraisal rows (those still
