@@ -244,7 +244,7 @@ def database_mib(url: str) -> float:
                    .scalar_one()) / 2**20
 
 
-def report(stages: list[Figures], sizes: dict[str, tuple[float, int, str]]) -> None:
+def report(stages: list[Figures], sizes: dict[str, tuple[float, float, int, str]]) -> None:
     print(f"\n{'stage':<24}{'processes':>10}{'seconds':>10}{'items/s':>10}{'speed-up':>10}"
           "   (median of the rounds; every round's seconds in brackets)")
     for f in stages:
@@ -255,9 +255,11 @@ def report(stages: list[Figures], sizes: dict[str, tuple[float, int, str]]) -> N
             print(f"{f['stage']:<24}{count:>10}{wall:>10.1f}{f['items'] / wall:>10,.0f}"
                   f"{one / wall:>9.2f}x   [{rounds}] {f['items']:,} {f['unit']}")
         print(f"{'':<24}{f['note']}")
-    print(f"\n{'database':<24}{'MiB':>8}{'for':>12}   {'KiB each':>9}")
-    for name, (mib, count, what) in sizes.items():
-        print(f"{name:<24}{mib:>8.1f}{count:>12,} {what:<10}{mib * 1024 / count:>8.2f}")
+    print(f"\n{'database':<24}{'MiB':>8}{'empty':>8}{'for':>10}{'':<10}{'KiB each':>9}"
+          "   (KiB each: above the empty schema)")
+    for name, (mib, empty, count, what) in sizes.items():
+        print(f"{name:<24}{mib:>8.1f}{empty:>8.1f}{count:>10,} {what:<9}"
+              f"{(mib - empty) * 1024 / count:>9.2f}")
 
 
 def main() -> None:
@@ -282,12 +284,18 @@ def main() -> None:
         consume = bench_consume(pg, broker.bootstrap_servers, args.events, logs)
         print(f"consumer done ({time.perf_counter() - started:.0f} s)", flush=True)
         deliver = bench_deliver(pg, args.emails, logs)
-        sizes = {"appraisal": (database_mib(run["url"]), args.managers, "managers"),
-                 "notifications (events)": (database_mib(consume["url"]), args.events,
+        empty_appraisal = pg.create_database("so_empty_appraisal")
+        upgrade(REPO / "services/appraisal/migrations", empty_appraisal)
+        empty_notifications = pg.create_database("so_empty_notifications")
+        bn.fresh_database(empty_notifications).dispose()
+        sizes = {"appraisal": (run["url"], empty_appraisal, args.managers, "managers"),
+                 "notifications (events)": (consume["url"], empty_notifications, args.events,
                                             "events"),
-                 "notifications (mails)": (database_mib(deliver["url"]), args.emails,
+                 "notifications (mails)": (deliver["url"], empty_notifications, args.emails,
                                            "e-mails")}
-    report([run, consume, deliver], sizes)
+        measured = {name: (database_mib(url), database_mib(empty), count, what)
+                    for name, (url, empty, count, what) in sizes.items()}
+    report([run, consume, deliver], measured)
     print(f"\nwhole bench: {time.perf_counter() - started:.0f} s")
 
 
