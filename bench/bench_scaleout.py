@@ -100,9 +100,11 @@ def bench_run(pg: Any, managers: int, rounds: int, logs: Path) -> Figures:
     seeded = bench_appraisal.seed(url, managers)
     os.environ["APPRAISAL_RUN_WORKERS"] = "1"  # the run's process scores alone...
     first = bench_appraisal.child_phase(["--phase", "run", "--url", url])  # inserts: not measured
+    size = database_mib(url)  # before the re-runs leave dead row versions for VACUUM
     env = {"APPRAISAL_DATABASE_URL": url, "LOG_JSON": "false"}
     walls: dict[int, list[float]] = {1: [], 2: []}
     split: Counter[str] = Counter()
+    serial: dict[str, Any] = {}
     for _ in range(rounds):
         for count in (1, 2):
             # ...and with 2, one `flask score-runs` process claims batches beside it.
@@ -115,10 +117,13 @@ def bench_run(pg: Any, managers: int, rounds: int, logs: Path) -> Figures:
             if count == 2:
                 by = (run["timings"] or {}).get("batches_by_scorer", {})
                 split.update(sorted(by.values(), reverse=True))
+                serial = {k: run["timings"].get(k) for k in ("select_s", "write_s",
+                                                             "distribute_s")}
     return {"stage": "appraisal run", "unit": "appraisals", "items": first["scored"],
             "walls": walls, "note": f"seeded in {seeded['seed_s']} s; batches per process "
-                                    f"with 2: {dict(split)} over {rounds} round(s)",
-            "url": url}
+                                    f"with 2: {dict(split)} over {rounds} round(s); done by "
+                                    f"the run's process alone (last round): {serial}",
+            "url": url, "size_mib": size}
 
 
 # --- (b) the notifications consumer -------------------------------------------------------------
@@ -297,12 +302,13 @@ def main() -> None:
         upgrade(REPO / "services/appraisal/migrations", empty_appraisal)
         empty_notifications = pg.create_database("so_empty_notifications")
         bn.fresh_database(empty_notifications).dispose()
-        sizes = {"appraisal": (run["url"], empty_appraisal, args.managers, "managers"),
+        sizes = {"appraisal": (run["size_mib"], empty_appraisal, args.managers, "managers"),
                  "notifications (events)": (consume["url"], empty_notifications, args.events,
                                             "events"),
                  "notifications (mails)": (deliver["url"], empty_notifications, args.emails,
                                            "e-mails")}
-        measured = {name: (database_mib(url), database_mib(empty), count, what)
+        measured = {name: (url if isinstance(url, float) else database_mib(url),
+                           database_mib(empty), count, what)
                     for name, (url, empty, count, what) in sizes.items()}
     report([run, consume, deliver], measured)
     print(f"\nwhole bench: {time.perf_counter() - started:.0f} s")
