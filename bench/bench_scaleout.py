@@ -103,7 +103,7 @@ def bench_run(pg: Any, managers: int, rounds: int, logs: Path) -> Figures:
     size = database_mib(url)  # before the re-runs leave dead row versions for VACUUM
     env = {"APPRAISAL_DATABASE_URL": url, "LOG_JSON": "false"}
     walls: dict[int, list[float]] = {1: [], 2: []}
-    split: Counter[str] = Counter()
+    splits: list[str] = []
     serial: dict[str, Any] = {}
     for _ in range(rounds):
         for count in (1, 2):
@@ -111,17 +111,18 @@ def bench_run(pg: Any, managers: int, rounds: int, logs: Path) -> Figures:
             with processes(count - 1, [*FLASK, "services.appraisal:create_app", "score-runs",
                                        "--poll", "0.05"], env, logs, ready="scoring batches"):
                 run = bench_appraisal.child_phase(["--phase", "run", "--url", url])
-            if run["status"] != "done":
-                raise RuntimeError(f"the run failed: {run['error']}")
+            if run["status"] != "done" or not run["written"] == run["scored"] == first["scored"]:
+                raise RuntimeError(f"the run: {run['status']} {run['error']}, scored "
+                                   f"{run['scored']}, written {run['written']}")
             walls[count].append(run["wall_s"])
             if count == 2:
                 by = (run["timings"] or {}).get("batches_by_scorer", {})
-                split.update(sorted(by.values(), reverse=True))
+                splits.append("/".join(str(n) for n in sorted(by.values(), reverse=True)))
                 serial = {k: run["timings"].get(k) for k in ("select_s", "write_s",
                                                              "distribute_s")}
     return {"stage": "appraisal run", "unit": "appraisals", "items": first["scored"],
             "walls": walls, "note": f"seeded in {seeded['seed_s']} s; batches per process "
-                                    f"with 2: {dict(split)} over {rounds} round(s); done by "
+                                    f"with 2: {', '.join(splits)}; done by "
                                     f"the run's process alone (last round): {serial}",
             "url": url, "size_mib": size}
 
