@@ -54,6 +54,14 @@ def test_a_run_shared_with_a_score_runs_process_scores_every_appraisal_once_as_o
     single = {m: (a["id"], a["score"], a["grade"], a["outcome"])
               for m, a in by_manager(api).items()}
     monkeypatch.setattr(runs, "BATCH", 1)  # nine managers: nine batches to share
+    scored_here = runs.score_one
+
+    def a_slower_pod(*args: Any) -> bool:  # so the other process surely gets some batches
+        claimed = scored_here(*args)
+        time.sleep(0.2 if claimed else 0)
+        return claimed
+
+    monkeypatch.setattr(runs, "score_one", a_slower_pod)
     log = tmp_path / "score-runs.log"
     args = [sys.executable, "-m", "flask", "--app", "services.appraisal:create_app",
             "score-runs", "--poll", "0.01"]
