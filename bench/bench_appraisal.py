@@ -239,7 +239,7 @@ def phase_run(url: str) -> dict[str, Any]:
             "peak_mib": round(parent + (workers * children if workers > 1 else 0), 1)}
 
 
-def _child(args: list[str]) -> dict[str, Any]:
+def child_phase(args: list[str]) -> dict[str, Any]:
     out = subprocess.run([sys.executable, __file__, *args], cwd=REPO, capture_output=True,
                          text=True, check=False)
     if out.returncode != 0:
@@ -296,9 +296,9 @@ def main() -> None:
         upgrade(REPO / "services/appraisal/migrations", url)
         figures: dict[str, Any] = {"managers": args.managers,
                                    "seed": seed(url, args.managers)}
-        figures["bare"] = _child(["--phase", "bare", "--managers", str(args.managers)])
-        figures["run"] = _child(["--phase", "run", "--url", url])
-        figures["rerun"] = _child(["--phase", "run", "--url", url])
+        figures["bare"] = child_phase(["--phase", "bare", "--managers", str(args.managers)])
+        figures["run"] = child_phase(["--phase", "run", "--url", url])
+        figures["rerun"] = child_phase(["--phase", "run", "--url", url])
     if args.json:
         print(json.dumps(figures, indent=2))
     report(figures)

@@ -180,7 +180,7 @@ def run_consumer_role(args: argparse.Namespace) -> None:
         out.close()
 
 
-def _consumer(mode: str, db_url: str, bootstrap: str, prefix: str, out: Path, batch: int
+def consumer_process(mode: str, db_url: str, bootstrap: str, prefix: str, out: Path, batch: int
               ) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, __file__, "--role", "consumer", "--mode", mode, "--db-url", db_url,
@@ -188,7 +188,7 @@ def _consumer(mode: str, db_url: str, bootstrap: str, prefix: str, out: Path, ba
          str(batch)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> str:
+def stop_process(process: subprocess.Popen[bytes]) -> str:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
     try:
@@ -282,7 +282,7 @@ def bench_throughput(mode: str, db_factory: Any, bootstrap: str, events: int, ba
     finally:
         producer.close()
     expected = events * NOTICES_PER_EVENT
-    process = _consumer(mode, db.url, bootstrap, prefix, workdir / f"{prefix}out", batch)
+    process = consumer_process(mode, db.url, bootstrap, prefix, workdir / f"{prefix}out", batch)
     started = time.perf_counter()
     first = None
     count = 0
@@ -295,7 +295,7 @@ def bench_throughput(mode: str, db_factory: Any, bootstrap: str, events: int, ba
                 first = time.perf_counter()
         finished = time.perf_counter()
     finally:
-        errors = _stop(process)
+        errors = stop_process(process)
         db.dispose()
     if count < expected:
         print(f"  ({mode}: only {count} of {expected} inbox items) {errors}")
@@ -324,7 +324,7 @@ def bench_latency(mode: str, db_factory: Any, bootstrap: str, rate: float, secon
     ensure_topics(bootstrap, [*sub.topics, sub.dead_letter_topic], partitions=3)
     db = fresh_database(db_factory(f"lat_{mode}"))
     out = workdir / f"{prefix}out"
-    process = _consumer(mode, db.url, bootstrap, prefix, out, batch)
+    process = consumer_process(mode, db.url, bootstrap, prefix, out, batch)
     producer = make_producer(bootstrap)
     sent_at: dict[str, float] = {}
     try:
@@ -344,7 +344,7 @@ def bench_latency(mode: str, db_factory: Any, bootstrap: str, rate: float, secon
             time.sleep(0.2)
     finally:
         producer.close()
-        errors = _stop(process)
+        errors = stop_process(process)
         db.dispose()
     done = committed(out)
     if not set(sent_at) <= set(done):

@@ -1,5 +1,5 @@
-"""Flask commands of the appraisal service: migrate, relay, consume, appraise, remind,
-close-appeal-windows."""
+"""Flask commands of the appraisal service: migrate, relay, consume, appraise, score-runs,
+remind, close-appeal-windows."""
 
 from __future__ import annotations
 
@@ -77,6 +77,26 @@ def register_commands(app: Flask) -> None:
             assert done is not None
             click.echo(f"run {done.id}: {done.status}, scored {done.scored}, "
                        f"skipped {done.skipped} {done.error or ''}".rstrip())
+
+    @app.cli.command("score-runs")
+    @click.option("--poll", type=float, default=0.5, help="seconds between looks when idle")
+    def score_runs(poll: float) -> None:
+        """Score batches of any running appraisal run until SIGTERM (PostgreSQL): as many of
+        these processes as wanted, on any machine, share a run's work (docs/scale-out.md)."""
+        import threading
+
+        from services.appraisal.service.claims import claimer_name, serve
+        from shared.kafka_clients import stop_on_signals
+
+        database = current_app.extensions["tenure_db"]
+        if not database.is_postgres:
+            raise click.UsageError("score-runs needs PostgreSQL: on SQLite a run's own "
+                                   "process scores it")
+        stop = threading.Event()
+        stop_on_signals(stop)
+        click.echo(f"scoring batches of running appraisal runs as {claimer_name()}")
+        done = serve(database.url, stop, poll)
+        click.echo(f"scored {done} batch(es)")
 
     @app.cli.command("remind")
     @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)

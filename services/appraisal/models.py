@@ -234,6 +234,30 @@ class AppraisalRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class AppraisalRunBatch(Base):
+    """One batch of a running run's cohort, claimed by whichever scoring process is free.
+
+    The run's process writes a row per batch (`work`: the candidates); any process that
+    scores (the run's own, its local workers, `flask score-runs` pods) claims one with
+    FOR UPDATE SKIP LOCKED and a lease, scores it and stores the rows to write (`rows_new`,
+    `rows_rescored`: COPY text) and the light rest (`result`). Only the run's process writes
+    appraisals, in its one transaction; it deletes the batches with that commit.
+    """
+
+    __tablename__ = "appraisal_run_batches"
+
+    run_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    state: Mapped[str] = mapped_column(String(16))  # queued | claimed | scored
+    work: Mapped[dict[str, Any]] = mapped_column(JSON)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claims: Mapped[int] = mapped_column(Integer, default=0)  # > 1: a lapsed lease was retaken
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rows_new: Mapped[str | None] = mapped_column(Text)
+    rows_rescored: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
 class Appraisal(Base):
     """One manager's appraisal for a year (annual) or a term (tenure), with its full result."""
 
@@ -399,4 +423,5 @@ class SelfReport(Base):
 outbox, inbox, idempotency_keys = define_shared_tables(Base.metadata)
 audit_log = define_audit_table(Base.metadata)
 # Every ORM write to these tables is recorded in audit_log (docs/audit.md).
-audit.track(Base.metadata)
+# A run's batches are work in flight, deleted when the run commits: not audited.
+audit.track(Base.metadata, skip=("appraisal_run_batches",))

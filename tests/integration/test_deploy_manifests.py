@@ -41,8 +41,9 @@ PARTITIONS = 3
 # The processes every service runs (besides its API), and the extra ones some services have.
 COMMON_COMMANDS = {"migrate", "relay", "consume"}
 EXTRA_COMMANDS = {"contracts": {"expire"}, "notifications": {"deliver"},
-                  "appraisal": {"remind", "close-appeal-windows"}}
-WORKER_COMPONENTS = {"relay": "relay", "consumer": "consume", "deliver": "deliver"}
+                  "appraisal": {"remind", "close-appeal-windows", "score-runs"}}
+WORKER_COMPONENTS = {"relay": "relay", "consumer": "consume", "deliver": "deliver",
+                     "score-runs": "score-runs"}
 
 Doc = dict[str, Any]
 

@@ -1,8 +1,8 @@
 """Scoring one batch of a run's cohort: read its inputs, appraise, turn results into rows.
 
-A run hands its cohort out in batches, to a pool of worker processes when the cohort is
-large and the database is PostgreSQL (scoring is CPU work; two cores score twice as fast),
-or to this same process. Either way a batch comes back as rows ready to write (COPY text
+A run hands its cohort out in batches: on PostgreSQL as rows any scoring process may claim
+(`claims.py`; scoring is CPU work, so two cores or two pods score about twice as fast), on
+SQLite to this same process. Either way a batch comes back as rows ready to write (COPY text
 on PostgreSQL) and light cohort members; only the run's own process writes, in its one
 transaction, and applies forced distribution, so workers never touch the results tables.
 """
@@ -67,6 +67,7 @@ class BatchResult:
     scored: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     peak_mib: float = 0.0  # the scoring process's peak resident memory so far
+    scored_by: str = ""  # the claimer that scored it (claims.py), when claimed
 
 
 _STATE: dict[str, Any] = {}
@@ -81,6 +82,18 @@ def init_worker(ctx: RunContext) -> None:
     if old is not None:
         old.dispose()
     _STATE.update(db=Database(ctx.url), book=book, ctx=ctx)
+
+
+def ensure_worker(ctx: RunContext) -> None:
+    """A scorer serving several runs (claims.serve) switches context only when the run does."""
+    if _STATE.get("ctx") != ctx:
+        init_worker(ctx)
+
+
+def worker_database() -> Database:
+    """The engine `init_worker` opened in this process."""
+    db: Database = _STATE["db"]
+    return db
 
 
 def close_worker() -> None:

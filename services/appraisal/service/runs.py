@@ -2,8 +2,9 @@
 
 A run selects every manager in scope with locked targets for the year (or whose term ends
 in it, for tenure) and scores them in batches (`batch.py`: one query per kind of input per
-batch; on PostgreSQL a large cohort is spread over worker processes). The run's own
-process writes every result with its trace in one transaction, applies forced
+batch). On PostgreSQL the batches become rows that any scoring process claims (`claims.py`:
+the run's own, its local worker pool, `flask score-runs` processes on other machines). The
+run's own process writes every result with its trace in one transaction, applies forced
 distribution per cohort (layer and category) and regrades those it moves before that
 transaction commits, so a cohort is never seen half distributed. Re-running is safe and
 gives the same result for the same inputs: it updates the same appraisal rows (those still
@@ -13,12 +14,11 @@ said so in the run's skips, and still count in their cohort's distribution.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import threading
 import time
-from collections import Counter, defaultdict, deque
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -49,6 +49,14 @@ from services.appraisal.service.batch import (
     init_worker,
     score_batch,
     subset,
+)
+from services.appraisal.service.claims import (
+    claimer_name,
+    drop_batches,
+    publish_batches,
+    score_one,
+    scored_result,
+    work_on_run,
 )
 from services.appraisal.service.cohorts import (
     Inputs,
@@ -106,6 +114,7 @@ def start_run(db: Database, actor: Principal, data: Mapping[str, Any]) -> Apprai
                 busy.status = "failed"
                 busy.error = f"abandoned: no result after {minutes} minutes"
                 busy.finished_at = utcnow()
+                drop_batches(s, busy.id)
             else:
                 raise ApiProblem(409, "Conflict",
                                  f"Run {busy.id} for the same cohort is still running",
@@ -162,6 +171,7 @@ def execute_run(db: Database, run_id: str, workers: int | None = None) -> None:
             s.execute(update(AppraisalRun).where(AppraisalRun.id == run_id).values(
                 status="failed", error=f"{type(exc).__name__}: {exc}"[:4000],
                 finished_at=utcnow()))
+            drop_batches(s, run_id)
 
 
 def _progress(db: Database, run_id: str, **values: Any) -> None:
@@ -170,8 +180,9 @@ def _progress(db: Database, run_id: str, **values: Any) -> None:
 
 
 def run_workers() -> int:
-    """Worker processes for large runs on PostgreSQL (APPRAISAL_RUN_WORKERS, default: one
-    per CPU, at most 4; 1 scores in the run's own process)."""
+    """Local worker processes for large runs on PostgreSQL (APPRAISAL_RUN_WORKERS, default:
+    one per CPU, at most 4; 1 scores in the run's own process). `flask score-runs` processes
+    elsewhere claim batches of the same run besides them (claims.py)."""
     raw = os.environ.get("APPRAISAL_RUN_WORKERS")
     if raw and raw.strip().isdigit():
         return max(1, int(raw))
@@ -199,8 +210,9 @@ def _execute(db: Database, run_id: str, workers: int | None = None) -> None:
         cands, skips = select_cohort(s, year, kind, scope_path, criteria)
         existing = existing_appraisals(s, cands, year, kind)
         book = load_scheme_book(s)
-        stored_schemes = tuple(r.body for r in s.scalars(
-            select(SchemeRecord).order_by(SchemeRecord.id)))
+        stored = list(s.scalars(select(SchemeRecord).order_by(SchemeRecord.id)))
+        stored_schemes = tuple(r.body for r in stored)
+        schemes_upto = stored[-1].id if stored else 0
     # Reviewed, approved and published appraisals are not written again, but they are
     # scored in memory so they still count in their cohort's forced distribution.
     frozen: set[tuple[str, str]] = set()
@@ -218,6 +230,9 @@ def _execute(db: Database, run_id: str, workers: int | None = None) -> None:
                for i in range(0, len(cands), BATCH)]
     workers = run_workers() if workers is None else workers
     parallel = db.is_postgres and workers > 1 and len(batches) > 1
+    if db.is_postgres:  # every scoring process, here or elsewhere, may claim them now
+        publish_batches(db, run_id, batches, schemes_upto)
+    scorers: Counter[str] = Counter()
     members: dict[Any, list[d.CohortMember]] = defaultdict(list)
     final: dict[tuple[str, str], tuple[str, str, str]] = {}
     spent: Counter[str] = Counter()
@@ -227,7 +242,7 @@ def _execute(db: Database, run_id: str, workers: int | None = None) -> None:
     # SQLite has one writer at a time, so there it is only reported at the end.
     live_progress = db.is_postgres
     t0 = time.perf_counter()
-    with db.unit_of_work() as ws, _batch_results(ctx, batches, workers if parallel else 1
+    with db.unit_of_work() as ws, _batch_results(db, ctx, batches, workers if parallel else 1
                                                 ) as results:
         writer = ResultWriter(ws)
         for batch, out in zip(batches, results, strict=True):
@@ -241,6 +256,8 @@ def _execute(db: Database, run_id: str, workers: int | None = None) -> None:
             for name, value in out.seconds.items():
                 spent[f"workers_{name}"] += value
             worker_peak = max(worker_peak, out.peak_mib)
+            if out.scored_by:
+                scorers[out.scored_by] += 1
             processed += len(batch.candidates)
             if live_progress:
                 _progress(db, run_id, processed=processed, scored=len(final),
@@ -273,6 +290,8 @@ def _execute(db: Database, run_id: str, workers: int | None = None) -> None:
         timings["workers"] = workers if parallel else 1
         if parallel:
             timings["worker_peak_mib"] = round(worker_peak, 1)
+        if scorers:  # batches per scoring process (host:pid), this one and any other
+            timings["batches_by_scorer"] = dict(sorted(scorers.items()))
         timings["total_s"] = round(time.perf_counter() - started, 3)
         grades = Counter(g for _, g, _ in final.values())
         outcomes = Counter(o for _, _, o in final.values())
@@ -284,6 +303,7 @@ def _execute(db: Database, run_id: str, workers: int | None = None) -> None:
                                           "contract_id": key[1], "grade": grade,
                                           "outcome": outcome}}
                                for key, (appraisal_id, grade, outcome) in final.items()))
+        drop_batches(ws, run_id)
         ws.execute(update(AppraisalRun).where(AppraisalRun.id == run_id).values(
             status="done", finished_at=utcnow(), processed=len(cands), scored=len(final),
             skipped=len(skips), skips=[x.as_dict() for x in skips[:MAX_SKIPS_KEPT]],
@@ -294,35 +314,56 @@ def _execute(db: Database, run_id: str, workers: int | None = None) -> None:
                      "timings": timings}))
 
 
+#: How often the run's process looks for the next result while others score it.
+RESULT_POLL_SECONDS = 0.02
+
+
 @contextmanager
-def _batch_results(ctx: RunContext, batches: list[Batch], workers: int
+def _batch_results(db: Database, ctx: RunContext, batches: list[Batch], workers: int
                    ) -> Iterator[Iterator[BatchResult]]:
-    """Batch results in order: from a pool of worker processes, or scored right here."""
-    if workers <= 1:
-        init_worker(ctx)
-        try:
-            yield (score_batch(b) for b in batches)
-        finally:
-            close_worker()
+    """Batch results in order: claimed and scored by any process on PostgreSQL, scored
+    right here on SQLite."""
+    if db.is_postgres:
+        with _claimed_results(db, ctx, len(batches), workers) as results:
+            yield results
         return
-    # spawn: a run starts from a thread of a web worker; forking a threaded process is
-    # unsafe. Each worker builds its engine and scheme book once (init_worker).
-    with get_context("spawn").Pool(workers, initializer=init_worker, initargs=(ctx,)) as pool:
-        yield _windowed(pool, batches, window=2 * workers)
+    init_worker(ctx)
+    try:
+        yield (score_batch(b) for b in batches)
+    finally:
+        close_worker()
 
 
-def _windowed(pool: Any, batches: list[Batch], window: int) -> Iterator[BatchResult]:
-    """Results in order with at most `window` batches in flight, so finished batches
-    never pile up in memory while the run's process is still writing earlier ones."""
-    pending: deque[Any] = deque()
-    queued = iter(batches)
-    for batch in itertools.islice(queued, window):
-        pending.append(pool.apply_async(score_batch, (batch,)))
-    while pending:
-        result = pending.popleft().get()
-        for batch in itertools.islice(queued, 1):
-            pending.append(pool.apply_async(score_batch, (batch,)))
-        yield result
+@contextmanager
+def _claimed_results(db: Database, ctx: RunContext, count: int, workers: int
+                     ) -> Iterator[Iterator[BatchResult]]:
+    """Results of the run's published batches in order. With `workers` > 1 a local pool
+    claims them (spawn: a run starts from a thread of a web worker; forking a threaded
+    process is unsafe); this process claims one whenever the next result is not there yet
+    and no local worker is busy, so a run finishes even with no other scorer, and a batch
+    whose claimer died is retaken when its lease runs out."""
+    init_worker(ctx)
+    pool = get_context("spawn").Pool(workers, initializer=init_worker, initargs=(ctx,)
+                                     ) if workers > 1 else None
+    try:
+        busy = [pool.apply_async(work_on_run, (ctx.run_id,)) for _ in range(workers)
+                ] if pool is not None else []
+        me = claimer_name()
+
+        def in_order() -> Iterator[BatchResult]:
+            for seq in range(count):
+                while (out := scored_result(db, ctx.run_id, seq)) is None:
+                    helping = all(job.ready() for job in busy)
+                    if not (helping and score_one(db, me, ctx.run_id)):
+                        time.sleep(RESULT_POLL_SECONDS)
+                yield out
+
+        yield in_order()
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+        close_worker()
 
 
 def _reason_kind(reason: str) -> str:
