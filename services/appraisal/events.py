@@ -34,6 +34,7 @@ CONSUMER_GROUP = "appraisal"
 CONTRACT_TYPES = ("contract.drafted", "contract.issued", "contract.signed", "contract.amended",
                   "contract.terminated", "contract.expired", "contract.renewed",
                   "contract.expiring")
+ORG_UNIT_TYPES = ("org_unit.created", "org_unit.moved")
 HANDLED_TYPES = ("org_unit.created", "org_unit.moved", "manager.registered", "manager.updated",
                  "targets.set", "contract.reinstated", *CONTRACT_TYPES)
 TERMINAL_STATES = frozenset({"terminated", "expired", "renewed", "withdrawn"})
@@ -44,6 +45,7 @@ APPRAISAL_EXIT = "appraisal_exit"
 #: Events a poll hands the batch handler at most (one transaction), and ids per IN (...).
 MAX_POLL_RECORDS = 500
 CHUNK = 500
+UNIT, MANAGER, CONTRACT, TARGET_SET = "org_units", "managers", "contracts", "target_sets"
 
 
 def utcnow() -> datetime:
@@ -68,20 +70,35 @@ def handle_contract_event(session: Session, envelope: dict[str, Any]) -> None:
 
 def handle_contract_events(session: Session, envelopes: list[dict[str, Any]]) -> None:
     """Apply a run of hr.contracts events in order, in the caller's transaction (the
-    consumer's batch handler): the managers, contracts, target sets and org units they name
-    are read with one query per table first, then each event is applied exactly as alone,
-    and the rows are written when the transaction flushes, one statement per table and
-    kind of change. The result is the same as one event at a time."""
+    consumer's batch handler), with the same result as one event at a time.
+
+    The managers, contracts, target sets and org units the run names are read with one
+    query per table first; the rows are written when the session flushes, one statement per
+    table and kind of change. The session is flushed before an event touches a row an
+    earlier event of the run changed (and after every org unit event, whose subtree moves
+    are not named in it), so each row's every state reaches the database as it would one
+    event at a time: a value the database refuses fails the run however a later event
+    changes it, and the runtime then isolates the event at fault.
+    """
     batch = ReadModelBatch(session)
     batch.preload(envelopes)
+    changed: set[tuple[str, str]] = set()
     for envelope in envelopes:
+        rows = rows_named(envelope)
+        if not changed.isdisjoint(rows):
+            session.flush()
+            changed.clear()
         apply_event(batch, envelope)
+        changed.update(rows)
+        if envelope["type"] in ORG_UNIT_TYPES:
+            session.flush()
+            changed.clear()
 
 
 def apply_event(batch: ReadModelBatch, envelope: dict[str, Any]) -> None:
     event_type = envelope["type"]
     data = envelope.get("data") or {}
-    if event_type in ("org_unit.created", "org_unit.moved"):
+    if event_type in ORG_UNIT_TYPES:
         apply_org_unit(batch, data)
     elif event_type in ("manager.registered", "manager.updated"):
         apply_manager(batch, data, envelope)
@@ -124,34 +141,15 @@ class ReadModelBatch:
         self.target_sets: dict[str, TargetSet | None] = {}
 
     def preload(self, envelopes: Iterable[dict[str, Any]]) -> None:
-        units: set[str] = set()
-        managers: set[str] = set()
-        contracts: set[str] = set()
-        documents: set[str] = set()
+        named: dict[str, set[str]] = {UNIT: set(), MANAGER: set(), CONTRACT: set(),
+                                      TARGET_SET: set()}
         for envelope in envelopes:
-            data = envelope.get("data") or {}
-            event_type = envelope["type"]
-            if event_type in ("org_unit.created", "org_unit.moved"):
-                units.update(str(u) for u in (data.get("org_unit_id"), data.get("parent_id"))
-                             if u)
-                continue
-            if data.get("manager_id"):
-                managers.add(str(data["manager_id"]))
-            if event_type in ("manager.registered", "manager.updated"):
-                if data.get("org_unit_id"):
-                    units.add(str(data["org_unit_id"]))
-                continue
-            if data.get("contract_id"):
-                contracts.add(str(data["contract_id"]))
-            if data.get("document_id"):
-                documents.add(str(data["document_id"]))
-            for doc in data.get("documents") or []:
-                if isinstance(doc, dict) and doc.get("document_id"):
-                    documents.add(str(doc["document_id"]))
-        self._load(OrgUnit, self.units, units)
-        self._load(Manager, self.managers, managers)
-        self._load(Contract, self.contracts, contracts)
-        self._load(TargetSet, self.target_sets, documents)
+            for kind, row_id in rows_named(envelope):
+                named[kind].add(row_id)
+        self._load(OrgUnit, self.units, named[UNIT])
+        self._load(Manager, self.managers, named[MANAGER])
+        self._load(Contract, self.contracts, named[CONTRACT])
+        self._load(TargetSet, self.target_sets, named[TARGET_SET])
         # The units above them: where a manager's enterprise is looked up.
         self._load(OrgUnit, self.units, {uid for unit in list(self.units.values()) if unit
                                          for uid in _path_ids(unit.path)})
@@ -191,6 +189,29 @@ class ReadModelBatch:
 
     def target_set(self, document_id: str) -> TargetSet | None:
         return self._get(TargetSet, self.target_sets, document_id)
+
+
+def rows_named(envelope: dict[str, Any]) -> set[tuple[str, str]]:
+    """The read-model rows an event reads or writes, by (table, id): its unit (and parent)
+    for an org unit event; the manager and their unit for a manager event; the manager,
+    contract and each document's target set for a contract event."""
+    data = envelope.get("data") or {}
+    event_type = envelope["type"]
+    if event_type in ORG_UNIT_TYPES:
+        return {(UNIT, str(u)) for u in (data.get("org_unit_id"), data.get("parent_id")) if u}
+    rows = {(MANAGER, str(data["manager_id"]))} if data.get("manager_id") else set()
+    if event_type in ("manager.registered", "manager.updated"):
+        if data.get("org_unit_id"):
+            rows.add((UNIT, str(data["org_unit_id"])))
+        return rows
+    if data.get("contract_id"):
+        rows.add((CONTRACT, str(data["contract_id"])))
+    if data.get("document_id"):
+        rows.add((TARGET_SET, str(data["document_id"])))
+    for doc in data.get("documents") or []:
+        if isinstance(doc, dict) and doc.get("document_id"):
+            rows.add((TARGET_SET, str(doc["document_id"])))
+    return rows
 
 
 def _path_ids(path: str) -> list[str]:
