@@ -59,28 +59,21 @@ def template_events(workdir: Path) -> dict[str, dict[str, Any]]:
     from services.contracts.models import outbox
     from shared.events.envelope import decode_envelope
     from tests.conftest import service_settings
-    from tests.support.contracts_world import (
-        Client,
-        indicators,
-        manager,
-        sign_both_sides,
-        template,
-        unit,
-    )
+    from tests.support import contracts_world as cw
 
     url = f"sqlite:///{workdir / 'contracts.db'}"
     upgrade(REPO / "services" / "contracts" / "migrations", url)
     app = create_app(service_settings("contracts", url))
-    api = Client(app.test_client())
-    hq = unit(api, "HQ", "group", has_board=True)["id"]
-    enterprise = unit(api, "E1", "enterprise", hq)["id"]
-    indicators(api)
-    t = template(api)["id"]
-    m = manager(api, "G01", enterprise)["id"]
+    api = cw.Client(app.test_client())
+    hq = cw.unit(api, "HQ", "group", has_board=True)["id"]
+    enterprise = cw.unit(api, "E1", "enterprise", hq)["id"]
+    cw.indicators(api)
+    t = cw.template(api)["id"]
+    m = cw.manager(api, "G01", enterprise)["id"]
     c = api.post("/api/v1/contracts", {"manager_id": m, "start_date": "2026-01-01",
                                        "template_id": t}, expect=201).get_json()
     api.post(f"/api/v1/contracts/{c['id']}/issue", expect=200)
-    sign_both_sides(api, c)
+    cw.sign_both_sides(api, c)
     found: dict[str, dict[str, Any]] = {}
     with app.extensions["tenure_db"].engine.connect() as conn:
         for (payload,) in conn.execute(select(outbox.c.payload).order_by(outbox.c.id)):

@@ -4,7 +4,6 @@ event had been applied alone."""
 
 from __future__ import annotations
 
-import copy
 import uuid
 from typing import Any
 
@@ -17,22 +16,12 @@ from services.appraisal.models import Contract, Manager, TargetSet, inbox
 from shared import ops
 from shared.consumer import EventConsumer
 from shared.db import Database
-from shared.events.envelope import encode_envelope, make_event
+from shared.events.envelope import encode_envelope
 from shared.kafka_clients import Backoff, ensure_topics, make_producer
 
-from .world import YEAR, World
+from .world import YEAR, World, contract_event
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
-
-
-def _contract_event(world: World, event_type: str, manager_id: str, **changes: Any
-                    ) -> dict[str, Any]:
-    signed = next(e for e in world.events if e["type"] == "contract.signed"
-                  and e["data"]["manager_id"] == manager_id)
-    data = copy.deepcopy(signed["data"])
-    data.pop("documents", None)
-    data.update(changes)
-    return make_event(event_type, "/tenure/contracts", manager_id, data)
 
 
 def test_a_backlog_with_a_duplicate_and_a_poison_event_is_applied_in_runs_in_each_managers_order(
@@ -45,9 +34,9 @@ def test_a_backlog_with_a_duplicate_and_a_poison_event_is_applied_in_runs_in_eac
     issued = next(e for e in world.events if e["type"] == "contract.issued"
                   and e["data"]["manager_id"] == first)
     # Valid by the catalogue, but its state does not fit the column: PostgreSQL refuses it.
-    poison = _contract_event(world, "contract.amended", poisoned, state="amended-" + "x" * 30,
+    poison = contract_event(world, "contract.amended", poisoned, state="amended-" + "x" * 30,
                              reason="late amendment", approved_by="board")
-    terminated = _contract_event(world, "contract.terminated", poisoned, state="terminated",
+    terminated = contract_event(world, "contract.terminated", poisoned, state="terminated",
                                  reason="Rigid exit by appraisal", exit=True)
     backlog = [*world.events, poison, terminated, issued]  # `issued` again: a duplicate
     producer = make_producer(kafka_broker.bootstrap_servers)
