@@ -404,7 +404,8 @@ class EventConsumer:
         """Apply a poll's valid events in as few transactions as their failures allow.
 
         The whole poll first; if its transaction fails, each half in turn, and so on down
-        to one event, which `process` applies alone with its retries or dead-letters. Left
+        to one event, which `process` applies alone with its retries or dead-letters (if
+        the database itself is unreachable, every event goes to `process`, which waits). Left
         to right throughout, so no event is applied before one polled ahead of it has been
         applied or dead-lettered: per-key order holds as with one transaction per event.
         Returns the outcome of every record it finished; if stop is requested while an
@@ -426,8 +427,16 @@ class EventConsumer:
             outcomes[(record.topic, record.partition, record.offset)] = self.process(record)
             return
         applied = self._apply_items(items)
-        if applied is not None:
+        if isinstance(applied, dict):
             outcomes.update(applied)
+            return
+        if isinstance(applied, self.transient_errors):
+            # The database, not an event: one at a time, where `process` waits for it.
+            for record, _ in items:
+                if self.stop_event.is_set():
+                    raise _Abandoned
+                outcomes[(record.topic, record.partition, record.offset)] = \
+                    self.process(record)
             return
         middle = len(items) // 2
         self._apply_halving(items[:middle], outcomes)
@@ -439,11 +448,12 @@ class EventConsumer:
         items = self._batchable(records)
         if len(items) < 2:
             return {}
-        return self._apply_items(items) or {}
+        applied = self._apply_items(items)
+        return applied if isinstance(applied, dict) else {}
 
     def _apply_items(self, items: list[tuple[Any, dict[str, Any]]]
-                     ) -> dict[tuple[str, int, int], str] | None:
-        """Apply events in ONE transaction; None if that transaction failed.
+                     ) -> dict[tuple[str, int, int], str] | Exception:
+        """Apply events in ONE transaction; the error if that transaction failed.
 
         Each event still commits together with its inbox row, so the exactly-once rule is
         the same as one transaction per event; only the BEGIN/COMMIT (and on PostgreSQL the
@@ -474,7 +484,7 @@ class EventConsumer:
         except Exception as exc:  # the caller splits the run, down to one event with retries
             log.info("a batch of %d events failed (%r); applying it in smaller runs",
                      len(items), exc, extra=self._log_extra())
-            return None
+            return exc
         elapsed = (time.perf_counter() - started) / len(items)
         for record, _ in items:
             HANDLE_SECONDS.labels(self.service, self.group_id).observe(elapsed)

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import insert, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from shared import ops
@@ -641,6 +642,34 @@ def test_a_poll_with_a_duplicate_a_poison_and_a_flaky_event_applies_around_them_
     # The failed poll was halved down to the poison and the flaky event: most events were
     # applied in runs, not one transaction each.
     assert max(runs) > 2 and len(alone) < len(events) / 2, (runs, len(alone))
+
+
+def test_a_poll_that_fails_because_the_database_is_away_is_not_halved_but_applied_one_by_one(
+        service_db: Callable[[str], Database]) -> None:
+    """Halving isolates an event at fault; an unreachable database is nobody's fault, so the
+    poll's events go one at a time to `process`, which waits for the database."""
+    db = service_db("consumer")
+    runs: list[int] = []
+    alone: list[int] = []
+
+    def apply_run(session: Session, envelopes: list[dict[str, Any]]) -> None:
+        runs.append(len(envelopes))
+        raise OperationalError("INSERT INTO effects ...", {}, ConnectionError("refused"))
+
+    def apply_alone(session: Session, envelope: dict[str, Any]) -> None:
+        alone.append(envelope["data"]["seq"])
+        record_effect(session, envelope)
+
+    consumer = EventConsumer(db, inbox, "127.0.0.1:1", "g-db-away", ["t"], apply_alone,
+                             batch_handler=apply_run, transient_backoff=Backoff(0.01, 0.01))
+    manager = new_id()
+    records = [_Record(encode_envelope(make_event("contract.signed", "/tenure/contracts",
+                                                  manager, contract_data(manager, i))), i)
+               for i in range(8)]
+    outcomes = consumer._apply_in_batches(records)
+    assert [outcomes[("t", 0, i)] for i in range(8)] == ["applied"] * 8
+    assert runs == [8] and alone == list(range(8))
+    assert [r.seq for r in effect_rows(db)] == list(range(8))
 
 
 class _Record:
