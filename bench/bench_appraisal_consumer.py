@@ -16,8 +16,9 @@ fresh consumer group on the same topic, and runs the consumer the `consume` comm
 finished. `event` is the handler called once per event in the poll's shared transaction (the
 runtime's path without a batch handler); `batch` is the batch handler with the command's
 consumer settings. Printed: events/s over the whole backlog (group join included) and over
-the steady part (after the first poll), the median of the rounds, and a check of the read
-model (every manager, contract and target set present, every contract active).
+the steady part (after the first poll), the consumer's own CPU time per event (less
+sensitive to a shared machine's load than the rates), the median of the rounds, and a check
+of the read model (every manager, contract and target set present, every contract active).
 """
 
 from __future__ import annotations
@@ -142,7 +143,7 @@ def consume(mode: str, url: str, bootstrap: str, total: int, timeout: float = 60
     group = f"{CONSUMER_GROUP}-{mode}-{uuid.uuid4().hex[:6]}"
     consumer = EventConsumer(db, inbox, bootstrap, group, [TOPIC], service="appraisal",
                              **options)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     first_at = None
     done = first = 0
     deadline = started + timeout
@@ -152,7 +153,7 @@ def consume(mode: str, url: str, bootstrap: str, total: int, timeout: float = 60
             done += finished
             if finished and first_at is None:
                 first_at, first = time.perf_counter(), finished
-        ended = time.perf_counter()
+        ended, cpu = time.perf_counter(), time.process_time() - cpu
     finally:
         consumer.close()
     with db.read() as s:
@@ -162,7 +163,7 @@ def consume(mode: str, url: str, bootstrap: str, total: int, timeout: float = 60
     db.dispose()
     steady = (done - first) / (ended - first_at) if first_at and ended > first_at else 0.0
     return {"finished": done, "seconds": ended - started, "rate": done / (ended - started),
-            "steady": steady, **counts}
+            "steady": steady, "cpu_ms": 1000 * cpu / max(done, 1), **counts}
 
 
 def main() -> None:
@@ -192,7 +193,8 @@ def main() -> None:
                 r = consume(mode, url, broker.bootstrap_servers, len(messages))
                 results[mode].append(r)
                 print(f"round {round_no} {mode:5}: {r['finished']:.0f} events in "
-                      f"{r['seconds']:.1f} s = {r['rate']:.0f}/s (steady {r['steady']:.0f}/s); "
+                      f"{r['seconds']:.1f} s = {r['rate']:.0f}/s (steady {r['steady']:.0f}/s, "
+                      f"consumer CPU {r['cpu_ms']:.2f} ms/event); "
                       f"managers {r['managers']:.0f}, active contracts {r['contracts']:.0f}, "
                       f"target sets {r['target_sets']:.0f}", flush=True)
         for mode in modes:
