@@ -24,8 +24,13 @@ it to its original topic once the fix is deployed; the reason travels in `dl_*` 
 
 Throughput: by default the valid events of one poll are first applied together in one
 transaction (each still with its inbox row), which saves a BEGIN/COMMIT and a connection
-check-out per event; if anything in it fails, it is rolled back and the events are applied
-one transaction each, with the retries above. Handlers therefore keep their effects in the
+check-out per event; a service's `batch_handler` then gets the poll's new events at once
+(set-based reads, one statement per table). If anything in that transaction fails, it is
+rolled back and the poll is split in two halves, each tried the same way, in order; a
+single event whose transaction fails is applied alone with the retries above, and
+dead-lettered if they run out. So one bad event costs its poll a few extra transactions,
+the rest of the poll still applies in batches, and the events are applied in poll order
+(one key's order holds, whatever fails). Handlers therefore keep their effects in the
 session they are given (anything sent outside it, like an e-mail, belongs in the service's
 own outbox or delivery table), which retries require anyway. `batch_transactions=False`
 gives one transaction per event from the start.
@@ -33,6 +38,7 @@ gives one transaction per event from the start.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -254,17 +260,14 @@ class EventConsumer:
         try:
             batched: dict[tuple[str, int, int], str] = {}
             if self.batch_transactions and not self.stop_event.is_set():
-                batched = self._apply_batch([r for rs in polled.values() for r in rs])
+                batched = self._apply_in_batches([r for rs in polled.values() for r in rs])
             for tp, records in polled.items():
                 for record in records:
-                    if self.stop_event.is_set():
-                        raise _Abandoned
                     outcome = batched.get((record.topic, record.partition, record.offset))
-                    if outcome is None:
+                    if outcome is None:  # (outcomes found were counted where reached)
+                        if self.stop_event.is_set():
+                            raise _Abandoned
                         self.process(record)
-                    else:
-                        EVENTS.labels(self.service, self.group_id, record.topic,
-                                      outcome).inc()
                     commit[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
                     unfinished[tp] = record.offset + 1
                     finished += 1
@@ -387,23 +390,79 @@ class EventConsumer:
                 audit_applied(session, self.inbox, [envelope])
             return True
 
-    def _apply_batch(self, records: list[Any]) -> dict[tuple[str, int, int], str]:
-        """Apply a poll's valid events in ONE transaction; {} if that transaction failed.
-
-        Each event still commits together with its inbox row, so the exactly-once rule is
-        the same as one transaction per event; only the BEGIN/COMMIT (and on PostgreSQL the
-        connection check-out) is shared, which is most of the cost of a small handler. If
-        any handler or the commit fails, everything rolls back and the caller applies the
-        batch one event at a time, with the usual retries and dead letters: a handler may
-        then run again for an event whose batch was rolled back, just as on a retry.
-        """
+    def _batchable(self, records: list[Any]) -> list[tuple[Any, dict[str, Any]]]:
+        """The records a batch may apply (valid envelopes of wanted types), in poll order;
+        the others are dead-lettered or ignored by `process`."""
         items = []
         for record in records:
             envelope, rejected = self._read(record)
             if rejected is None and envelope is not None and self._wanted(envelope):
                 items.append((record, envelope))
+        return items
+
+    def _apply_in_batches(self, records: list[Any]) -> dict[tuple[str, int, int], str]:
+        """Apply a poll's valid events in as few transactions as their failures allow.
+
+        The whole poll first; if its transaction fails, each half in turn, and so on down
+        to one event, which `process` applies alone with its retries or dead-letters (if
+        the database itself is unreachable, every event goes to `process`, which waits). Left
+        to right throughout, so no event is applied before one polled ahead of it has been
+        applied or dead-lettered: per-key order holds as with one transaction per event.
+        Returns the outcome of every record it finished; if stop is requested while an
+        event is being retried, what it finished so far (the caller rewinds to the rest).
+        """
+        items = self._batchable(records)
+        outcomes: dict[tuple[str, int, int], str] = {}
+        if len(items) >= 2:
+            with contextlib.suppress(_Abandoned):
+                self._apply_halving(items, outcomes)
+        return outcomes
+
+    def _apply_halving(self, items: list[tuple[Any, dict[str, Any]]],
+                       outcomes: dict[tuple[str, int, int], str]) -> None:
+        if self.stop_event.is_set():
+            raise _Abandoned
+        if len(items) == 1:
+            record = items[0][0]
+            outcomes[(record.topic, record.partition, record.offset)] = self.process(record)
+            return
+        applied = self._apply_items(items)
+        if isinstance(applied, dict):
+            outcomes.update(applied)
+            return
+        if isinstance(applied, self.transient_errors):
+            # The database, not an event: one at a time, where `process` waits for it.
+            for record, _ in items:
+                if self.stop_event.is_set():
+                    raise _Abandoned
+                outcomes[(record.topic, record.partition, record.offset)] = \
+                    self.process(record)
+            return
+        middle = len(items) // 2
+        self._apply_halving(items[:middle], outcomes)
+        self._apply_halving(items[middle:], outcomes)
+
+    def _apply_batch(self, records: list[Any]) -> dict[tuple[str, int, int], str]:
+        """Apply records' valid events in ONE transaction; {} if that transaction failed
+        (or there were fewer than two to share it)."""
+        items = self._batchable(records)
         if len(items) < 2:
             return {}
+        applied = self._apply_items(items)
+        return applied if isinstance(applied, dict) else {}
+
+    def _apply_items(self, items: list[tuple[Any, dict[str, Any]]]
+                     ) -> dict[tuple[str, int, int], str] | Exception:
+        """Apply events in ONE transaction; the error if that transaction failed.
+
+        Each event still commits together with its inbox row, so the exactly-once rule is
+        the same as one transaction per event; only the BEGIN/COMMIT (and on PostgreSQL the
+        connection check-out) is shared, which is most of the cost of a small handler. If
+        any handler or the commit fails, everything rolls back and the caller applies the
+        events in smaller runs, down to one at a time with the usual retries and dead
+        letters: a handler may then run again for an event whose batch was rolled back,
+        just as on a retry.
+        """
         started = time.perf_counter()
         outcomes: dict[tuple[str, int, int], str] = {}
         try:
@@ -422,13 +481,15 @@ class EventConsumer:
                             self.handler(session, envelope)
                             audit_applied(session, self.inbox, [envelope])
                         outcomes[key] = APPLIED
-        except Exception as exc:  # fall back to one transaction per event, which retries
-            log.info("a batch of %d events failed (%r); applying them one by one",
+        except Exception as exc:  # the caller splits the run, down to one event with retries
+            log.info("a batch of %d events failed (%r); applying it in smaller runs",
                      len(items), exc, extra=self._log_extra())
-            return {}
+            return exc
         elapsed = (time.perf_counter() - started) / len(items)
-        for _ in items:
+        for record, _ in items:
             HANDLE_SECONDS.labels(self.service, self.group_id).observe(elapsed)
+            EVENTS.labels(self.service, self.group_id, record.topic,
+                          outcomes[(record.topic, record.partition, record.offset)]).inc()
         return outcomes
 
     def _apply_with_batch_handler(self, session: Session, items: list[tuple[Any, Any]],

@@ -38,19 +38,15 @@ def register_commands(app: Flask) -> None:
     @app.cli.command("consume")
     def consume() -> None:
         """Keep the read model of org units, managers, contracts and targets until SIGTERM."""
-        from services.appraisal.events import (
-            CONSUMER_GROUP,
-            HANDLED_TYPES,
-            handle_contract_event,
-        )
+        from services.appraisal.events import CONSUMER_GROUP, consumer_options
         from services.appraisal.models import inbox
         from shared.consumer import run_consumer_process
         from shared.events.catalogue import CONTRACTS_TOPIC
 
         settings = current_app.config["TENURE_SETTINGS"]
         run_consumer_process(current_app.extensions["tenure_db"], inbox, _bootstrap(settings),
-                             CONSUMER_GROUP, [CONTRACTS_TOPIC], handle_contract_event,
-                             service="appraisal", event_types=HANDLED_TYPES)
+                             CONSUMER_GROUP, [CONTRACTS_TOPIC], service="appraisal",
+                             **consumer_options())
 
     @app.cli.command("appraise")
     @click.option("--year", type=int, required=True)

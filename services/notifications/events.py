@@ -8,9 +8,9 @@ nothing even past the runtime's inbox (a replayed dead letter, a give-up reporte
 
 `apply_events` takes a run of events at once: people, org paths and the small reference
 tables are read once for the run and the new rows are written with one statement per table,
-so the cost per event falls as the run grows. The shared runtime calls the handler with one
-event per transaction today (`make_handler`); `make_batch_handler` is ready for a runtime that
-hands over a whole poll.
+so the cost per event falls as the run grows. The `consume` command gives the runtime both:
+`make_batch_handler` for a poll's new events at once, and `make_handler` for one event alone
+(when a run fails, the runtime halves it down to the event at fault, which it retries alone).
 """
 
 from __future__ import annotations

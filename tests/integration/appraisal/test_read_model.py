@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from sqlalchemy import func, select
@@ -13,7 +12,7 @@ from tests.conftest import auth
 from tests.support.contracts_world import Client
 
 from .conftest import feed
-from .world import YEAR, World
+from .world import YEAR, World, contract_event
 
 
 def count(app: Any, model: type) -> int:
@@ -63,22 +62,12 @@ def test_departure_for_retirement_is_recorded_and_never_an_exit(app: Any, world:
     assert (m.employment_status, m.departure_reason) == ("departed", "retirement")
 
 
-def _contract_event(world: World, event_type: str, manager_id: str, **changes: Any
-                    ) -> dict[str, Any]:
-    signed = next(e for e in world.events if e["type"] == "contract.signed"
-                  and e["data"]["manager_id"] == manager_id)
-    data = copy.deepcopy(signed["data"])
-    data.pop("documents", None)
-    data.update(changes)
-    return make_event(event_type, "/tenure/contracts", manager_id, data)
-
-
 def test_exit_termination_is_marked_and_a_stale_event_never_reopens_it(
         app: Any, world: World) -> None:
     gm = world.gms[2]
-    feed(app, [_contract_event(world, "contract.terminated", gm, state="terminated",
+    feed(app, [contract_event(world, "contract.terminated", gm, state="terminated",
                                reason="Incompetence exit (rigid exit) by appraisal", exit=True),
-               _contract_event(world, "contract.amended", gm, state="active",
+               contract_event(world, "contract.amended", gm, state="active",
                                reason="late amendment", approved_by="board")])
     with app.extensions["tenure_db"].read() as s:
         c = s.get(Contract, world.contracts[gm])

@@ -7,6 +7,7 @@ envelopes have the contracts service's real shape rather than a hand-written cop
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,7 @@ from sqlalchemy import select
 
 from services.contracts import create_app as create_contracts_app
 from services.contracts.models import outbox
-from shared.events.envelope import decode_envelope
+from shared.events.envelope import decode_envelope, make_event
 from shared.events.schemas import validate_event
 from tests.conftest import service_settings
 from tests.support.contracts_world import (
@@ -114,3 +115,15 @@ def build_world(database_url: str) -> World:
             w.events.append(envelope)
     app.extensions["tenure_db"].dispose()
     return w
+
+
+def contract_event(world: World, event_type: str, manager_id: str, **changes: Any
+                   ) -> dict[str, Any]:
+    """A contract event for a manager of the world: their signed contract's facts (without
+    its documents) with `changes`, as the contracts service would emit it."""
+    signed = next(e for e in world.events if e["type"] == "contract.signed"
+                  and e["data"]["manager_id"] == manager_id)
+    data = copy.deepcopy(signed["data"])
+    data.pop("documents", None)
+    data.update(changes)
+    return make_event(event_type, "/tenure/contracts", manager_id, data)

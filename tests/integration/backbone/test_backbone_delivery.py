@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import insert, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from shared import ops
@@ -573,6 +574,102 @@ def test_batch_handler_gets_each_new_event_once_in_order_and_redeliveries_are_sk
     assert batches[-1] == [envelopes[3]["id"]]
     assert [outcomes[("t", 0, i)] for i in range(4)] == ["duplicate"] * 3 + ["applied"]
     assert count(db, effects) == count(db, inbox) == 4
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("service_db", ["postgres"], indirect=True)
+def test_a_poll_with_a_duplicate_a_poison_and_a_flaky_event_applies_around_them_in_key_order(
+        service_db: Callable[[str], Database], topics: Topics) -> None:
+    """With a batch handler, on real Kafka and PostgreSQL: one poll holds two managers'
+    events, one re-sent (a duplicate), one that always fails (poison) and one that fails
+    twice before it applies (flaky). The poison is dead-lettered alone after its retries,
+    everything else is applied exactly once, in each manager's order, mostly in runs."""
+    db = service_db("consumer")
+    first, second = new_id(), new_id()
+    events = {(first, seq): make_event("contract.signed", "/tenure/contracts", first,
+                                       contract_data(first, seq, poison=seq == 3,
+                                                     flaky=seq == 5))
+              for seq in range(1, 9)}
+    events.update({(second, seq): make_event("contract.signed", "/tenure/contracts", second,
+                                             contract_data(second, seq))
+                   for seq in range(1, 25)})
+    # The second manager's events in threes between the first's; then a duplicate.
+    order = [key for seq in range(1, 9) for key in
+             [(first, seq), *((second, n) for n in range(3 * seq - 2, 3 * seq + 1))]]
+    order.append((first, 2))
+    _produce_raw(topics, [(key[0].encode(), encode_envelope(events[key])) for key in order])
+    reached: dict[str, int] = defaultdict(int)
+    runs: list[int] = []
+    alone: set[str] = set()
+
+    def apply_alone(session: Session, envelope: dict[str, Any]) -> None:
+        alone.add(envelope["id"])
+        apply(session, envelope)
+
+    def apply(session: Session, envelope: dict[str, Any]) -> None:
+        reached[envelope["id"]] += 1
+        if envelope["data"].get("poison"):
+            raise ValueError("cannot apply a poisoned contract")
+        if envelope["data"].get("flaky") and reached[envelope["id"]] <= 2:
+            raise RuntimeError("a lock timed out")
+        record_effect(session, envelope)
+
+    def apply_run(session: Session, envelopes: list[dict[str, Any]]) -> None:
+        runs.append(len(envelopes))
+        for envelope in envelopes:
+            apply(session, envelope)
+
+    consumer = consumer_for(db, topics, f"g-{topics.prefix}batch-poison", apply_alone,
+                            batch_handler=apply_run, max_retries=2,
+                            backoff=Backoff(0.01, 0.02),
+                            consumer_config={**FAST_GROUP, "max_poll_records": 500})
+    try:
+        assert drain(consumer, len(order)) == len(order)
+    finally:
+        consumer.close()
+
+    rows = effect_rows(db)
+    assert_in_key_order(rows)
+    assert [r.seq for r in rows if r.manager_id == first] == [1, 2, 4, 5, 6, 7, 8]
+    assert [r.seq for r in rows if r.manager_id == second] == list(range(1, 25))
+    assert sorted(r.event_id for r in rows) == sorted(
+        e["id"] for key, e in events.items() if key != (first, 3))
+    poison = events[(first, 3)]["id"]
+    letters = ops.list_dead_letters(topics.bootstrap, topic=topics.dead_letters)
+    assert [(d["event_id"], d["error_class"], d["attempts"]) for d in letters] == [
+        (poison, "ValueError", 3)]
+    assert count(db, inbox) == 31  # dead letters and duplicates add no inbox row
+    # The failed poll was halved down to the poison and the flaky event: most events were
+    # applied in runs, not one transaction each.
+    assert max(runs) > 2 and len(alone) < len(events) / 2, (runs, len(alone))
+
+
+def test_a_poll_that_fails_because_the_database_is_away_is_not_halved_but_applied_one_by_one(
+        service_db: Callable[[str], Database]) -> None:
+    """Halving isolates an event at fault; an unreachable database is nobody's fault, so the
+    poll's events go one at a time to `process`, which waits for the database."""
+    db = service_db("consumer")
+    runs: list[int] = []
+    alone: list[int] = []
+
+    def apply_run(session: Session, envelopes: list[dict[str, Any]]) -> None:
+        runs.append(len(envelopes))
+        raise OperationalError("INSERT INTO effects ...", {}, ConnectionError("refused"))
+
+    def apply_alone(session: Session, envelope: dict[str, Any]) -> None:
+        alone.append(envelope["data"]["seq"])
+        record_effect(session, envelope)
+
+    consumer = EventConsumer(db, inbox, "127.0.0.1:1", "g-db-away", ["t"], apply_alone,
+                             batch_handler=apply_run, transient_backoff=Backoff(0.01, 0.01))
+    manager = new_id()
+    records = [_Record(encode_envelope(make_event("contract.signed", "/tenure/contracts",
+                                                  manager, contract_data(manager, i))), i)
+               for i in range(8)]
+    outcomes = consumer._apply_in_batches(records)
+    assert [outcomes[("t", 0, i)] for i in range(8)] == ["applied"] * 8
+    assert runs == [8] and alone == list(range(8))
+    assert [r.seq for r in effect_rows(db)] == list(range(8))
 
 
 class _Record:
