@@ -268,13 +268,33 @@ def event_data(a: Appraisal, m: Manager | None) -> dict[str, Any]:
     }
 
 
+def unit_name(s: Session, org_unit_id: str | None) -> str | None:
+    """The unit's name for an event, read once per unit of work: a whole run's publication
+    names the same units thousands of times (`note_unit_names` loads them all at once)."""
+    if not org_unit_id:
+        return None
+    names: dict[str, str | None] = s.info.setdefault("unit_names", {})
+    if org_unit_id not in names:
+        unit = s.get(OrgUnit, org_unit_id)
+        names[org_unit_id] = unit.name if unit is not None else None
+    return names[org_unit_id]
+
+
+def note_unit_names(s: Session, org_unit_ids: set[str]) -> None:
+    """Read the names of many units in one query, for the events that will name them."""
+    names: dict[str, str | None] = s.info.setdefault("unit_names", {})
+    wanted = org_unit_ids - names.keys()
+    names.update(dict.fromkeys(wanted))
+    names.update({row.id: row.name for row in s.execute(
+        select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(wanted)))})
+
+
 def emit(s: Session, event_type: str, a: Appraisal, m: Manager | None,
          sink: list[dict[str, Any]] | None = None, **extra: Any) -> str:
     """Record an event in the outbox now, or into `sink` for one bulk insert later; returns
     the event's id."""
     data = event_data(a, m)
-    unit = s.get(OrgUnit, a.org_unit_id) if a.org_unit_id else None
-    data["org_unit_name"] = unit.name if unit is not None else None
+    data["org_unit_name"] = unit_name(s, a.org_unit_id)
     if event_type == "appraisal.opened":
         data.update(actuals_due=a.actuals_due, review_due=a.review_due,
                     self_report_due=a.self_report_due)

@@ -74,7 +74,7 @@ from services.appraisal.service.common import (
     unit_path,
     utcnow,
 )
-from services.appraisal.service.lifecycle import ROLES_FOR, apply_transition
+from services.appraisal.service.lifecycle import ROLES_FOR, apply_transition, note_unit_names
 from services.appraisal.service.results import regrade, result_fields
 from shared import audit
 from shared.auth import Principal
@@ -482,6 +482,8 @@ def act_on_run(db: Database, actor: Principal, run_id: str, action: str, note: s
                                   .order_by(Appraisal.id)))
             managers = {m.id: m for m in s.scalars(select(Manager).where(
                 Manager.id.in_({a.manager_id for a in rows})))}
+            if action == "publish":  # the events name each unit: read the names at once
+                note_unit_names(s, {a.org_unit_id for a in rows if a.org_unit_id})
             outbox_rows: list[dict[str, Any]] = []
             for a in rows:
                 # Every refusal (wrong state, missing actuals, self-report, open appeal) is

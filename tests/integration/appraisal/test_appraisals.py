@@ -8,6 +8,7 @@ import io
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from tests.conftest import auth
 from tests.support.contracts_world import Client
@@ -115,6 +116,11 @@ def test_a_whole_run_is_acted_on_a_chunk_at_a_time_in_one_transaction(
         {m: a["row_version"] + 3 for m, a in before.items()}
     published = [e for e in outbox_events(app) if e["type"] == "appraisal.published"]
     assert sorted(e["data"]["manager_id"] for e in published) == sorted(after)
+    # Each event names the manager's unit, read once for the chunk.
+    with app.extensions["tenure_db"].engine.connect() as conn:
+        names = dict(conn.execute(text("SELECT id, name FROM org_units")).all())
+    assert all(e["data"]["org_unit_name"] == names[e["data"]["org_unit_id"]]
+               and e["data"]["org_unit_name"] for e in published)
 
 
 def test_publishing_a_run_emits_results_and_exit_triggers_with_what_notices_need(
