@@ -139,7 +139,7 @@ class SmtpSession:
 
     def __init__(self, settings: SmtpSettings) -> None:
         self.settings = settings
-        self.connections = 0  # opened so far: what the tests and the bench look at
+        self.connections = 0  # opened or tried so far
         self._smtp: smtplib.SMTP | None = None
         self._sent_on_connection = 0
         self._cannot_open: DeliveryError | None = None
@@ -162,8 +162,8 @@ class SmtpSession:
 
     def _open(self) -> smtplib.SMTP:
         settings = self.settings
-        smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
         self.connections += 1
+        smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
         try:
             smtp.ehlo()
             if settings.starttls:
@@ -210,9 +210,11 @@ class SmtpSession:
         try:
             try:
                 smtp.send_message(message)
-            except smtplib.SMTPServerDisconnected:
-                if self.connections != opened:
-                    raise  # a connection of its own failed: that is this message's error
+            except (smtplib.SMTPServerDisconnected, smtplib.SMTPResponseException,
+                    smtplib.SMTPRecipientsRefused):
+                # smtplib drops the socket on a disconnect and on a 421 ("closing").
+                if self.connections != opened or smtp.sock is not None:
+                    raise  # on a connection of its own, or a refusal: this message's error
                 # The server closed the connection kept open since the last message (an idle
                 # timeout, a per-session limit): the message was not acknowledged, so a new
                 # connection carries it. Were it taken all the same, the receiver has the
