@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -296,21 +297,31 @@ def deliver_due(db: Database, config: NotificationConfig, now: datetime,
     """
     result = Pass()
     outcomes: list[Outcome] = []
-    with SmtpSession(config.smtp) as mail:
-        for outgoing in prepare_batch(db, claim_due(db, now, config.delivery_batch, config),
-                                      config):
-            error: DeliveryError | None = None
-            try:
-                sender(outgoing, config, mail)
-            except DeliveryError as exc:
-                error = exc
-                log.warning("delivery %s by %s failed (%s): %s", outgoing.delivery_id,
-                            outgoing.channel, "retryable" if exc.retryable else "permanent",
-                            exc.reason, extra={"notice_key": outgoing.notice.notice_key})
-                result.errors.append(exc.reason)
-            outcomes.append((outgoing, error))
-    for (outgoing, error), state in zip(outcomes, record_outcomes(db, outcomes, now, config,
-                                                                  rand), strict=True):
+    # Past half the lease the rest of the batch waits for the lease to run out rather than
+    # risk another worker claiming rows this one has sent but not recorded yet.
+    stop_at = time.monotonic() + config.delivery_lease.total_seconds() / 2
+    try:
+        with SmtpSession(config.smtp) as mail:
+            for outgoing in prepare_batch(db, claim_due(db, now, config.delivery_batch,
+                                                        config), config):
+                if time.monotonic() > stop_at:
+                    log.warning("batch stopped at half its lease; the rest is due again later")
+                    break
+                error: DeliveryError | None = None
+                try:
+                    sender(outgoing, config, mail)
+                except DeliveryError as exc:
+                    error = exc
+                    log.warning("delivery %s by %s failed (%s): %s", outgoing.delivery_id,
+                                outgoing.channel,
+                                "retryable" if exc.retryable else "permanent", exc.reason,
+                                extra={"notice_key": outgoing.notice.notice_key})
+                    result.errors.append(exc.reason)
+                outcomes.append((outgoing, error))
+    finally:
+        # What went out is recorded even when a bug stops the batch half-way.
+        states = record_outcomes(db, outcomes, now, config, rand)
+    for (outgoing, error), state in zip(outcomes, states, strict=True):
         if state is d.DeliveryState.SENT:
             result.sent += 1
         elif state is d.DeliveryState.FAILED:

@@ -5,8 +5,10 @@ drops the connection mid-batch, two workers at once, statements per batch."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import event, select, update
@@ -151,6 +153,24 @@ def test_a_delivery_changed_while_its_batch_was_sent_is_not_recorded(
     stored = {d.id: d for d in e_mails(db)}
     assert (stored[first.id].state, stored[first.id].attempts) == ("sent", 7)
     assert {(stored[d.id].state, stored[d.id].attempts) for d in others} == {("sent", 1)}
+
+
+def test_a_batch_past_half_its_lease_leaves_the_rest_unsent_for_a_later_pass(
+        db: Database, group: Client, smtp: SmtpServer) -> None:
+    publish(db, 1)
+    config = replace(settings_for(smtp.port), delivery_lease=timedelta(seconds=2))
+
+    def slow(outgoing: worker.Outgoing, config: NotificationConfig, mail: SmtpSession) -> None:
+        worker.send(outgoing, config, mail)
+        time.sleep(0.6)  # a relay that takes its time
+
+    result = worker.run_once(db, config, NOW, sender=slow)
+    assert 1 <= result.sent < 3 and len(smtp.mailbox.received) == result.sent
+    waiting = [d for d in e_mails(db) if d.state == "queued"]
+    assert len(waiting) == 3 - result.sent and {d.attempts for d in waiting} == {0}
+    # Due again once the lease runs out, and sent then.
+    later = worker.run_once(db, settings_for(smtp.port), NOW + timedelta(seconds=2))
+    assert later.sent == len(waiting) and len(smtp.mailbox.received) == 3
 
 
 def test_a_batch_is_read_and_recorded_in_the_same_number_of_statements_whatever_its_size(
