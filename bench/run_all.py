@@ -8,7 +8,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHES = ["bench_contracts.py", "bench_events.py", "bench_appraisal.py",
-           "bench_notifications.py", "bench_read_cache.py", "bench_portal.py",
+           "bench_notifications.py",
+           # The delivery worker's e-mails/s against bare smtplib on one connection.
+           "bench_delivery.py",
+           "bench_read_cache.py", "bench_portal.py",
            # 1 and then 2 processes for the run, the consumer and the delivery worker.
            "bench_scaleout.py",
            # The whole year for 100,000 managers (its default size), every service a process.

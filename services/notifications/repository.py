@@ -101,6 +101,14 @@ def recipient(session: Session, person_id: str) -> Recipient | None:
     return session.get(Recipient, person_id)
 
 
+def recipients(session: Session, ids: Iterable[str]) -> dict[str, Recipient]:
+    """The directory entries of many people at once (a delivery batch's recipients)."""
+    ids = list(set(ids))
+    if not ids:
+        return {}
+    return {r.id: r for r in session.scalars(select(Recipient).where(Recipient.id.in_(ids)))}
+
+
 def as_domain(row: Recipient) -> d.Recipient:
     return d.Recipient(id=row.id, name=row.name or "", email=row.email,
                        language=d.normalise_language(row.language))
@@ -128,6 +136,12 @@ def webhook_for(session: Session, recipient_id: str, home_unit: str | None
         if unit_id in found:
             return found[unit_id]
     return None
+
+
+def template_overrides(session: Session) -> dict[tuple[str, str], d.TemplateSource]:
+    """Every override by (kind, language): a few dozen rows at most, read once per batch."""
+    return {(row.kind, row.language): d.TemplateSource(row.subject, row.body, row.html)
+            for row in session.scalars(select(TemplateOverride))}
 
 
 class TemplateLookup:

@@ -3,10 +3,12 @@
 `run_once(db, config, now)` is one pass (tests drive it with their own clock); `run_forever`
 loops it until stopped. Deliveries are claimed in a short transaction that pushes their
 `next_attempt_at` a lease ahead (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several workers
-share the queue; SQLite serialises the claim with its write lock). Each send then happens
-outside any transaction, and its outcome is recorded in one of its own. A worker that dies
-mid-send leaves the row due again when the lease runs out: a message may go out twice (the
+share the queue; SQLite serialises the claim with its write lock). The batch is then read and
+rendered in one read transaction, sent outside any transaction (its e-mails on one SMTP
+session), and its outcomes are recorded together in one transaction. A worker that dies
+mid-batch leaves the rows due again when the lease runs out: a message may go out twice (the
 Message-ID and the X-Tenure-Notice-Key header let receivers drop the copy), never zero times.
+See docs/scale-delivery.md.
 
 A delivery that gives up records `notice.given_up` in the outbox in the same transaction; the
 relay publishes it on hr.notices and the consumer turns it into an alert in the inbox of the
@@ -18,19 +20,19 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from prometheus_client import Counter
 from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session
 
 from services.notifications import domain as d
 from services.notifications import repository as repo
 from services.notifications.channels import DeliveryError
-from services.notifications.channels.email import send_notice_email
+from services.notifications.channels.email import SmtpSession, send_notice_email
 from services.notifications.channels.webhook import WebhookEndpoint as Endpoint
 from services.notifications.channels.webhook import post_notice
 from services.notifications.config import NotificationConfig
@@ -38,6 +40,7 @@ from services.notifications.events import record_notices
 from services.notifications.models import (
     Delivery,
     NoticeRow,
+    Recipient,
     ScheduledReminder,
     outbox,
 )
@@ -160,47 +163,64 @@ def notice_of(row: NoticeRow, email: str | None = None) -> d.Notice:
         manager_id=row.manager_id, org_unit_id=row.org_unit_id, context=row.context or {})
 
 
-def _home_unit(s: Session, row: NoticeRow) -> str | None:
-    person = repo.recipient(s, row.recipient_id)
+def _home_unit(row: NoticeRow, person: Recipient | None) -> str | None:
     if person is not None:
         return person.org_unit_id if person.role == "manager" else person.org_scope
     return row.org_unit_id if row.role == "manager" else None
 
 
-def prepare(db: Database, delivery_id: str, config: NotificationConfig) -> Outgoing | None:
-    """Read and render one claimed delivery; None if it is no longer pending."""
+def prepare_batch(db: Database, delivery_ids: Sequence[str], config: NotificationConfig
+                  ) -> list[Outgoing]:
+    """Read and render the claimed deliveries still pending, in claim order.
+
+    One read transaction and a fixed number of queries for the whole batch (deliveries,
+    their notices, the recipients in the directory, the template overrides); only a webhook
+    still looks up its endpoint one by one.
+    """
+    if not delivery_ids:
+        return []
     with db.read() as s:
-        delivery = s.get(Delivery, delivery_id)
-        if delivery is None or delivery.state not in PENDING:
-            return None
-        row = s.get(NoticeRow, delivery.notice_id)
-        assert row is not None
-        # The directory's address wins over the one copied at routing: HR may have fixed it
-        # before resending.
-        person = repo.recipient(s, row.recipient_id)
-        notice = notice_of(row, person.email if person is not None and person.email else None)
-        message = d.render_notice(notice, repo.TemplateLookup(s), config.portal_url)
-        if message.fallback_reason:
-            log.warning("template override failed, built-in used: %s", message.fallback_reason,
-                        extra={"notice_key": row.notice_key})
-        endpoint = None
-        if delivery.channel == d.Channel.WEBHOOK:
-            hook = repo.webhook_for(s, row.recipient_id, _home_unit(s, row))
-            if hook is not None:
-                endpoint = Endpoint(hook.url, hook.secret, timeout=config.webhook_timeout,
-                                    allowed_hosts=config.webhook_allowed_hosts)
-        return Outgoing(delivery.id, row.id, d.Channel(delivery.channel), delivery.generation,
-                        notice, message, endpoint)
+        found = {row.id: row for row in s.scalars(select(Delivery).where(
+            Delivery.id.in_(delivery_ids), Delivery.state.in_(PENDING)))}
+        notices = {row.id: row for row in s.scalars(select(NoticeRow).where(
+            NoticeRow.id.in_({row.notice_id for row in found.values()})))}
+        people = repo.recipients(s, {row.recipient_id for row in notices.values()})
+        overrides = repo.template_overrides(s)
+        batch = []
+        for delivery_id in delivery_ids:
+            delivery = found.get(delivery_id)
+            if delivery is None:
+                continue  # no longer pending
+            row = notices[delivery.notice_id]
+            # The directory's address wins over the one copied at routing: HR may have fixed
+            # it before resending.
+            person = people.get(row.recipient_id)
+            notice = notice_of(row, person.email if person is not None and person.email
+                               else None)
+            message = d.render_notice(notice, overrides, config.portal_url)
+            if message.fallback_reason:
+                log.warning("template override failed, built-in used: %s",
+                            message.fallback_reason, extra={"notice_key": row.notice_key})
+            endpoint = None
+            if delivery.channel == d.Channel.WEBHOOK:
+                hook = repo.webhook_for(s, row.recipient_id, _home_unit(row, person))
+                if hook is not None:
+                    endpoint = Endpoint(hook.url, hook.secret, timeout=config.webhook_timeout,
+                                        allowed_hosts=config.webhook_allowed_hosts)
+            batch.append(Outgoing(delivery.id, row.id, d.Channel(delivery.channel),
+                                  delivery.generation, notice, message, endpoint))
+        return batch
 
 
-Sender = Callable[[Outgoing, NotificationConfig], None]
+Sender = Callable[[Outgoing, NotificationConfig, SmtpSession], None]
 
 
-def send(outgoing: Outgoing, config: NotificationConfig) -> None:
-    """Hand one message to its channel; raises DeliveryError."""
+def send(outgoing: Outgoing, config: NotificationConfig, mail: SmtpSession) -> None:
+    """Hand one message to its channel (e-mail on the batch's SMTP session); raises
+    DeliveryError."""
     if outgoing.channel is d.Channel.EMAIL:
         send_notice_email(config.smtp, outgoing.notice, outgoing.message,
-                          generation=outgoing.generation)
+                          generation=outgoing.generation, session=mail)
     elif outgoing.channel is d.Channel.WEBHOOK:
         if outgoing.endpoint is None:
             raise DeliveryError(False, "no webhook endpoint is configured any more")
@@ -223,56 +243,93 @@ def given_up_row(notice: d.Notice, notice_id: str, record: d.DeliveryRecord, now
             "created_at": now}
 
 
-def record_outcome(db: Database, outgoing: Outgoing, error: DeliveryError | None,
-                   now: datetime, config: NotificationConfig,
-                   rand: Callable[[], float] = random.random) -> d.DeliveryState | None:
-    """Store what the send did; a give-up also records notice.given_up in the outbox."""
+Outcome = tuple[Outgoing, DeliveryError | None]
+
+
+def record_outcomes(db: Database, outcomes: Sequence[Outcome], now: datetime,
+                    config: NotificationConfig, rand: Callable[[], float] = random.random
+                    ) -> list[d.DeliveryState | None]:
+    """Store what the sends did, all in one transaction; the state of each (None: not
+    recorded, because it was resent or otherwise changed meanwhile). The give-ups record
+    their notice.given_up events in the outbox with one insert."""
+    if not outcomes:
+        return []
     with db.unit_of_work() as s:
-        stmt = select(Delivery).where(Delivery.id == outgoing.delivery_id)
+        # Locked in id order, so two transactions that share rows never wait on each other
+        # in a cycle.
+        stmt = (select(Delivery).where(Delivery.id.in_([o.delivery_id for o, _ in outcomes]))
+                .order_by(Delivery.id))
         if db.is_postgres:
             stmt = stmt.with_for_update()
-        row = s.scalar(stmt)
-        if row is None or row.state not in PENDING:
-            return None  # resent or otherwise changed meanwhile: nothing to record
-        before = to_record(row)
-        if error is None:
-            record = d.record_success(before, now)
-        else:
-            record = d.record_failure(before, now, retryable=error.retryable,
-                                      reason=error.reason, policy=config.backoff, rand=rand)
-        store_record(s, row, record, now)
-        DELIVERIES.labels(row.channel, record.state.value).inc()
-        if record.state is d.DeliveryState.GIVEN_UP:
-            s.execute(insert(outbox).values(**given_up_row(
-                outgoing.notice, outgoing.notice_id, record, now)))
-        return record.state
+        rows = {row.id: row for row in s.scalars(stmt)}
+        states: list[d.DeliveryState | None] = []
+        given_up: list[dict[str, Any]] = []
+        for outgoing, error in outcomes:
+            row = rows.get(outgoing.delivery_id)
+            if row is None or row.state not in PENDING or row.generation != outgoing.generation:
+                states.append(None)
+                continue
+            before = to_record(row)
+            if error is None:
+                record = d.record_success(before, now)
+            else:
+                record = d.record_failure(before, now, retryable=error.retryable,
+                                          reason=error.reason, policy=config.backoff,
+                                          rand=rand)
+            store_record(s, row, record, now)
+            DELIVERIES.labels(row.channel, record.state.value).inc()
+            if record.state is d.DeliveryState.GIVEN_UP:
+                given_up.append(given_up_row(outgoing.notice, outgoing.notice_id, record, now))
+            states.append(record.state)
+        if given_up:
+            s.execute(insert(outbox), given_up)
+        return states
 
 
 def deliver_due(db: Database, config: NotificationConfig, now: datetime,
                 sender: Sender = send, rand: Callable[[], float] = random.random) -> Pass:
-    """Claim, send and record one batch of due deliveries."""
+    """Claim, send and record one batch of due deliveries.
+
+    The batch's e-mails share one SMTP session (`SmtpSession`: reopened when the server
+    drops it, an error per message); the outcomes are recorded together once the batch is
+    sent. A worker that dies before recording leaves the whole batch due again when the
+    lease runs out: its messages may go out twice, never zero times.
+    """
     result = Pass()
-    for delivery_id in claim_due(db, now, config.delivery_batch, config):
-        outgoing = prepare(db, delivery_id, config)
-        if outgoing is None:
-            continue
-        error: DeliveryError | None = None
-        try:
-            sender(outgoing, config)
-        except DeliveryError as exc:
-            error = exc
-            log.warning("delivery %s by %s failed (%s): %s", delivery_id, outgoing.channel,
-                        "retryable" if exc.retryable else "permanent", exc.reason,
-                        extra={"notice_key": outgoing.notice.notice_key})
-            result.errors.append(exc.reason)
-        state = record_outcome(db, outgoing, error, now, config, rand)
+    outcomes: list[Outcome] = []
+    # Past half the lease the rest of the batch waits for the lease to run out rather than
+    # risk another worker claiming rows this one has sent but not recorded yet.
+    stop_at = time.monotonic() + config.delivery_lease.total_seconds() / 2
+    try:
+        with SmtpSession(config.smtp) as mail:
+            for outgoing in prepare_batch(db, claim_due(db, now, config.delivery_batch,
+                                                        config), config):
+                if time.monotonic() > stop_at:
+                    log.warning("batch stopped at half its lease; the rest is due again later")
+                    break
+                error: DeliveryError | None = None
+                try:
+                    sender(outgoing, config, mail)
+                except DeliveryError as exc:
+                    error = exc
+                    log.warning("delivery %s by %s failed (%s): %s", outgoing.delivery_id,
+                                outgoing.channel,
+                                "retryable" if exc.retryable else "permanent", exc.reason,
+                                extra={"notice_key": outgoing.notice.notice_key})
+                    result.errors.append(exc.reason)
+                outcomes.append((outgoing, error))
+    finally:
+        # What went out is recorded even when a bug stops the batch half-way.
+        states = record_outcomes(db, outcomes, now, config, rand)
+    for (outgoing, error), state in zip(outcomes, states, strict=True):
         if state is d.DeliveryState.SENT:
             result.sent += 1
         elif state is d.DeliveryState.FAILED:
             result.failed += 1
         elif state is d.DeliveryState.GIVEN_UP:
             result.given_up += 1
-            log.error("delivery %s given up: %s", delivery_id, error.reason if error else "",
+            log.error("delivery %s given up: %s", outgoing.delivery_id,
+                      error.reason if error else "",
                       extra={"notice_key": outgoing.notice.notice_key})
     return result
 

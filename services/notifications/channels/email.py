@@ -42,13 +42,14 @@ class SmtpSettings:
     password: str | None = field(default=None, repr=False)
     timeout: float = 10.0
     cafile: str | None = None
+    messages_per_connection: int = 100
     ssl_context: ssl.SSLContext | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SmtpSettings:
         """Read SMTP_HOST, SMTP_PORT, SMTP_SENDER, SMTP_SENDER_NAME, SMTP_STARTTLS,
-        SMTP_USERNAME (or SMTP_USER), SMTP_PASSWORD, SMTP_TIMEOUT, SMTP_CAFILE; a
-        NOTIFICATIONS_-prefixed name wins."""
+        SMTP_USERNAME (or SMTP_USER), SMTP_PASSWORD, SMTP_TIMEOUT, SMTP_CAFILE,
+        SMTP_MESSAGES_PER_CONNECTION; a NOTIFICATIONS_-prefixed name wins."""
         env = os.environ if environ is None else environ
 
         def get(name: str) -> str | None:
@@ -64,6 +65,7 @@ class SmtpSettings:
             password=get("PASSWORD"),
             timeout=float(get("TIMEOUT") or 10),
             cafile=get("CAFILE"),
+            messages_per_connection=max(1, int(get("MESSAGES_PER_CONNECTION") or 100)),
         )
 
     def tls_context(self) -> ssl.SSLContext:
@@ -121,12 +123,48 @@ def _text(raw: bytes | str) -> str:
     return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
 
 
-def send_message(settings: SmtpSettings, message: EmailMessage) -> str:
-    """Send a built message; returns its Message-ID. Raises `DeliveryError` on any failure."""
-    if not message.get("To"):
-        raise DeliveryError(False, "the message has no recipient address")
-    try:
-        with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
+class SmtpSession:
+    """One SMTP connection carrying many messages (a worker's batch), opened on first use.
+
+    `send` raises a `DeliveryError` for that message only, classified as a one-off send is.
+    A refused recipient or sender leaves the session usable (smtplib sends RSET itself); a
+    connection the server dropped in between two messages (an idle timeout, a per-session
+    limit) is reopened once, transparently, before the message counts as failed. Any other
+    error closes the connection and the next message opens a new one, except that a failure to
+    open it at all (server down, TLS or login refused) is answered for every later message
+    of the session at once: trying again within one batch would only wait out the timeout
+    again. After `settings.messages_per_connection` messages the connection is renewed (some
+    relays refuse more per session).
+    """
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+        self.connections = 0  # opened or tried so far
+        self._smtp: smtplib.SMTP | None = None
+        self._sent_on_connection = 0
+        self._cannot_open: DeliveryError | None = None
+
+    def __enter__(self) -> SmtpSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """QUIT politely; a connection already gone is simply dropped."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
+
+    def _open(self) -> smtplib.SMTP:
+        settings = self.settings
+        self.connections += 1
+        smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+        try:
             smtp.ehlo()
             if settings.starttls:
                 smtp.starttls(context=settings.tls_context())
@@ -137,32 +175,102 @@ def send_message(settings: SmtpSettings, message: EmailMessage) -> str:
                 except UnicodeEncodeError as exc:
                     # smtplib sends credentials as ASCII only.
                     raise DeliveryError(False, "SMTP user and password must be ASCII") from exc
-            smtp.send_message(message)
-    except smtplib.SMTPRecipientsRefused as exc:
+        except BaseException:
+            smtp.close()
+            raise
+        self._sent_on_connection = 0
+        return smtp
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._cannot_open is not None:
+            raise self._cannot_open
+        if self._smtp is not None and (self._sent_on_connection
+                                       >= self.settings.messages_per_connection):
+            self.close()
+        if self._smtp is None:
+            try:
+                self._smtp = self._open()
+            except DeliveryError as exc:
+                self._cannot_open = exc
+                raise
+            except Exception as exc:
+                error = classify(exc, self.settings)
+                if error is None:
+                    raise
+                self._cannot_open = error
+                raise error from exc
+        return self._smtp
+
+    def send(self, message: EmailMessage) -> str:
+        """Send a built message; returns its Message-ID. Raises `DeliveryError`."""
+        if not message.get("To"):
+            raise DeliveryError(False, "the message has no recipient address")
+        opened = self.connections
+        smtp = self._connection()
+        try:
+            try:
+                smtp.send_message(message)
+            except (smtplib.SMTPServerDisconnected, smtplib.SMTPResponseException,
+                    smtplib.SMTPRecipientsRefused):
+                # smtplib drops the socket on a disconnect and on a 421 ("closing").
+                if self.connections != opened or smtp.sock is not None:
+                    raise  # on a connection of its own, or a refusal: this message's error
+                # The server closed the connection kept open since the last message (an idle
+                # timeout, a per-session limit): the message was not acknowledged, so a new
+                # connection carries it. Were it taken all the same, the receiver has the
+                # Message-ID to drop the copy.
+                self.close()
+                smtp = self._connection()
+                smtp.send_message(message)
+        except DeliveryError:
+            raise
+        except Exception as exc:
+            error = classify(exc, self.settings)
+            # A refusal (MAIL, RCPT or DATA answered 4xx/5xx) leaves the dialogue where it was:
+            # smtplib has sent RSET, so the next message goes on the same connection. After
+            # anything else (or a 421, on which smtplib closes) the state is unknown.
+            if error is None or not isinstance(exc, smtplib.SMTPResponseException | smtplib.
+                                               SMTPRecipientsRefused) or smtp.sock is None:
+                self.close()
+            if error is None:
+                raise
+            raise error from exc
+        self._sent_on_connection += 1
+        return str(message["Message-ID"])
+
+
+def classify(exc: Exception, settings: SmtpSettings) -> DeliveryError | None:
+    """A `DeliveryError` for what smtplib, ssl or the socket raised (retryable or not);
+    None for anything else, which is a bug to surface as it is."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
         code, reply = next(iter(exc.recipients.values()))
-        raise _by_code(code, _text(reply), "recipient refused") from exc
-    except smtplib.SMTPAuthenticationError as exc:
-        raise _by_code(exc.smtp_code, _text(exc.smtp_error), "authentication failed") from exc
-    except smtplib.SMTPResponseException as exc:
-        raise _by_code(exc.smtp_code, _text(exc.smtp_error), "server replied") from exc
-    except smtplib.SMTPServerDisconnected as exc:
-        raise DeliveryError(True, f"server disconnected: {exc}") from exc
-    except smtplib.SMTPNotSupportedError as exc:
-        raise DeliveryError(False, f"server does not support what the settings ask: {exc}"
-                            ) from exc
-    except smtplib.SMTPException as exc:
-        raise DeliveryError(False, f"SMTP error: {exc}") from exc
-    except ssl.SSLCertVerificationError as exc:
-        raise DeliveryError(False, f"TLS certificate not trusted: {exc.verify_message}"
-                            ) from exc
-    except ssl.SSLError as exc:
-        raise DeliveryError(True, f"TLS error: {exc}") from exc
-    except TimeoutError as exc:
-        raise DeliveryError(True, f"timed out after {settings.timeout}s") from exc
-    except OSError as exc:  # refused, reset, unreachable, name not resolved
-        raise DeliveryError(True, f"cannot reach {settings.host}:{settings.port}: {exc}"
-                            ) from exc
-    return str(message["Message-ID"])
+        return _by_code(code, _text(reply), "recipient refused")
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return _by_code(exc.smtp_code, _text(exc.smtp_error), "authentication failed")
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return _by_code(exc.smtp_code, _text(exc.smtp_error), "server replied")
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return DeliveryError(True, f"server disconnected: {exc}")
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return DeliveryError(False, f"server does not support what the settings ask: {exc}")
+    if isinstance(exc, smtplib.SMTPException):
+        return DeliveryError(False, f"SMTP error: {exc}")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return DeliveryError(False, f"TLS certificate not trusted: {exc.verify_message}")
+    if isinstance(exc, ssl.SSLError):
+        return DeliveryError(True, f"TLS error: {exc}")
+    if isinstance(exc, TimeoutError):
+        return DeliveryError(True, f"timed out after {settings.timeout}s")
+    if isinstance(exc, OSError):  # refused, reset, unreachable, name not resolved
+        return DeliveryError(True, f"cannot reach {settings.host}:{settings.port}: {exc}")
+    return None
+
+
+def send_message(settings: SmtpSettings, message: EmailMessage) -> str:
+    """Send a built message on a connection of its own; returns its Message-ID. Raises
+    `DeliveryError` on any failure."""
+    with SmtpSession(settings) as session:
+        return session.send(message)
 
 
 def send_email(
@@ -176,20 +284,24 @@ def send_email(
     notice_key: str | None = None,
     event_id: str | None = None,
     generation: int = 0,
+    session: SmtpSession | None = None,
 ) -> str:
-    """Build and send one message; returns its Message-ID. Raises `DeliveryError`."""
+    """Build and send one message (on `session` when given, else on a connection of its
+    own); returns its Message-ID. Raises `DeliveryError`."""
     if not to:
         raise DeliveryError(False, "the recipient has no e-mail address")
     message = build_message(settings.sender, to, subject, text, html,
                             sender_name=settings.sender_name, to_name=to_name,
                             notice_key=notice_key, event_id=event_id, generation=generation)
+    if session is not None:
+        return session.send(message)
     return send_message(settings, message)
 
 
 def send_notice_email(settings: SmtpSettings, notice: Notice, message: RenderedMessage,
-                      *, generation: int = 0) -> str:
+                      *, generation: int = 0, session: SmtpSession | None = None) -> str:
     """Send a rendered notice to its recipient's address; returns the Message-ID."""
     return send_email(settings, notice.recipient.email or "", message.subject, message.text,
                       message.html, to_name=notice.recipient.name or None,
                       notice_key=notice.notice_key, event_id=notice.event_id,
-                      generation=generation)
+                      generation=generation, session=session)

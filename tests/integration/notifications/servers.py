@@ -24,21 +24,49 @@ def free_port() -> int:
 
 @dataclass
 class Mailbox:
-    """An aiosmtpd handler that keeps what it receives, or refuses recipients on demand."""
+    """An aiosmtpd handler that keeps what it receives, or refuses recipients on demand.
+
+    `refuse_with` refuses every recipient, `refuse` the addresses it names; `drop_after`
+    closes a connection (without a reply) when it starts its next message after that many;
+    `connections` counts the sessions opened (one EHLO each: the tests use no STARTTLS).
+    """
 
     received: list[EmailMessage] = field(default_factory=list)
     refuse_with: str | None = None
+    refuse: dict[str, str] = field(default_factory=dict)
+    drop_after: int | None = None
+    connections: int = 0
+    dropped: int = 0
+
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
+                          responses: list[str]) -> list[str]:
+        self.connections += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,
+                          mail_options: list[str]) -> str:
+        if self.drop_after is not None and getattr(session, "messages", 0) >= self.drop_after:
+            self.dropped += 1
+            server.transport.close()  # as a relay enforcing a per-session limit may do
+            return "421 4.7.0 closing"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           rcpt_options: list[str]) -> str:
         if self.refuse_with:
             return self.refuse_with
+        if address in self.refuse:
+            return self.refuse[address]
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.received.append(message)  # type: ignore[arg-type]
+        session.messages = getattr(session, "messages", 0) + 1
         return "250 Message accepted for delivery"
 
 
