@@ -80,18 +80,20 @@ INDICATORS = (
 )
 # Why a stage stays below 0.30 of its ceiling, printed with it (see also docs/scale.md).
 WHY = {
-    "5": "each row is matched to the manager and a locked target line, replaces any earlier "
-         "actual, and appraisals whose actuals are complete move on; COPY writes bare rows",
+    "5": "each row is parsed, checked against the manager's locked target lines and the "
+         "appraisal's state in Python (the batch's reads are a few set-based queries, its "
+         "writes one COPY); COPY writes bare rows",
     "1": "each row is validated (marshmallow), its parent and duplicates resolved and its "
          "event rendered in Python; COPY does none of that",
-    "2": "each contract gets its signatory, documents, targets and an event rendered in "
-         "Python; the ceiling copies finished rows",
-    "3": "a signature is a write transaction (row lock, three documents, targets locked, an "
-         "event with the whole contract); the bare endpoint does no work at all",
-    "4": "each event is deduplicated in the inbox and applied in its own transaction by one "
-         "consumer; the raw producer only sends",
-    "8": "the report reads every manager row into Python to roll departments up to their "
-         "enterprise and count enterprises in force; the ceiling only counts rows in SQL",
+    "2": "each contract gets its signatory, documents, targets, audit record and an event "
+         "rendered in Python, and the rows pass every index; the ceiling copies finished rows",
+    "3": "a signature is a write transaction of 10-11 statements (row lock, documents, "
+         "targets locked, audit, events), with the relay and both consumers working on its "
+         "events on the same two cores; the bare endpoint does no work at all",
+    "4": "each poll of up to 500 events is deduplicated in the inbox and applied in one "
+         "transaction by one consumer per partition; the raw producer only sends",
+    "8": "the report counts managers and contract holders by unit and position in SQL and "
+         "reads the overdue rows; the ceiling is one bare count",
 }
 
 
