@@ -437,7 +437,7 @@ def main() -> None:
                        {"template_id": template["id"], "start_date": "2026-01-01"})
             while job["status"] not in ("done", "partial", "failed"):
                 time.sleep(0.5)
-                job = call("GET", f"{contracts}/bulk-issues/{job['id']}", token)
+                job = call("GET", f"{contracts}/bulk-issues/{job['id']}?decisions=false", token)
             seconds = time.perf_counter() - started
             ceiling = sql_seconds(urls["contracts"], [
                 "CREATE TABLE ceiling_contracts AS SELECT * FROM tenure_contracts WITH NO DATA",

@@ -471,10 +471,13 @@ class BulkIssues(MethodView):
 @bulk.route("/<job_id>")
 class BulkIssueOne(MethodView):
     @require(HR_ADMIN, SERVICE)
+    @bulk.arguments(sc.BulkJobQuery, location="query")
     @bulk.response(200, sc.BulkJobOut)
-    def get(self, job_id: str) -> Any:
-        """Progress, then which managers were issued a contract and which skipped, and why."""
-        return svc.get_bulk_job(db(), authenticate(), job_id)
+    def get(self, query: dict[str, Any], job_id: str) -> Any:
+        """Progress, then which managers were issued a contract and which skipped, and why.
+
+        `decisions=false` leaves the decisions out, for polling a large job's progress."""
+        return svc.get_bulk_job(db(), authenticate(), job_id, decisions=query["decisions"])
 
 
 # --- reports and maintenance ------------------------------------------------------------------

@@ -548,6 +548,11 @@ class StoredDecisions(fields.List):
         return value
 
 
+class BulkJobQuery(StrictSchema):
+    decisions = fields.Boolean(load_default=True, metadata={
+        "description": "false leaves the decisions out: a poll for a large job's progress"})
+
+
 class BulkJobOut(ma.Schema):
     id = fields.String()
     template_id = fields.String()
@@ -565,6 +570,12 @@ class BulkJobOut(ma.Schema):
     error = fields.String(allow_none=True)
     created_at = UtcDateTime()
     finished_at = UtcDateTime(allow_none=True)
+
+    @ma.post_dump
+    def _without_decisions(self, data, **kwargs):  # type: ignore[no-untyped-def]
+        if data.get("decisions") is None:  # asked for without them (`decisions=false`)
+            data.pop("decisions", None)
+        return data
 
     def _progress(self, job):  # type: ignore[no-untyped-def]
         if job.status in d.FINISHED_JOB_STATUSES:

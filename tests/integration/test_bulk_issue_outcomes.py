@@ -113,6 +113,23 @@ def test_all_or_nothing_issues_everyone_when_nobody_fails(api: Client) -> None:
     assert [x["decision"] for x in job["decisions"]] == ["issued"]
 
 
+def test_a_progress_poll_can_leave_the_decisions_out(api: Client) -> None:
+    """A job for 100,000 managers holds ~15 MB of decisions; polling its progress needs none."""
+    w = _world(api)
+    job = api.post("/api/v1/bulk-issues", {
+        "template_id": w["template"]["id"], "start_date": "2026-01-01",
+        "filter": {"org_unit_id": w["a"]["org_unit_id"], "layer": 2}}, expect=202).get_json()
+    full = wait_for_job(api, job["id"])
+    brief = api.get(f"/api/v1/bulk-issues/{job['id']}?decisions=false").get_json()
+    assert "decisions" not in brief
+    assert brief == {k: v for k, v in full.items() if k != "decisions"}
+    assert [x["decision"] for x in full["decisions"]] == ["issued"]
+    again = api.get(f"/api/v1/bulk-issues/{job['id']}?decisions=true").get_json()
+    assert again["decisions"] == full["decisions"]
+    refused = api.get(f"/api/v1/bulk-issues/{job['id']}?decisions=maybe", expect=422)
+    assert "decisions" in refused.get_json()["errors"]
+
+
 def test_an_unexpected_error_fails_the_job_logs_its_traceback_and_keeps_issued_chunks(
         api: Client, contracts_log: _Records, monkeypatch: pytest.MonkeyPatch) -> None:
     from services.contracts.service import bulk

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from services.contracts import domain as d
 from services.contracts import repository as repo
@@ -295,11 +295,18 @@ def _issue_chunk(s: Session, units: UnitCache, members: list[tuple[Manager, OrgU
     bulk_insert(s, outbox, events)
 
 
-def get_bulk_job(db: Database, actor: Principal, job_id: str) -> BulkIssueJob:
+def get_bulk_job(db: Database, actor: Principal, job_id: str, *, decisions: bool = True
+                 ) -> BulkIssueJob:
+    """The job; without `decisions` its stored decisions are not even read: a job for
+    100,000 managers holds about 15 MB of them, and a poll for progress needs none."""
     with db.read() as s:
         scope = resolve_scope(s, actor)
-        job = s.get(BulkIssueJob, job_id)
+        job = s.get(BulkIssueJob, job_id, options=() if decisions else
+                    [defer(BulkIssueJob.decisions, raiseload=True)])
         if job is None or not scope.can_write or (
                 scope.path is not None and job.org_scope != actor.org_scope):
             raise not_found("bulk issue job", job_id)
+        if not decisions:
+            s.expunge(job)
+            job.__dict__["decisions"] = None  # left out of the response
         return job
