@@ -7,12 +7,9 @@ it cannot return their ids in order from one statement.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from tests.integration.test_contract_signing import as_manager, issued
 from tests.support.contracts_world import (
@@ -22,6 +19,7 @@ from tests.support.contracts_world import (
     small_group,
     template,
 )
+from tests.support.statements import sent_statements
 
 pytestmark = pytest.mark.postgres
 
@@ -32,31 +30,14 @@ pytestmark = pytest.mark.postgres
 MOST_STATEMENTS = 11
 
 
-@contextmanager
-def counted(app: Any) -> Iterator[Callable[[], int]]:
-    """The statements the service sends while the block runs (reads by a kept driver
-    connection on PostgreSQL bypass the engine and are not counted)."""
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    engine = app.extensions["tenure_db"].engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield lambda: len(seen)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 def statements_of_both_signatures(api: Client, app: Any, contract: dict[str, Any],
                                   gm: dict[str, Any], chair: dict[str, Any]) -> list[int]:
     counts = []
     for signer in (gm, chair):
-        with counted(app) as count:
+        with sent_statements(app.extensions["tenure_db"].engine) as sent:
             as_manager(api, signer).post(f"/api/v1/contracts/{contract['id']}/sign", {},
                                          expect=200)
-            counts.append(count())
+        counts.append(len(sent))
     return counts
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
-
 from tests.conftest import auth
 from tests.support.contracts_world import Client
+from tests.support.statements import sent_statements
 
 from .conftest import post_actuals, run_cohort, standard_actuals
 from .world import YEAR, World
@@ -149,17 +148,8 @@ def test_enterprise_actual_serves_the_whole_team_for_organisational_lines(
 def _statements_of(app: Any, api: Client, rows: list[dict[str, Any]]
                    ) -> tuple[int, dict[str, Any]]:
     """The SQL statements one bulk upload sends, and its outcome."""
-    sent: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        sent.append(statement)
-
-    engine = app.extensions["tenure_db"].engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with sent_statements(app.extensions["tenure_db"].engine) as sent:
         out = post_actuals(api, rows)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     return len(sent), out
 
 

@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from services.notifications import worker
 from services.notifications.channels.email import SmtpSession
@@ -19,6 +19,7 @@ from services.notifications.config import NotificationConfig
 from services.notifications.models import Delivery, NoticeRow
 from shared.db import Database
 from tests.support.contracts_world import Client
+from tests.support.statements import sent_statements
 
 from . import world
 from .servers import SmtpServer, smtp_server
@@ -178,22 +179,14 @@ def test_a_batch_is_read_and_recorded_in_the_same_number_of_statements_whatever_
     if not db.is_postgres:
         # SQLite inserts the audit rows one by one (RETURNING without insertmanyvalues).
         pytest.skip("the production database batches the audit rows' insert")
-    statements: list[str] = []
-
-    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
-
     config = settings_for(smtp.port)
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with sent_statements(db.engine) as statements:
         per_batch = []
         for results, at in ((1, NOW), (8, NOW.replace(hour=10))):
             publish(db, results)
             statements.clear()
             assert worker.run_once(db, config, at).sent == 3 * results
             per_batch.append(len(statements))
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
     assert per_batch[0] == per_batch[1]
 
 
