@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from services.contracts import domain as d
 from services.contracts import repository as repo
@@ -306,7 +307,6 @@ def get_bulk_job(db: Database, actor: Principal, job_id: str, *, decisions: bool
         if job is None or not scope.can_write or (
                 scope.path is not None and job.org_scope != actor.org_scope):
             raise not_found("bulk issue job", job_id)
-        if not decisions:
-            s.expunge(job)
-            job.__dict__["decisions"] = None  # left out of the response
+        if not decisions:  # left out of the response; never written back
+            set_committed_value(job, "decisions", None)
         return job
