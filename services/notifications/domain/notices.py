@@ -18,6 +18,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
+from shared.exit_sentences import rule_sentence
 from shared.labels import label_variables
 
 SUPPORTED_LANGUAGES = ("zh", "en")
@@ -452,6 +453,13 @@ def build_context(kind: NoticeKind, role: RecipientRole, recipient: Recipient,
     }
     for name in KIND_FACTS[kind]:
         context[name] = _fact(data, name)
+    if "rule_description" in context:
+        # The appraisal's sentence is English: a Chinese reader gets one written from the
+        # trigger's evidence (an event without triggers keeps the sentence it carries).
+        said = rule_sentence(data.get("rule") or data.get("trigger"), data.get("triggers"),
+                             recipient.language)
+        if said:
+            context["rule_description"] = said
     if "ending" in context:
         context["ending"] = "expired" if event_type == "contract.expired" else "terminated"
     if "indicator_count" in context and isinstance(data.get("targets"), list):

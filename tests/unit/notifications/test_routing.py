@@ -281,3 +281,17 @@ def test_every_notice_context_holds_exactly_its_kinds_variables(event_type: str)
 def test_every_notice_kind_is_produced_by_some_event() -> None:
     produced = {route.kind for routes in ROUTES.values() for route in routes}
     assert produced == set(NoticeKind)
+
+
+def test_an_exit_notice_in_chinese_says_why_in_chinese_from_the_triggers_evidence() -> None:
+    triggers = [{"rule": "score_below_exit_line",
+                 "description": "annual score 58.00 is below the exit line 60",
+                 "evidence": {"total": "58.00", "exit_line": "60"}}]
+    routing = route_event(event("exit.confirmed", rule="score_below_exit_line",
+                                rule_description=triggers[0]["description"],
+                                triggers=triggers, because="window_closed",
+                                appeal_deadline="2026-03-18"), DIRECTORY)
+    said = {n.recipient.id: n.context["rule_description"] for n in routing.notices}
+    assert said[MANAGER.id] == "年度综合得分 58.00 低于退出线 60"
+    assert said[HR_UNIT.id] == "年度综合得分 58.00 低于退出线 60"
+    assert said[HR_GROUP.id] == "annual score 58.00 is below the exit line 60"
