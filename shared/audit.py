@@ -114,7 +114,9 @@ def current_actor() -> Actor:
 # --- capture ----------------------------------------------------------------------------------
 
 UnitOf = Callable[[Any], "str | None"]
-_tracked: dict[int, tuple[frozenset[str], UnitOf]] = {}
+# Per tracked metadata: the tables skipped, where a row sits, and whether an update records
+# only the columns it changed.
+_tracked: dict[int, tuple[frozenset[str], UnitOf, bool]] = {}
 
 
 def tracks(metadata: MetaData) -> bool:
@@ -132,11 +134,25 @@ def default_unit_of(obj: Any) -> str | None:
     return None
 
 
-def track(metadata: MetaData, *, skip: Iterable[str] = (), unit_of: UnitOf = default_unit_of
-          ) -> None:
+def track(metadata: MetaData, *, skip: Iterable[str] = (), unit_of: UnitOf = default_unit_of,
+          changes_only: bool = False) -> None:
     """Audit every ORM write to the tables of `metadata` except `skip` (high-churn work
-    state such as delivery attempts, documented in docs/audit.md)."""
-    _tracked[id(metadata)] = (ALWAYS_SKIPPED | frozenset(skip), unit_of)
+    state such as delivery attempts, documented in docs/audit.md).
+
+    With `changes_only`, an update's record holds in `before` and `after` only the columns
+    whose value it changed: a row with a large column that a step leaves alone (an
+    appraisal's scoring trace, written once by the run that produced it) is not copied into
+    the trail twice at every step. Creations and deletions keep the whole row."""
+    _tracked[id(metadata)] = (ALWAYS_SKIPPED | frozenset(skip), unit_of, changes_only)
+
+
+def changed_columns(before: Mapping[str, Any], after: Mapping[str, Any]
+                    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The columns whose value differs between two versions of a row, on each side."""
+    keys = [k for k in (*before, *(k for k in after if k not in before))
+            if before.get(k) != after.get(k)]
+    return ({k: before[k] for k in keys if k in before},
+            {k: after[k] for k in keys if k in after})
 
 
 _PLAIN = (str, int, bool, type(None), float)
@@ -229,6 +245,8 @@ def _after_flush(session: Session, _context: Any) -> None:
                 # _values has made them JSON already: not converted a second time.
                 pending[key] = _row(who, now, key[0], key[1], action, tracked[1](obj),
                                     before, after, converted=True)
+                if tracked[2]:
+                    pending[key]["changes_only"] = True
                 continue
             if earlier["action"] == "created" and action == "deleted":
                 del pending[key]  # never existed outside this transaction
@@ -243,7 +261,13 @@ def _before_commit(session: Session) -> None:
     session.flush()  # the last changes first, so they are in the records written now
     pending = session.info.pop(_PENDING, None)
     if pending:
-        session.connection().execute(insert(AUDIT), list(pending.values()))
+        rows = list(pending.values())
+        for row in rows:
+            # The first version before the transaction against the last after it: a column
+            # changed and changed back is no change.
+            if row.pop("changes_only", False) and row["action"] == "updated":
+                row["before"], row["after"] = changed_columns(row["before"], row["after"])
+        session.connection().execute(insert(AUDIT), rows)
 
 
 def _forget(session: Session, *_args: Any) -> None:
