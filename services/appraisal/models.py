@@ -265,7 +265,12 @@ class Appraisal(Base):
     __table_args__ = (
         UniqueConstraint("manager_id", "contract_id", "year", "kind",
                          name="uq_appraisals_manager_contract_year_kind"),
-        Index("ix_appraisals_year_kind_state", "year", "kind", "state"),
+        # Not on state: a review, approval or publication then changes no indexed column, so
+        # PostgreSQL writes its new row version beside the old one in the same page (a HOT
+        # update: no new index entries; the old version is pruned when the page is next
+        # read). The page keeps room for it (fillfactor, migration 0007). A year's
+        # appraisals are nearly all in one state at a time, so state narrows little.
+        Index("ix_appraisals_year_kind", "year", "kind"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
