@@ -4,6 +4,7 @@ produced it, not copied into the record of every review, approval and publicatio
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -67,6 +68,27 @@ def test_each_step_of_a_run_is_recorded_with_who_when_and_only_what_it_changed(
     # The trace is read where the run wrote it, on the appraisal.
     full = api.get(f"/api/v1/appraisals/{a['id']}").get_json()
     assert full["state"] == "published" and full["result"]["grade"] == a["grade"]
+
+
+def test_review_approve_and_publish_write_row_versions_beside_the_old_ones(
+        app: Any, api: Client, world: World, published: dict[str, Any]) -> None:
+    """HOT updates on PostgreSQL (migration 0007): the steps change no indexed column and
+    the pages keep room, so their row versions add no index entries (before: none was)."""
+    engine = app.extensions["tenure_db"].engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("HOT updates are PostgreSQL's")
+    steps = 3 * len(by_manager(api))
+    counted = (0, 0)
+    for _ in range(200):  # each backend reports its counts shortly after its transactions
+        with engine.connect() as conn:
+            counted = conn.execute(text(
+                "SELECT pg_stat_get_tuples_updated('appraisals'::regclass), "
+                "pg_stat_get_tuples_hot_updated('appraisals'::regclass)")).one()
+        if counted[0] >= steps:
+            break
+        time.sleep(0.05)
+    updated, hot = counted
+    assert updated >= steps and hot >= steps // 3, counted
 
 
 def test_a_rescore_records_the_grade_it_changed_and_the_trace_it_produced(
