@@ -146,11 +146,14 @@ def track(metadata: MetaData, *, skip: Iterable[str] = (), unit_of: UnitOf = def
     _tracked[id(metadata)] = (ALWAYS_SKIPPED | frozenset(skip), unit_of, changes_only)
 
 
-def changed_columns(before: Mapping[str, Any], after: Mapping[str, Any]
-                    ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The columns whose value differs between two versions of a row, on each side."""
+def changed_columns(before: Mapping[str, Any], after: Mapping[str, Any],
+                    written: Iterable[str] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The columns whose value differs between two versions of a row, on each side, and
+    those the flushes `written` (a JSON value changed in place and flagged modified has no
+    older value to compare with)."""
+    also = set(written)
     keys = [k for k in (*before, *(k for k in after if k not in before))
-            if before.get(k) != after.get(k)]
+            if k in also or before.get(k) != after.get(k)]
     return ({k: before[k] for k in keys if k in before},
             {k: after[k] for k in keys if k in after})
 
@@ -212,6 +215,11 @@ def _changed(state: Any) -> bool:
     return any(state.attrs[a.key].history.has_changes() for a in state.mapper.column_attrs)
 
 
+def _written(state: Any) -> set[str]:
+    """The columns this flush writes (REDACTED ones included: the record shows they changed)."""
+    return {a.key for a in state.mapper.column_attrs if state.attrs[a.key].history.has_changes()}
+
+
 def _object_id(state: Any) -> str:
     key = state.mapper.primary_key_from_instance(state.obj())
     return ":".join("" if k is None else str(k) for k in key)
@@ -246,12 +254,14 @@ def _after_flush(session: Session, _context: Any) -> None:
                 pending[key] = _row(who, now, key[0], key[1], action, tracked[1](obj),
                                     before, after, converted=True)
                 if tracked[2]:
-                    pending[key]["changes_only"] = True
+                    pending[key]["changes_only"] = _written(state)
                 continue
             if earlier["action"] == "created" and action == "deleted":
                 del pending[key]  # never existed outside this transaction
                 continue
             earlier["after"] = after
+            if "changes_only" in earlier:
+                earlier["changes_only"] |= _written(state)
             if action == "deleted":
                 earlier["action"] = "deleted"
             earlier["org_unit_id"] = earlier["org_unit_id"] or tracked[1](obj)
@@ -265,8 +275,10 @@ def _before_commit(session: Session) -> None:
         for row in rows:
             # The first version before the transaction against the last after it: a column
             # changed and changed back is no change.
-            if row.pop("changes_only", False) and row["action"] == "updated":
-                row["before"], row["after"] = changed_columns(row["before"], row["after"])
+            written = row.pop("changes_only", None)
+            if written is not None and row["action"] == "updated":
+                row["before"], row["after"] = changed_columns(row["before"], row["after"],
+                                                              written)
         session.connection().execute(insert(AUDIT), rows)
 
 

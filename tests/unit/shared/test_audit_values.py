@@ -39,3 +39,6 @@ def test_an_update_recorded_by_its_changes_keeps_only_the_columns_that_differ() 
         {"state": "reviewed", "row_version": 3, "reviewed_by": "hr-1"})
     # A column known on one side only (not loaded before) still shows what it became.
     assert changed_columns({"a": 1}, {"a": 1, "b": 2}) == ({}, {"b": 2})
+    # A value changed in place and flagged modified compares equal: the flush still wrote it.
+    assert changed_columns({"a": [1], "b": 0}, {"a": [1], "b": 0}, {"a"}) == (
+        {"a": [1]}, {"a": [1]})
