@@ -114,7 +114,9 @@ def current_actor() -> Actor:
 # --- capture ----------------------------------------------------------------------------------
 
 UnitOf = Callable[[Any], "str | None"]
-_tracked: dict[int, tuple[frozenset[str], UnitOf]] = {}
+# Per tracked metadata: the tables skipped, where a row sits, and whether an update records
+# only the columns it changed.
+_tracked: dict[int, tuple[frozenset[str], UnitOf, bool]] = {}
 
 
 def tracks(metadata: MetaData) -> bool:
@@ -132,11 +134,28 @@ def default_unit_of(obj: Any) -> str | None:
     return None
 
 
-def track(metadata: MetaData, *, skip: Iterable[str] = (), unit_of: UnitOf = default_unit_of
-          ) -> None:
+def track(metadata: MetaData, *, skip: Iterable[str] = (), unit_of: UnitOf = default_unit_of,
+          changes_only: bool = False) -> None:
     """Audit every ORM write to the tables of `metadata` except `skip` (high-churn work
-    state such as delivery attempts, documented in docs/audit.md)."""
-    _tracked[id(metadata)] = (ALWAYS_SKIPPED | frozenset(skip), unit_of)
+    state such as delivery attempts, documented in docs/audit.md).
+
+    With `changes_only`, an update's record holds in `before` and `after` only the columns
+    whose value it changed: a row with a large column that a step leaves alone (an
+    appraisal's scoring trace, written once by the run that produced it) is not copied into
+    the trail twice at every step. Creations and deletions keep the whole row."""
+    _tracked[id(metadata)] = (ALWAYS_SKIPPED | frozenset(skip), unit_of, changes_only)
+
+
+def changed_columns(before: Mapping[str, Any], after: Mapping[str, Any],
+                    written: Iterable[str] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The columns whose value differs between two versions of a row, on each side, and
+    those the flushes `written` (a JSON value changed in place and flagged modified has no
+    older value to compare with)."""
+    also = set(written)
+    keys = [k for k in (*before, *(k for k in after if k not in before))
+            if k in also or before.get(k) != after.get(k)]
+    return ({k: before[k] for k in keys if k in before},
+            {k: after[k] for k in keys if k in after})
 
 
 _PLAIN = (str, int, bool, type(None), float)
@@ -196,6 +215,11 @@ def _changed(state: Any) -> bool:
     return any(state.attrs[a.key].history.has_changes() for a in state.mapper.column_attrs)
 
 
+def _written(state: Any) -> set[str]:
+    """The columns this flush writes (REDACTED ones included: the record shows they changed)."""
+    return {a.key for a in state.mapper.column_attrs if state.attrs[a.key].history.has_changes()}
+
+
 def _object_id(state: Any) -> str:
     key = state.mapper.primary_key_from_instance(state.obj())
     return ":".join("" if k is None else str(k) for k in key)
@@ -229,11 +253,15 @@ def _after_flush(session: Session, _context: Any) -> None:
                 # _values has made them JSON already: not converted a second time.
                 pending[key] = _row(who, now, key[0], key[1], action, tracked[1](obj),
                                     before, after, converted=True)
+                if tracked[2]:
+                    pending[key]["changes_only"] = _written(state)
                 continue
             if earlier["action"] == "created" and action == "deleted":
                 del pending[key]  # never existed outside this transaction
                 continue
             earlier["after"] = after
+            if "changes_only" in earlier:
+                earlier["changes_only"] |= _written(state)
             if action == "deleted":
                 earlier["action"] = "deleted"
             earlier["org_unit_id"] = earlier["org_unit_id"] or tracked[1](obj)
@@ -243,7 +271,15 @@ def _before_commit(session: Session) -> None:
     session.flush()  # the last changes first, so they are in the records written now
     pending = session.info.pop(_PENDING, None)
     if pending:
-        session.connection().execute(insert(AUDIT), list(pending.values()))
+        rows = list(pending.values())
+        for row in rows:
+            # The first version before the transaction against the last after it: a column
+            # changed and changed back is no change.
+            written = row.pop("changes_only", None)
+            if written is not None and row["action"] == "updated":
+                row["before"], row["after"] = changed_columns(row["before"], row["after"],
+                                                              written)
+        session.connection().execute(insert(AUDIT), rows)
 
 
 def _forget(session: Session, *_args: Any) -> None:

@@ -265,11 +265,17 @@ class Appraisal(Base):
     __table_args__ = (
         UniqueConstraint("manager_id", "contract_id", "year", "kind",
                          name="uq_appraisals_manager_contract_year_kind"),
-        Index("ix_appraisals_year_kind_state", "year", "kind", "state"),
+        # Not on state: a review, approval or publication then changes no indexed column, so
+        # PostgreSQL writes its new row version beside the old one in the same page (a HOT
+        # update: no new index entries; the old version is pruned when the page is next
+        # read). The page keeps room for it (fillfactor, migration 0007). A year's
+        # appraisals are nearly all in one state at a time, so state narrows little.
+        Index("ix_appraisals_year_kind", "year", "kind"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    manager_id: Mapped[str] = mapped_column(String(36), index=True)
+    # Looked up through the unique key above, which starts with it (no index of its own).
+    manager_id: Mapped[str] = mapped_column(String(36))
     contract_id: Mapped[str] = mapped_column(String(36))
     year: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(16))  # annual | tenure
@@ -293,6 +299,8 @@ class Appraisal(Base):
     deferred_pay: Mapped[str | None] = mapped_column(String(DEC))
     # The full trace as JSON text, written as the domain gives it (see appraisals.trace_text):
     # per indicator the actual, levels, rule, share, points; then parts, totals, grade...
+    # On PostgreSQL it is kept out of line (toast_tuple_target, migration 0007), so a step
+    # that leaves it alone (review, approve, publish) writes a new row version without it.
     result: Mapped[str | None] = mapped_column(Text)
     run_id: Mapped[str | None] = mapped_column(String(36), index=True)
     appraiser_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
@@ -424,4 +432,6 @@ outbox, inbox, idempotency_keys = define_shared_tables(Base.metadata)
 audit_log = define_audit_table(Base.metadata)
 # Every ORM write to these tables is recorded in audit_log (docs/audit.md).
 # A run's batches are work in flight, deleted when the run commits: not audited.
-audit.track(Base.metadata, skip=("appraisal_run_batches",))
+# An update records only the columns it changed: a review, approval or publication says what
+# it changed, not the scoring trace it left alone (docs/audit.md).
+audit.track(Base.metadata, skip=("appraisal_run_batches",), changes_only=True)

@@ -1,0 +1,156 @@
+"""The audit trail of an appraisal (docs/audit.md): who did what, when, for which appraisal,
+and what each step changed; the scoring trace is kept once, on the appraisal, where the run
+produced it, not copied into the record of every review, approval and publication."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from alembic import command
+from sqlalchemy import create_engine, inspect, text
+
+from shared.migrations import alembic_config, upgrade
+from tests.support.contracts_world import Client
+from tests.support.databases import migrations_dir
+
+from .conftest import post_actuals, run_cohort, standard_actuals
+from .test_appraisals import by_manager, cohort_actuals
+from .world import World
+
+NOTES = {"review": "figures checked against the ledger", "approve": "committee of 3 June",
+         "publish": "announced to the board"}
+
+
+def trail(api: Client, **query: str) -> list[dict[str, Any]]:
+    """Oldest first."""
+    qs = "&".join(f"{k}={v}" for k, v in query.items())
+    return api.get(f"/api/v1/audit?page_size=200&{qs}").get_json()["items"][::-1]
+
+
+@pytest.fixture
+def published(api: Client, world: World) -> dict[str, Any]:
+    cohort_actuals(api, world)
+    run = run_cohort(api, layer=2, category="commercial_competitive")
+    for action in ("review", "approve", "publish"):
+        api.post(f"/api/v1/appraisal-runs/{run['id']}/{action}", {"note": NOTES[action]},
+                 expect=200)
+    return run
+
+
+def test_each_step_of_a_run_is_recorded_with_who_when_and_only_what_it_changed(
+        api: Client, world: World, published: dict[str, Any]) -> None:
+    a = by_manager(api)[world.gms[0]]
+    scored, reviewed, approved, done = trail(api, object_type="appraisals",
+                                             object_id=a["id"])
+    # The run's own record: which run scored it, with what grade and outcome.
+    assert scored["action"] == "scored" and scored["after"]["run_id"] == published["id"]
+    assert (scored["after"]["grade"], scored["after"]["outcome"]) == (a["grade"], a["outcome"])
+    steps = [("scored", "reviewed", "reviewed_by"), ("reviewed", "approved", "approved_by"),
+             ("approved", "published", "published_by")]
+    for record, (was, now, by) in zip((reviewed, approved, done), steps, strict=True):
+        assert record["action"] == "updated" and record["actor"] == "hr-1"
+        assert record["occurred_at"] and record["org_unit_id"] == a["org_unit_id"]
+        assert record["before"]["state"] == was and record["after"]["state"] == now
+        assert record["after"][by] == "hr-1"
+        assert record["after"]["row_version"] == record["before"]["row_version"] + 1
+        # What the step left alone is not copied: no trace, no score, no grade.
+        assert not {"result", "total", "grade", "manager_id"} & (
+            set(record["before"]) | set(record["after"]))
+    assert done["after"]["published_at"]
+    # Why: each step's log entry, recorded with its note, names the appraisal.
+    logged = [r["after"] for r in trail(api, object_type="appraisal_log")
+              if r["after"]["appraisal_id"] == a["id"]]
+    assert [(e["action"], e["from_state"], e["to_state"], e["actor"], e["reason"])
+            for e in logged] == [(action, was, now, "hr-1", NOTES[action]) for action, (
+                was, now, _) in zip(("review", "approve", "publish"), steps, strict=True)]
+    # The trace is read where the run wrote it, on the appraisal.
+    full = api.get(f"/api/v1/appraisals/{a['id']}").get_json()
+    assert full["state"] == "published" and full["result"]["grade"] == a["grade"]
+
+
+def test_review_approve_and_publish_write_row_versions_beside_the_old_ones(
+        app: Any, api: Client, world: World, published: dict[str, Any]) -> None:
+    """HOT updates on PostgreSQL (migration 0007): the steps change no indexed column and
+    the pages keep room, so their row versions add no index entries (before: none was)."""
+    engine = app.extensions["tenure_db"].engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("HOT updates are PostgreSQL's")
+    steps = 3 * len(by_manager(api))
+    counted = (0, 0)
+    for _ in range(200):  # each backend reports its counts shortly after its transactions
+        with engine.connect() as conn:
+            counted = conn.execute(text(
+                "SELECT pg_stat_get_tuples_updated('appraisals'::regclass), "
+                "pg_stat_get_tuples_hot_updated('appraisals'::regclass)")).one()
+        if counted[0] >= steps:
+            break
+        time.sleep(0.05)
+    updated, hot = counted
+    assert updated >= steps and hot >= steps // 3, counted
+
+
+def test_a_rescore_records_the_grade_it_changed_and_the_trace_it_produced(
+        api: Client, world: World) -> None:
+    cohort_actuals(api, world)
+    run_cohort(api, layer=2, category="commercial_competitive")
+    low = by_manager(api)[world.gms[7]]
+    post_actuals(api, standard_actuals(world.gms[7], "1000", "8"))
+    api.post(f"/api/v1/appraisals/{low['id']}/score", expect=200)
+    rescored = trail(api, object_type="appraisals", object_id=low["id"])[-1]
+    assert rescored["action"] == "updated" and rescored["actor"] == "hr-1"
+    assert rescored["before"]["grade"] == "not_competent"
+    assert rescored["after"]["grade"] == by_manager(api)[world.gms[7]]["grade"] != \
+        "not_competent"
+    assert rescored["before"]["total"] == "38.57" and rescored["after"]["total"] != "38.57"
+    # A new score is a new trace: recorded where it is produced, with the one it replaced.
+    assert rescored["before"]["result"] != rescored["after"]["result"]
+    assert "state" not in rescored["after"]  # scored before and after
+
+
+@pytest.mark.postgres
+def test_the_lean_storage_migration_reverses_and_reapplies_on_postgresql(
+        postgres_databases: Any) -> None:
+    url = postgres_databases.fresh("appraisal")
+    engine = create_engine(url)
+
+    def storage() -> tuple[Any, set[str]]:
+        with engine.connect() as conn:
+            options = conn.scalar(text(
+                "SELECT reloptions FROM pg_class WHERE relname = 'appraisals'"))
+        return options, {i["name"] for i in inspect(engine).get_indexes("appraisals")}
+
+    try:
+        options, indexes = storage()
+        lean = (["toast_tuple_target=128", "fillfactor=70"], indexes)
+        assert "ix_appraisals_year_kind" in indexes and not {
+            "ix_appraisals_manager_id", "ix_appraisals_year_kind_state"} & indexes
+        assert options == lean[0]
+        command.downgrade(alembic_config(migrations_dir("appraisal"), url), "0006")
+        engine.dispose()
+        options, indexes = storage()
+        assert options is None and indexes == lean[1] - {"ix_appraisals_year_kind"} | {
+            "ix_appraisals_manager_id", "ix_appraisals_year_kind_state"}
+        upgrade(migrations_dir("appraisal"), url)
+        engine.dispose()
+        assert storage() == lean
+    finally:
+        engine.dispose()
+
+
+def test_the_lean_storage_migration_reverses_and_reapplies_on_sqlite(
+        sqlite_databases: Any) -> None:
+    url = sqlite_databases.fresh("appraisal")
+    command.downgrade(alembic_config(migrations_dir("appraisal"), url), "0006")
+    engine = create_engine(url)
+    try:
+        assert {"ix_appraisals_manager_id", "ix_appraisals_year_kind_state"} <= {
+            i["name"] for i in inspect(engine).get_indexes("appraisals")}
+        upgrade(migrations_dir("appraisal"), url)
+        engine.dispose()
+        indexes = {i["name"] for i in inspect(engine).get_indexes("appraisals")}
+        assert "ix_appraisals_year_kind" in indexes and not {
+            "ix_appraisals_manager_id", "ix_appraisals_year_kind_state"} & indexes
+    finally:
+        engine.dispose()
