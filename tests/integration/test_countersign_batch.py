@@ -338,14 +338,15 @@ def statements_of_batch(api: Client, app: Any, chair: dict[str, Any],
 
 
 # Per contract: the contract locked with its manager and unit, the units above it, the
-# signatory post's holders, the documents, the overlap check; the documents' UPDATE, the
-# signatures' INSERT, the contract's UPDATE and the events' INSERT. Once per batch: the
-# audit records' INSERT. The single call sends these nine and the audit INSERT: ten.
-PER_CONTRACT = 9
-PER_BATCH = 1
+# signatory post's holders, the documents, the overlap check, the events' INSERT. Once per
+# batch: the lock of every contract listed, then the documents' UPDATE, the signatures'
+# INSERT, the contracts' UPDATE and the audit records' INSERT. The single call sends the
+# same six, the four writes and a commit for each contract.
+PER_CONTRACT = 6
+PER_BATCH = 5
 
 
-def test_a_batch_costs_nine_statements_a_contract_and_one_for_the_batch(
+def test_a_batch_costs_six_statements_a_contract_and_five_for_the_batch(
         pg_api: Client, pg_app: Any) -> None:
     api, app = pg_api, pg_app
     w = batch_world(api, contracts=6)
@@ -353,3 +354,23 @@ def test_a_batch_costs_nine_statements_a_contract_and_one_for_the_batch(
     four = statements_of_batch(api, app, w["chair"], w["contracts"][2:])
     assert (four - two) / 2 == PER_CONTRACT
     assert two == PER_BATCH + 2 * PER_CONTRACT
+
+
+def test_two_terms_of_one_manager_for_one_post_are_not_both_brought_into_force_by_a_batch(
+        pg_api: Client) -> None:
+    api = pg_api
+    w = batch_world(api, contracts=1)
+    gm = w["gms"][0]
+    later = api.post("/api/v1/contracts", {"manager_id": gm["id"], "start_date": "2029-01-01",
+                                           "template_id": w["t"]["id"]}, expect=201).get_json()
+    api.post(f"/api/v1/contracts/{later['id']}/issue", expect=200)
+    sign_as_manager(api, later)
+    body = as_manager(api, w["chair"]).post(BATCH, {"contracts": rows(
+        api, w["contracts"][0], later)}, expect=200).get_json()
+    first, second = body["contracts"]
+    assert first["outcome"] == "countersigned" and first["state"] == "active"
+    assert second["outcome"] == "refused" and second["problem"]["status"] == 409
+    assert second["problem"]["detail"].startswith(
+        f"Manager already has active contract {w['contracts'][0]['id']} for this position")
+    assert api.get(f"/api/v1/contracts/{later['id']}").get_json()["state"] == \
+        "pending_signature"

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from services.contracts import domain as d
 from services.contracts import repository as repo
-from services.contracts.models import ContractDocument, TenureContract
+from services.contracts.models import ContractDocument, ContractSignature, TenureContract
 from services.contracts.service.signing import sign
 from shared.auth import Principal
 from shared.db import Database
@@ -93,26 +94,61 @@ def countersign_contracts(db: Database, actor: Principal, method: str,
 def _countersign_once(db: Database, actor: Principal, method: str,
                       items: Sequence[Countersignature], settled: Mapping[int, dict[str, Any]],
                       today: date | None) -> list[dict[str, Any]]:
+    """One pass over the batch, in one transaction.
+
+    Electronic countersignatures are written together at the end (one flush: an UPDATE of
+    all documents, an INSERT of all signatures, an UPDATE of all contracts), not contract
+    by contract: no read of one contract's signature depends on another contract's rows,
+    except the overlap check of a manager's second term for the same post, which is why a
+    contract whose manager and post an earlier one of the batch shares has what went
+    before written first. Paper countersignatures are written one by one, so that each
+    one's audit records name the employer HR recorded it for.
+    """
     outcomes = dict(settled)
+    deferred = method == d.SignatureMethod.ELECTRONIC
     with db.unit_of_work() as s:
-        # Contracts are locked in the order of their ids, so two batches that share
-        # contracts wait for each other instead of deadlocking.
-        for item in sorted(items, key=lambda i: i.contract_id):
+        # Every contract locked first, in the order of their ids, so two batches that share
+        # contracts wait for each other instead of deadlocking; then each is signed in the
+        # order of the request (which decides, say, which of two terms of one post wins).
+        posts = {row.id: (row.manager_id, row.position) for row in s.execute(
+            select(TenureContract.id, TenureContract.manager_id, TenureContract.position)
+            .where(TenureContract.id.in_([item.contract_id for item in items]))
+            .order_by(TenureContract.id).with_for_update())}
+        unwritten: set[tuple[str, str]] = set()  # the posts of countersignatures not flushed
+        for item in items:
             if item.index in outcomes:
                 continue
+            post = posts.get(item.contract_id)
+            if not deferred or post in unwritten:
+                s.flush()
+                unwritten.clear()
             try:
-                c, chosen = sign(s, actor, item.contract_id, None, item.signature(method),
-                                 item.row_version, today)
+                with s.no_autoflush:
+                    c, chosen = sign(s, actor, item.contract_id, None, item.signature(method),
+                                     item.row_version, today)
             except (ApiProblem, d.DomainError) as exc:
-                if s.new or s.dirty or s.deleted:
+                if _changed(s, item.contract_id):
                     raise _ChangedThenRefused(item.index, _refused(item, exc)) from exc
                 outcomes[item.index] = _not_countersigned(s, item, exc)
-            else:
-                # Written now (the next contract's first read would write it anyway), while
-                # the audit trail still knows whom this paper signature was recorded for.
-                s.flush()
-                outcomes[item.index] = _countersigned(item, c, chosen)
+                continue
+            if post is not None:
+                unwritten.add(post)
+            outcomes[item.index] = _countersigned(item, c, chosen)
+        s.flush()  # the last paper signature, while the trail knows whom it was recorded for
     return [outcomes[item.index] for item in items]
+
+
+def _changed(s: Session, contract_id: str) -> bool:
+    """Whether a refused signature had begun to change its contract's rows (the contract,
+    its documents, new signature rows: what signing writes), unwritten in the session."""
+    with s.no_autoflush:
+        c = s.get(TenureContract, contract_id)
+        if c is None:
+            return False
+        documents = repo.documents_of(s, contract_id)
+    return (inspect(c).modified or any(inspect(doc).modified for doc in documents)
+            or any(isinstance(obj, ContractSignature) and obj.contract_id == contract_id
+                   for obj in s.new))
 
 
 def _countersigned(item: Countersignature, c: TenureContract,
