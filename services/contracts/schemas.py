@@ -613,16 +613,17 @@ class ExpiryIn(StrictSchema):
 COUNTERSIGNATURES_MAX = 500
 
 
-class CountersignatureIn(StrictSchema):
-    """One contract to countersign."""
+class CountersignatureIn(SignIn):
+    """One contract to countersign: the single call's paper fields (its method is the
+    batch's, its party the employer), with the contract and the row version read."""
+
+    class Meta(SignIn.Meta):
+        exclude = ("method", "party")
 
     contract_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
     row_version = fields.Integer(validate=validate.Range(min=1), metadata={
         "description": "the row_version you read (as If-Match on the single call): the "
                        "contract is refused with a 412 problem if it changed since"})
-    signed_on = fields.Date(metadata={"description": "paper only: the date on the paper"})
-    paper_reference = fields.String(validate=validate.Length(min=1, max=200), metadata={
-        "description": "paper only: the document number or scan reference"})
 
 
 class CountersignaturesIn(StrictSchema):
