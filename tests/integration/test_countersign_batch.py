@@ -374,3 +374,20 @@ def test_two_terms_of_one_manager_for_one_post_are_not_both_brought_into_force_b
         f"Manager already has active contract {w['contracts'][0]['id']} for this position")
     assert api.get(f"/api/v1/contracts/{later['id']}").get_json()["state"] == \
         "pending_signature"
+
+
+def test_paper_countersignatures_are_written_one_by_one_nine_statements_each(
+        pg_api: Client, pg_app: Any) -> None:
+    api, app = pg_api, pg_app
+    w = batch_world(api, contracts=6)
+    counts = []
+    for chunk in (w["contracts"][:2], w["contracts"][2:]):
+        with sent_statements(app.extensions["tenure_db"].engine) as sent:
+            body = api.post(BATCH, {"method": "paper", "contracts": [
+                {"contract_id": c["id"], "signed_on": date.today().isoformat(),
+                 "paper_reference": f"P-{c['id'][:8]}"} for c in chunk]},
+                expect=200).get_json()
+        assert body["countersigned"] == len(chunk)
+        counts.append(len(sent))
+    assert (counts[1] - counts[0]) / 2 == 9
+    assert counts[0] == 2 + 2 * 9
