@@ -26,7 +26,9 @@ bench/bench_scaleout.py (make bench runs both; docs/scale-out.md).
 Signing is two-sided: each manager signs with their own token, then the employer's side is
 signed by the signatory the layer rule names (a manager holding that post, with their own
 token) or, where nobody holds it, recorded on paper by HR. Stage 3 sends both calls per
-contract; who countersigns is looked up before the clock starts.
+contract; who countersigns is looked up before the clock starts. With --countersign-batch N
+the employer's side goes, once every manager has signed, as POST /contracts/countersignatures
+calls of N contracts per signatory (docs/signing-batch.md).
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ from typing import Any
 from bench_cycle_seed import group_tree
 from support import REPO, free_port, gunicorn, stop
 
-from bench.http_load import run_load
+from bench.http_load import LoadResult, run_load
 from shared import ops
 from shared.auth import issue_token
 from shared.config import DEV_JWT_SECRET
@@ -200,6 +202,22 @@ def signing_calls(contracts: str, token: str, ids: list[str]) -> list[tuple[Any,
     with ThreadPoolExecutor(8) as pool:
         pairs = list(pool.map(both_sides, ids))
     return [m for m, _ in pairs] + [e for _, e in pairs]
+
+
+def countersign_batches(employer_calls: list[tuple[Any, ...]], ids: list[str], size: int
+                        ) -> list[tuple[Any, ...]]:
+    """The employer's side as POST /contracts/countersignatures, `size` contracts a call,
+    grouped by who countersigns (their token) and how (electronic, or paper by HR)."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for (_method, _path, body, headers), cid in zip(employer_calls, ids, strict=True):
+        kind = body.get("method", "electronic")
+        item = {"contract_id": cid}
+        if kind == "paper":
+            item |= {"signed_on": body["signed_on"], "paper_reference": body["paper_reference"]}
+        groups.setdefault((headers["Authorization"], kind), []).append(item)
+    return [("POST", "/api/v1/contracts/countersignatures",
+             {"method": kind, "contracts": items[i:i + size]}, {"Authorization": auth})
+            for (auth, kind), items in groups.items() for i in range(0, len(items), size)]
 
 
 def wait_until(check: Callable[[], bool], timeout: float, every: float = 0.5) -> bool:
@@ -349,6 +367,10 @@ def main() -> None:
     parser.add_argument("--managers", type=int, default=100_000)
     parser.add_argument("--concurrency", type=int, default=8,
                         help="signing calls in flight at once")
+    parser.add_argument("--countersign-batch", type=int, default=0, metavar="N",
+                        help="stage 3: the employer's side in batches of N contracts per "
+                             "signatory (POST /contracts/countersignatures), after every "
+                             "manager has signed; 0 (default): one call per contract")
     args = parser.parse_args()
     import local_kafka
     import local_postgres
@@ -462,16 +484,29 @@ def main() -> None:
                 page += 1
             headers = {"Authorization": f"Bearer {token}"}
             calls = signing_calls(contracts, token, ids)
-            signing = run_load("sign", "127.0.0.1", ports["contracts"],
-                               lambda i: calls[i], headers, threads=args.concurrency,
-                               duration=3600, max_requests=len(calls))
+            if args.countersign_batch:
+                sides = (calls[:len(ids)],
+                         countersign_batches(calls[len(ids):], ids, args.countersign_batch))
+                loads = [run_load("sign", "127.0.0.1", ports["contracts"],
+                                  lambda i, side=side: side[i], headers,
+                                  threads=args.concurrency, duration=3600,
+                                  max_requests=len(side)) for side in sides]
+                signing = LoadResult("sign", 2 * len(ids), sum(x.errors for x in loads),
+                                     sum(x.seconds for x in loads),
+                                     [ms for x in loads for ms in x.latencies_ms])
+            else:
+                signing = run_load("sign", "127.0.0.1", ports["contracts"],
+                                   lambda i: calls[i], headers, threads=args.concurrency,
+                                   duration=3600, max_requests=len(calls))
+            batched = (f"; the employer's in batches of {args.countersign_batch}, latencies "
+                       "of both sides' calls" if args.countersign_batch else "")
             bare_load = run_load("bare", "127.0.0.1", bare_port,
                                  lambda i: ("GET", "/bare", None), {},
                                  threads=args.concurrency, duration=3600,
                                  max_requests=len(calls))
             report.stage("3 signing", signing.seconds,
                          f"{signing.rate:,.0f} signatures/s ({len(ids)} contracts, two "
-                         f"each) at {args.concurrency} in flight, "
+                         f"each{batched}) at {args.concurrency} in flight, "
                          f"p50 {signing.pct(50):.0f} ms p99 {signing.pct(99):.0f} ms, "
                          f"{signing.errors} errors", bare_load.seconds,
                          "bare Flask endpoint, same calls")

@@ -13,6 +13,7 @@ from services.contracts import domain as d
 from services.contracts import schemas as sc
 from services.contracts import service as svc
 from services.contracts.service.common import audit_units
+from services.contracts.service.countersign import countersign_contracts, countersignatures
 from shared.audit import audit_blueprint
 from shared.auth import APPRAISER, HR_ADMIN, SERVICE, authenticate, require
 from shared.bulk_rows import load_rows, read_upload
@@ -316,6 +317,23 @@ class ContractSign(MethodView):
         svc.sign(db(), authenticate(), contract_id, None, data, if_match(False))
         body, row_version = svc.read_contract(db(), authenticate(), contract_id, signer=True)
         return json_response(body, 200, etag=row_version)
+
+
+@contracts.route("/countersignatures")
+class ContractCountersignatures(MethodView):
+    @require()
+    @contracts.arguments(sc.CountersignaturesIn)
+    @contracts.response(200, sc.CountersignaturesOut)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Countersign up to 500 contracts for the employer at once (docs/signing-batch.md).
+
+        Each contract is countersigned exactly as POST /contracts/{id}/sign would do it, or
+        refused with that call's problem; one refused contract holds back none of the
+        others. 200 reports every contract (countersigned, already_countersigned, refused);
+        a malformed request is a 422 that changes nothing."""
+        outcome = countersign_contracts(db(), authenticate(), data["method"],
+                                        countersignatures(data["contracts"]))
+        return json_response(outcome)
 
 
 @contracts.route("/<contract_id>/signers")

@@ -606,3 +606,88 @@ class ExpiryIn(StrictSchema):
             raise ma.ValidationError(
                 "the sweep sends real notices, so it runs for today only; send "
                 "dry_run: true to see what a sweep on another day would send", "as_of")
+
+
+# --- batch countersignature (docs/signing-batch.md) -------------------------------------------
+
+COUNTERSIGNATURES_MAX = 500
+
+
+class CountersignatureIn(SignIn):
+    """One contract to countersign: the single call's paper fields (its method is the
+    batch's, its party the employer), with the contract and the row version read."""
+
+    class Meta(SignIn.Meta):
+        exclude = ("method", "party")
+
+    contract_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    row_version = fields.Integer(validate=validate.Range(min=1), metadata={
+        "description": "the row_version you read (as If-Match on the single call): the "
+                       "contract is refused with a 412 problem if it changed since"})
+
+
+class CountersignaturesIn(StrictSchema):
+    """The employer's countersignature of up to 500 contracts: electronic with the
+    countersigner's own token, or their paper signatures recorded by HR."""
+
+    method = fields.String(load_default="electronic", validate=_enum(d.SignatureMethod),
+                           metadata={"description": "electronic (your own token) or paper "
+                                                    "(HR records signatures made on paper)"})
+    contracts = fields.List(fields.Nested(CountersignatureIn), required=True,
+                            validate=validate.Length(min=1, max=COUNTERSIGNATURES_MAX))
+
+    @validates_schema
+    def _once_each_paper_fields_on_paper(self, data: dict, **_: object) -> None:  # type: ignore[type-arg]
+        errors: dict[int, dict[str, list[str]]] = {}
+        first: dict[str, int] = {}
+        paper = data.get("method") == d.SignatureMethod.PAPER
+        for i, item in enumerate(data.get("contracts") or []):
+            faults: dict[str, list[str]] = {}
+            seen = first.setdefault(item["contract_id"], i)
+            if seen != i:
+                faults["contract_id"] = [f"already listed as contracts[{seen}]"]
+            for name, what in (("signed_on", "the date on the paper"),
+                               ("paper_reference", "the document number or scan reference")):
+                if paper and item.get(name) is None:
+                    faults[name] = [f"required on paper: {what}"]
+                elif not paper and item.get(name) is not None:
+                    faults[name] = ["only a paper signature carries it; send method paper"]
+            if faults:
+                errors[i] = faults
+        if errors:
+            raise ma.ValidationError({"contracts": errors})
+
+
+class CountersignatureProblemOut(ma.Schema):
+    """Why one contract was not countersigned (RFC 7807), its fields named in the batch."""
+
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    invalid_params = fields.List(fields.Dict())
+    current_row_version = fields.Integer(metadata={"description": "412 only"})
+
+
+class CountersignatureOut(ma.Schema):
+    index = fields.Integer(metadata={"description": "the contract's place in the request"})
+    contract_id = fields.String()
+    outcome = fields.String(metadata={
+        "description": "countersigned, already_countersigned or refused"})
+    state = fields.String(metadata={"description": "not for a refused contract"})
+    row_version = fields.Integer(metadata={"description": "not for a refused contract"})
+    signed_at = UtcDateTime(allow_none=True, metadata={
+        "description": "when the contract came into force"})
+    signatures = fields.List(fields.Nested(SignatureOut), metadata={
+        "description": "the employer's signatures: recorded now, or found already"})
+    problem = fields.Nested(CountersignatureProblemOut, metadata={
+        "description": "refused only"})
+
+
+class CountersignaturesOut(ma.Schema):
+    countersigned = fields.Integer()
+    already_countersigned = fields.Integer()
+    refused = fields.Integer()
+    contracts = fields.List(fields.Nested(CountersignatureOut), metadata={
+        "description": "one per contract of the request, in its order"})

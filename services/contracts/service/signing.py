@@ -3,7 +3,8 @@ signatures made on paper; a document is in force when both sides have signed it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -271,7 +272,18 @@ def _signed_by_summary(c: TenureContract) -> str:
     return "; ".join(parts)[:200]
 
 
-def sign(db: Database, actor: Principal, contract_id: str, document_id: str | None,
+@contextmanager
+def _writing(db: Database | Session) -> Iterator[Session]:
+    """A unit of work of its own, or the caller's session, which commits (a batch of
+    countersignatures, service/countersign.py, signs many contracts in one transaction)."""
+    if isinstance(db, Session):
+        yield db
+        return
+    with db.unit_of_work() as s:
+        yield s
+
+
+def sign(db: Database | Session, actor: Principal, contract_id: str, document_id: str | None,
          data: Mapping[str, Any], expected: int | None, today: date | None = None
          ) -> tuple[TenureContract, list[ContractDocument]]:
     """Record one party's signature of the whole contract (`document_id` None) or of one
@@ -286,7 +298,7 @@ def sign(db: Database, actor: Principal, contract_id: str, document_id: str | No
     session never flushes half a signature to run a query.
     """
     today = today or date.today()
-    with db.unit_of_work() as s:
+    with _writing(db) as s:
         found = repo.contract_with_people(s, contract_id, lock=True)
         if found is None:
             raise not_found("contract", contract_id)
