@@ -127,7 +127,7 @@ class Database:
                 result = conn.execute(stmt, params)
                 # Plain str keys, as the driver path gives: SQLAlchemy's labels are a str
                 # subclass, which orjson refuses as a key.
-                names = [str(key) for key in result.keys()]
+                names = list(map(str, result.keys()))
                 return [dict(zip(names, row, strict=True)) for row in result]
         sql, keys = self._compiled(stmt)
         for attempt in (1, 2):

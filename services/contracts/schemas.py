@@ -497,7 +497,7 @@ class ContractQuery(PageQuery):
     ends_before = fields.Date(metadata={
         "description": "contracts whose term ends before this day (e.g. with state=active: "
                        "the ones about to expire); sends nothing"})
-    after = fields.String(validate=validate.Length(max=200), metadata={
+    after = fields.String(metadata={
         "description": "continue after this cursor (the `next` link of a previous page, "
                        "docs/api-contracts.md): the page after it in the same order, as "
                        "deep pages cost what the first does; not with `page`. The page "
