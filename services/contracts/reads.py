@@ -158,12 +158,11 @@ def _after_cursor() -> ColumnElement[bool]:
 def _page_keys(shape: frozenset[str], per_unit: bool) -> Any:
     """The page's (key, created_at), sorted and cut to `limit` after `offset` rows.
 
-    `per_unit` (PostgreSQL, a state filter and a subtree): each unit of the subtree gives
-    at most `unit_limit` keys (`limit` + `offset`) in the order of the unit-and-state
-    index, and only those are sorted. Without it every match is sorted for a page: at
-    100,000 managers a second-level enterprise holds about 4,000 active contracts, the
-    page takes 50. The page is the same: the first n of a union are among the first n of
-    each part.
+    `per_unit` (see `keys_per_unit`): each unit of the subtree gives at most `limit` keys
+    in the order of the unit-and-state index, and only those are sorted. Without it every
+    match is sorted for a page: at 100,000 managers a second-level enterprise holds about
+    4,000 active contracts, the page takes 50. The page is the same: the first n of a
+    union are among the first n of each part.
     """
     conditions = _list_conditions(shape)
     after = [_after_cursor()] if "after" in shape else []
@@ -184,7 +183,7 @@ def _page_keys(shape: frozenset[str], per_unit: bool) -> Any:
         select(_c.id.label("key"), _c.created_at.label("created_at"))
         .where(_c.org_unit_id == _u.id, *on_contracts, *after)
         .order_by(*order)
-        .limit(bindparam("unit_limit", type_=Integer))
+        .limit(bindparam("limit", type_=Integer))
         .lateral("unit_keys")
     )
     return (
@@ -199,21 +198,31 @@ def _page_keys(shape: frozenset[str], per_unit: bool) -> Any:
     )
 
 
-@lru_cache(maxsize=2048)  # one per combination of filters and dialect: 2**11 at most
-def contracts_list(shape: frozenset[str], postgres: bool = False) -> Select[Any]:
+def keys_per_unit(shape: frozenset[str], postgres: bool, offset: int) -> bool:
+    """Whether a page's keys are best taken unit by unit (`_page_keys`): on PostgreSQL, for
+    a subtree and a state (the unit-and-state index gives each unit's contracts in the
+    list's order), on a page that skips nothing (the first, or one after a cursor). A page
+    far down by number would take `offset` keys from every unit: sorting all matches once
+    costs less there."""
+    return postgres and offset == 0 and "state" in shape and bool(
+        shape & {"org_unit_id", "scope_unit_id"})
+
+
+@lru_cache(maxsize=2048)  # one per combination of filters and way to the keys: 2**11 at most
+def contracts_list(shape: frozenset[str], per_unit: bool = False) -> Select[Any]:
     """A page of contracts and how many match, in ONE statement, for the filters in `shape`
     (names of LIST_FILTERS, "scope_unit_id" for a caller scoped to a subtree, and "after"
     for a page after a cursor).
 
     Bind parameters: one per filter (`year` as `year_start`/`year_end` dates), plus `limit`
-    and `offset` (and `unit_limit`, see `_page_keys`), and for "after" `after_created_at`
-    and `after_id`. The head row (the total, and the filter unit's and scope unit's paths
-    for the visibility check) is left-joined to the page, so the statement always returns
-    at least one row: a page past the end, or no match, is one row whose contract columns
-    are NULL. A page after a cursor counts nothing (its total is NULL): the count reads
-    every match, which is what a cursor spares deep pages. Each row is the contract's body
-    and then LIST_TRAILER. The same statement object comes back for the same shape, so it
-    is compiled once (shared.db.Database.fetch_rows).
+    and `offset`, and for "after" `after_created_at` and `after_id`. The head row (the
+    total, and the filter unit's and scope unit's paths for the visibility check) is
+    left-joined to the page, so the statement always returns at least one row: a page past
+    the end, or no match, is one row whose contract columns are NULL. A page after a
+    cursor counts nothing (its total is NULL): the count reads every match, which is what
+    a cursor spares deep pages. Each row is the contract's body and then LIST_TRAILER. The
+    same statement object comes back for the same shape, so it is compiled once
+    (shared.db.Database.fetch_rows). `per_unit`: see `keys_per_unit`.
     """
     conditions = _list_conditions(shape)
     head_columns: list[Any] = []
@@ -234,8 +243,6 @@ def contracts_list(shape: frozenset[str], postgres: bool = False) -> Select[Any]
     head = select(*head_columns).subquery("head")
     # The page's keys first (from the unit-and-state index when it serves), then the wide
     # rows and their managers for those keys only, not for every match.
-    per_unit = postgres and "state" in shape and bool(
-        shape & {"org_unit_id", "scope_unit_id"})
     keys = _page_keys(shape, per_unit)
     # The unit's layer and category come with the keys: no third lookup for each row.
     page = (

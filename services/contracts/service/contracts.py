@@ -630,8 +630,9 @@ def list_contracts(db: Database, actor: Principal, f: Mapping[str, Any]
     if "year" in params:
         year = params.pop("year")
         params.update(year_start=date(year, 1, 1), year_end=date(year, 12, 31))
-    params.update(limit=limit, offset=offset, unit_limit=limit + offset)
-    rows = db.fetch_rows(reads.contracts_list(shape, db.is_postgres), params)
+    params.update(limit=limit, offset=offset)
+    rows = db.fetch_rows(reads.contracts_list(
+        shape, reads.keys_per_unit(shape, db.is_postgres, offset)), params)
     head = rows[0]
     if "org_unit_id" in shape:
         unit_path = head["filter_unit_path"]
