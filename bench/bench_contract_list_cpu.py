@@ -82,20 +82,11 @@ def main() -> None:
     parser.add_argument("--query", action="append", help="repeatable; default: " +
                         ", ".join(QUERIES))
     args = parser.parse_args()
-    from bench_contracts import analyse, seed
-    from bench_coverage import SEED_CONTRACTS
-    from sqlalchemy import create_engine, text
+    from profile_contract_list import seed_contract_list
     from support import REPO, contracts_database
 
     with contracts_database("list_cpu") as url:
-        seed(url, args.managers, 0)
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text(SEED_CONTRACTS))
-            unit = conn.execute(text("SELECT id FROM org_units WHERE layer = 2 "
-                                     "ORDER BY code LIMIT 1")).scalar()
-        engine.dispose()
-        analyse(url)
+        unit = seed_contract_list(url, args.managers)
         versions = {"before": args.baseline.resolve(), "after": REPO}
         for n in range(1, args.rounds + 1):
             for query in args.query or QUERIES:

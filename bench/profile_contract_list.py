@@ -39,10 +39,26 @@ def explain(db: object, fetch_rows: object) -> None:
             cur.execute("RESET plan_cache_mode")
 
 
-def main() -> None:
+def seed_contract_list(url: str, managers: int) -> str:
+    """Managers (bench_contracts.seed) with contracts in several states
+    (bench_coverage.SEED_CONTRACTS), analysed: the id of the first second-level unit."""
     from bench_contracts import analyse, seed
     from bench_coverage import SEED_CONTRACTS
-    from sqlalchemy import create_engine, event, text
+    from sqlalchemy import create_engine, text
+
+    seed(url, managers, 0)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(SEED_CONTRACTS))
+        unit = conn.execute(text("SELECT id FROM org_units WHERE layer = 2 ORDER BY code "
+                                 "LIMIT 1")).scalar()
+    engine.dispose()
+    analyse(url)
+    return str(unit)
+
+
+def main() -> None:
+    from sqlalchemy import event
 
     parser = argparse.ArgumentParser()
     for flag, kind, default, meaning in (
@@ -60,14 +76,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with contracts_database("profile_list") as url:
-        seed(url, 10_000, 0)
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text(SEED_CONTRACTS))
-            sub = conn.execute(text("SELECT id FROM org_units WHERE layer = 2 ORDER BY code "
-                                    "LIMIT 1")).scalar()
-        engine.dispose()
-        analyse(url)
+        sub = seed_contract_list(url, 10_000)
         os.environ.update(CONTRACTS_DATABASE_URL=url, LOG_LEVEL="WARNING",
                           CONTRACTS_READ_CACHE="off")
         from services.contracts import create_app
