@@ -6,6 +6,7 @@ called through the Flask test client with a real token, as a scoped HR officer a
 group-wide HR, for a second-level enterprise's subtree and one state, 50 to a page.
 
 Run: .venv/bin/python bench/profile_contract_list.py [--requests 300] [--top 30]
+                                                 [--page 60] [--after] [--explain]
 """
 
 from __future__ import annotations
@@ -38,10 +39,26 @@ def explain(db: object, fetch_rows: object) -> None:
             cur.execute("RESET plan_cache_mode")
 
 
-def main() -> None:
+def seed_contract_list(url: str, managers: int) -> str:
+    """Managers (bench_contracts.seed) with contracts in several states
+    (bench_coverage.SEED_CONTRACTS), analysed: the id of the first second-level unit."""
     from bench_contracts import analyse, seed
     from bench_coverage import SEED_CONTRACTS
-    from sqlalchemy import create_engine, event, text
+    from sqlalchemy import create_engine, text
+
+    seed(url, managers, 0)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(SEED_CONTRACTS))
+        unit = conn.execute(text("SELECT id FROM org_units WHERE layer = 2 ORDER BY code "
+                                 "LIMIT 1")).scalar()
+    engine.dispose()
+    analyse(url)
+    return str(unit)
+
+
+def main() -> None:
+    from sqlalchemy import event
 
     parser = argparse.ArgumentParser()
     for flag, kind, default, meaning in (
@@ -53,17 +70,13 @@ def main() -> None:
         parser.add_argument(flag, type=kind, default=default, help=meaning)
     parser.add_argument("--explain", action="store_true",
                         help="print the plan of each statement a request runs")
+    parser.add_argument("--page", type=int, default=1, help="the page number listed")
+    parser.add_argument("--after", action="store_true", help="list the page after --page "
+                        "by its cursor (the Link header's after=) instead")
     args = parser.parse_args()
 
     with contracts_database("profile_list") as url:
-        seed(url, 10_000, 0)
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text(SEED_CONTRACTS))
-            sub = conn.execute(text("SELECT id FROM org_units WHERE layer = 2 ORDER BY code "
-                                    "LIMIT 1")).scalar()
-        engine.dispose()
-        analyse(url)
+        sub = seed_contract_list(url, 10_000)
         os.environ.update(CONTRACTS_DATABASE_URL=url, LOG_LEVEL="WARNING",
                           CONTRACTS_READ_CACHE="off")
         from services.contracts import create_app
@@ -89,12 +102,16 @@ def main() -> None:
 
         db.fetch_rows = counted_fetch_rows  # the driver path bypasses SQLAlchemy's events
         client = app.test_client()
-        path = f"/api/v1/contracts?org_unit_id={sub}&state={args.state}&page_size=50"
+        numbered = (f"/api/v1/contracts?org_unit_id={sub}&state={args.state}&page_size=50"
+                    f"&page={args.page}")
         for who, token in (
             ("group-wide HR", issue_token(DEV_JWT_SECRET, "hr", ["hr_admin"])),
             ("scoped HR", issue_token(DEV_JWT_SECRET, "hr-s", ["hr_admin"], org_scope=sub)),
         ):
             headers = {"Authorization": f"Bearer {token}"}
+            path = numbered
+            if args.after:
+                path = client.get(path, headers=headers).headers["Link"].split(";")[0][1:-1]
             page = client.get(path, headers=headers).json
             if args.explain:
                 explain(db, fetch_rows)
@@ -108,7 +125,7 @@ def main() -> None:
                 client.get(path, headers=headers)
             profile.disable()
             ms = (time.perf_counter() - started) * 1000 / args.requests
-            print(f"\n=== {who}: {len(page['items'])} items of {page['page']['total']}, "
+            print(f"\n=== {who}: {len(page['items'])} items of {page['page'].get('total')}, "
                   f"{per_request} SQL statements a request, {ms:.2f} ms a request "
                   f"under cProfile ===")
             pstats.Stats(profile).sort_stats(args.sort).print_stats(args.top)

@@ -124,7 +124,11 @@ class Database:
         """
         if not self.is_postgres:
             with self.read_connection() as conn:
-                return [dict(row) for row in conn.execute(stmt, params).mappings()]
+                result = conn.execute(stmt, params)
+                # Plain str keys, as the driver path gives: SQLAlchemy's labels are a str
+                # subclass, which orjson refuses as a key.
+                names = list(map(str, result.keys()))
+                return [dict(zip(names, row, strict=True)) for row in result]
         sql, keys = self._compiled(stmt)
         for attempt in (1, 2):
             kept = getattr(self._local, "driver", None) is not None

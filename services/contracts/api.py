@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Response, request
 from flask.views import MethodView
@@ -251,6 +252,13 @@ class TemplateOne(MethodView):
 
 # --- contracts --------------------------------------------------------------------------------
 
+def next_link(cursor: str) -> str:
+    """The Link header to the page after `cursor`: this request's filters and page size,
+    `after` in place of `page`."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k not in ("page", "after")]
+    return f'<{request.path}?{urlencode([*args, ("after", cursor)])}>; rel="next"'
+
+
 def _contract_response(contract_id: str, status: int = 200) -> Response:
     """Rendered by service.read_contract in the shape schemas.ContractOut documents."""
     body, row_version = svc.read_contract(db(), authenticate(), contract_id)
@@ -267,8 +275,14 @@ class Contracts(MethodView):
     def get(self, query: dict[str, Any]) -> Any:
         """Contracts by subtree, layer, category, position, state, year and end date.
 
-        `state=active&ends_before=2027-06-30` lists the contracts about to expire."""
-        return json_response(svc.contracts_page_json(db(), authenticate(), query))
+        `state=active&ends_before=2027-06-30` lists the contracts about to expire. A page
+        that has a next one links to it (`Link: <...&after=cursor>; rel="next"`): a page
+        after a cursor costs what the first does, however deep (docs/api-contracts.md)."""
+        body, next_cursor = svc.contracts_page_json(db(), authenticate(), query)
+        resp = json_response(body)
+        if next_cursor is not None:
+            resp.headers["Link"] = next_link(next_cursor)
+        return resp
 
     @idempotent
     @require(HR_ADMIN, SERVICE)

@@ -14,8 +14,10 @@ both ways and requires the same JSON.
 
 from __future__ import annotations
 
+import re
+from base64 import urlsafe_b64decode, urlsafe_b64encode
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -23,14 +25,17 @@ from orjson import Fragment
 from sqlalchemy import (
     ColumnElement,
     Date,
+    DateTime,
     Integer,
     Select,
     Text,
     bindparam,
     cast,
     func,
+    null,
     select,
     true,
+    tuple_,
 )
 
 from services.contracts.models import ContractDocument, Manager, OrgUnit, TenureContract
@@ -90,8 +95,15 @@ LIST_FILTERS = ("org_unit_id", "layer", "category", "position", "state", "year",
 
 _filter_units = _units.alias("filter_unit")
 _list_scope_units = _units.alias("list_scope_unit")
-# The list shows no unit path: every column but that one.
-_LIST_COLUMNS = [col for col in _ROW_COLUMNS if col.key != "unit_path"]
+# A list row is its body (schemas.ContractOut's order, no unit path, no documents), then the
+# page position (the cursor) and the head: `list_item_body` only takes those off the end.
+_LIST_TAIL_COLUMNS: list[ColumnElement[Any]] = [
+    cast(_c[name], Text).label(name) if name in _JSON_TEXT else _c[name]
+    for name in _CONTRACT_TAIL
+]
+LIST_TRAILER = ("created_at", "total", "filter_unit_path", "list_scope_path")
+"""The columns of a `contracts_list` row after the contract's body (those of its shape)."""
+_UNIT_FILTERS = frozenset({"scope_unit_id", "org_unit_id", "layer", "category"})
 
 
 def _list_conditions(shape: frozenset[str]) -> list[ColumnElement[bool]]:
@@ -100,7 +112,8 @@ def _list_conditions(shape: frozenset[str]) -> list[ColumnElement[bool]]:
     The caller's scope unit (`scope_unit_id`) and the filter unit (`org_unit_id`) are
     named by id; their paths are looked up inside the statement, so a subtree costs no
     round trip of its own. A scope unit that does not exist has no path, and its caller
-    sees nothing (the condition is NULL).
+    sees nothing (the condition is NULL). Conditions on the unit come first, in the order
+    of _UNIT_FILTERS, then those on the contract (see `_split`).
     """
     conditions: list[ColumnElement[bool]] = []
     if "scope_unit_id" in shape:
@@ -129,22 +142,96 @@ def _list_conditions(shape: frozenset[str]) -> list[ColumnElement[bool]]:
     return conditions
 
 
-@lru_cache(maxsize=512)  # one per combination of filters: 2**9 at most
-def contracts_list(shape: frozenset[str]) -> Select[Any]:
-    """A page of contracts and how many match, in ONE statement, for the filters in `shape`
-    (names of LIST_FILTERS, and "scope_unit_id" for a caller scoped to a subtree).
+def _split(shape: frozenset[str], conditions: list[ColumnElement[bool]]
+           ) -> tuple[list[ColumnElement[bool]], list[ColumnElement[bool]]]:
+    """The conditions on the unit, and those on the contract (`_list_conditions`'s order)."""
+    on_units = len(shape & _UNIT_FILTERS)
+    return conditions[:on_units], conditions[on_units:]
 
-    Bind parameters: one per filter (`year` as `year_start`/`year_end` dates), plus `limit`
-    and `offset`. The head row (the total, and the filter unit's and scope unit's paths for
-    the visibility check) is left-joined to the page, so the statement always returns at
-    least one row: a page past the end, or no match, is one row whose contract columns are
-    NULL. The same statement object comes back for the same shape, so it is compiled once
-    (shared.db.Database.fetch_rows).
+
+def _after_cursor() -> ColumnElement[bool]:
+    """Rows after the cursor's (created_at, id): the list's order, so the index can seek."""
+    return tuple_(_c.created_at, _c.id) > tuple_(
+        bindparam("after_created_at", type_=DateTime(timezone=True)), bindparam("after_id"))
+
+
+def _page_keys(shape: frozenset[str], per_unit: bool) -> Any:
+    """The page's (key, created_at), sorted and cut to `limit` after `offset` rows.
+
+    `per_unit` (see `keys_per_unit`): each unit of the subtree gives at most `limit` keys
+    in the order of the unit-and-state index, and only those are sorted. Without it every
+    match is sorted for a page: at 100,000 managers a second-level enterprise holds about
+    4,000 active contracts, the page takes 50. The page is the same: the first n of a
+    union are among the first n of each part.
     """
     conditions = _list_conditions(shape)
-    count = (select(func.count()).select_from(_contracts)
-             .join(_units, _c.org_unit_id == _u.id).where(*conditions))
-    head_columns: list[Any] = [count.scalar_subquery().label("total")]
+    after = [_after_cursor()] if "after" in shape else []
+    order = (_c.created_at, _c.id)
+    if not per_unit:
+        return (
+            select(_c.id.label("key"), _c.created_at.label("created_at"), _u.layer, _u.category)
+            .select_from(_contracts)
+            .join(_units, _c.org_unit_id == _u.id)
+            .where(*conditions, *after)
+            .order_by(*order)
+            .limit(bindparam("limit", type_=Integer))
+            .offset(bindparam("offset", type_=Integer))
+            .subquery("page_keys")
+        )
+    on_units, on_contracts = _split(shape, conditions)
+    unit_keys = (
+        select(_c.id.label("key"), _c.created_at.label("created_at"))
+        .where(_c.org_unit_id == _u.id, *on_contracts, *after)
+        .order_by(*order)
+        .limit(bindparam("limit", type_=Integer))
+        .lateral("unit_keys")
+    )
+    return (
+        select(unit_keys.c.key, unit_keys.c.created_at, _u.layer, _u.category)
+        .select_from(_units)
+        .join(unit_keys, true())
+        .where(*on_units)
+        .order_by(unit_keys.c.created_at, unit_keys.c.key)
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+        .subquery("page_keys")
+    )
+
+
+def keys_per_unit(shape: frozenset[str], postgres: bool, offset: int) -> bool:
+    """Whether a page's keys are best taken unit by unit (`_page_keys`): on PostgreSQL, for
+    a subtree and a state (the unit-and-state index gives each unit's contracts in the
+    list's order), on a page that skips nothing (the first, or one after a cursor). A page
+    far down by number would take `offset` keys from every unit: sorting all matches once
+    costs less there."""
+    return postgres and offset == 0 and "state" in shape and bool(
+        shape & {"org_unit_id", "scope_unit_id"})
+
+
+@lru_cache(maxsize=2048)  # one per combination of filters and way to the keys: 2**11 at most
+def contracts_list(shape: frozenset[str], per_unit: bool = False) -> Select[Any]:
+    """A page of contracts and how many match, in ONE statement, for the filters in `shape`
+    (names of LIST_FILTERS, "scope_unit_id" for a caller scoped to a subtree, and "after"
+    for a page after a cursor).
+
+    Bind parameters: one per filter (`year` as `year_start`/`year_end` dates), plus `limit`
+    and `offset`, and for "after" `after_created_at` and `after_id`. The head row (the
+    total, and the filter unit's and scope unit's paths for the visibility check) is
+    left-joined to the page, so the statement always returns at least one row: a page past
+    the end, or no match, is one row whose contract columns are NULL. A page after a
+    cursor counts nothing (its total is NULL): the count reads every match, which is what
+    a cursor spares deep pages. Each row is the contract's body and then LIST_TRAILER. The
+    same statement object comes back for the same shape, so it is compiled once
+    (shared.db.Database.fetch_rows). `per_unit`: see `keys_per_unit`.
+    """
+    conditions = _list_conditions(shape)
+    head_columns: list[Any] = []
+    if "after" in shape:
+        head_columns.append(null().label("total"))
+    else:
+        head_columns.append(select(func.count()).select_from(_contracts)
+                            .join(_units, _c.org_unit_id == _u.id).where(*conditions)
+                            .scalar_subquery().label("total"))
     if "org_unit_id" in shape:
         head_columns.append(select(_filter_units.c.path)
                             .where(_filter_units.c.id == bindparam("org_unit_id"))
@@ -156,28 +243,72 @@ def contracts_list(shape: frozenset[str]) -> Select[Any]:
     head = select(*head_columns).subquery("head")
     # The page's keys first (from the unit-and-state index when it serves), then the wide
     # rows and their managers for those keys only, not for every match.
-    keys = (
-        select(_c.id.label("key"), _c.created_at.label("created_at"))
-        .select_from(_contracts)
-        .join(_units, _c.org_unit_id == _u.id)
-        .where(*conditions)
-        .order_by(_c.created_at, _c.id)
-        .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
-        .subquery("page_keys")
-    )
+    keys = _page_keys(shape, per_unit)
+    # The unit's layer and category come with the keys: no third lookup for each row.
     page = (
-        select(*_LIST_COLUMNS, keys.c.created_at)
+        select(_c.id, _c.manager_id, _m.employee_no, _m.name.label("manager_name"),
+               _c.org_unit_id, keys.c.layer, keys.c.category, *_LIST_TAIL_COLUMNS,
+               keys.c.created_at)
         .select_from(keys)
         .join(_contracts, _c.id == keys.c.key)
         .join(_managers, _c.manager_id == _m.id)
-        .join(_units, _c.org_unit_id == _u.id)
         .subquery("page")
     )
     return (
-        select(*head.c, *(col for col in page.c if col.key != "created_at"))
+        select(*page.c, *head.c)
         .select_from(head.outerjoin(page, true()))
         .order_by(page.c.created_at, page.c.id)
     )
+
+
+def list_item_body(row: dict[str, Any]) -> dict[str, Any]:
+    """A row of `contracts_list` made the contract as the list sends it, in place.
+
+    The row already holds the body's keys in schemas.ContractOut's order: the trailer comes
+    off, stored JSON becomes fragments, timestamps go to UTC; dates stay date objects,
+    which orjson writes as ISO dates, as `_iso_date` would.
+    """
+    for name in LIST_TRAILER:
+        row.pop(name, None)
+    for name in _JSON_TEXT:
+        text = row[name]
+        if text is not None:
+            row[name] = Fragment(text)
+    for name in _TIMESTAMPS:
+        if row[name] is not None:
+            row[name] = _iso_timestamp(row[name])
+    return row
+
+
+def encode_cursor(created_at: datetime, contract_id: str) -> str:
+    """An opaque cursor for the list's position after this contract: its creation time (in
+    microseconds since the epoch, UTC) and id, base64url without padding."""
+    if created_at.tzinfo is None:  # SQLite hands timestamps back without a zone: UTC
+        created_at = created_at.replace(tzinfo=UTC)
+    micros = (created_at - _EPOCH) // timedelta(microseconds=1)
+    return urlsafe_b64encode(f"{micros}.{contract_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str] | None:
+    """The (created_at, id) an `encode_cursor` cursor names; None if it is not one."""
+    if not cursor or len(cursor) > _MAX_CURSOR or not _CURSOR_TEXT.fullmatch(cursor):
+        return None
+    try:
+        text = urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    micros, dot, contract_id = text.partition(".")
+    if not dot or not contract_id or not _CURSOR_ID.fullmatch(contract_id) or not (
+            micros.isdigit() and len(micros) <= 17):
+        return None
+    # At most 17 digits: up to the year 5138, so no overflow.
+    return _EPOCH + timedelta(microseconds=int(micros)), contract_id
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_CURSOR = 200
+_CURSOR_TEXT = re.compile(r"[A-Za-z0-9_-]+")
+_CURSOR_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 
 
 def _iso_date(value: date | None) -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 from marshmallow import fields, validate, validates_schema
 
@@ -495,11 +497,28 @@ class ContractQuery(PageQuery):
     ends_before = fields.Date(metadata={
         "description": "contracts whose term ends before this day (e.g. with state=active: "
                        "the ones about to expire); sends nothing"})
+    after = fields.String(metadata={
+        "description": "continue after this cursor (the `next` link of a previous page, "
+                       "docs/api-contracts.md): the page after it in the same order, as "
+                       "deep pages cost what the first does; not with `page`. The page "
+                       "then carries `page_size` and `next`, no total"})
+
+    @validates_schema(pass_original=True)
+    def _cursor_or_page_number(self, data: dict[str, Any], original: Any,
+                               **kwargs: Any) -> None:
+        """A cursor says where the page starts: a page number as well would be ambiguous."""
+        if "after" in data and "page" in original:
+            raise ma.ValidationError("send either page or after, not both", "page")
+
+
+class ContractPageInfo(PageInfo):
+    next = fields.String(allow_none=True, metadata={
+        "description": "with `after` only: the cursor of the next page, null on the last"})
 
 
 class ContractPage(ma.Schema):
     items = fields.List(fields.Nested(ContractOut))
-    page = fields.Nested(PageInfo)
+    page = fields.Nested(ContractPageInfo)
 
 
 class VersionOut(ma.Schema):

@@ -560,8 +560,10 @@ def contract_versions(db: Database, actor: Principal, contract_id: str) -> list[
                               .order_by(ContractVersion.version)))
 
 
-def contracts_page_json(db: Database, actor: Principal, f: Mapping[str, Any]) -> bytes:
-    """`GET /contracts` as the JSON body it sends: from the read cache for group-wide staff.
+def contracts_page_json(db: Database, actor: Principal, f: Mapping[str, Any]
+                        ) -> tuple[bytes, str | None]:
+    """`GET /contracts` as the JSON body it sends, and the cursor of the next page (None on
+    the last page): from the read cache for group-wide staff.
 
     A list page is read far more often than contracts change. Group-wide staff all see the
     same page for the same query, so it is cached under "lists:<query>"; every statement
@@ -579,49 +581,84 @@ def contracts_page_json(db: Database, actor: Principal, f: Mapping[str, Any]) ->
         if hit is not None:
             return hit  # type: ignore[no-any-return]
         generation = cache.generation()
-    items, total = list_contracts(db, actor, f)
-    body = orjson.dumps({"items": items, "page": page_info(f["page"], f["page_size"], total)})
+    items, total, next_cursor = list_contracts(db, actor, f)
+    if f.get("after") is None:
+        page = page_info(f["page"], f["page_size"], total or 0)
+    else:
+        page = {"page_size": f["page_size"], "next": next_cursor}
+    out = (orjson.dumps({"items": items, "page": page}), next_cursor)
     if cache is not None:
-        cache.put(key, body, generation)
-    return body
+        cache.put(key, out, generation)
+    return out
 
 
 def list_contracts(db: Database, actor: Principal, f: Mapping[str, Any]
-                   ) -> tuple[list[dict[str, Any]], int]:
-    """A page of contracts as the API sends them (without documents), and the total.
+                   ) -> tuple[list[dict[str, Any]], int | None, str | None]:
+    """A page of contracts as the API sends them (without documents), the total (None for
+    a page after a cursor: it is not counted), and the cursor of the next page (None if
+    this page is the last).
 
     One statement (reads.contracts_list): the caller's scope and the filter unit are
     resolved inside it, the count and the page come back together, and rows go straight
     to response bodies. A filter unit outside the caller's scope, or unknown, is a 404.
+    `after` (an opaque cursor from a previous page) continues the list after that
+    contract in the same order, whatever was added meanwhile; every filter and the
+    caller's scope apply as on any page, so a cursor only says where to start.
     """
+    after = _after_cursor(f.get("after"))
     scope_unit = scope_unit_id(actor)
     scope = scope_of(actor, None)
     if scope.manager_id is not None:
         if f.get("org_unit_id"):
             raise not_found("org unit", f["org_unit_id"])  # managers see no org units
         if f.get("manager_id") not in (None, scope.manager_id):
-            return [], 0
+            return [], 0 if after is None else None, None
     params: dict[str, Any] = {name: f[name] for name in reads.LIST_FILTERS
                               if f.get(name) is not None and f.get(name) != ""}
     if scope.manager_id is not None:
         params["manager_id"] = scope.manager_id
     if scope_unit is not None:
         params["scope_unit_id"] = scope_unit
-    shape = frozenset(params)
+    shape = frozenset(params) | ({"after"} if after is not None else set())
+    size = f["page_size"]
+    if after is not None:
+        params["after_created_at"], params["after_id"] = after
+        # One more than the page: whether a next page exists, without counting.
+        limit, offset = size + 1, 0
+    else:
+        limit, offset = size, (f["page"] - 1) * size
     if "year" in params:
         year = params.pop("year")
         params.update(year_start=date(year, 1, 1), year_end=date(year, 12, 31))
-    params.update(limit=f["page_size"], offset=(f["page"] - 1) * f["page_size"])
-    rows = db.fetch_rows(reads.contracts_list(shape), params)
+    params.update(limit=limit, offset=offset)
+    rows = db.fetch_rows(reads.contracts_list(
+        shape, reads.keys_per_unit(shape, db.is_postgres, offset)), params)
     head = rows[0]
     if "org_unit_id" in shape:
         unit_path = head["filter_unit_path"]
         if unit_path is None or not scope_of(
                 actor, head.get("list_scope_path")).covers_path(unit_path):
             raise not_found("org unit", f["org_unit_id"])
+    total = None if head["total"] is None else int(head["total"])
     if head["id"] is None:
-        return [], int(head["total"])
-    return [reads.contract_body(r) for r in rows], int(head["total"])
+        return [], total, None
+    more = len(rows) > size if after is not None else offset + len(rows) < (total or 0)
+    rows = rows[:size]
+    last = rows[-1]
+    next_cursor = reads.encode_cursor(last["created_at"], last["id"]) if more else None
+    return [reads.list_item_body(r) for r in rows], total, next_cursor
+
+
+def _after_cursor(cursor: str | None) -> tuple[Any, str] | None:
+    """The position `after` names, or a 400 naming the field if it is not a cursor."""
+    if cursor is None:
+        return None
+    position = reads.decode_cursor(cursor)
+    if position is None:
+        raise ApiProblem(400, "Bad Request", "after is not a cursor of this list: send the "
+                         "cursor a page returned (its Link header or page.next)",
+                         errors={"after": ["not a cursor this API returned"]})
+    return position
 
 
 def set_targets(db: Database, actor: Principal, contract_id: str, document_id: str,
