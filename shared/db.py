@@ -81,9 +81,12 @@ class Database:
         return self.engine.dialect.name == "postgresql"
 
     @contextmanager
-    def unit_of_work(self) -> Iterator[Session]:
-        """Commit everything (rows and outbox events) together, or nothing."""
-        session = self.sessions()
+    def unit_of_work(self, bind: Connection | None = None) -> Iterator[Session]:
+        """Commit everything (rows and outbox events) together, or nothing.
+
+        `bind`: a connection held by a long job (`held_connection`), so that its temporary
+        tables are seen by every unit of work of the job."""
+        session = self.sessions(bind=bind) if bind is not None else self.sessions()
         try:
             yield session
             session.commit()
@@ -95,6 +98,14 @@ class Database:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def held_connection(self) -> Iterator[Connection]:
+        """One connection for a long job's many units of work (`unit_of_work(bind=...)`):
+        what it keeps in temporary tables lives as long as the job, and no longer in the
+        job's own memory."""
+        with self.engine.connect() as conn:
+            yield conn
 
     @contextmanager
     def read(self) -> Iterator[Session]:
