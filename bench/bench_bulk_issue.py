@@ -8,9 +8,11 @@ throwaway PostgreSQL, then for every round copies it (CREATE DATABASE ... TEMPLA
 `run_bulk_issue` in a fresh child process, so that each round starts from the same data and
 the child's peak RSS (`ru_maxrss`) is the bulk issue's own. The child reports its CPU time
 (`process_time`: the machine may be busy, so wall time alone would mislead), its wall time,
-its resident set before the job and at its peak. `--repo` runs the child on another
-checkout's code (an A/B comparison on the same data); `--profile` prints the child's top
-functions by cumulative time (one round).
+its resident set before the job and at its peak, and the PostgreSQL server's CPU time
+over the round (its postmaster's own, its children's and its reaped children's): job
+CPU plus server CPU is what the job costs the machine, whoever else runs on it.
+`--repo` runs the child on another checkout's code (an A/B comparison on the same data);
+`--profile` prints the child's top functions by cumulative time (one round).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import json
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from support import REPO
@@ -97,6 +100,29 @@ def _url(pg: object, name: str) -> str:
             f"?host={pg.socket_dir}&port={pg.port}")  # type: ignore[attr-defined]
 
 
+def server_cpu(pg: object) -> float:
+    """CPU seconds the PostgreSQL server has used so far: the postmaster, its live children
+    and the children it has reaped (backends of closed connections, autovacuum workers)."""
+    import os
+
+    tick = os.sysconf("SC_CLK_TCK")
+    master = int((pg.data_dir / "postmaster.pid").read_text().split()[0])  # type: ignore[attr-defined]
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(entry), int(fields[1])
+        if pid == master:
+            total += sum(int(x) for x in fields[11:15]) / tick  # own and reaped children
+        elif ppid == master:
+            total += sum(int(x) for x in fields[11:13]) / tick
+    return total
+
+
 def one_round(pg: object, source: str, name: str, job_id: str, repo: Path,
               profile: bool) -> dict[str, float]:
     import psycopg
@@ -105,15 +131,18 @@ def one_round(pg: object, source: str, name: str, job_id: str, repo: Path,
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
     code = (CHILD.replace("REPO", repr(str(repo))).replace("URL", repr(_url(pg, name)))
             .replace("JOB", repr(job_id)).replace("PROFILE", repr(profile)))
+    server = server_cpu(pg)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=repo, check=False)
     if done.returncode != 0:
         raise SystemExit(done.stderr)
+    time.sleep(1)  # the job's backends exit and are reaped
+    server = server_cpu(pg) - server
     if profile:
         print(done.stderr[:6000])
     with psycopg.connect(pg.dsn, autocommit=True) as conn:  # type: ignore[attr-defined]
         conn.execute(f'DROP DATABASE "{name}"')
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "server_cpu": server}
 
 
 def main() -> None:
@@ -136,13 +165,17 @@ def main() -> None:
                 print(f"{size:>7} managers round {k + 1}: {r['status']} issued {r['issued']} "
                       f"skipped {r['skipped']} failed {r['failed']} | cpu {r['cpu']:.2f} s "
                       f"({r['issued'] / r['cpu']:.0f} contracts/cpu-s) wall {r['wall']:.2f} s"
-                      f" ({r['issued'] / r['wall']:.0f}/s) | RSS {r['rss_before']:.0f} -> "
+                      f" ({r['issued'] / r['wall']:.0f}/s) server cpu {r['server_cpu']:.2f} s"
+                      f" | RSS {r['rss_before']:.0f} -> "
                       f"peak {r['rss_peak']:.0f} MiB (+{r['rss_peak'] - r['rss_before']:.0f})")
-            med = {k: statistics.median(r[k] for r in rounds) for k in ("cpu", "wall")}
+            med = {k: statistics.median(r[k] for r in rounds)
+                   for k in ("cpu", "wall", "server_cpu")}
             growth = statistics.median(r["rss_peak"] - r["rss_before"] for r in rounds)
             print(f"{size:>7} managers median: cpu {med['cpu']:.2f} s "
                   f"({rounds[0]['issued'] / med['cpu']:.0f} contracts/cpu-s), wall "
-                  f"{med['wall']:.2f} s ({rounds[0]['issued'] / med['wall']:.0f}/s), "
+                  f"{med['wall']:.2f} s ({rounds[0]['issued'] / med['wall']:.0f}/s), server cpu "
+                  f"{med['server_cpu']:.2f} s, both cpus {med['cpu'] + med['server_cpu']:.2f} s ("
+                  f"{rounds[0]['issued'] / (med['cpu'] + med['server_cpu']):.0f} contracts/s), "
                   f"peak RSS growth {growth:.0f} MiB", flush=True)
 
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from datetime import date, timedelta
 from types import SimpleNamespace
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     Column,
     Connection,
@@ -340,7 +340,7 @@ def _unreached_row(x: d.BulkDecision) -> dict[str, Any]:
 
 def _record_decisions(s: Session, plan: _JobPlan, rows: list[dict[str, Any]]) -> None:
     """A chunk's decisions, in the job's temporary table, and the job's counts."""
-    bulk_insert(s, _DECISIONS, [{"seq": plan.decided + k, "decision": json.dumps(row)}
+    bulk_insert(s, _DECISIONS, [{"seq": plan.decided + k, "decision": orjson.dumps(row).decode()}
                                 for k, row in enumerate(rows)])
     plan.decided += len(rows)  # only read again once this transaction has committed
     count = {o: sum(1 for r in rows if r["decision"] == o) for o in d.BulkOutcome}
