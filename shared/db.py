@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
 import psycopg
-from sqlalchemy import JSON, Connection, Engine, Select, Table, create_engine, event, insert
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Engine,
+    Row,
+    Select,
+    String,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    insert,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.read_cache import ReadCache
@@ -259,3 +273,29 @@ _AS_JSON_MODULE = (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATA
 
 def _json_text(value: Any) -> str:
     return orjson.dumps(value, default=str, option=_AS_JSON_MODULE).decode()
+
+
+def rows_where_in(session: Session, stmt: Select[Any], column: Any, values: Iterable[Any]
+                  ) -> list[Row[Any]]:
+    """The rows of `stmt` whose `column` is one of `values` (text values).
+
+    PostgreSQL: one statement joining the values sent as one array (`unnest`). Lists of
+    values sent as `IN (...)` in chunks had the same text every time, so psycopg prepared
+    them after five, and the server's generic plan, costed while a bulk write was growing
+    the table faster than autovacuum analysed it, could scan the whole table and compare
+    each row with every value of the list in turn: a bulk import's file of 20,000 managers
+    went from 0.4 s to 34-63 s of such lookups as the table grew
+    (docs/scale-bulk-issue.md). A join with the array probes the index or hashes the
+    values, whatever the plan. SQLite: IN lists of 1000 (its limit on parameters).
+    """
+    wanted = sorted(set(values))
+    if not wanted:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        listed = func.unnest(bindparam("wanted", wanted, type_=ARRAY(String))
+                             ).table_valued("value").render_derived()
+        return list(session.execute(stmt.join(listed, column == listed.c.value)))
+    found: list[Row[Any]] = []
+    for start in range(0, len(wanted), 1000):
+        found.extend(session.execute(stmt.where(column.in_(wanted[start:start + 1000]))))
+    return found

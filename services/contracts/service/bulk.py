@@ -64,7 +64,7 @@ from services.contracts.service.library import (
 )
 from shared import audit
 from shared.auth import Principal
-from shared.db import Database, bulk_insert
+from shared.db import Database, bulk_insert, rows_where_in
 from shared.errors import ApiProblem, not_found
 from shared.outbox import outbox_row
 
@@ -238,10 +238,10 @@ def _decide(s: Session, plan: _JobPlan, members: list[tuple[Manager, OrgUnit]]
     signatory of each planned (unit, position), computed once per job."""
     ids = [m.id for m, _u in members]
     held: dict[str, list[Any]] = {}
-    for c in s.execute(select(
+    for c in rows_where_in(s, select(
             TenureContract.id, TenureContract.manager_id, TenureContract.position,
             TenureContract.start_date, TenureContract.end_date, TenureContract.state,
-            TenureContract.term_number).where(TenureContract.manager_id.in_(ids))):
+            TenureContract.term_number), TenureContract.manager_id, ids):
         held.setdefault(c.manager_id, []).append(c)
     position_of = {m.id: m.position for m, _u in members}
     same_position = {mid: [c for c in cs if c.position == position_of[mid]]
