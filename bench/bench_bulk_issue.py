@@ -6,7 +6,8 @@ Run: .venv/bin/python bench/bench_bulk_issue.py [--sizes 10000,40000] [--rounds 
 Seeds bench_contracts' org tree and managers once per size into a template database on a
 throwaway PostgreSQL, then for every round copies it (CREATE DATABASE ... TEMPLATE) and runs
 `run_bulk_issue` in a fresh child process, so that each round starts from the same data and
-the child's peak RSS (`ru_maxrss`) is the bulk issue's own. The child reports its CPU time
+the child's peak RSS is the bulk issue's own (VmHWM, reset through /proc/self/clear_refs
+once the child is ready, since a child inherits its parent's peak). The child reports its CPU time
 (`process_time`: the machine may be busy, so wall time alone would mislead), its wall time,
 its resident set before the job and at its peak, and the PostgreSQL server's CPU time
 over the round (its postmaster's own, its children's and its reaped children's): job
@@ -28,17 +29,22 @@ from pathlib import Path
 from support import REPO
 
 CHILD = r"""
-import cProfile, json, pstats, resource, sys, time
+import cProfile, json, pstats, sys, time
 from datetime import date
 sys.path.insert(0, REPO)
 from shared.db import Database
 from services.contracts.service import bulk
-def rss_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def status_mib(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
 db = Database(URL)
 with db.read() as s:  # connect and warm the mappers before the baseline figure
     s.execute(__import__("sqlalchemy").text("select 1"))
-before = rss_mib()
+# The peak is inherited from the parent across fork and exec: start it again from here.
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")
+before = status_mib("VmRSS")
 profiler = cProfile.Profile() if PROFILE else None
 cpu, wall = time.process_time(), time.perf_counter()
 if profiler: profiler.enable()
@@ -50,7 +56,7 @@ with db.read() as s:
     job = s.get(BulkIssueJob, JOB)
     out = {"status": job.status, "issued": job.issued, "skipped": job.skipped,
            "failed": job.failed, "decisions": len(job.decisions)}
-out.update(cpu=cpu, wall=wall, rss_before=before, rss_peak=rss_mib())
+out.update(cpu=cpu, wall=wall, rss_before=before, rss_peak=status_mib("VmHWM"))
 if profiler:
     pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
 print(json.dumps(out))
