@@ -156,8 +156,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="10000,40000")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--repo", type=Path, default=REPO,
-                        help="the checkout whose bulk issue runs (default: this one)")
+    parser.add_argument("--repo", type=Path, action="append",
+                        help="the checkout whose bulk issue runs (default: this one); given "
+                        "twice or more, the checkouts take turns round by round (A/B)")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     import local_postgres
@@ -166,25 +167,33 @@ def main() -> None:
         for size in (int(x) for x in args.sizes.split(",")):
             source = f"bulk_{size}"
             _, job_id = seed_template(pg, source, size)
-            rounds = [one_round(pg, source, f"{source}_r{k}", job_id, args.repo.resolve(),
-                                args.profile and k == 0) for k in range(args.rounds)]
-            for k, r in enumerate(rounds):
-                print(f"{size:>7} managers round {k + 1}: {r['status']} issued {r['issued']} "
-                      f"skipped {r['skipped']} failed {r['failed']} | cpu {r['cpu']:.2f} s "
-                      f"({r['issued'] / r['cpu']:.0f} contracts/cpu-s) wall {r['wall']:.2f} s"
-                      f" ({r['issued'] / r['wall']:.0f}/s) server cpu {r['server_cpu']:.2f} s"
-                      f" | RSS {r['rss_before']:.0f} -> "
-                      f"peak {r['rss_peak']:.0f} MiB (+{r['rss_peak'] - r['rss_before']:.0f})")
-            med = {k: statistics.median(r[k] for r in rounds)
-                   for k in ("cpu", "wall", "server_cpu")}
-            growth = statistics.median(r["rss_peak"] - r["rss_before"] for r in rounds)
-            print(f"{size:>7} managers median: cpu {med['cpu']:.2f} s "
-                  f"({rounds[0]['issued'] / med['cpu']:.0f} contracts/cpu-s), wall "
-                  f"{med['wall']:.2f} s ({rounds[0]['issued'] / med['wall']:.0f}/s), server cpu "
-                  f"{med['server_cpu']:.2f} s, both cpus {med['cpu'] + med['server_cpu']:.2f} s ("
-                  f"{rounds[0]['issued'] / (med['cpu'] + med['server_cpu']):.0f} contracts/s), "
-                  f"peak RSS growth {growth:.0f} MiB", flush=True)
+            repos = [r.resolve() for r in args.repo or [REPO]]
+            taken: dict[Path, list[dict[str, float]]] = {r: [] for r in repos}
+            for k in range(args.rounds):
+                for repo in repos:  # in turns: the machine's noise hits each alike
+                    taken[repo].append(one_round(pg, source, f"{source}_r{len(repos) * k}",
+                                                 job_id, repo, args.profile and k == 0))
+            for repo, rounds in taken.items():
+                report(size, repo, rounds)
 
+
+def report(size: int, repo: Path, rounds: list[dict[str, float]]) -> None:
+    print(f"{repo}:")
+    for k, r in enumerate(rounds):
+        print(f"{size:>7} managers round {k + 1}: {r['status']} issued {r['issued']} "
+              f"skipped {r['skipped']} failed {r['failed']} | cpu {r['cpu']:.2f} s "
+              f"({r['issued'] / r['cpu']:.0f} contracts/cpu-s) wall {r['wall']:.2f} s"
+              f" ({r['issued'] / r['wall']:.0f}/s) server cpu {r['server_cpu']:.2f} s"
+              f" | RSS {r['rss_before']:.0f} -> "
+              f"peak {r['rss_peak']:.0f} MiB (+{r['rss_peak'] - r['rss_before']:.0f})")
+    med = {k: statistics.median(r[k] for r in rounds) for k in ("cpu", "wall", "server_cpu")}
+    growth = statistics.median(r["rss_peak"] - r["rss_before"] for r in rounds)
+    issued = rounds[0]["issued"]
+    print(f"{size:>7} managers median: cpu {med['cpu']:.2f} s ({issued / med['cpu']:.0f} "
+          f"contracts/cpu-s), wall {med['wall']:.2f} s ({issued / med['wall']:.0f}/s), "
+          f"server cpu {med['server_cpu']:.2f} s, both cpus {med['cpu'] + med['server_cpu']:.2f}"
+          f" s ({issued / (med['cpu'] + med['server_cpu']):.0f} contracts/s), peak RSS "
+          f"growth {growth:.0f} MiB", flush=True)
 
 if __name__ == "__main__":
     main()
