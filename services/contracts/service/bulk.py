@@ -1,4 +1,4 @@
-"""Bulk issue from a template: one job, planned once, written in chunks."""
+"""Bulk issue from a template: one job, decided and written chunk by chunk."""
 
 
 from __future__ import annotations
