@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 import psycopg
-from sqlalchemy import JSON, Connection, Engine, Select, Table, create_engine, event, insert
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Engine,
+    Row,
+    Select,
+    String,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    insert,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.read_cache import ReadCache
@@ -81,9 +95,12 @@ class Database:
         return self.engine.dialect.name == "postgresql"
 
     @contextmanager
-    def unit_of_work(self) -> Iterator[Session]:
-        """Commit everything (rows and outbox events) together, or nothing."""
-        session = self.sessions()
+    def unit_of_work(self, bind: Connection | None = None) -> Iterator[Session]:
+        """Commit everything (rows and outbox events) together, or nothing.
+
+        `bind`: a connection held by a long job (`held_connection`), so that its temporary
+        tables are seen by every unit of work of the job."""
+        session = self.sessions(bind=bind) if bind is not None else self.sessions()
         try:
             yield session
             session.commit()
@@ -95,6 +112,14 @@ class Database:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def held_connection(self) -> Iterator[Connection]:
+        """One connection for a long job's many units of work (`unit_of_work(bind=...)`):
+        what it keeps in temporary tables lives as long as the job, and no longer in the
+        job's own memory."""
+        with self.engine.connect() as conn:
+            yield conn
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -228,10 +253,53 @@ def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     json_cols = {c.key for c in columns if isinstance(c.type, JSON)}
     names = ", ".join(f'"{c.name}"' for c in columns)
     raw = conn.connection.driver_connection
+    # One JSON text per distinct value object: a bulk issue's documents all share their
+    # template's target lines.
+    encoded: dict[int, tuple[Any, str]] = {}
+
+    def as_json(value: Any) -> str:
+        found = encoded.get(id(value))
+        if found is None or found[0] is not value:
+            found = encoded[id(value)] = (value, _json_text(value))
+        return found[1]
+
+    keys = [(c.key, c.key in json_cols) for c in columns]
     with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
         for row in rows:
-            copy.write_row([
-                json.dumps(row.get(c.key), default=str) if c.key in json_cols
-                else row.get(c.key)
-                for c in columns
-            ])
+            copy.write_row([as_json(row.get(k)) if is_json else row.get(k) for k, is_json in keys])
+
+
+#: orjson encoding JSON columns as `json.dumps(value, default=str)` did (dates, datetimes and
+#: dataclasses by `str`, keys that are not strings as strings), several times faster.
+_AS_JSON_MODULE = (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+                   | orjson.OPT_NON_STR_KEYS)
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value, default=str, option=_AS_JSON_MODULE).decode()
+
+
+def rows_where_in(session: Session, stmt: Select[Any], column: Any, values: Iterable[Any]
+                  ) -> list[Row[Any]]:
+    """The rows of `stmt` whose `column` is one of `values` (text values).
+
+    PostgreSQL: one statement joining the values sent as one array (`unnest`). Lists of
+    values sent as `IN (...)` in chunks had the same text every time, so psycopg prepared
+    them after five, and the server's generic plan, costed while a bulk write was growing
+    the table faster than autovacuum analysed it, could scan the whole table and compare
+    each row with every value of the list in turn: a bulk import's file of 20,000 managers
+    went from 0.4 s to 34-63 s of such lookups as the table grew
+    (docs/scale-bulk-issue.md). A join with the array probes the index or hashes the
+    values, whatever the plan. SQLite: IN lists of 1000 (its limit on parameters).
+    """
+    wanted = sorted(set(values))
+    if not wanted:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        listed = func.unnest(bindparam("wanted", wanted, type_=ARRAY(String))
+                             ).table_valued("value").render_derived()
+        return list(session.execute(stmt.join(listed, column == listed.c.value)))
+    found: list[Row[Any]] = []
+    for start in range(0, len(wanted), 1000):
+        found.extend(session.execute(stmt.where(column.in_(wanted[start:start + 1000]))))
+    return found

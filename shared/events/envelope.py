@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 SPEC_VERSION = "1.0"
 REQUIRED = ("specversion", "id", "source", "type")
 
@@ -34,6 +36,13 @@ def _default(value: Any) -> Any:
     if isinstance(value, set | frozenset):
         return sorted(value)
     raise TypeError(f"cannot encode {type(value).__name__} in an event")
+
+
+#: orjson (several times faster than the json module: a bulk issue encodes an event per
+#: contract) made to encode as the json module with `_default` did: dates, datetimes and
+#: dataclasses go through `_default`, keys that are not strings become strings.
+_AS_JSON_MODULE = (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+                   | orjson.OPT_NON_STR_KEYS)
 
 
 def make_event(
@@ -57,7 +66,7 @@ def make_event(
         "datacontenttype": "application/json",
         "dataschema": f"urn:tenure:event:{event_type}:{version}",
         # Round-trip through JSON now so what is stored is exactly what will be sent.
-        "data": json.loads(json.dumps(data, default=_default)),
+        "data": orjson.loads(orjson.dumps(data, default=_default, option=_AS_JSON_MODULE)),
     }
     if subject is not None:
         envelope["subject"] = str(subject)
@@ -67,7 +76,8 @@ def make_event(
 
 
 def encode_envelope(envelope: dict[str, Any]) -> bytes:
-    return json.dumps(envelope, default=_default, ensure_ascii=False, sort_keys=True).encode()
+    return orjson.dumps(envelope, default=_default,
+                        option=_AS_JSON_MODULE | orjson.OPT_SORT_KEYS)
 
 
 def decode_envelope(raw: bytes | str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from services.contracts.models import Manager, OrgUnit, outbox
 from tests.conftest import auth
 from tests.support.contracts_world import Client
+from tests.support.statements import sent_statements
 
 UNITS_CSV = """code,name,kind,category,has_board,parent_code
 E1,Enterprise one,enterprise,commercial_competitive,true,HQ
@@ -160,3 +161,21 @@ def test_a_scoped_hr_admin_loads_only_inside_their_subtree(api: Client, app: Any
     assert outcome["created"] == 1
     assert {(e["row"], e["field"]) for e in outcome["errors"]} == {
         (2, "parent_code"), (3, "parent_code")}
+
+
+def test_a_managers_file_looks_up_stored_employee_numbers_in_one_statement(
+        pg_api: Client, pg_app: Any) -> None:
+    """One statement for the whole file, the numbers as one array: never a list of values
+    the server may compare each stored row with in turn (docs/scale-bulk-issue.md)."""
+    load_units(pg_api)
+    people = [{"employee_no": f"M{n:05d}", "name": f"Manager {n}",
+               "email": f"m{n}@example.com", "org_unit_code": "E1",
+               "position": "middle_manager"} for n in range(2500)]
+    first = pg_api.post("/api/v1/managers/bulk", people[:1200], expect=200).get_json()
+    assert first["created"] == 1200
+    with sent_statements(pg_app.extensions["tenure_db"].engine) as sent:
+        outcome = pg_api.post("/api/v1/managers/bulk", people, expect=200).get_json()
+    assert (outcome["created"], outcome["unchanged"], outcome["rejected"]) == (1300, 1200, 0)
+    lookups = [s for s in sent if s.startswith("SELECT managers.employee_no")]
+    assert len(lookups) == 1 and "unnest" in lookups[0]
+    assert counts(pg_app)[1] == 2500

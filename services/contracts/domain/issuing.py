@@ -173,18 +173,20 @@ ALL_OR_NOTHING_REASON = "all_or_nothing"
 
 def refuse_failures(decisions: Iterable[BulkDecision],
                     failures: Mapping[str, tuple[str, str]],
-                    all_or_nothing: bool = False) -> list[BulkDecision]:
+                    all_or_nothing: bool = False, *, failed_elsewhere: bool = False
+                    ) -> list[BulkDecision]:
     """Mark as failed the planned managers who cannot be issued; the others go ahead.
 
     `failures` maps a manager id to (reason code, detail), e.g. the business refusal raised
     while computing their signatory. One failure never stops the others, unless the request
     is all-or-nothing: then nobody is issued and each manager who would have been is skipped
-    with `all_or_nothing`.
+    with `all_or_nothing`. A job decided in chunks says with `failed_elsewhere` that a
+    manager of another chunk failed: under all-or-nothing, this chunk issues nobody either.
     """
     out = [replace(x, issue=False, failed=True, reason=failures[x.manager_id][0],
                    detail=failures[x.manager_id][1])
            if x.issue and x.manager_id in failures else x for x in decisions]
-    if all_or_nothing and any(x.failed for x in out):
+    if all_or_nothing and (failed_elsewhere or any(x.failed for x in out)):
         out = [replace(x, issue=False, reason=ALL_OR_NOTHING_REASON,
                        detail="Another manager of this all-or-nothing issue could not be "
                               "issued, so nobody was; fix the failed ones and issue again")

@@ -1,15 +1,30 @@
-"""Bulk issue from a template: one job, planned once, written in chunks."""
+"""Bulk issue from a template: one job, decided and written chunk by chunk."""
 
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select, update
+import orjson
+from sqlalchemy import (
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    Select,
+    Table,
+    Text,
+    func,
+    literal_column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -49,7 +64,7 @@ from services.contracts.service.library import (
 )
 from shared import audit
 from shared.auth import Principal
-from shared.db import Database, bulk_insert
+from shared.db import Database, bulk_insert, rows_where_in
 from shared.errors import ApiProblem, not_found
 from shared.outbox import outbox_row
 
@@ -85,8 +100,20 @@ def start_bulk_issue_worker(db: Database, job_id: str) -> threading.Thread:
     return worker
 
 
+#: The decisions of the running job, kept by the database (a temporary table of the job's
+#: own connection) rather than in the job's memory: the job holds one chunk at a time.
+_DECISIONS = Table("bulk_issue_decisions", MetaData(), Column("seq", Integer, primary_key=True),
+                   Column("decision", Text, nullable=False), prefixes=["TEMPORARY"])
+
+
 def run_bulk_issue(db: Database, job_id: str, today: date | None = None) -> None:
-    """Plan, issue chunk by chunk, then record how each manager's decision ended.
+    """Plan, decide and issue chunk by chunk, then record how each manager's decision ended.
+
+    Each chunk of `BULK_CHUNK` managers (in employee number order) is read, planned, decided
+    and written in one transaction, with its decisions and the job's counts: a chunk is
+    issued whole or not at all, and the job's memory is bounded by the chunk, not by the job.
+    The decisions wait in a temporary table of the job's own connection and are written to
+    the job once, by the database, when it ends.
 
     A manager who cannot be issued (a business refusal, e.g. no rule names their signatory)
     is `failed` with the refusal's words and never fails the others, unless the job is
@@ -95,142 +122,262 @@ def run_bulk_issue(db: Database, job_id: str, today: date | None = None) -> None
     still say which chunks were issued before it.
     """
     today = today or date.today()
-    progress = _Progress()
     try:
-        _run_bulk_issue(db, job_id, today, progress)
-    except d.DomainError as exc:
-        log.warning("bulk issue refused: %s", exc.detail, extra={"job_id": job_id})
-        _finish(db, job_id, progress, error=f"{type(exc).__name__}: {exc.detail}")
-    except Exception as exc:  # the job records any failure; the requester reads it there
+        with db.held_connection() as conn:
+            _run_bulk_issue(db, conn, job_id, today)
+    except Exception as exc:  # the decisions could not be settled: say so on the job
         log.exception("bulk issue failed", extra={"job_id": job_id})
-        _finish(db, job_id, progress, error=f"{type(exc).__name__}: {exc}")
+        with db.unit_of_work() as s:
+            s.execute(update(BulkIssueJob).where(
+                BulkIssueJob.id == job_id, BulkIssueJob.status.in_(("queued", "running"))
+            ).values(status=d.BulkJobStatus.FAILED.value, finished_at=utcnow(),
+                     error=f"{type(exc).__name__}: {exc}"))
 
 
-class _Progress:
-    """The decisions of a running job, and which planned managers are issued so far."""
+@dataclass
+class _JobPlan:
+    """What every chunk of one job needs, read once when it starts."""
 
-    def __init__(self) -> None:
-        self.decisions: list[dict[str, Any]] = []
-        self.issued: set[str] = set()
-
-
-def _decision_row(x: d.BulkDecision) -> dict[str, Any]:
-    # `pending` until the manager's chunk commits; `issued` stays for older clients.
-    return {"manager_id": x.manager_id, "employee_no": x.employee_no,
-            "decision": "pending" if x.issue else x.outcome.value, "issued": False,
-            "reason": x.reason, "detail": x.detail}
-
-
-def _finish(db: Database, job_id: str, progress: _Progress, error: str | None = None
-            ) -> None:
-    """Settle every decision and the job's status from them (see `d.bulk_job_status`)."""
-    decisions = []
-    for row in progress.decisions:
-        if row["decision"] == "pending":
-            if row["manager_id"] in progress.issued:
-                row = {**row, "decision": d.BulkOutcome.ISSUED.value, "issued": True}
-            else:
-                row = {**row, "decision": d.BulkOutcome.FAILED.value, "reason": "error",
-                       "detail": "The issue stopped on an unexpected error before this "
-                                 "manager; issue again for the managers left"}
-        decisions.append(row)
-    status = (d.BulkJobStatus.FAILED if error is not None
-              else d.bulk_job_status(row["decision"] for row in decisions))
-    failed = sum(1 for row in decisions if row["decision"] == d.BulkOutcome.FAILED)
-    with db.unit_of_work() as s:
-        values: dict[str, Any] = {"status": status.value, "error": error,
-                                  "finished_at": utcnow()}
-        if decisions:
-            values.update(decisions=decisions, failed=failed,
-                          processed=len(decisions))
-        s.execute(update(BulkIssueJob).where(BulkIssueJob.id == job_id).values(**values))
+    job_id: str
+    selection: Select[Any]
+    template: d.ContractTemplateView
+    template_data: dict[str, Any]
+    start: date
+    end: date
+    today: date
+    actor: str
+    all_or_nothing: bool
+    refuse_all: bool = False  # all-or-nothing and somebody fails: nobody is issued
+    # Signatory of each (unit, position) once per job, and the refusals: bounded by the
+    # org's units, not by the job.
+    signatories: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    refused: dict[tuple[str, str], d.DomainError] = field(default_factory=dict)
+    done_through: str | None = None  # employee number of the last manager committed
+    decided: int = 0  # decisions recorded so far
 
 
-def _run_bulk_issue(db: Database, job_id: str, today: date, progress: _Progress) -> None:
-    with db.unit_of_work() as s:
+def _run_bulk_issue(db: Database, conn: Connection, job_id: str, today: date) -> None:
+    with db.unit_of_work(bind=conn) as s:
         job = s.get(BulkIssueJob, job_id)
         if job is None or job.status not in ("queued",):
             return
+        plan = _job_plan(s, job, today)
         job.status = "running"
-        template = repo.template_by_id(s, job.template_id)
-        assert template is not None
-        scope_path = repo.unit_by_id(s, job.org_scope).path if job.org_scope else None
-        crit = job.criteria
-        unit_path = (repo.unit_by_id(s, crit["org_unit_id"]).path  # type: ignore[union-attr]
-                     if crit.get("org_unit_id") else None)
-        rows = s.execute(repo.managers_query(
-            scope_path=scope_path, org_unit_path=unit_path, layer=crit.get("layer"),
-            category=crit.get("category"), position=crit.get("position"),
-            management_level=crit.get("management_level"),
-        )).all()
-        managers = {m.id: (m, u) for m, u in rows}
-        ids = list(managers)
-        contracts_by_manager: dict[str, list[TenureContract]] = {}
-        for chunk_start in range(0, len(ids), 900):
-            for c in s.scalars(select(TenureContract).where(
-                    TenureContract.manager_id.in_(ids[chunk_start:chunk_start + 900]))):
-                contracts_by_manager.setdefault(c.manager_id, []).append(c)
-        start = job.start_date
-        existing = {mid: _existing_terms(c for c in contracts_by_manager.get(mid, [])
-                                         if c.position == managers[mid][0].position)
-                    for mid in ids}
-        consecutive = {mid: _consecutive_terms(
-            [c for c in contracts_by_manager.get(mid, [])
-             if c.position == managers[mid][0].position], start) for mid in ids}
-        candidates = [d.BulkCandidate(
-            manager_id=m.id, employee_no=m.employee_no, position=d.Position(m.position),
-            layer=u.layer, category=u.category, active=m.employment_status == "active",
-        ) for m, u in rows]
-        template_view = d.ContractTemplateView(
-            id=template.id, name=template.name, layer=template.layer,
-            category=template.category,
-            position=d.Position(template.position) if template.position else None,
-            term_years=template.term_years, max_consecutive_terms=template.max_consecutive_terms,
-            signing_deadline_days=template.signing_deadline_days,
-            targets=tuple(target_line(t) for t in template.targets),
-            tenure_targets=tuple(target_line(t) for t in template.tenure_targets or []),
-        )
-        planned = d.plan_bulk_issue(candidates, template_view, start, existing, consecutive)
-        units = UnitCache(s)
-        signatories, failures = _signatories(
-            units, [managers[x.manager_id] for x in planned if x.issue])
-        decisions = d.refuse_failures(planned, failures, job.all_or_nothing)
-        progress.decisions = [_decision_row(x) for x in decisions]
-        job.total = len(decisions)
-        job.decisions = progress.decisions
-        job.skipped = sum(1 for x in decisions if x.outcome is d.BulkOutcome.SKIPPED)
-        job.failed = sum(1 for x in decisions if x.outcome is d.BulkOutcome.FAILED)
-        job.processed = job.skipped + job.failed
-        to_issue = [x.manager_id for x in decisions if x.issue]
-        template_data = {
-            "id": template.id, "term_years": template.term_years,
-            "max_terms": template.max_consecutive_terms,
-            "deadline_days": template.signing_deadline_days, "targets": template.targets,
-            "tenure_targets": template.tenure_targets or [],
-        }
-        actor = job.requested_by
-    end = d.term_end(start, template_data["term_years"])
-    for chunk_start in range(0, len(to_issue), BULK_CHUNK):
-        chunk = to_issue[chunk_start:chunk_start + BULK_CHUNK]
-        with db.unit_of_work() as s:
-            units = UnitCache(s)
-            for _m, u in (managers[mid] for mid in chunk):
-                units.units.setdefault(u.id, u)
-            _issue_chunk(s, units, [managers[mid] for mid in chunk], signatories, consecutive,
-                         start, end, template_data, actor, today)
-            s.execute(update(BulkIssueJob).where(BulkIssueJob.id == job_id).values(
-                processed=BulkIssueJob.processed + len(chunk),
-                issued=BulkIssueJob.issued + len(chunk)))
-        progress.issued.update(chunk)
-    _finish(db, job_id, progress)
+        job.total = s.scalar(select(func.count()).select_from(
+            plan.selection.order_by(None).subquery())) or 0
+    with conn.begin():
+        _drop_decisions(conn)
+        _DECISIONS.create(conn)
+    try:
+        error = None
+        try:
+            if plan.all_or_nothing:
+                plan.refuse_all = _anyone_fails(db, conn, plan)
+            _issue_chunks(db, conn, plan)
+        except d.DomainError as exc:
+            log.warning("bulk issue refused: %s", exc.detail, extra={"job_id": job_id})
+            error = f"{type(exc).__name__}: {exc.detail}"
+        except Exception as exc:  # the job records any failure; the requester reads it there
+            log.exception("bulk issue failed", extra={"job_id": job_id})
+            error = f"{type(exc).__name__}: {exc}"
+        if error is not None:
+            _settle_unreached(db, conn, plan)
+        _finish(db, conn, plan, error)
+    finally:
+        with conn.begin():
+            _drop_decisions(conn)
 
 
-def _signatories(units: UnitCache, members: list[tuple[Manager, OrgUnit]]
-                 ) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, tuple[str, str]]]:
-    """The employer's signatory of each (unit, position) planned, once each; and the
-    managers for whom no rule names one, with the refusal's reason code and words."""
-    signatories: dict[tuple[str, str], dict[str, Any]] = {}
-    refused: dict[tuple[str, str], d.DomainError] = {}
+def _drop_decisions(conn: Connection) -> None:
+    temp = "pg_temp" if conn.dialect.name == "postgresql" else "temp"
+    conn.execute(text(f"DROP TABLE IF EXISTS {temp}.{_DECISIONS.name}"))
+
+
+def _job_plan(s: Session, job: BulkIssueJob, today: date) -> _JobPlan:
+    template = repo.template_by_id(s, job.template_id)
+    assert template is not None
+    scope_path = repo.unit_by_id(s, job.org_scope).path if job.org_scope else None
+    crit = job.criteria
+    unit_path = (repo.unit_by_id(s, crit["org_unit_id"]).path  # type: ignore[union-attr]
+                 if crit.get("org_unit_id") else None)
+    selection = repo.managers_query(
+        scope_path=scope_path, org_unit_path=unit_path, layer=crit.get("layer"),
+        category=crit.get("category"), position=crit.get("position"),
+        management_level=crit.get("management_level"),
+    )
+    view = d.ContractTemplateView(
+        id=template.id, name=template.name, layer=template.layer,
+        category=template.category,
+        position=d.Position(template.position) if template.position else None,
+        term_years=template.term_years, max_consecutive_terms=template.max_consecutive_terms,
+        signing_deadline_days=template.signing_deadline_days,
+        targets=tuple(target_line(t) for t in template.targets),
+        tenure_targets=tuple(target_line(t) for t in template.tenure_targets or []),
+    )
+    data = {
+        "id": template.id, "term_years": template.term_years,
+        "max_terms": template.max_consecutive_terms,
+        "deadline_days": template.signing_deadline_days, "targets": template.targets,
+        "tenure_targets": template.tenure_targets or [],
+    }
+    return _JobPlan(job_id=job.id, selection=selection, template=view, template_data=data,
+                    start=job.start_date, end=d.term_end(job.start_date, template.term_years),
+                    today=today, actor=job.requested_by, all_or_nothing=job.all_or_nothing)
+
+
+def _chunk_of(s: Session, plan: _JobPlan, after: str | None) -> list[tuple[Manager, OrgUnit]]:
+    """The next `BULK_CHUNK` selected managers after employee number `after`."""
+    stmt = plan.selection if after is None else plan.selection.where(
+        Manager.employee_no > after)
+    return [(m, u) for m, u in s.execute(stmt.limit(BULK_CHUNK))]
+
+
+def _decide(s: Session, plan: _JobPlan, members: list[tuple[Manager, OrgUnit]]
+            ) -> tuple[list[d.BulkDecision], dict[str, int]]:
+    """The decisions of one chunk: the rules on its managers' own contracts, then the
+    signatory of each planned (unit, position), computed once per job."""
+    ids = [m.id for m, _u in members]
+    held: dict[str, list[Any]] = {}
+    for c in rows_where_in(s, select(
+            TenureContract.id, TenureContract.manager_id, TenureContract.position,
+            TenureContract.start_date, TenureContract.end_date, TenureContract.state,
+            TenureContract.term_number), TenureContract.manager_id, ids):
+        held.setdefault(c.manager_id, []).append(c)
+    position_of = {m.id: m.position for m, _u in members}
+    same_position = {mid: [c for c in cs if c.position == position_of[mid]]
+                     for mid, cs in held.items()}
+    existing = {mid: _existing_terms(cs) for mid, cs in same_position.items()}
+    consecutive = {mid: _consecutive_terms(cs, plan.start) for mid, cs in same_position.items()}
+    candidates = [d.BulkCandidate(
+        manager_id=m.id, employee_no=m.employee_no, position=d.Position(m.position),
+        layer=u.layer, category=u.category, active=m.employment_status == "active",
+    ) for m, u in members]
+    planned = d.plan_bulk_issue(candidates, plan.template, plan.start, existing, consecutive)
+    issuing = {x.manager_id for x in planned if x.issue}
+    failures = _signatories(UnitCache(s), [mu for mu in members if mu[0].id in issuing],
+                            plan.signatories, plan.refused)
+    decisions = d.refuse_failures(planned, failures, plan.all_or_nothing,
+                                  failed_elsewhere=plan.refuse_all)
+    return decisions, consecutive
+
+
+def _anyone_fails(db: Database, conn: Connection, plan: _JobPlan) -> bool:
+    """All-or-nothing: whether any selected manager would fail, decided chunk by chunk
+    before anybody is issued (nothing is written)."""
+    after = None
+    while True:
+        with db.unit_of_work(bind=conn) as s:
+            members = _chunk_of(s, plan, after)
+            if not members:
+                return False
+            decisions, _terms = _decide(s, plan, members)  # a read: nothing is written
+        if any(x.failed for x in decisions):
+            return True
+        after = members[-1][0].employee_no
+
+
+def _issue_chunks(db: Database, conn: Connection, plan: _JobPlan) -> None:
+    """Decide and issue chunk after chunk; each commits its contracts, events, audit,
+    decisions and the job's counts together, and moves `plan.done_through` on."""
+    while True:
+        with db.unit_of_work(bind=conn) as s:
+            members = _chunk_of(s, plan, plan.done_through)
+            if not members:
+                return
+            decisions, consecutive = _decide(s, plan, members)
+            issuing = {x.manager_id for x in decisions if x.issue}
+            if issuing:
+                units = UnitCache(s)
+                for _m, u in members:
+                    units.units.setdefault(u.id, u)
+                _issue_chunk(s, units, [mu for mu in members if mu[0].id in issuing],
+                             plan.signatories, consecutive, plan.start, plan.end,
+                             plan.template_data, plan.actor, plan.today)
+            _record_decisions(s, plan, [_decision_row(x) for x in decisions])
+        plan.done_through = members[-1][0].employee_no
+
+
+def _settle_unreached(db: Database, conn: Connection, plan: _JobPlan) -> None:
+    """After an error, the decisions of the managers no committed chunk reached: as their
+    chunk would have decided them, except that nobody is issued (`failed`, `error`).
+    Should deciding fail again, each manager left is simply `failed` with `error`."""
+    after, deciding = plan.done_through, True
+    while True:
+        members: list[tuple[Manager, OrgUnit]] = []
+        try:
+            with db.unit_of_work(bind=conn) as s:
+                members = _chunk_of(s, plan, after)
+                decisions = (_decide(s, plan, members)[0] if deciding else
+                             [d.BulkDecision(manager_id=m.id, employee_no=m.employee_no,
+                                             issue=True, reason=None) for m, _u in members])
+                _record_decisions(s, plan, [_unreached_row(x) for x in decisions])
+        except Exception:
+            if not deciding:
+                raise
+            log.exception("bulk issue could not decide the managers left",
+                          extra={"job_id": plan.job_id})
+            deciding = False
+            continue
+        if not members:
+            return
+        after = members[-1][0].employee_no
+
+
+def _decision_row(x: d.BulkDecision) -> dict[str, Any]:
+    return {"manager_id": x.manager_id, "employee_no": x.employee_no,
+            "decision": x.outcome.value, "issued": x.issue, "reason": x.reason,
+            "detail": x.detail}
+
+
+def _unreached_row(x: d.BulkDecision) -> dict[str, Any]:
+    if not x.issue:
+        return _decision_row(x)
+    return {"manager_id": x.manager_id, "employee_no": x.employee_no,
+            "decision": d.BulkOutcome.FAILED.value, "issued": False, "reason": "error",
+            "detail": "The issue stopped on an unexpected error before this manager; issue "
+                      "again for the managers left"}
+
+
+def _record_decisions(s: Session, plan: _JobPlan, rows: list[dict[str, Any]]) -> None:
+    """A chunk's decisions, in the job's temporary table, and the job's counts."""
+    bulk_insert(s, _DECISIONS, [{"seq": plan.decided + k, "decision": orjson.dumps(row).decode()}
+                                for k, row in enumerate(rows)])
+    plan.decided += len(rows)  # only read again once this transaction has committed
+    count = {o: sum(1 for r in rows if r["decision"] == o) for o in d.BulkOutcome}
+    s.execute(update(BulkIssueJob).where(BulkIssueJob.id == plan.job_id).values(
+        processed=BulkIssueJob.processed + len(rows),
+        issued=BulkIssueJob.issued + count[d.BulkOutcome.ISSUED],
+        skipped=BulkIssueJob.skipped + count[d.BulkOutcome.SKIPPED],
+        failed=BulkIssueJob.failed + count[d.BulkOutcome.FAILED]))
+
+
+def _finish(db: Database, conn: Connection, plan: _JobPlan, error: str | None) -> None:
+    """The job's status from its counts (see `d.bulk_job_status`) and its decisions, in
+    employee number order, gathered by the database from the temporary table."""
+    if conn.dialect.name == "postgresql":
+        gathered = ("(SELECT coalesce(json_agg(decision::json ORDER BY seq), '[]'::json) "
+                    f"FROM pg_temp.{_DECISIONS.name})")
+    else:
+        gathered = ("(SELECT coalesce(json_group_array(json(decision)), '[]') FROM "
+                    f"(SELECT decision FROM temp.{_DECISIONS.name} ORDER BY seq))")
+    with db.unit_of_work(bind=conn) as s:
+        issued, failed = s.execute(select(BulkIssueJob.issued, BulkIssueJob.failed).where(
+            BulkIssueJob.id == plan.job_id)).one()
+        outcomes = ([d.BulkOutcome.ISSUED] if issued else []) + (
+            [d.BulkOutcome.FAILED] if failed else [])
+        status = (d.BulkJobStatus.FAILED if error is not None
+                  else d.bulk_job_status(outcomes))
+        s.execute(update(BulkIssueJob).where(BulkIssueJob.id == plan.job_id).values(
+            status=status.value, error=error, finished_at=utcnow(),
+            decisions=literal_column(gathered)))
+
+
+def _signatories(units: UnitCache, members: list[tuple[Manager, OrgUnit]],
+                 signatories: dict[tuple[str, str], dict[str, Any]],
+                 refused: dict[tuple[str, str], d.DomainError]) -> dict[str, tuple[str, str]]:
+    """The employer's signatory of each (unit, position) planned, once per job (kept in
+    `signatories`, refusals in `refused`); and the managers for whom no rule names one,
+    with the refusal's reason code and words."""
     failures: dict[str, tuple[str, str]] = {}
     for m, unit in members:
         key = (unit.id, m.position)
@@ -242,7 +389,7 @@ def _signatories(units: UnitCache, members: list[tuple[Manager, OrgUnit]]
                 refused[key] = exc
         if key in refused:
             failures[m.id] = (d.failure_reason(refused[key]), refused[key].detail)
-    return signatories, failures
+    return failures
 
 
 def _issue_chunk(s: Session, units: UnitCache, members: list[tuple[Manager, OrgUnit]],

@@ -39,7 +39,7 @@ from services.contracts.service.managers import manager_data
 from services.contracts.service.org import unit_data
 from shared.auth import Principal
 from shared.bulk_rows import RowError
-from shared.db import Database
+from shared.db import Database, rows_where_in
 from shared.outbox import outbox_row, record_events
 
 Rows = Sequence[tuple[int, dict[str, Any]]]
@@ -65,13 +65,9 @@ def _chunks(values: Sequence[Any], size: int = BULK_CHUNK) -> Iterable[Sequence[
 
 
 def _units_where(s: Session, column: Any, values: Iterable[str]) -> dict[str, OrgUnit]:
-    """Stored units whose `column` is in `values`, keyed by that column: one query a chunk."""
-    wanted = sorted(set(values))
-    found: dict[str, OrgUnit] = {}
-    for chunk in _chunks(wanted, 1000):
-        for unit in s.scalars(select(OrgUnit).where(column.in_(chunk))):
-            found[getattr(unit, column.key)] = unit
-    return found
+    """Stored units whose `column` is in `values`, keyed by that column."""
+    return {getattr(unit, column.key): unit
+            for unit, in rows_where_in(s, select(OrgUnit), column, values)}
 
 
 # --- org units --------------------------------------------------------------------------------
@@ -207,10 +203,8 @@ def import_managers(db: Database, actor: Principal, rows: Rows, errors: list[Row
         scope = resolve_scope(s, actor)
         require_write(scope)
         numbers = [r["employee_no"] for _, r in rows]
-        stored: set[str] = set()
-        for chunk in _chunks(sorted(set(numbers)), 1000):
-            stored.update(s.scalars(select(Manager.employee_no)
-                                    .where(Manager.employee_no.in_(chunk))))
+        stored = {no for no, in rows_where_in(s, select(Manager.employee_no),
+                                               Manager.employee_no, numbers)}
         by_code = _units_where(s, OrgUnit.code, [r["org_unit_code"] for _, r in rows
                                                  if r.get("org_unit_code")])
         by_id = _units_where(s, OrgUnit.id, [r["org_unit_id"] for _, r in rows

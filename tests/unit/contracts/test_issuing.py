@@ -180,3 +180,17 @@ def test_organisational_lines_fit_the_general_manager_but_not_a_deputy() -> None
         [candidate(1, position=P.GENERAL_MANAGER), candidate(2, position=P.CHAIR),
          candidate(3, position=P.DEPUTY_GENERAL_MANAGER)], template, START, {}, {})
     assert [x.reason for x in decisions] == [None, None, "targets_not_appraisable"]
+
+
+def test_all_or_nothing_chunk_issues_nobody_when_a_manager_of_another_chunk_failed() -> None:
+    planned = [d.BulkDecision(manager_id="m1", employee_no="E1", issue=True, reason=None),
+               d.BulkDecision(manager_id="m2", employee_no="E2", issue=False,
+                              reason="manager_inactive")]
+    alone = d.refuse_failures(planned, {}, all_or_nothing=True)
+    assert [x.issue for x in alone] == [True, False]
+    elsewhere = d.refuse_failures(planned, {}, all_or_nothing=True, failed_elsewhere=True)
+    assert [(x.outcome, x.reason) for x in elsewhere] == [
+        (d.BulkOutcome.SKIPPED, d.ALL_OR_NOTHING_REASON),
+        (d.BulkOutcome.SKIPPED, "manager_inactive")]
+    # Without all-or-nothing a failure elsewhere changes nothing here.
+    assert d.refuse_failures(planned, {}, failed_elsewhere=True) == planned
