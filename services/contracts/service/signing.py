@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from services.contracts import domain as d
+from services.contracts import reads
 from services.contracts import repository as repo
 from services.contracts.models import (
     ContractDocument,
@@ -271,9 +272,34 @@ def _signed_by_summary(c: TenureContract) -> str:
     return "; ".join(parts)[:200]
 
 
+@dataclass(frozen=True)
+class Signed:
+    """What one signature wrote: the contract, its manager and unit, every document of it
+    (in ONE_CONTRACT's order) and those this signature covered."""
+
+    contract: TenureContract
+    manager: Manager
+    unit: OrgUnit
+    documents: list[ContractDocument]
+    chosen: list[ContractDocument]
+
+    def contract_json(self) -> bytes:
+        """The contract as `GET /contracts/{id}` sends it, from the rows just committed."""
+        return reads.contract_json_of(self.contract, self.manager, self.unit, self.documents)
+
+
 def sign(db: Database, actor: Principal, contract_id: str, document_id: str | None,
          data: Mapping[str, Any], expected: int | None, today: date | None = None
          ) -> tuple[TenureContract, list[ContractDocument]]:
+    """Record one party's signature of the whole contract (`document_id` None) or of one
+    document (see `sign_contract` for the rules); the contract and the documents signed."""
+    signed = sign_contract(db, actor, contract_id, document_id, data, expected, today)
+    return signed.contract, signed.chosen
+
+
+def sign_contract(db: Database, actor: Principal, contract_id: str, document_id: str | None,
+                  data: Mapping[str, Any], expected: int | None, today: date | None = None
+                  ) -> Signed:
     """Record one party's signature of the whole contract (`document_id` None) or of one
     document; bring into force what both sides have now signed.
 
@@ -340,7 +366,7 @@ def sign(db: Database, actor: Principal, contract_id: str, document_id: str | No
                 "signatory_name": signers.holders[0].name if signers.holders else None,
             }))
         record_events(s, outbox, events)  # one statement, in the order they happened
-        return c, chosen
+    return Signed(c, m, unit, documents, chosen)
 
 
 def _record(s: Session, c: TenureContract, m: Manager, unit: OrgUnit, units: UnitCache,
