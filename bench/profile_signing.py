@@ -16,7 +16,9 @@ The median of the rounds is printed with every round. `--profile` adds one more 
 cProfile and prints its top lines.
 
 `--repo` runs another checkout of the project (say, the commit before a change, unpacked with
-`git archive`) with this same script, for an A/B comparison on the same data and machine.
+`git archive`) with this same script, for an A/B comparison on the same data and machine;
+with `--lockstep DIR`, runs of two checkouts started together take each round side by side,
+so both see the same load from the rest of a shared machine.
 
 Run: .venv/bin/python bench/profile_signing.py [--managers 2000] [--rounds 5]
                                                [--contracts 150] [--profile] [--repo DIR]
@@ -65,6 +67,15 @@ def postgres_cpu_seconds(postmaster: int) -> float:
     return total / tick
 
 
+def in_step(folder: Path, peers: int, round_no: int) -> None:
+    """Wait until every peer (another checkout's run of this script) reaches this round, so
+    their rounds run side by side, under the same load from the rest of the machine."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{round_no}-{os.getpid()}").touch()
+    while len(list(folder.glob(f"{round_no}-*"))) < peers:
+        time.sleep(0.05)
+
+
 def signing_calls(client: Any, hr: dict[str, str], ids: list[str]
                   ) -> list[tuple[str, dict[str, Any], dict[str, str]]]:
     """(path, body, headers) of both signatures of each contract: every manager's, then every
@@ -105,6 +116,9 @@ def main() -> None:
                         help="contracts signed on both sides in each round")
     parser.add_argument("--profile", action="store_true",
                         help="one more round under cProfile; print its top lines")
+    parser.add_argument("--lockstep", type=Path, help="a folder shared with --peers runs "
+                        "of other checkouts: each round starts when all of them reach it")
+    parser.add_argument("--peers", type=int, default=2)
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--dump", type=Path, help="write the profile there (pstats format)")
     parser.add_argument("--sort", default="cumulative,tottime",
@@ -112,13 +126,17 @@ def main() -> None:
     args = parser.parse_args()
 
     import local_postgres
-    from bench_contracts import analyse
     from bench_cycle_seed import seed_tree
     from sqlalchemy import create_engine, event
 
+    import services.contracts
+    import shared
     from shared.auth import issue_token
     from shared.config import DEV_JWT_SECRET
     from shared.migrations import upgrade
+
+    for package in (services.contracts, shared):  # the checkout measured, not this one
+        assert Path(package.__file__ or "").is_relative_to(REPO), package.__file__
 
     with local_postgres.LocalPostgres() as pg:
         pg.create_database("profile_signing")
@@ -155,7 +173,8 @@ def main() -> None:
         while job["status"] not in ("done", "partial", "failed"):
             time.sleep(0.2)
             job = call("GET", f"/api/v1/bulk-issues/{job['id']}?decisions=false")
-        analyse(url)
+        with create_engine(url, isolation_level="AUTOCOMMIT").connect() as conn:
+            conn.exec_driver_sql("ANALYZE")  # as autovacuum would within a minute
         ids: list[str] = []
         page = 1
         while True:
@@ -194,6 +213,8 @@ def main() -> None:
         sign_round(chunks[0])  # warm: first queries compiled, caches filled
         cpus, pgs = [], []
         for r in range(args.rounds):
+            if args.lockstep:
+                in_step(args.lockstep, args.peers, r)
             cpu, pg_cpu, per, n = sign_round(chunks[r + 1])
             cpus.append(cpu)
             pgs.append(pg_cpu)
