@@ -184,6 +184,9 @@ def main() -> None:
             if len(items) < 500:
                 break
             page += 1
+        # One read starts the process's read cache and its listener, as any GET does in a
+        # serving process: the notices each signature sends are then handled here too.
+        call("GET", f"/api/v1/contracts/{ids[0]}")
         needed = args.contracts * (args.rounds + 1 + args.profile)
         if len(ids) < needed:
             raise SystemExit(f"{len(ids)} contracts issued, {needed} needed: more --managers")
