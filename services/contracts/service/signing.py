@@ -306,7 +306,7 @@ def sign_contract(db: Database, actor: Principal, contract_id: str, document_id:
     Two signatures per contract make this the busiest write of the year, so it keeps its
     round trips few and fixed, however many documents and targets are signed: the contract
     (locked) with its manager and unit, the units above it, the signatory post's holders,
-    the documents, the overlap check, the indicators; then one flush of every row changed,
+    the documents with the overlap check, the indicators; then one flush of every row changed,
     one INSERT of all its events and one of its audit records (tests/integration/
     test_signing_statements.py counts them). Reads come first and writes last, so the
     session never flushes half a signature to run a query.
@@ -330,8 +330,9 @@ def sign_contract(db: Database, actor: Principal, contract_id: str, document_id:
                                                              units, data, today)
         check_version(expected, c.row_version)
         # Read after the lock, by its own statement: a join in the locking query would
-        # return the documents as they were before a signature committed meanwhile.
-        documents = repo.documents_of(s, c.id)
+        # return the documents as they were before a signature committed meanwhile. The
+        # overlap check (the manager's other active contract) rides along.
+        documents, other = repo.documents_and_active_contract_id(s, c)
         initial = initial_documents(documents)
         if document_id is None:
             chosen = _awaiting(c, documents)
@@ -346,7 +347,6 @@ def sign_contract(db: Database, actor: Principal, contract_id: str, document_id:
             chosen = left or chosen[:1]
         if c.state == d.ContractState.PENDING_SIGNATURE:
             d.transition(d.ContractState(c.state), d.ContractAction.SIGN)  # legal at all?
-            other = repo.active_contract_id(s, m.id, c.position, other_than=c.id)
             if other is not None:
                 raise d.ContractOverlap(
                     f"Manager already has active contract {other} for this position; "
