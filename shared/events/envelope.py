@@ -103,15 +103,17 @@ def encoded_event(
 
     Writing an event to the outbox needs only its id and its text, and every write records
     one or more. The top-level object is written as `json.dumps(..., sort_keys=True)`
-    writes it ("key": value, joined by ", "), each value by the same encoder. Event data
+    writes it ("key": value, joined by ", "), by the same encoder. Event data
     are JSON objects, keyed by strings at every level, as the catalogue's schemas describe
     them (tests/unit/backbone/test_encoded_event.py holds the two ways together).
     """
     attributes = _attributes(event_type, source, subject, version, event_id, time, extensions)
-    values = {key: _encode_value(value) for key, value in attributes.items()}
-    values["data"] = _encode_value(data)
-    text = ", ".join(f"{_encode_value(key)}: {values[key]}" for key in sorted(values))
-    return attributes["id"], "{" + text + "}"
+    # Sorted keys: the attributes before "data", "data", the attributes after it; each part
+    # is written by one call of the same encoder, and the parts are joined as it joins items.
+    parts = [_encode_value({k: v for k, v in attributes.items() if k < "data"})[1:-1],
+             '"data": ' + _encode_value(data),
+             _encode_value({k: v for k, v in attributes.items() if k > "data"})[1:-1]]
+    return attributes["id"], "{" + ", ".join(part for part in parts if part) + "}"
 
 
 def decode_envelope(raw: bytes | str) -> dict[str, Any]:
