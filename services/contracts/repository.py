@@ -48,6 +48,8 @@ _DOCUMENTS_WITH_ACTIVE_CONTRACT = (
     .where(ContractDocument.contract_id == bindparam("contract_id"))
     .order_by(ContractDocument.year, ContractDocument.kind)
 )
+_INDICATORS_BY_CODES = select(Indicator).where(Indicator.code.in_(bindparam("codes",
+                                                                          expanding=True)))
 _POSITION_HOLDERS = (
     select(Manager)
     .where(Manager.org_unit_id == bindparam("org_unit_id"),
@@ -102,10 +104,10 @@ def manager_by_employee_no(session: Session, employee_no: str) -> Manager | None
 
 
 def indicator_library(session: Session, codes: set[str] | None = None) -> dict[str, Indicator]:
-    stmt = select(Indicator)
-    if codes is not None:
-        stmt = stmt.where(Indicator.code.in_(codes))
-    return {i.code: i for i in session.scalars(stmt)}
+    if codes is None:
+        return {i.code: i for i in session.scalars(select(Indicator))}
+    # Built once, the codes bound: every manager's signature checks its targets' indicators.
+    return {i.code: i for i in session.scalars(_INDICATORS_BY_CODES, {"codes": sorted(codes)})}
 
 
 def template_by_id(session: Session, template_id: str) -> ContractTemplate | None:
