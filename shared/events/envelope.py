@@ -36,16 +36,18 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot encode {type(value).__name__} in an event")
 
 
-def _attributes(
+def event_attributes(
     event_type: str,
     source: str,
     subject: str | None,
-    version: int,
-    event_id: str | None,
-    time: datetime | None,
-    extensions: dict[str, str] | None,
+    *,
+    version: int = 1,
+    event_id: str | None = None,
+    time: datetime | None = None,
+    extensions: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The envelope's context attributes: everything but `data`."""
+    """The envelope's context attributes, everything but `data`; `subject` is the aggregate
+    (manager) the event is about."""
     attributes: dict[str, Any] = {
         "specversion": SPEC_VERSION,
         "id": event_id or str(uuid.uuid4()),
@@ -62,19 +64,10 @@ def _attributes(
     return attributes
 
 
-def make_event(
-    event_type: str,
-    source: str,
-    subject: str | None,
-    data: dict[str, Any],
-    *,
-    version: int = 1,
-    event_id: str | None = None,
-    time: datetime | None = None,
-    extensions: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """Build the envelope; `subject` is the aggregate (manager) the event is about."""
-    envelope = _attributes(event_type, source, subject, version, event_id, time, extensions)
+def make_event(event_type: str, source: str, subject: str | None, data: dict[str, Any],
+               **options: Any) -> dict[str, Any]:
+    """Build the envelope (`options`: those of `event_attributes`)."""
+    envelope = event_attributes(event_type, source, subject, **options)
     # Round-trip through JSON now so what is stored is exactly what will be sent.
     envelope["data"] = json.loads(json.dumps(data, default=_default))
     return envelope
@@ -87,19 +80,10 @@ def encode_envelope(envelope: dict[str, Any]) -> bytes:
 _encode_value = json.JSONEncoder(default=_default, ensure_ascii=False, sort_keys=True).encode
 
 
-def encoded_event(
-    event_type: str,
-    source: str,
-    subject: str | None,
-    data: dict[str, Any],
-    *,
-    version: int = 1,
-    event_id: str | None = None,
-    time: datetime | None = None,
-    extensions: dict[str, str] | None = None,
-) -> tuple[str, str]:
-    """(id, JSON text) of the event: the very text `encode_envelope(make_event(...))` gives,
-    with the data encoded once instead of three times (dump, load, dump again sorted).
+def encoded_event(attributes: dict[str, Any], data: dict[str, Any]) -> str:
+    """The JSON text of the event with these attributes and data: the very text
+    `encode_envelope` gives for the envelope `make_event` builds, with the data encoded once
+    instead of three times (dump, load, dump again sorted).
 
     Writing an event to the outbox needs only its id and its text, and every write records
     one or more. The top-level object is written as `json.dumps(..., sort_keys=True)`
@@ -107,13 +91,12 @@ def encoded_event(
     are JSON objects, keyed by strings at every level, as the catalogue's schemas describe
     them (tests/unit/backbone/test_encoded_event.py holds the two ways together).
     """
-    attributes = _attributes(event_type, source, subject, version, event_id, time, extensions)
     # Sorted keys: the attributes before "data", "data", the attributes after it; each part
     # is written by one call of the same encoder, and the parts are joined as it joins items.
     parts = [_encode_value({k: v for k, v in attributes.items() if k < "data"})[1:-1],
              '"data": ' + _encode_value(data),
              _encode_value({k: v for k, v in attributes.items() if k > "data"})[1:-1]]
-    return attributes["id"], "{" + ", ".join(part for part in parts if part) + "}"
+    return "{" + ", ".join(part for part in parts if part) + "}"
 
 
 def decode_envelope(raw: bytes | str) -> dict[str, Any]:

@@ -12,7 +12,13 @@ from typing import Any
 
 import pytest
 
-from shared.events.envelope import decode_envelope, encode_envelope, encoded_event, make_event
+from shared.events.envelope import (
+    decode_envelope,
+    encode_envelope,
+    encoded_event,
+    event_attributes,
+    make_event,
+)
 
 WHEN = datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=UTC)
 PAYLOADS: list[dict[str, Any]] = [
@@ -34,16 +40,17 @@ PAYLOADS: list[dict[str, Any]] = [
 @pytest.mark.parametrize("extensions", [None, {"requestid": "r-1"}, {"aaa": "first", "zzz": "ü"}])
 def test_an_event_encoded_once_is_the_text_the_envelope_gives(
         data: dict[str, Any], subject: str | None, extensions: dict[str, str] | None) -> None:
-    event_id, text = encoded_event("contract.signed", "/tenure/contracts", subject, data,
-                                   version=2, time=WHEN, extensions=extensions)
+    attributes = event_attributes("contract.signed", "/tenure/contracts", subject, version=2,
+                                  time=WHEN, extensions=extensions)
+    text = encoded_event(attributes, data)
     envelope = make_event("contract.signed", "/tenure/contracts", subject, data, version=2,
-                          event_id=event_id, time=WHEN, extensions=extensions)
+                          event_id=attributes["id"], time=WHEN, extensions=extensions)
     assert text == encode_envelope(envelope).decode()
     assert decode_envelope(text.encode()) == envelope
-    assert json.loads(text)["id"] == event_id
+    assert json.loads(text)["id"] == attributes["id"]
 
 
 def test_each_event_gets_its_own_id() -> None:
-    first, _ = encoded_event("contract.signed", "/tenure/contracts", "m-1", {})
-    second, _ = encoded_event("contract.signed", "/tenure/contracts", "m-1", {})
-    assert first != second
+    first = event_attributes("contract.signed", "/tenure/contracts", "m-1")
+    second = event_attributes("contract.signed", "/tenure/contracts", "m-1")
+    assert first["id"] != second["id"]
