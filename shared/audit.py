@@ -195,24 +195,46 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+_COLUMN_KEYS: dict[Any, tuple[tuple[str, ...], frozenset[str]]] = {}
+
+
+def _column_keys(mapper: Any) -> tuple[tuple[str, ...], frozenset[str]]:
+    """A mapper's column attribute keys, in order and as a set: asked once per mapper."""
+    found = _COLUMN_KEYS.get(mapper)
+    if found is None:
+        keys = tuple(attr.key for attr in mapper.column_attrs)
+        found = _COLUMN_KEYS[mapper] = (keys, frozenset(keys))
+    return found
+
+
 def _values(state: Any, *, old: bool) -> dict[str, Any]:
-    """Loaded column values of an instance; with `old`, as they were before this flush."""
+    """Loaded column values of an instance; with `old`, as they were before this flush.
+
+    Read from the instance's dict, as `AttributeState.loaded_value` does, without building
+    an AttributeState per column: a signature audits five rows twice. Only an attribute
+    in `committed_state` can have an earlier value (SQLAlchemy's scalar history is made
+    from it), so only those ask for their history.
+    """
     out: dict[str, Any] = {}
-    for attr in state.mapper.column_attrs:
-        key = attr.key
-        if old:
+    loaded = state.dict
+    committed = state.committed_state if old else None
+    for key in _column_keys(state.mapper)[0]:
+        if committed and key in committed:
             hist = state.attrs[key].history
             if hist.deleted:
                 out[key] = "[redacted]" if key in REDACTED else jsonable(hist.deleted[0])
                 continue
-        value = state.attrs[key].loaded_value
+        value = loaded.get(key, NO_VALUE)
         if value is not NO_VALUE:
             out[key] = "[redacted]" if key in REDACTED else jsonable(value)
     return out
 
 
 def _changed(state: Any) -> bool:
-    return any(state.attrs[a.key].history.has_changes() for a in state.mapper.column_attrs)
+    """Whether any column really changed: only attributes in `committed_state` can have."""
+    columns = _column_keys(state.mapper)[1]
+    return any(state.attrs[key].history.has_changes()
+               for key in list(state.committed_state) if key in columns)
 
 
 def _written(state: Any) -> set[str]:

@@ -10,20 +10,20 @@ from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from shared.events.catalogue import CATALOGUE
-from shared.events.envelope import encode_envelope, make_event
+from shared.events.envelope import encoded_event, event_attributes
 
 
 def outbox_row(event_type: str, subject: str | None, data: dict[str, Any],
                *, key: str | None = None) -> dict[str, Any]:
     spec = CATALOGUE[event_type]
-    envelope = make_event(event_type, spec.source, subject, data, version=spec.version,
-                          extensions=_request_context())
+    attributes = event_attributes(event_type, spec.source, subject, version=spec.version,
+                                  extensions=_request_context())
     return {
-        "event_id": envelope["id"],
+        "event_id": attributes["id"],
         "event_type": event_type,
         "topic": spec.topic,
         "key": key if key is not None else subject,
-        "payload": encode_envelope(envelope).decode(),
+        "payload": encoded_event(attributes, data),
         "created_at": datetime.now(UTC),
     }
 

@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+import orjson
 from orjson import Fragment
 from sqlalchemy import (
     ColumnElement,
@@ -352,6 +353,32 @@ def contract_body(row: Mapping[str, Any], documents: list[dict[str, Any]] | None
     if documents is not None:
         body["documents"] = documents
     return body
+
+
+def contract_json_of(c: TenureContract, m: Manager, unit: OrgUnit,
+                     documents: list[ContractDocument]) -> bytes:
+    """The JSON `GET /contracts/{id}` sends, from ORM objects a write has just committed.
+
+    A write that holds the contract, its manager, its unit and every document (documents in
+    ONE_CONTRACT's order: year, then kind) answers with what it wrote instead of reading
+    it all back: the same keys in the same order and the same values. Stored JSON columns
+    are encoded here from their values (a read sends the stored text: the same JSON, its
+    spacing aside).
+    """
+    row: dict[str, Any] = {name: getattr(c, name)
+                           for name in (*_CONTRACT_HEAD, "org_unit_id", *_CONTRACT_TAIL)}
+    for name in _JSON_TEXT:
+        row[name] = orjson.dumps(row[name])
+    row.update(employee_no=m.employee_no, manager_name=m.name, layer=unit.layer,
+               category=unit.category)
+    return orjson.dumps(contract_body(row, [document_body({
+        "doc_id": doc.id, "doc_kind": doc.kind, "doc_year": doc.year,
+        "doc_signed_at": doc.signed_at, "doc_targets": orjson.dumps(doc.targets),
+        "doc_row_version": doc.row_version, "doc_signing_state": doc.signing_state,
+        "doc_amendment_version": doc.amendment_version,
+        "doc_amendment_state": doc.amendment_state,
+        "doc_amended_targets": orjson.dumps(doc.amended_targets),
+    }) for doc in documents]))
 
 
 def document_body(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -41,6 +41,15 @@ _DOCUMENTS_OF = (
     .where(ContractDocument.contract_id == bindparam("contract_id"))
     .order_by(ContractDocument.year, ContractDocument.kind)
 )
+# A signature's documents and, on each row, the overlap check's answer: one round trip for
+# both (the subquery runs once, whatever the number of documents).
+_DOCUMENTS_WITH_ACTIVE_CONTRACT = (
+    select(ContractDocument, _ACTIVE_CONTRACT_ID.scalar_subquery().label("active_contract_id"))
+    .where(ContractDocument.contract_id == bindparam("contract_id"))
+    .order_by(ContractDocument.year, ContractDocument.kind)
+)
+_INDICATORS_BY_CODES = select(Indicator).where(Indicator.code.in_(bindparam("codes",
+                                                                          expanding=True)))
 _POSITION_HOLDERS = (
     select(Manager)
     .where(Manager.org_unit_id == bindparam("org_unit_id"),
@@ -95,10 +104,10 @@ def manager_by_employee_no(session: Session, employee_no: str) -> Manager | None
 
 
 def indicator_library(session: Session, codes: set[str] | None = None) -> dict[str, Indicator]:
-    stmt = select(Indicator)
-    if codes is not None:
-        stmt = stmt.where(Indicator.code.in_(codes))
-    return {i.code: i for i in session.scalars(stmt)}
+    if codes is None:
+        return {i.code: i for i in session.scalars(select(Indicator))}
+    # Built once, the codes bound: every manager's signature checks its targets' indicators.
+    return {i.code: i for i in session.scalars(_INDICATORS_BY_CODES, {"codes": sorted(codes)})}
 
 
 def template_by_id(session: Session, template_id: str) -> ContractTemplate | None:
@@ -139,6 +148,21 @@ def active_contract_id(session: Session, manager_id: str, position: str, *,
 
 def documents_of(session: Session, contract_id: str) -> list[ContractDocument]:
     return list(session.scalars(_DOCUMENTS_OF, {"contract_id": contract_id}))
+
+
+def documents_and_active_contract_id(session: Session, c: TenureContract
+                                     ) -> tuple[list[ContractDocument], str | None]:
+    """The contract's documents (as `documents_of`) and what `active_contract_id` answers
+    for its manager and position, in one statement: a signature needs both.
+
+    A contract without documents returns no row to carry the answer, so it is asked apart.
+    """
+    rows = session.execute(_DOCUMENTS_WITH_ACTIVE_CONTRACT, {
+        "contract_id": c.id, "manager_id": c.manager_id, "position": c.position,
+        "other_than": c.id}).all()
+    if not rows:
+        return [], active_contract_id(session, c.manager_id, c.position, other_than=c.id)
+    return [row[0] for row in rows], rows[0][1]
 
 
 def managers_query(

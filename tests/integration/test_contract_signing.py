@@ -280,3 +280,32 @@ def test_signed_tenure_targets_name_the_tenure_contract_and_an_amendment_changes
                   if doc["kind"] == "tenure_performance_contract")
     assert tenure["targets"][1]["target"] in ("9", "9.0000")
     assert tenure["amendment_state"] is None
+
+
+def test_each_signature_answers_with_the_contract_exactly_as_it_is_read_afterwards(
+        api: Client) -> None:
+    """The sign response is rendered from what the signature wrote, not read back: it must
+    equal a read of the contract, key for key and in order, ETag included, at every step
+    (each side, the contract coming into force, an amendment signed again and in force)."""
+    w = board_world(api)
+    cid = w["c"]["id"]
+
+    def signs(signer: dict[str, Any]) -> None:
+        resp = as_manager(api, signer).post(f"/api/v1/contracts/{cid}/sign", {}, expect=200)
+        read = api.get(f"/api/v1/contracts/{cid}")
+        assert list(resp.get_json().items()) == list(read.get_json().items())
+        assert [list(doc) for doc in resp.get_json()["documents"]] == \
+            [list(doc) for doc in read.get_json()["documents"]]
+        assert resp.headers["ETag"] == read.headers["ETag"]
+
+    signs(w["gm"])
+    signs(w["chair"])
+    changed = [dict(x) for x in STANDARD_TARGETS]
+    changed[0]["target"] = "1100"
+    api.post(f"/api/v1/contracts/{cid}/amendments", {
+        "reason": "New strategy", "approved_by": "Board 2026-9",
+        "annual_targets": [{"year": 2026, "indicators": changed}]},
+        headers={"If-Match": api.get(f"/api/v1/contracts/{cid}").headers["ETag"]},
+        expect=200)
+    signs(w["gm"])
+    signs(w["chair"])

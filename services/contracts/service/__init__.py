@@ -76,6 +76,7 @@ from services.contracts.service.signing import (
     contract_signers,
     read_contract_or_countersigned,
     sign,
+    sign_contract,
 )
 
 __all__ = [
@@ -133,6 +134,7 @@ __all__ = [
     "run_expiry",
     "set_targets",
     "sign",
+    "sign_contract",
     "start_bulk_issue",
     "start_bulk_issue_worker",
     "stored_targets",

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from services.contracts import domain as d
+from services.contracts import reads
 from services.contracts import repository as repo
 from services.contracts.models import (
     ContractDocument,
@@ -283,16 +284,41 @@ def _writing(db: Database | Session) -> Iterator[Session]:
         yield s
 
 
+@dataclass(frozen=True)
+class Signed:
+    """What one signature wrote: the contract, its manager and unit, every document of it
+    (in ONE_CONTRACT's order) and those this signature covered."""
+
+    contract: TenureContract
+    manager: Manager
+    unit: OrgUnit
+    documents: list[ContractDocument]
+    chosen: list[ContractDocument]
+
+    def contract_json(self) -> bytes:
+        """The contract as `GET /contracts/{id}` sends it, from the rows just committed."""
+        return reads.contract_json_of(self.contract, self.manager, self.unit, self.documents)
+
+
 def sign(db: Database | Session, actor: Principal, contract_id: str, document_id: str | None,
          data: Mapping[str, Any], expected: int | None, today: date | None = None
          ) -> tuple[TenureContract, list[ContractDocument]]:
+    """Record one party's signature of the whole contract (`document_id` None) or of one
+    document (see `sign_contract` for the rules); the contract and the documents signed."""
+    signed = sign_contract(db, actor, contract_id, document_id, data, expected, today)
+    return signed.contract, signed.chosen
+
+
+def sign_contract(db: Database | Session, actor: Principal, contract_id: str,
+                  document_id: str | None, data: Mapping[str, Any], expected: int | None,
+                  today: date | None = None) -> Signed:
     """Record one party's signature of the whole contract (`document_id` None) or of one
     document; bring into force what both sides have now signed.
 
     Two signatures per contract make this the busiest write of the year, so it keeps its
     round trips few and fixed, however many documents and targets are signed: the contract
     (locked) with its manager and unit, the units above it, the signatory post's holders,
-    the documents, the overlap check, the indicators; then one flush of every row changed,
+    the documents with the overlap check, the indicators; then one flush of every row changed,
     one INSERT of all its events and one of its audit records (tests/integration/
     test_signing_statements.py counts them). Reads come first and writes last, so the
     session never flushes half a signature to run a query.
@@ -316,8 +342,9 @@ def sign(db: Database | Session, actor: Principal, contract_id: str, document_id
                                                              units, data, today)
         check_version(expected, c.row_version)
         # Read after the lock, by its own statement: a join in the locking query would
-        # return the documents as they were before a signature committed meanwhile.
-        documents = repo.documents_of(s, c.id)
+        # return the documents as they were before a signature committed meanwhile. The
+        # overlap check (the manager's other active contract) rides along.
+        documents, other = repo.documents_and_active_contract_id(s, c)
         initial = initial_documents(documents)
         if document_id is None:
             chosen = _awaiting(c, documents)
@@ -332,7 +359,6 @@ def sign(db: Database | Session, actor: Principal, contract_id: str, document_id
             chosen = left or chosen[:1]
         if c.state == d.ContractState.PENDING_SIGNATURE:
             d.transition(d.ContractState(c.state), d.ContractAction.SIGN)  # legal at all?
-            other = repo.active_contract_id(s, m.id, c.position, other_than=c.id)
             if other is not None:
                 raise d.ContractOverlap(
                     f"Manager already has active contract {other} for this position; "
@@ -352,7 +378,7 @@ def sign(db: Database | Session, actor: Principal, contract_id: str, document_id
                 "signatory_name": signers.holders[0].name if signers.holders else None,
             }))
         record_events(s, outbox, events)  # one statement, in the order they happened
-        return c, chosen
+    return Signed(c, m, unit, documents, chosen)
 
 
 def _record(s: Session, c: TenureContract, m: Manager, unit: OrgUnit, units: UnitCache,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 from shared.audit import jsonable
 
@@ -42,3 +43,57 @@ def test_an_update_recorded_by_its_changes_keeps_only_the_columns_that_differ() 
     # A value changed in place and flagged modified compares equal: the flush still wrote it.
     assert changed_columns({"a": [1], "b": 0}, {"a": [1], "b": 0}, {"a"}) == (
         {"a": [1]}, {"a": [1]})
+def _audited_world() -> tuple[Any, Any]:
+    """An in-memory database with one audited table (the trail's own listener writes it)."""
+    from sqlalchemy import JSON, Column, Integer, MetaData, String, create_engine
+    from sqlalchemy.orm import DeclarativeBase
+
+    from shared.audit import AUDIT, track
+
+    class Base(DeclarativeBase):
+        metadata = MetaData()
+
+    class Letter(Base):
+        __tablename__ = "letters"
+        id = Column(Integer, primary_key=True)
+        title = Column(String(50))
+        secret = Column(String(50), nullable=True)
+        body = Column(JSON, nullable=True)
+
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    AUDIT.metadata.create_all(engine)
+    track(Base.metadata)
+    return engine, Letter
+
+
+def test_the_trail_keeps_each_column_before_and_after_and_skips_a_write_that_changes_nothing(
+        ) -> None:
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from shared.audit import AUDIT
+
+    engine, letter_cls = _audited_world()
+    with Session(engine) as s, s.begin():
+        s.add(letter_cls(id=1, title="Offer", secret="s1", body={"n": "1.5"}))
+    with Session(engine) as s, s.begin():
+        letter = s.get(letter_cls, 1)
+        letter.title = "Offer"  # the same value: no change, no record
+    with Session(engine) as s, s.begin():
+        letter = s.get(letter_cls, 1)
+        letter.title = "Signed offer"
+        letter.body = {"n": "2"}
+    with Session(engine) as s, s.begin():
+        s.delete(s.get(letter_cls, 1))
+    with engine.connect() as conn:
+        rows = conn.execute(select(AUDIT.c.action, AUDIT.c.before, AUDIT.c.after)
+                            .order_by(AUDIT.c.id)).all()
+    assert [tuple(r) for r in rows] == [
+        ("created", None, {"id": 1, "title": "Offer", "secret": "[redacted]",
+                           "body": {"n": "1.5"}}),
+        ("updated", {"id": 1, "title": "Offer", "secret": "[redacted]", "body": {"n": "1.5"}},
+         {"id": 1, "title": "Signed offer", "secret": "[redacted]", "body": {"n": "2"}}),
+        ("deleted", {"id": 1, "title": "Signed offer", "secret": "[redacted]",
+                     "body": {"n": "2"}}, None),
+    ]
