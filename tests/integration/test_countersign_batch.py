@@ -338,15 +338,15 @@ def statements_of_batch(api: Client, app: Any, chair: dict[str, Any],
 
 
 # Per contract: the contract locked with its manager and unit, the units above it, the
-# signatory post's holders, the documents, the overlap check, the events' INSERT. Once per
-# batch: the lock of every contract listed, then the documents' UPDATE, the signatures'
+# signatory post's holders, the documents with the overlap check, the events' INSERT. Once
+# per batch: the lock of every contract listed, then the documents' UPDATE, the signatures'
 # INSERT, the contracts' UPDATE and the audit records' INSERT. The single call sends the
-# same six, the four writes and a commit for each contract.
-PER_CONTRACT = 6
+# same five, the four writes and a commit for each contract.
+PER_CONTRACT = 5
 PER_BATCH = 5
 
 
-def test_a_batch_costs_six_statements_a_contract_and_five_for_the_batch(
+def test_a_batch_costs_five_statements_a_contract_and_five_for_the_batch(
         pg_api: Client, pg_app: Any) -> None:
     api, app = pg_api, pg_app
     w = batch_world(api, contracts=6)
@@ -376,7 +376,7 @@ def test_two_terms_of_one_manager_for_one_post_are_not_both_brought_into_force_b
         "pending_signature"
 
 
-def test_paper_countersignatures_are_written_one_by_one_nine_statements_each(
+def test_paper_countersignatures_are_written_one_by_one_eight_statements_each(
         pg_api: Client, pg_app: Any) -> None:
     api, app = pg_api, pg_app
     w = batch_world(api, contracts=6)
@@ -389,5 +389,5 @@ def test_paper_countersignatures_are_written_one_by_one_nine_statements_each(
                 expect=200).get_json()
         assert body["countersigned"] == len(chunk)
         counts.append(len(sent))
-    assert (counts[1] - counts[0]) / 2 == 9
+    assert (counts[1] - counts[0]) / 2 == 8
     assert counts[0] == 2 + 2 * 9
