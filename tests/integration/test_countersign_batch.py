@@ -390,4 +390,4 @@ def test_paper_countersignatures_are_written_one_by_one_eight_statements_each(
         assert body["countersigned"] == len(chunk)
         counts.append(len(sent))
     assert (counts[1] - counts[0]) / 2 == 8
-    assert counts[0] == 2 + 2 * 9
+    assert counts[0] == 2 + 2 * 8
