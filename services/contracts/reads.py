@@ -25,13 +25,20 @@ from sqlalchemy import (
     Date,
     Integer,
     Select,
+    String,
     Text,
+    and_,
     bindparam,
     cast,
+    exists,
+    false,
     func,
+    literal_column,
+    or_,
     select,
     true,
 )
+from sqlalchemy.ext.compiler import compiles
 
 from services.contracts.models import ContractDocument, Manager, OrgUnit, TenureContract
 
@@ -61,15 +68,25 @@ _ROW_COLUMNS: list[ColumnElement[Any]] = [
     _u.path.label("unit_path"), _u.layer, _u.category,
 ]
 
+
+
+def _document_columns(doc: Any) -> list[ColumnElement[Any]]:
+    """A document's columns as `document_body` reads them."""
+    return [
+        doc.id.label("doc_id"), doc.kind.label("doc_kind"), doc.year.label("doc_year"),
+        doc.signed_at.label("doc_signed_at"), cast(doc.targets, Text).label("doc_targets"),
+        doc.row_version.label("doc_row_version"),
+        doc.signing_state.label("doc_signing_state"),
+        doc.amendment_version.label("doc_amendment_version"),
+        doc.amendment_state.label("doc_amendment_state"),
+        cast(doc.amended_targets, Text).label("doc_amended_targets"),
+    ]
+
+
 ONE_CONTRACT: Select[Any] = (
     select(
         *_ROW_COLUMNS,
-        _d.id.label("doc_id"), _d.kind.label("doc_kind"), _d.year.label("doc_year"),
-        _d.signed_at.label("doc_signed_at"), cast(_d.targets, Text).label("doc_targets"),
-        _d.row_version.label("doc_row_version"), _d.signing_state.label("doc_signing_state"),
-        _d.amendment_version.label("doc_amendment_version"),
-        _d.amendment_state.label("doc_amendment_state"),
-        cast(_d.amended_targets, Text).label("doc_amended_targets"),
+        *_document_columns(_d),
         # The caller's scope unit rides along, so a scoped HR admin costs no extra query.
         select(_scope_units.c.path).where(_scope_units.c.id == bindparam("scope_unit_id"))
         .scalar_subquery().label("scope_path"),
@@ -126,7 +143,105 @@ def _list_conditions(shape: frozenset[str]) -> list[ColumnElement[bool]]:
         conditions.append(_c.manager_id == bindparam("manager_id"))
     if "ends_before" in shape:
         conditions.append(_c.end_date < bindparam("ends_before", type_=Date))
+    if AWAITING in shape:
+        conditions += _awaiting_my_countersignature(shape)
     return conditions
+
+
+AWAITING = "awaiting_my_countersignature"
+"""The shape key of `awaiting=my_countersignature`; with it, "countersigner_id" (the caller
+holds a post as a manager) and/or "signatory" (the caller has role employer_signatory, with
+"signatory_scope_id" when their scope is a subtree) say who is asking."""
+
+_awaiting_docs = _documents.alias("awaiting_doc")
+_holders = _managers.alias("holder")
+_holder_units = _units.alias("holder_unit")
+_signatory_scope_units = _units.alias("signatory_scope_unit")
+_AWAITING_DOC_COLUMNS = _document_columns(_awaiting_docs.c)
+
+
+def _word(value: str) -> ColumnElement[str]:
+    """A constant of the statement, written into its SQL: Database.fetch_rows binds only
+    the parameters the caller names."""
+    assert value.replace("_", "").isalnum()
+    return literal_column(f"'{value}'", String)
+
+
+class _SignatoryKind(ColumnElement[str]):
+    """The contract's signatory kind, read from its JSON column (no bind parameter)."""
+
+    inherit_cache = True
+    type = String()
+
+
+@compiles(_SignatoryKind)
+def _signatory_kind_pg(_element: Any, _compiler: Any, **_kw: Any) -> str:
+    return "(tenure_contracts.signatory ->> 'kind')"
+
+
+@compiles(_SignatoryKind, "sqlite")
+def _signatory_kind_sqlite(_element: Any, _compiler: Any, **_kw: Any) -> str:
+    return "json_extract(tenure_contracts.signatory, '$.kind')"
+
+
+def _awaits_employer(doc: Any) -> ColumnElement[bool]:
+    """What POST /contracts/{id}/sign (and the batch) countersigns now: while the contract
+    awaits signature, its first documents once the manager has signed them; once active,
+    an amendment the manager has signed."""
+    return or_(
+        and_(_c.state == _word("pending_signature"),
+             doc.c.signing_state == _word("awaiting_employer")),
+        and_(_c.state == _word("active"), doc.c.amendment_version.is_not(None),
+             doc.c.amendment_state == _word("awaiting_employer")))
+
+
+def _awaiting_my_countersignature(shape: frozenset[str]) -> list[ColumnElement[bool]]:
+    """Contracts awaiting the employer's countersignature that the caller gives.
+
+    The rule of domain.signing.countersigner, in SQL: `board`, the chair of the contract's
+    unit; `general_manager`, the general manager of the unit (of the enterprise above a
+    department); `parent_enterprise`, the general manager of the parent unit; any other
+    kind (the supervisor, an override, a parent enterprise with no parent), a token of role
+    employer_signatory whose scope covers the unit. A post's holder is an active manager
+    registered at that unit itself (repository.position_holders), never the contract's own
+    manager. The holder's unit and the units below it narrow the contracts first, by index.
+    """
+    kind = _SignatoryKind()
+    board, gm, chair, active = (_word(w) for w in ("board", "general_manager", "chair",
+                                                   "active"))
+    is_department = and_(_u.kind == _word("department"), _u.parent_id.is_not(None))
+    who: list[ColumnElement[bool]] = []
+    if "countersigner_id" in shape:
+        me = bindparam("countersigner_id")
+        my_unit = (select(_holders.c.org_unit_id)
+                   .where(_holders.c.id == me, _holders.c.employment_status == active)
+                   .scalar_subquery())
+        h = _holders.c
+        who.append(and_(
+            _c.org_unit_id.in_(select(_holder_units.c.id).where(or_(
+                _holder_units.c.id == my_unit, _holder_units.c.parent_id == my_unit))),
+            _c.manager_id != me,
+            exists().where(h.id == me, h.employment_status == active, or_(
+                and_(kind == board, h.position == chair, h.org_unit_id == _u.id),
+                and_(kind == gm, h.position == gm,
+                     or_(and_(~is_department, h.org_unit_id == _u.id),
+                         and_(is_department, h.org_unit_id == _u.parent_id))),
+                and_(kind == _word("parent_enterprise"), h.position == gm,
+                     h.org_unit_id == _u.parent_id)))))
+    if "signatory" in shape:
+        by_role: list[ColumnElement[bool]] = [
+            kind != board, kind != gm,
+            or_(kind != _word("parent_enterprise"), _u.parent_id.is_(None))]
+        if "signatory_scope_id" in shape:
+            by_role.append(_u.path.startswith(
+                select(_signatory_scope_units.c.path)
+                .where(_signatory_scope_units.c.id == bindparam("signatory_scope_id"))
+                .scalar_subquery()))
+        who.append(and_(*by_role))
+    return [or_(_c.state == _word("pending_signature"), _c.state == active),
+            or_(*who) if who else false(),
+            exists().where(_awaiting_docs.c.contract_id == _c.id,
+                           _awaits_employer(_awaiting_docs))]
 
 
 @lru_cache(maxsize=512)  # one per combination of filters: 2**9 at most
@@ -165,18 +280,24 @@ def contracts_list(shape: frozenset[str]) -> Select[Any]:
         .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
         .subquery("page_keys")
     )
-    page = (
-        select(*_LIST_COLUMNS, keys.c.created_at)
-        .select_from(keys)
-        .join(_contracts, _c.id == keys.c.key)
-        .join(_managers, _c.manager_id == _m.id)
-        .join(_units, _c.org_unit_id == _u.id)
-        .subquery("page")
-    )
+    columns: list[Any] = [*_LIST_COLUMNS, keys.c.created_at]
+    page_from: Any = (keys.join(_contracts, _c.id == keys.c.key)
+                      .join(_managers, _c.manager_id == _m.id)
+                      .join(_units, _c.org_unit_id == _u.id))
+    then: list[Any] = []
+    if AWAITING in shape:
+        # What the countersigner signs comes along: the unit's name, and one row per
+        # document awaiting the employer (the page's contracts only).
+        columns += [_u.name.label("org_unit_name"), *_AWAITING_DOC_COLUMNS]
+        page_from = page_from.join(_awaiting_docs, and_(
+            _awaiting_docs.c.contract_id == _c.id, _awaits_employer(_awaiting_docs)))
+    page = select(*columns).select_from(page_from).subquery("page")
+    if AWAITING in shape:
+        then = [page.c.doc_year, page.c.doc_kind]
     return (
         select(*head.c, *(col for col in page.c if col.key != "created_at"))
         .select_from(head.outerjoin(page, true()))
-        .order_by(page.c.created_at, page.c.id)
+        .order_by(page.c.created_at, page.c.id, *then)
     )
 
 

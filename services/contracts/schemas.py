@@ -482,6 +482,8 @@ class ContractOut(ma.Schema):
     row_version = fields.Integer()
     signatures = fields.List(fields.Nested(SignatureOut))
     documents = fields.List(fields.Nested(DocumentOut))
+    org_unit_name = fields.String(metadata={
+        "description": "in GET /contracts?awaiting=my_countersignature only"})
 
 
 class ContractQuery(PageQuery):
@@ -495,6 +497,12 @@ class ContractQuery(PageQuery):
     ends_before = fields.Date(metadata={
         "description": "contracts whose term ends before this day (e.g. with state=active: "
                        "the ones about to expire); sends nothing"})
+    awaiting = fields.String(validate=validate.OneOf(["my_countersignature"]), metadata={
+        "description": "my_countersignature: the contracts awaiting the caller's "
+                       "countersignature for the employer (docs/portal-countersign.md): "
+                       "what POST /contracts/countersignatures would countersign for them. "
+                       "Each item then also has org_unit_name and the documents awaiting "
+                       "the employer"})
 
 
 class ContractPage(ma.Schema):
