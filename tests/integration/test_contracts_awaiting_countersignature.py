@@ -11,6 +11,7 @@ from tests.integration.test_contract_list_one_statement import statements
 from tests.integration.test_contract_signing import as_manager, issued
 from tests.integration.test_countersign_batch import BATCH, batch_world, rows
 from tests.support.contracts_world import (
+    STANDARD_TARGETS,
     Client,
     manager,
     sign_as_manager,
@@ -119,3 +120,26 @@ def test_the_contracts_awaiting_a_countersignature_are_one_statement(
     with statements(app) as sent:
         page = chair.get(AWAITING).get_json()
     assert len(page["items"]) == 3 and len(sent) == 1
+
+
+def test_an_amendment_the_manager_signed_awaits_the_countersignature_of_an_active_contract(
+        pg_api: Client) -> None:
+    api = pg_api
+    w = batch_world(api, contracts=1)
+    c, gm, chair = w["contracts"][0], w["gms"][0], as_manager(api, w["chair"])
+    chair.post(f"/api/v1/contracts/{c['id']}/sign", {}, expect=200)
+    assert awaiting(api, chair.headers)["items"] == []  # active, nothing awaits
+    changed = [dict(x) for x in STANDARD_TARGETS]
+    changed[0]["target"] = "1100"
+    etag = api.get(f"/api/v1/contracts/{c['id']}").headers["ETag"]
+    api.post(f"/api/v1/contracts/{c['id']}/amendments", {
+        "reason": "New strategy", "approved_by": "Board 2026-9",
+        "annual_targets": [{"year": 2026, "indicators": changed}]},
+        headers={"If-Match": etag}, expect=200)
+    assert awaiting(api, chair.headers)["items"] == []  # the manager signs it first
+    as_manager(api, gm).post(f"/api/v1/contracts/{c['id']}/sign", {}, expect=200)
+    [listed] = awaiting(api, chair.headers)["items"]
+    assert listed["id"] == c["id"] and listed["state"] == "active"
+    assert [(doc["kind"], doc["year"], doc["amendment_version"], doc["amendment_state"])
+            for doc in listed["documents"]] == [
+        ("annual_performance_contract", 2026, 2, "awaiting_employer")]
