@@ -67,7 +67,7 @@ def timed(api: cw.Client, path: str, expect: int) -> tuple[float, float]:
 
 def server_ms(app: Any, chair: str) -> float:
     """The one statement's execution time on the server, by EXPLAIN ANALYZE."""
-    stmt = reads.contracts_list(frozenset({reads.AWAITING, "countersigner_id"}))
+    stmt = reads.awaiting_list(frozenset({"countersigner_id"}))
     db = app.extensions["tenure_db"]
     sql, _keys = db._compiled(stmt)
     with db.engine.connect() as conn:

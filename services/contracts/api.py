@@ -13,7 +13,11 @@ from services.contracts import domain as d
 from services.contracts import schemas as sc
 from services.contracts import service as svc
 from services.contracts.service.common import audit_units
-from services.contracts.service.countersign import countersign_contracts, countersignatures
+from services.contracts.service.countersign import (
+    awaiting_countersignature_json,
+    countersign_contracts,
+    countersignatures,
+)
 from shared.audit import audit_blueprint
 from shared.auth import APPRAISER, HR_ADMIN, SERVICE, authenticate, require
 from shared.bulk_rows import load_rows, read_upload
@@ -267,7 +271,11 @@ class Contracts(MethodView):
     def get(self, query: dict[str, Any]) -> Any:
         """Contracts by subtree, layer, category, position, state, year and end date.
 
-        `state=active&ends_before=2027-06-30` lists the contracts about to expire."""
+        `state=active&ends_before=2027-06-30` lists the contracts about to expire.
+        `awaiting=my_countersignature` lists those awaiting the caller's countersignature
+        (docs/portal-countersign.md)."""
+        if "awaiting" in query:
+            return json_response(awaiting_countersignature_json(db(), authenticate(), query))
         return json_response(svc.contracts_page_json(db(), authenticate(), query))
 
     @idempotent

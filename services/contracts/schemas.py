@@ -497,8 +497,9 @@ class ContractQuery(PageQuery):
     ends_before = fields.Date(metadata={
         "description": "contracts whose term ends before this day (e.g. with state=active: "
                        "the ones about to expire); sends nothing"})
-    awaiting = fields.String(validate=validate.OneOf(["my_countersignature"]), metadata={
-        "description": "my_countersignature: the contracts awaiting the caller's "
+    awaiting = fields.String(validate=validate.Length(max=100), metadata={
+        "description": "my_countersignature (the only value; any other is a 400): the "
+                       "contracts awaiting the caller's "
                        "countersignature for the employer (docs/portal-countersign.md): "
                        "what POST /contracts/countersignatures would countersign for them. "
                        "Each item then also has org_unit_name and the documents awaiting "

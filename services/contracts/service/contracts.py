@@ -49,7 +49,7 @@ from services.contracts.service.managers import (
 from services.contracts.service.org import (
     unit_view,
 )
-from shared.auth import APPRAISER, EMPLOYER_SIGNATORY, HR_ADMIN, MANAGER, SERVICE, Principal
+from shared.auth import APPRAISER, HR_ADMIN, SERVICE, Principal
 from shared.db import Database
 from shared.errors import ApiProblem, not_found
 from shared.fields import page_info
@@ -570,7 +570,7 @@ def contracts_page_json(db: Database, actor: Principal, f: Mapping[str, Any]) ->
     rules in shared/read_cache.py). Scoped staff and managers always read the database.
     """
     cache = db.read_cache if scope_unit_id(actor) is None and actor.has(
-        HR_ADMIN, SERVICE, APPRAISER) and not f.get("awaiting") else None
+        HR_ADMIN, SERVICE, APPRAISER) else None
     key = "lists:" + "&".join(f"{k}={f[k]}" for k in sorted(f))
     generation = None
     if cache is not None:
@@ -596,26 +596,18 @@ def list_contracts(db: Database, actor: Principal, f: Mapping[str, Any]
     """
     scope_unit = scope_unit_id(actor)
     scope = scope_of(actor, None)
-    awaiting = f.get("awaiting") == AWAITING_MY_COUNTERSIGNATURE
     if scope.manager_id is not None:
         if f.get("org_unit_id"):
             raise not_found("org unit", f["org_unit_id"])  # managers see no org units
-        if not awaiting and f.get("manager_id") not in (None, scope.manager_id):
+        if f.get("manager_id") not in (None, scope.manager_id):
             return [], 0
     params: dict[str, Any] = {name: f[name] for name in reads.LIST_FILTERS
                               if f.get(name) is not None and f.get(name) != ""}
-    if awaiting:
-        who = _countersigner_params(actor)
-        if not who:
-            return [], 0  # neither a post's holder nor an employer's signatory
-        params.update(who)
-    elif scope.manager_id is not None:
+    if scope.manager_id is not None:
         params["manager_id"] = scope.manager_id
     if scope_unit is not None:
         params["scope_unit_id"] = scope_unit
     shape = frozenset(params)
-    for flag in (reads.AWAITING, "signatory"):
-        params.pop(flag, None)  # they shape the statement; no value to bind
     if "year" in params:
         year = params.pop("year")
         params.update(year_start=date(year, 1, 1), year_end=date(year, 12, 31))
@@ -629,38 +621,7 @@ def list_contracts(db: Database, actor: Principal, f: Mapping[str, Any]
             raise not_found("org unit", f["org_unit_id"])
     if head["id"] is None:
         return [], int(head["total"])
-    if awaiting:
-        return _with_awaiting_documents(rows), int(head["total"])
     return [reads.contract_body(r) for r in rows], int(head["total"])
-
-
-AWAITING_MY_COUNTERSIGNATURE = "my_countersignature"
-
-
-def _countersigner_params(actor: Principal) -> dict[str, Any]:
-    """Who asks for the contracts awaiting their countersignature, as reads.contracts_list
-    names it: a manager token may hold a countersigning post; a token of role
-    employer_signatory countersigns what no post names, within its scope."""
-    who: dict[str, Any] = {reads.AWAITING: True}
-    if actor.has(MANAGER) and actor.manager_id:
-        who["countersigner_id"] = actor.manager_id
-    if actor.has(EMPLOYER_SIGNATORY):
-        who["signatory"] = True
-        if actor.org_scope is not None:
-            who["signatory_scope_id"] = actor.org_scope
-    return who if len(who) > 1 else {}
-
-
-def _with_awaiting_documents(rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One body per contract from its rows (one per document awaiting the employer)."""
-    bodies: dict[str, dict[str, Any]] = {}
-    for r in rows:
-        body = bodies.get(r["id"])
-        if body is None:
-            body = bodies[r["id"]] = reads.contract_body(r, [])
-            body["org_unit_name"] = r["org_unit_name"]
-        body["documents"].append(reads.document_body(r))
-    return list(bodies.values())
 
 
 def set_targets(db: Database, actor: Principal, contract_id: str, document_id: str,
