@@ -65,14 +65,17 @@ def timed(api: cw.Client, path: str, expect: int) -> tuple[float, float]:
     return 1000 * (time.perf_counter() - wall), 1000 * (time.process_time() - cpu)
 
 
-def server_ms(app: Any, chair: str) -> float:
-    """The one statement's execution time on the server, by EXPLAIN ANALYZE."""
+def server_ms(app: Any, chair: str, show: bool = False) -> float:
+    """The one statement's execution time on the server, by EXPLAIN ANALYZE (its plan
+    printed with `show`)."""
     stmt = reads.awaiting_list(frozenset({"countersigner_id"}))
     db = app.extensions["tenure_db"]
     sql, _keys = db._compiled(stmt)
     with db.engine.connect() as conn:
         plan = conn.exec_driver_sql("EXPLAIN ANALYZE " + sql, {
             "countersigner_id": chair, "limit": 500, "offset": 0}).scalars().all()
+    if show:
+        print("\n".join(plan))
     return float(next(line for line in plan if line.startswith("Execution Time"))
                  .split(":")[1].split()[0])
 
@@ -83,6 +86,7 @@ def main() -> None:
     parser.add_argument("--mine", type=int, default=300)
     parser.add_argument("--others", type=int, default=4)
     parser.add_argument("--per-other", type=int, default=300)
+    parser.add_argument("--plan", action="store_true", help="print the statement's plan")
     args = parser.parse_args()
     with contracts_database("awaiting") as url:
         app = create_app(service_settings("contracts", url))
@@ -104,6 +108,8 @@ def main() -> None:
         for _ in range(2):  # warm up
             timed(api, awaiting, args.mine)
             timed(scoped, by_unit, args.mine)
+        if args.plan:
+            server_ms(app, chair, show=True)
         rows: list[tuple[Any, ...]] = []
         for r in range(args.rounds):
             a, h, s = (timed(api, awaiting, args.mine), timed(scoped, by_unit, args.mine),
