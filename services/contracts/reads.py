@@ -323,8 +323,11 @@ def _countersigned_by(shape: frozenset[str]) -> list[ColumnElement[bool]]:
     who: list[ColumnElement[bool]] = []
     if "countersigner_id" in shape:
         me = bindparam("countersigner_id")
+        # Only a chair or a general manager countersigns: anyone else's unit is NULL, and
+        # their list costs one lookup of their own row.
         my_unit = (select(_holders.c.org_unit_id)
-                   .where(_holders.c.id == me, _holders.c.employment_status == active)
+                   .where(_holders.c.id == me, _holders.c.employment_status == active,
+                          or_(_holders.c.position == chair, _holders.c.position == gm))
                    .scalar_subquery())
         h = _holders.c
         who.append(and_(
