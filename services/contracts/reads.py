@@ -369,15 +369,15 @@ def awaiting_list(shape: frozenset[str]) -> Select[Any]:
     one row whose contract columns are NULL (the head row holds the total).
     """
     conditions = [*_list_conditions(shape - set(COUNTERSIGNERS)), *_countersigned_by(shape)]
-    count = (select(func.count()).select_from(_contracts)
-             .join(_units, _c.org_unit_id == _u.id).where(*conditions))
+    # The matches are found once, for the count and for the page.
+    matches = (select(_c.id.label("key"), _c.created_at.label("created_at"))
+               .select_from(_contracts).join(_units, _c.org_unit_id == _u.id)
+               .where(*conditions).cte("awaiting_matches"))
+    count = select(func.count()).select_from(matches)
     head = select(count.scalar_subquery().label("total")).subquery("head")
     keys = (
-        select(_c.id.label("key"), _c.created_at.label("created_at"))
-        .select_from(_contracts)
-        .join(_units, _c.org_unit_id == _u.id)
-        .where(*conditions)
-        .order_by(_c.created_at, _c.id)
+        select(matches.c.key, matches.c.created_at)
+        .order_by(matches.c.created_at, matches.c.key)
         .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
         .subquery("page_keys")
     )
