@@ -14,7 +14,11 @@ from services.contracts import domain as d
 from services.contracts import schemas as sc
 from services.contracts import service as svc
 from services.contracts.service.common import audit_units
-from services.contracts.service.countersign import countersign_contracts, countersignatures
+from services.contracts.service.countersign import (
+    awaiting_countersignature_json,
+    countersign_contracts,
+    countersignatures,
+)
 from shared.audit import audit_blueprint
 from shared.auth import APPRAISER, HR_ADMIN, SERVICE, authenticate, require
 from shared.bulk_rows import load_rows, read_upload
@@ -278,9 +282,13 @@ class Contracts(MethodView):
     def get(self, query: dict[str, Any]) -> Any:
         """Contracts by subtree, layer, category, position, state, year and end date.
 
-        `state=active&ends_before=2027-06-30` lists the contracts about to expire. A page
-        that has a next one links to it (`Link: <...&after=cursor>; rel="next"`): a page
-        after a cursor costs what the first does, however deep (docs/api-contracts.md)."""
+        `state=active&ends_before=2027-06-30` lists the contracts about to expire.
+        `awaiting=my_countersignature` lists those awaiting the caller's countersignature
+        (docs/portal-countersign.md). A page that has a next one links to it
+        (`Link: <...&after=cursor>; rel="next"`): a page after a cursor costs what the first
+        does, however deep (docs/api-contracts.md)."""
+        if "awaiting" in query:
+            return json_response(awaiting_countersignature_json(db(), authenticate(), query))
         body, next_cursor = svc.contracts_page_json(db(), authenticate(), query)
         resp = json_response(body)
         if next_cursor is not None:

@@ -29,15 +29,22 @@ from sqlalchemy import (
     DateTime,
     Integer,
     Select,
+    String,
     Text,
+    and_,
     bindparam,
     cast,
+    exists,
+    false,
     func,
+    literal_column,
     null,
+    or_,
     select,
     true,
     tuple_,
 )
+from sqlalchemy.ext.compiler import compiles
 
 from services.contracts.models import ContractDocument, Manager, OrgUnit, TenureContract
 
@@ -67,15 +74,25 @@ _ROW_COLUMNS: list[ColumnElement[Any]] = [
     _u.path.label("unit_path"), _u.layer, _u.category,
 ]
 
+
+
+def _document_columns(doc: Any) -> list[ColumnElement[Any]]:
+    """A document's columns as `document_body` reads them."""
+    return [
+        doc.id.label("doc_id"), doc.kind.label("doc_kind"), doc.year.label("doc_year"),
+        doc.signed_at.label("doc_signed_at"), cast(doc.targets, Text).label("doc_targets"),
+        doc.row_version.label("doc_row_version"),
+        doc.signing_state.label("doc_signing_state"),
+        doc.amendment_version.label("doc_amendment_version"),
+        doc.amendment_state.label("doc_amendment_state"),
+        cast(doc.amended_targets, Text).label("doc_amended_targets"),
+    ]
+
+
 ONE_CONTRACT: Select[Any] = (
     select(
         *_ROW_COLUMNS,
-        _d.id.label("doc_id"), _d.kind.label("doc_kind"), _d.year.label("doc_year"),
-        _d.signed_at.label("doc_signed_at"), cast(_d.targets, Text).label("doc_targets"),
-        _d.row_version.label("doc_row_version"), _d.signing_state.label("doc_signing_state"),
-        _d.amendment_version.label("doc_amendment_version"),
-        _d.amendment_state.label("doc_amendment_state"),
-        cast(_d.amended_targets, Text).label("doc_amended_targets"),
+        *_document_columns(_d),
         # The caller's scope unit rides along, so a scoped HR admin costs no extra query.
         select(_scope_units.c.path).where(_scope_units.c.id == bindparam("scope_unit_id"))
         .scalar_subquery().label("scope_path"),
@@ -395,3 +412,161 @@ def document_body(row: Mapping[str, Any]) -> dict[str, Any]:
         "amendment_state": row["doc_amendment_state"],
         "amended_targets": _stored_json(row["doc_amended_targets"]),
     }
+
+
+# --- the contracts awaiting the caller's countersignature -------------------------------------
+
+COUNTERSIGNERS = ("countersigner_id", "signatory", "signatory_scope_id")
+"""Who asks for the contracts awaiting their countersignature, in an `awaiting_list` shape:
+"countersigner_id" (a manager token: the posts they hold), "signatory" (role
+employer_signatory), "signatory_scope_id" (its scope, when a subtree)."""
+
+_awaiting_docs = _documents.alias("awaiting_doc")
+_holders = _managers.alias("holder")
+_holder_units = _units.alias("holder_unit")
+_signatory_scope_units = _units.alias("signatory_scope_unit")
+_AWAITING_DOC_COLUMNS = _document_columns(_awaiting_docs.c)
+
+
+def _word(value: str) -> ColumnElement[str]:
+    """A constant of the statement, written into its SQL: Database.fetch_rows binds only
+    the parameters the caller names."""
+    assert value.replace("_", "").isalnum()
+    return literal_column(f"'{value}'", String)
+
+
+class _SignatoryKind(ColumnElement[str]):
+    """The contract's signatory kind, read from its JSON column (no bind parameter)."""
+
+    inherit_cache = True
+    type = String()
+
+
+@compiles(_SignatoryKind)
+def _signatory_kind_pg(_element: Any, _compiler: Any, **_kw: Any) -> str:
+    return "(tenure_contracts.signatory ->> 'kind')"
+
+
+@compiles(_SignatoryKind, "sqlite")
+def _signatory_kind_sqlite(_element: Any, _compiler: Any, **_kw: Any) -> str:
+    return "json_extract(tenure_contracts.signatory, '$.kind')"
+
+
+def _awaits_employer(doc: Any) -> ColumnElement[bool]:
+    """What POST /contracts/{id}/sign (and the batch) countersigns now: while the contract
+    awaits signature, its first documents once the manager has signed them; once active,
+    an amendment the manager has signed."""
+    return or_(
+        and_(_c.state == _word("pending_signature"),
+             doc.c.signing_state == _word("awaiting_employer")),
+        and_(_c.state == _word("active"), doc.c.amendment_version.is_not(None),
+             doc.c.amendment_state == _word("awaiting_employer")))
+
+
+def _countersigned_by(shape: frozenset[str]) -> list[ColumnElement[bool]]:
+    """Contracts awaiting the employer's countersignature that the caller gives.
+
+    The rule of domain.signing.countersigner, in SQL: `board`, the chair of the contract's
+    unit; `general_manager`, the general manager of the unit (of the enterprise above a
+    department); `parent_enterprise`, the general manager of the parent unit; any other
+    kind (the supervisor, an override, a parent enterprise with no parent), a token of role
+    employer_signatory whose scope covers the unit. A post's holder is an active manager
+    registered at that unit itself (repository.position_holders), never the contract's own
+    manager. The holder's unit and the units below it narrow the contracts first, by index.
+    """
+    kind = _SignatoryKind()
+    board, gm, chair, active = (_word(w) for w in ("board", "general_manager", "chair",
+                                                   "active"))
+    is_department = and_(_u.kind == _word("department"), _u.parent_id.is_not(None))
+    who: list[ColumnElement[bool]] = []
+    if "countersigner_id" in shape:
+        me = bindparam("countersigner_id")
+        # Only a chair or a general manager countersigns: anyone else's unit is NULL, and
+        # their list costs one lookup of their own row.
+        my_unit = (select(_holders.c.org_unit_id)
+                   .where(_holders.c.id == me, _holders.c.employment_status == active,
+                          or_(_holders.c.position == chair, _holders.c.position == gm))
+                   .scalar_subquery())
+        h = _holders.c
+        who.append(and_(
+            _c.org_unit_id.in_(select(_holder_units.c.id).where(or_(
+                _holder_units.c.id == my_unit, _holder_units.c.parent_id == my_unit))),
+            _c.manager_id != me,
+            exists().where(h.id == me, h.employment_status == active, or_(
+                and_(kind == board, h.position == chair, h.org_unit_id == _u.id),
+                and_(kind == gm, h.position == gm,
+                     or_(and_(~is_department, h.org_unit_id == _u.id),
+                         and_(is_department, h.org_unit_id == _u.parent_id))),
+                and_(kind == _word("parent_enterprise"), h.position == gm,
+                     h.org_unit_id == _u.parent_id)))))
+    if "signatory" in shape:
+        by_role: list[ColumnElement[bool]] = [
+            kind != board, kind != gm,
+            or_(kind != _word("parent_enterprise"), _u.parent_id.is_(None))]
+        if "signatory_scope_id" in shape:
+            by_role.append(_u.path.startswith(
+                select(_signatory_scope_units.c.path)
+                .where(_signatory_scope_units.c.id == bindparam("signatory_scope_id"))
+                .scalar_subquery()))
+        who.append(and_(*by_role))
+    return [or_(_c.state == _word("pending_signature"), _c.state == active),
+            or_(*who) if who else false(),
+            exists().where(_awaiting_docs.c.contract_id == _c.id,
+                           _awaits_employer(_awaiting_docs))]
+
+
+@lru_cache(maxsize=256)
+def awaiting_list(shape: frozenset[str]) -> Select[Any]:
+    """A page of the contracts awaiting the caller's countersignature, with how many there
+    are, the unit's name and the documents awaiting the employer, in ONE statement.
+
+    `shape`: who asks (COUNTERSIGNERS), other filters of LIST_FILTERS but `org_unit_id`, and
+    "scope_unit_id" for a scoped caller. Bind parameters as `contracts_list`'s, plus
+    `countersigner_id` and `signatory_scope_id`. One row per document awaiting the employer
+    of each contract of the page, in the list's order; a page past the end, or no match, is
+    one row whose contract columns are NULL (the head row holds the total).
+    """
+    conditions = [*_list_conditions(shape - set(COUNTERSIGNERS)), *_countersigned_by(shape)]
+    # The matches are found once, for the count and for the page.
+    matches = (select(_c.id.label("key"), _c.created_at.label("created_at"))
+               .select_from(_contracts).join(_units, _c.org_unit_id == _u.id)
+               .where(*conditions).cte("awaiting_matches"))
+    count = select(func.count()).select_from(matches)
+    head = select(count.scalar_subquery().label("total")).subquery("head")
+    keys = (
+        select(matches.c.key, matches.c.created_at)
+        .order_by(matches.c.created_at, matches.c.key)
+        .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
+        .subquery("page_keys")
+    )
+    page = (
+        select(*(col for col in _ROW_COLUMNS if col.key != "unit_path"),
+               _u.name.label("org_unit_name"), *_AWAITING_DOC_COLUMNS, keys.c.created_at)
+        .select_from(keys)
+        .join(_contracts, _c.id == keys.c.key)
+        .join(_managers, _c.manager_id == _m.id)
+        .join(_units, _c.org_unit_id == _u.id)
+        .join(_awaiting_docs, and_(_awaiting_docs.c.contract_id == _c.id,
+                                   _awaits_employer(_awaiting_docs)))
+        .subquery("page")
+    )
+    return (
+        select(*head.c, *(col for col in page.c if col.key != "created_at"))
+        .select_from(head.outerjoin(page, true()))
+        .order_by(page.c.created_at, page.c.id, page.c.doc_year, page.c.doc_kind)
+    )
+
+
+def awaiting_bodies(rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The contracts of `awaiting_list`'s rows (one a document) as the API sends them:
+    schemas.ContractOut with `org_unit_name` and the documents awaiting the employer."""
+    bodies: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if r["id"] is None:
+            continue
+        body = bodies.get(r["id"])
+        if body is None:
+            body = bodies[r["id"]] = contract_body(r, [])
+            body["org_unit_name"] = r["org_unit_name"]
+        body["documents"].append(document_body(r))
+    return list(bodies.values())

@@ -484,6 +484,8 @@ class ContractOut(ma.Schema):
     row_version = fields.Integer()
     signatures = fields.List(fields.Nested(SignatureOut))
     documents = fields.List(fields.Nested(DocumentOut))
+    org_unit_name = fields.String(metadata={
+        "description": "in GET /contracts?awaiting=my_countersignature only"})
 
 
 class ContractQuery(PageQuery):
@@ -503,12 +505,23 @@ class ContractQuery(PageQuery):
                        "deep pages cost what the first does; not with `page`. The page "
                        "then carries `page_size` and `next`, no total"})
 
+    awaiting = fields.String(validate=validate.Length(max=100), metadata={
+        "description": "my_countersignature (the only value; any other is a 400): the "
+                       "contracts awaiting the caller's "
+                       "countersignature for the employer (docs/portal-countersign.md): "
+                       "what POST /contracts/countersignatures would countersign for them. "
+                       "Each item then also has org_unit_name and the documents awaiting "
+                       "the employer"})
+
     @validates_schema(pass_original=True)
     def _cursor_or_page_number(self, data: dict[str, Any], original: Any,
                                **kwargs: Any) -> None:
         """A cursor says where the page starts: a page number as well would be ambiguous."""
         if "after" in data and "page" in original:
             raise ma.ValidationError("send either page or after, not both", "page")
+        if "after" in data and "awaiting" in data:
+            raise ma.ValidationError("the awaiting list pages by number: send page, not after",
+                                     "after")
 
 
 class ContractPageInfo(PageInfo):

@@ -20,7 +20,7 @@ HERE = Path(__file__).parent
 def create_app(settings: PortalSettings | None = None) -> Flask:
     from services.portal.clients import ApiError
     from services.portal.people import current_person, language
-    from services.portal.views import hr, mine, session
+    from services.portal.views import countersign, hr, mine, session
     from services.portal.words import label
     from shared.logs import configure_logging
 
@@ -44,7 +44,7 @@ def create_app(settings: PortalSettings | None = None) -> Flask:
     )
     CSRFProtect(app)
     Babel(app, locale_selector=language)
-    for blueprint in (session.bp, hr.bp, mine.bp):
+    for blueprint in (session.bp, hr.bp, mine.bp, countersign.bp):
         app.register_blueprint(blueprint)
 
     app.jinja_env.filters["linkify"] = linkify
@@ -52,7 +52,8 @@ def create_app(settings: PortalSettings | None = None) -> Flask:
     @app.context_processor
     def _page_context() -> dict[str, Any]:
         return {"person": getattr(g, "person", None) or current_person(),
-                "lang": language(), "label": label}
+                "lang": language(), "label": label,
+                "awaiting_count": countersign.awaiting_count}
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> tuple[str, int]:

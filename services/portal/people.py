@@ -17,6 +17,7 @@ from services.portal.config import PortalSettings
 F = TypeVar("F", bound=Callable[..., Any])
 
 HR_ADMIN, APPRAISER, MANAGER, SERVICE = "hr_admin", "appraiser", "manager", "service"
+EMPLOYER_SIGNATORY = "employer_signatory"
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,12 @@ class Person:
     @property
     def is_manager(self) -> bool:
         return MANAGER in self.roles and bool(self.manager_id)
+
+    @property
+    def may_countersign(self) -> bool:
+        """A manager may hold the post that countersigns; an employer_signatory token
+        countersigns what no post names. The contracts service says what, if anything."""
+        return self.is_manager or EMPLOYER_SIGNATORY in self.roles
 
     def as_session(self) -> dict[str, Any]:
         return {"subject": self.subject, "name": self.name, "roles": sorted(self.roles),

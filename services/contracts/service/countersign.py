@@ -18,12 +18,14 @@ from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from services.contracts import domain as d
+from services.contracts import reads
 from services.contracts import repository as repo
 from services.contracts.models import ContractDocument, ContractSignature, TenureContract
 from services.contracts.service.signing import sign
-from shared.auth import Principal
+from shared.auth import EMPLOYER_SIGNATORY, MANAGER, Principal
 from shared.db import Database
-from shared.errors import TYPE_BASE, ApiProblem
+from shared.errors import TYPE_BASE, ApiProblem, not_found
+from shared.fields import page_info
 
 COUNTERSIGNED = "countersigned"
 ALREADY_COUNTERSIGNED = "already_countersigned"
@@ -228,3 +230,51 @@ def _refused(item: Countersignature, exc: Exception, *,
         problem["current_row_version"] = current_row_version
     return {"index": item.index, "contract_id": item.contract_id, "outcome": REFUSED,
             "problem": problem}
+
+
+# --- what awaits the caller's countersignature ------------------------------------------------
+
+AWAITING_MY_COUNTERSIGNATURE = "my_countersignature"
+
+
+def awaiting_countersignature(db: Database, actor: Principal, f: Mapping[str, Any]
+                              ) -> tuple[list[dict[str, Any]], int]:
+    """`GET /contracts?awaiting=my_countersignature`: a page of the contracts awaiting the
+    caller's countersignature (what `countersign_contracts` would countersign for them
+    now), each with its unit's name and the documents awaiting the employer, and how many.
+
+    One statement (reads.awaiting_list); never from the read cache, since the answer
+    depends on who asks. A token that countersigns nothing electronically (HR, appraisers)
+    gets an empty list without a query.
+    """
+    if f.get("awaiting") != AWAITING_MY_COUNTERSIGNATURE:
+        raise ApiProblem(400, "Bad Request",
+                         f"awaiting takes one value: {AWAITING_MY_COUNTERSIGNATURE}",
+                         errors={"awaiting": [f"must be {AWAITING_MY_COUNTERSIGNATURE}"]})
+    if f.get("org_unit_id"):
+        raise not_found("org unit", f["org_unit_id"])  # countersigners see no org units
+    params: dict[str, Any] = {name: f[name] for name in reads.LIST_FILTERS
+                              if f.get(name) is not None and f.get(name) != ""}
+    shape = set(params)
+    if actor.has(MANAGER) and actor.manager_id:
+        shape.add("countersigner_id")
+        params["countersigner_id"] = actor.manager_id
+    if actor.has(EMPLOYER_SIGNATORY):
+        shape.add("signatory")
+        if actor.org_scope is not None:
+            shape.add("signatory_scope_id")
+            params["signatory_scope_id"] = actor.org_scope
+    if not shape & set(reads.COUNTERSIGNERS):
+        return [], 0
+    if "year" in params:
+        year = params.pop("year")
+        params.update(year_start=date(year, 1, 1), year_end=date(year, 12, 31))
+    params.update(limit=f["page_size"], offset=(f["page"] - 1) * f["page_size"])
+    rows = db.fetch_rows(reads.awaiting_list(frozenset(shape)), params)
+    return reads.awaiting_bodies(rows), int(rows[0]["total"])
+
+
+def awaiting_countersignature_json(db: Database, actor: Principal, f: Mapping[str, Any]
+                                   ) -> dict[str, Any]:
+    items, total = awaiting_countersignature(db, actor, f)
+    return {"items": items, "page": page_info(f["page"], f["page_size"], total)}

@@ -8,7 +8,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_babel import gettext as _
 
 from services.portal.clients import ApiError
-from services.portal.people import MANAGER, api, language, login_required
+from services.portal.people import EMPLOYER_SIGNATORY, MANAGER, api, language, login_required
 from services.portal.views.common import document_pdf
 
 bp = Blueprint("mine", __name__, url_prefix="/me")
@@ -23,7 +23,7 @@ def contracts() -> Any:
 
 
 @bp.get("/contracts/<contract_id>")
-@login_required(MANAGER)
+@login_required(MANAGER, EMPLOYER_SIGNATORY)
 def contract(contract_id: str) -> Any:
     """The manager's own contract, or one they countersign for the employer."""
     c = api().contracts.get(f"/api/v1/contracts/{contract_id}")
@@ -36,7 +36,7 @@ def contract(contract_id: str) -> Any:
 
 
 @bp.post("/contracts/<contract_id>/sign")
-@login_required(MANAGER)
+@login_required(MANAGER, EMPLOYER_SIGNATORY)
 def sign(contract_id: str) -> Any:
     document_id = request.form.get("document_id")
     path = (f"/api/v1/contracts/{contract_id}/documents/{document_id}/sign" if document_id
@@ -50,7 +50,7 @@ def sign(contract_id: str) -> Any:
 
 
 @bp.get("/contracts/<contract_id>/documents/<document_id>.pdf")
-@login_required(MANAGER)
+@login_required(MANAGER, EMPLOYER_SIGNATORY)
 def contract_pdf(contract_id: str, document_id: str) -> Any:
     return document_pdf(contract_id, document_id, request.args.get("lang") or language())
 

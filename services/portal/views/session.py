@@ -22,6 +22,7 @@ from flask_babel import gettext as _
 from services.portal.clients import ApiError
 from services.portal.people import (
     APPRAISER,
+    EMPLOYER_SIGNATORY,
     HR_ADMIN,
     MANAGER,
     SERVICE,
@@ -56,6 +57,8 @@ def home() -> Any:
         return redirect(url_for("hr.overview"))
     if person.is_appraiser:
         return redirect(url_for("hr.results"))
+    if not person.is_manager and person.may_countersign:
+        return redirect(url_for("countersign.contracts"))
     return redirect(url_for("mine.contracts"))
 
 
@@ -204,7 +207,7 @@ def oidc_callback() -> Any:
     claims = jwt.decode(token, options={"verify_signature": False})
     raw_roles = _claim(claims, s.oidc_roles_claim)
     roles = frozenset(r for r in (raw_roles if isinstance(raw_roles, list) else [raw_roles])
-                      if r in (HR_ADMIN, APPRAISER, MANAGER, SERVICE, "employer_signatory"))
+                      if r in (HR_ADMIN, APPRAISER, MANAGER, SERVICE, EMPLOYER_SIGNATORY))
     _start_session(Person(
         subject=str(claims.get("sub")), name=str(claims.get("name") or claims.get(
             "preferred_username") or claims.get("sub")), roles=roles, token=token,
