@@ -119,6 +119,14 @@ def test_an_unknown_awaiting_value_is_a_400_problem_naming_the_field(pg_api: Cli
               expect=404)
 
 
+def test_the_awaiting_list_pages_by_number_and_refuses_a_cursor(pg_api: Client) -> None:
+    w = batch_world(pg_api, contracts=1)
+    chair = pg_api.as_(as_manager(pg_api, w["chair"]).headers)
+    resp = chair.get("/api/v1/contracts?awaiting=my_countersignature&after=abc", expect=422)
+    assert resp.mimetype == "application/problem+json"
+    assert [p["name"] for p in resp.get_json()["invalid_params"]] == ["after"]
+
+
 def test_the_contracts_awaiting_a_countersignature_are_one_statement(
         api: Client, app: Any) -> None:
     w = batch_world(api)
