@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -132,7 +131,8 @@ def test_decisions_keep_the_candidates_order_and_every_reason_code_is_known() ->
     assert all(x.reason in (None, *d.SKIP_REASONS) for x in decisions)
 
 
-def test_ten_thousand_candidates_are_planned_well_under_a_second() -> None:
+def test_ten_thousand_candidates_are_each_planned_with_their_reason() -> None:
+    """Speed is measured by bench/bench_bulk_issue.py, not here (tests time nothing)."""
     candidates = [
         candidate(i, active=i % 97 != 0, category="public_welfare" if i % 11 == 0
                   else "commercial_competitive")
@@ -144,11 +144,8 @@ def test_ten_thousand_candidates_are_planned_well_under_a_second() -> None:
     existing.update({f"m-{i}": [d.ExistingTerm(f"c-{i}", START, date(2028, 12, 31), S.ACTIVE)]
                      for i in range(0, 10_000, 7)})
     consecutive = {f"m-{i}": 2 for i in range(0, 10_000, 13)}
-    began = time.perf_counter()
     decisions = d.plan_bulk_issue(candidates, TEMPLATE, START, existing, consecutive)
-    elapsed = time.perf_counter() - began
     assert len(decisions) == 10_000
-    assert elapsed < 0.5, f"planning took {elapsed:.3f}s"
     reasons = {x.reason for x in decisions}
     # A template without targets fits every position (test_targets_not_appraisable_...).
     assert reasons == {None, *d.SKIP_REASONS} - {"targets_not_appraisable"}
