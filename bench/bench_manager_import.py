@@ -19,7 +19,7 @@ from typing import Any
 
 from bench_bulk_issue import server_cpu
 from bench_cycle_seed import group_tree
-from support import REPO
+from support import contracts_server
 
 
 def main() -> None:
@@ -29,22 +29,16 @@ def main() -> None:
     parser.add_argument("--no-prepare", action="store_true", help="psycopg never prepares "
                         "a statement server-side (no generic plans): isolates their part")
     args = parser.parse_args()
-    import local_postgres
     from sqlalchemy import event
 
     from services.contracts.service.imports import import_managers, import_org_units
     from shared.auth import Principal
     from shared.db import Database
-    from shared.migrations import upgrade
 
     units, people = group_tree(args.managers)
     codes = {u["id"]: u["code"] for u in units}
     hr = Principal("bench", frozenset({"hr_admin"}))
-    with local_postgres.LocalPostgres() as pg:
-        pg.create_database("imports")
-        url = (f"postgresql+psycopg://{pg.superuser}@/imports"
-               f"?host={pg.socket_dir}&port={pg.port}")
-        upgrade(REPO / "services/contracts/migrations", url)
+    with contracts_server("imports") as (pg, url):
         db = Database(url)
         spent: dict[str, float] = defaultdict(float)
 

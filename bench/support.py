@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -22,9 +23,10 @@ os.environ.setdefault("TENURE_ENV", "development")
 
 
 @contextmanager
-def contracts_database(name: str) -> Iterator[str]:
+def contracts_server(name: str) -> Iterator[tuple[Any, str]]:
     """A throwaway PostgreSQL server with one database holding the contracts schema, reached
-    over its Unix socket as a service on the database host would: its SQLAlchemy URL."""
+    over its Unix socket as a service on the database host would: the server (for its CPU)
+    and the database's SQLAlchemy URL."""
     import local_postgres
 
     from shared.migrations import upgrade
@@ -34,6 +36,13 @@ def contracts_database(name: str) -> Iterator[str]:
         url = (f"postgresql+psycopg://{pg.superuser}@/{name}"
                f"?host={pg.socket_dir}&port={pg.port}")
         upgrade(REPO / "services/contracts/migrations", url)
+        yield pg, url
+
+
+@contextmanager
+def contracts_database(name: str) -> Iterator[str]:
+    """`contracts_server`'s database URL alone."""
+    with contracts_server(name) as (_, url):
         yield url
 
 
