@@ -440,9 +440,15 @@ class OutboxRelay:
     def _release_lock(self) -> None:
         conn, self._lock_conn = self._lock_conn, None
         if conn is not None:
-            # Closing the DBAPI connection ends the session and so its advisory lock;
-            # returning it to the pool would keep the lock alive on an idle connection.
+            # Unlocked first, so a standby relay can take over as soon as this returns: the
+            # server ends a closed session (and its locks) a moment after the socket closes.
+            # Then the connection is closed, not pooled: an idle pooled connection would
+            # keep the lock if the unlock failed.
             try:
+                with contextlib.suppress(SQLAlchemyError):
+                    conn.execute(text("SELECT pg_advisory_unlock(:key)"),
+                                 {"key": self.lock_key})
+                    conn.commit()
                 conn.invalidate()
             finally:
                 conn.close()
