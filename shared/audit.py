@@ -271,6 +271,24 @@ def _after_flush(session: Session, _context: Any) -> None:
             before = None if action == "created" else _values(state, old=True)
             key = (table.name, _object_id(state))
             earlier = pending.get(key)
+            if tracked[2] and action == "updated" and (earlier is None or (
+                    earlier["action"] == "updated" and "changes_only" in earlier)):
+                # Kept as changes from the first flush on: a transaction that updates
+                # 100,000 rows (a whole run published) would otherwise hold two whole
+                # versions of each row, traces and all, until it commits.
+                written = _written(state)
+                before, after = changed_columns(before or {}, after or {}, written)
+                if earlier is None:
+                    pending[key] = _row(who, now, key[0], key[1], action, tracked[1](obj),
+                                        before, after, converted=True)
+                    pending[key]["changes_only"] = written
+                    continue
+                for column, value in before.items():  # its value before the transaction
+                    earlier["before"].setdefault(column, value)
+                earlier["after"].update(after)
+                earlier["changes_only"] |= written
+                earlier["org_unit_id"] = earlier["org_unit_id"] or tracked[1](obj)
+                continue
             if earlier is None:
                 # _values has made them JSON already: not converted a second time.
                 pending[key] = _row(who, now, key[0], key[1], action, tracked[1](obj),

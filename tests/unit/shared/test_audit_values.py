@@ -43,7 +43,9 @@ def test_an_update_recorded_by_its_changes_keeps_only_the_columns_that_differ() 
     # A value changed in place and flagged modified compares equal: the flush still wrote it.
     assert changed_columns({"a": [1], "b": 0}, {"a": [1], "b": 0}, {"a"}) == (
         {"a": [1]}, {"a": [1]})
-def _audited_world() -> tuple[Any, Any]:
+
+
+def _audited_world(*, changes_only: bool = False) -> tuple[Any, Any]:
     """An in-memory database with one audited table (the trail's own listener writes it)."""
     from sqlalchemy import JSON, Column, Integer, MetaData, String, create_engine
     from sqlalchemy.orm import DeclarativeBase
@@ -63,7 +65,7 @@ def _audited_world() -> tuple[Any, Any]:
     engine = create_engine("sqlite://")
     Base.metadata.create_all(engine)
     AUDIT.metadata.create_all(engine)
-    track(Base.metadata)
+    track(Base.metadata, changes_only=changes_only)
     return engine, Letter
 
 
@@ -97,3 +99,34 @@ def test_the_trail_keeps_each_column_before_and_after_and_skips_a_write_that_cha
         ("deleted", {"id": 1, "title": "Signed offer", "secret": "[redacted]",
                      "body": {"n": "2"}}, None),
     ]
+
+
+def test_a_transaction_audited_by_changes_holds_only_the_changes_until_it_commits() -> None:
+    """A run's publication updates 100,000 appraisals in one transaction: what waits for the
+    commit is what changed, not two whole versions of each row."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from shared.audit import _PENDING, AUDIT
+
+    engine, letter_cls = _audited_world(changes_only=True)
+    with Session(engine) as s, s.begin():
+        s.add(letter_cls(id=1, title="Offer", secret="s1", body={"n": "1.5" * 500}))
+    with Session(engine) as s, s.begin():
+        letter = s.get(letter_cls, 1)
+        letter.title = "Draft"
+        s.flush()
+        letter.secret = "s2"
+        s.flush()
+        letter.title = "Signed offer"
+        s.flush()
+        waiting = s.info[_PENDING][("letters", "1")]
+        assert (waiting["before"], waiting["after"]) == (
+            {"title": "Offer", "secret": "[redacted]"},
+            {"title": "Signed offer", "secret": "[redacted]"})
+    with engine.connect() as conn:
+        rows = conn.execute(select(AUDIT.c.action, AUDIT.c.before, AUDIT.c.after)
+                            .order_by(AUDIT.c.id)).all()
+    assert [tuple(r) for r in rows][1:] == [
+        ("updated", {"title": "Offer", "secret": "[redacted]"},
+         {"title": "Signed offer", "secret": "[redacted]"})]
