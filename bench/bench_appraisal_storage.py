@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import resource
 import sys
 from typing import Any
 
@@ -35,6 +36,12 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = 'public' AND c.relkind = 'r'
 ORDER BY total DESC
 """
+
+
+def peak_rss(step: str) -> None:
+    """The process's peak RSS so far (it only grows): which step raised it."""
+    print(f"  peak RSS after {step}: "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB", flush=True)
 
 
 def year_of_appraisal(url: str, managers: int) -> None:
@@ -64,11 +71,14 @@ def year_of_appraisal(url: str, managers: int) -> None:
             chunk = [ActualIn().load(TextValues(r)) for r in rows[start:start + 50_000]]
             kept = record_actuals(db, hr, chunk)
             assert not kept.errors, kept.errors[:3]
+        peak_rss("actuals")
         run = start_run(db, hr, {"year": YEAR, "kind": "annual"})
         execute_run(db, run.id, workers=1)
+        peak_rss("run")
         for action in ("review", "approve", "publish"):
             outcome = act_on_run(db, hr, run.id, action, "bench")
             assert not outcome["refused"], outcome["refused"][:3]
+            peak_rss(action)
     db.dispose()
 
 

@@ -309,6 +309,14 @@ def _after_flush(session: Session, _context: Any) -> None:
 
 def _before_commit(session: Session) -> None:
     session.flush()  # the last changes first, so they are in the records written now
+    write_pending(session)
+
+
+def write_pending(session: Session) -> None:
+    """Write the records collected so far, before the commit: for a long transaction that
+    is done with the rows it flushed (a whole run reviewed a chunk at a time), so memory
+    holds a chunk's records, not the run's. A row changed again after this gets a second
+    record for the rest of the transaction."""
     pending = session.info.pop(_PENDING, None)
     if pending:
         rows = list(pending.values())

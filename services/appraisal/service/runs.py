@@ -505,6 +505,7 @@ def act_on_run(db: Database, actor: Principal, run_id: str, action: str, note: s
                         events["tenure.concluded"] += 1
             bulk_insert(s, outbox, outbox_rows)  # the chunk's events in one statement
             s.flush()
+            audit.write_pending(s)  # the chunk's audit records, not the run's, in memory
             s.expunge_all()
     return {"run_id": run_id, "action": action, "done": done, "refused": refused,
             "events": dict(events)}

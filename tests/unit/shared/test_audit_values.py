@@ -130,3 +130,25 @@ def test_a_transaction_audited_by_changes_holds_only_the_changes_until_it_commit
     assert [tuple(r) for r in rows][1:] == [
         ("updated", {"title": "Offer", "secret": "[redacted]"},
          {"title": "Signed offer", "secret": "[redacted]"})]
+
+
+def test_records_written_mid_transaction_leave_memory_and_roll_back_with_it() -> None:
+    """A whole run's review writes each chunk's records as it goes (audit.write_pending)."""
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from shared.audit import _PENDING, AUDIT, write_pending
+
+    engine, letter_cls = _audited_world(changes_only=True)
+    with Session(engine) as s, s.begin():
+        s.add_all([letter_cls(id=i, title="Offer") for i in (1, 2)])
+    with Session(engine) as s:
+        s.begin()
+        s.get(letter_cls, 1).title = "Signed offer"
+        s.flush()
+        write_pending(s)
+        assert not s.info.get(_PENDING)
+        assert s.scalar(select(func.count()).select_from(AUDIT)) == 3
+        s.rollback()
+    with Session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(AUDIT)) == 2
