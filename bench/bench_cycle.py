@@ -25,10 +25,11 @@ bench/bench_scaleout.py (make bench runs both; docs/scale-out.md).
 
 Signing is two-sided: each manager signs with their own token, then the employer's side is
 signed by the signatory the layer rule names (a manager holding that post, with their own
-token) or, where nobody holds it, recorded on paper by HR. Stage 3 sends both calls per
-contract; who countersigns is looked up before the clock starts. With --countersign-batch N
-the employer's side goes, once every manager has signed, as POST /contracts/countersignatures
-calls of N contracts per signatory (docs/signing-batch.md).
+token) or, where nobody holds it, recorded on paper by HR. Who countersigns is looked up
+before the clock starts. Stage 3 sends each manager's call, then the employer's side as
+POST /contracts/countersignatures calls of up to --countersign-batch contracts (100) per
+signatory, as the portal's page of contracts awaiting a countersignature sends them
+(docs/signing-batch.md); --countersign-batch 0 sends one call per contract instead.
 """
 
 from __future__ import annotations
@@ -375,10 +376,11 @@ def main() -> None:
     parser.add_argument("--managers", type=int, default=100_000)
     parser.add_argument("--concurrency", type=int, default=8,
                         help="signing calls in flight at once")
-    parser.add_argument("--countersign-batch", type=int, default=0, metavar="N",
-                        help="stage 3: the employer's side in batches of N contracts per "
-                             "signatory (POST /contracts/countersignatures), after every "
-                             "manager has signed; 0 (default): one call per contract")
+    parser.add_argument("--countersign-batch", type=int, default=100, metavar="N",
+                        help="stage 3: the employer's side in batches of up to N contracts "
+                             "per signatory (POST /contracts/countersignatures, as the "
+                             "portal sends them), after every manager has signed; "
+                             "0: one call per contract")
     args = parser.parse_args()
     import local_kafka
     import local_postgres
