@@ -88,12 +88,9 @@ def make_event(event_type: str, source: str, subject: str | None, data: dict[str
                **options: Any) -> dict[str, Any]:
     """Build the envelope (`options`: those of `event_attributes`)."""
     envelope = event_attributes(event_type, source, subject, **options)
-    # Round-trip through JSON now so what is stored is exactly what will be sent.
-    try:
-        envelope["data"] = orjson.loads(orjson.dumps(data, default=_default,
-                                                     option=_AS_JSON_MODULE))
-    except orjson.JSONEncodeError:  # orjson would read an integer beyond 64 bits as a float
-        envelope["data"] = json.loads(json.dumps(data, default=_default))
+    # Round-trip through JSON now so what is stored is exactly what will be sent; the json
+    # module reads it back because orjson would read an integer beyond 64 bits as a float.
+    envelope["data"] = json.loads(_dumps(data, _AS_JSON_MODULE))
     return envelope
 
 
