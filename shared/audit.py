@@ -271,37 +271,32 @@ def _after_flush(session: Session, _context: Any) -> None:
             before = None if action == "created" else _values(state, old=True)
             key = (table.name, _object_id(state))
             earlier = pending.get(key)
-            if tracked[2] and action == "updated" and (earlier is None or (
-                    earlier["action"] == "updated" and "changes_only" in earlier)):
+            written = _written(state) if tracked[2] else None
+            as_changes = written is not None and action == "updated" and (
+                earlier is None or (earlier["action"] == "updated" and "changes_only" in earlier))
+            if as_changes:
                 # Kept as changes from the first flush on: a transaction that updates
                 # 100,000 rows (a whole run published) would otherwise hold two whole
                 # versions of each row, traces and all, until it commits.
-                written = _written(state)
-                before, after = changed_columns(before or {}, after or {}, written)
-                if earlier is None:
-                    pending[key] = _row(who, now, key[0], key[1], action, tracked[1](obj),
-                                        before, after, converted=True)
-                    pending[key]["changes_only"] = written
-                    continue
-                for column, value in before.items():  # its value before the transaction
-                    earlier["before"].setdefault(column, value)
-                earlier["after"].update(after)
-                earlier["changes_only"] |= written
-                earlier["org_unit_id"] = earlier["org_unit_id"] or tracked[1](obj)
-                continue
+                before, after = changed_columns(before or {}, after or {}, written or ())
             if earlier is None:
                 # _values has made them JSON already: not converted a second time.
                 pending[key] = _row(who, now, key[0], key[1], action, tracked[1](obj),
                                     before, after, converted=True)
-                if tracked[2]:
-                    pending[key]["changes_only"] = _written(state)
+                if written is not None:
+                    pending[key]["changes_only"] = written
                 continue
             if earlier["action"] == "created" and action == "deleted":
                 del pending[key]  # never existed outside this transaction
                 continue
-            earlier["after"] = after
-            if "changes_only" in earlier:
-                earlier["changes_only"] |= _written(state)
+            if as_changes:
+                for column, value in before.items():  # its value before the transaction
+                    earlier["before"].setdefault(column, value)
+                earlier["after"].update(after)
+            else:
+                earlier["after"] = after
+            if written is not None and "changes_only" in earlier:
+                earlier["changes_only"] |= written
             if action == "deleted":
                 earlier["action"] = "deleted"
             earlier["org_unit_id"] = earlier["org_unit_id"] or tracked[1](obj)
