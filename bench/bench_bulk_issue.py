@@ -74,7 +74,7 @@ def seed_template(pg: object, name: str, managers: int) -> tuple[str, str]:
     from shared.migrations import upgrade
 
     pg.create_database(name)  # type: ignore[attr-defined]
-    url = _url(pg, name)
+    url = pg.socket_url_for(name)  # type: ignore[attr-defined]
     upgrade(REPO / "services/contracts/migrations", url)
     seed(url, managers, spare=1000)
     db = Database(url)
@@ -100,11 +100,6 @@ def seed_template(pg: object, name: str, managers: int) -> tuple[str, str]:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("ANALYZE")  # the planner sees the steady state
     return url, job.id
-
-
-def _url(pg: object, name: str) -> str:
-    return (f"postgresql+psycopg://{pg.superuser}@/{name}"  # type: ignore[attr-defined]
-            f"?host={pg.socket_dir}&port={pg.port}")  # type: ignore[attr-defined]
 
 
 def server_cpu(pg: object) -> float:
@@ -136,7 +131,7 @@ def one_round(pg: object, source: str, name: str, job_id: str, repo: Path,
 
     with psycopg.connect(pg.dsn, autocommit=True) as conn:  # type: ignore[attr-defined]
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
-    code = (CHILD.replace("REPO", repr(str(repo))).replace("URL", repr(_url(pg, name)))
+    code = (CHILD.replace("REPO", repr(str(repo))).replace("URL", repr(pg.socket_url_for(name)))
             .replace("JOB", repr(job_id)).replace("PROFILE", repr(profile)))
     server = server_cpu(pg)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -150,8 +150,7 @@ def main() -> None:
     with local_postgres.LocalPostgres() as pg:
         url = pg.create_database("bench_contracts")
         if not args.tcp:
-            url = (f"postgresql+psycopg://{pg.superuser}@/bench_contracts"
-                   f"?host={pg.socket_dir}&port={pg.port}")
+            url = pg.socket_url_for("bench_contracts")
         upgrade(REPO / "services/contracts/migrations", url)
         spare = 20_000
         seed(url, args.managers, spare)

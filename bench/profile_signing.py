@@ -140,8 +140,7 @@ def main() -> None:
 
     with local_postgres.LocalPostgres() as pg:
         pg.create_database("profile_signing")
-        url = (f"postgresql+psycopg://{pg.superuser}@/profile_signing"
-               f"?host={pg.socket_dir}&port={pg.port}")
+        url = pg.socket_url_for("profile_signing")
         upgrade(REPO / "services/contracts/migrations", url)
         engine = create_engine(url)
         seed_tree(engine, args.managers)

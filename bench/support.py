@@ -33,8 +33,7 @@ def contracts_server(name: str) -> Iterator[tuple[Any, str]]:
 
     with local_postgres.LocalPostgres() as pg:
         pg.create_database(name)
-        url = (f"postgresql+psycopg://{pg.superuser}@/{name}"
-               f"?host={pg.socket_dir}&port={pg.port}")
+        url = pg.socket_url_for(name)
         upgrade(REPO / "services/contracts/migrations", url)
         yield pg, url
 

@@ -153,6 +153,12 @@ class LocalPostgres:
     def url_for(self, name: str) -> str:
         return f"postgresql+psycopg://{self.superuser}@{self.host}:{self.port}/{name}"
 
+    def socket_url_for(self, name: str) -> str:
+        """SQLAlchemy URL of `name` over the server's Unix socket, as a service on the
+        database host reaches it (no TCP stack in what a benchmark measures)."""
+        return (f"postgresql+psycopg://{self.superuser}@/{name}"
+                f"?host={self.socket_dir}&port={self.port}")
+
     @property
     def dsn(self) -> str:
         """libpq connection string (for psql, pgbench, psycopg.connect)."""
