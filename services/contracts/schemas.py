@@ -488,6 +488,10 @@ class ContractOut(ma.Schema):
         "description": "in GET /contracts?awaiting=my_countersignature only"})
 
 
+#: The values of `GET /contracts?awaiting=`: the lists of what waits for the caller.
+AWAITING_LISTS = ("my_countersignature",)
+
+
 class ContractQuery(PageQuery):
     org_unit_id = fields.String(metadata={"description": "the whole subtree of this unit"})
     layer = fields.Integer(validate=LAYER)
@@ -505,8 +509,8 @@ class ContractQuery(PageQuery):
                        "deep pages cost what the first does; not with `page`. The page "
                        "then carries `page_size` and `next`, no total"})
 
-    awaiting = fields.String(validate=validate.Length(max=100), metadata={
-        "description": "my_countersignature (the only value; any other is a 400): the "
+    awaiting = fields.String(validate=validate.OneOf(AWAITING_LISTS), metadata={
+        "description": "my_countersignature (the only value; any other is a 422): the "
                        "contracts awaiting the caller's "
                        "countersignature for the employer (docs/portal-countersign.md): "
                        "what POST /contracts/countersignatures would countersign for them. "

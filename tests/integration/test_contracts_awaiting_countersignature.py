@@ -107,11 +107,11 @@ def test_the_list_is_paged_and_combines_with_the_other_filters(pg_api: Client) -
     assert awaiting(api, chair, "&state=active")["items"] == []
 
 
-def test_an_unknown_awaiting_value_is_a_400_problem_naming_the_field(pg_api: Client) -> None:
+def test_an_unknown_awaiting_value_is_a_422_problem_naming_the_field(pg_api: Client) -> None:
     w = batch_world(pg_api, contracts=1)
     chair = pg_api.as_(as_manager(pg_api, w["chair"]).headers)
     for value in ("my_signature", ""):
-        resp = chair.get(f"/api/v1/contracts?awaiting={value}", expect=400)
+        resp = chair.get(f"/api/v1/contracts?awaiting={value}", expect=422)
         assert resp.mimetype == "application/problem+json"
         assert [p["name"] for p in resp.get_json()["invalid_params"]] == ["awaiting"]
     # A countersigner sees no org units: a unit filter is a 404, as for every manager.

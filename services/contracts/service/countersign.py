@@ -234,9 +234,6 @@ def _refused(item: Countersignature, exc: Exception, *,
 
 # --- what awaits the caller's countersignature ------------------------------------------------
 
-AWAITING_MY_COUNTERSIGNATURE = "my_countersignature"
-
-
 def awaiting_countersignature(db: Database, actor: Principal, f: Mapping[str, Any]
                               ) -> tuple[list[dict[str, Any]], int]:
     """`GET /contracts?awaiting=my_countersignature`: a page of the contracts awaiting the
@@ -247,10 +244,6 @@ def awaiting_countersignature(db: Database, actor: Principal, f: Mapping[str, An
     depends on who asks. A token that countersigns nothing electronically (HR, appraisers)
     gets an empty list without a query.
     """
-    if f.get("awaiting") != AWAITING_MY_COUNTERSIGNATURE:
-        raise ApiProblem(400, "Bad Request",
-                         f"awaiting takes one value: {AWAITING_MY_COUNTERSIGNATURE}",
-                         errors={"awaiting": [f"must be {AWAITING_MY_COUNTERSIGNATURE}"]})
     if f.get("org_unit_id"):
         raise not_found("org unit", f["org_unit_id"])  # countersigners see no org units
     params: dict[str, Any] = {name: f[name] for name in reads.LIST_FILTERS
