@@ -66,11 +66,11 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     # No pre-ping: it costs a round trip on every request; a connection broken by a
     # database restart fails one request and is then replaced (pool_recycle bounds age).
     engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
-    # Many rows of one INSERT (a write's audit records, its events) go as one multi-row
-    # INSERT ... VALUES statement, as SQLAlchemy's psycopg2 dialect does by default, rather
-    # than psycopg's pipelined executemany: one statement for the server to run instead of
-    # one per row, and less driver work. An INSERT with ON CONFLICT keeps executemany.
-    engine.dialect.use_insertmanyvalues_wo_returning = True
+    # Many rows of one INSERT without RETURNING go as psycopg's executemany (pipelined, the
+    # statement parsed once), not as one multi-row INSERT ... VALUES: psycopg
+    # parses a statement longer than 4 kB anew every time, in Python, at about 50 us a row
+    # of audit record, which cost a consumer's poll of 500 events 30 % of its CPU
+    # (docs/scale-consumer-batch.md). Large sets of rows go by COPY (bulk_insert).
     return engine
 
 

@@ -164,3 +164,67 @@ def test_hr_recording_a_managers_signature_is_recorded_on_their_behalf(api: Clie
                 if (r["after"] or {}).get("paper_reference") == "SCAN-0042"]
     assert recorded and {(r["actor"], r["on_behalf_of"]) for r in recorded} == {
         ("hr-1", m["id"])}
+
+
+def test_a_commit_of_many_records_writes_each_as_a_lone_write_would(
+        database_url_factory: Any) -> None:
+    """A consumer's poll or a chunk of a run's review commits hundreds of records at once
+    (by COPY on PostgreSQL from `audit.COPY_FROM` records on): each holds what a write of
+    its own would, JSON values, decimals and the redacted secret included, and a rollback
+    takes them all back."""
+    from decimal import Decimal
+
+    from sqlalchemy import JSON, Column, Integer, MetaData, Numeric, String
+    from sqlalchemy.orm import DeclarativeBase, Session
+
+    from shared.db import make_engine
+
+    class Base(DeclarativeBase):
+        metadata = MetaData()
+
+    class Letter(Base):
+        __tablename__ = "letters"
+        id = Column(Integer, primary_key=True)
+        title = Column(String(50))
+        secret = Column(String(50))
+        amount = Column(Numeric(12, 2))
+        body = Column(JSON)
+
+    engine = make_engine(database_url_factory("contracts"))
+    Base.metadata.create_all(engine)
+    audit.track(Base.metadata)
+    many = audit.COPY_FROM + 5
+    letters = range(1, many + 1)
+
+    def written(*numbers: int) -> None:
+        with Session(engine) as s, s.begin():
+            for i in numbers:
+                s.add(Letter(id=i, title=f"Offer {i}", secret="s", amount=Decimal("1.10"),
+                             body={"lines": [{"weight": "60", "note": "利润 \"A\""}]}))
+
+    def signed(*numbers: int, rollback: bool = False) -> None:
+        with Session(engine) as s:
+            s.begin()
+            for i in numbers:
+                s.get(Letter, i).title = f"Signed {i}"
+            s.commit() if not rollback else s.rollback()
+
+    written(*letters)  # by COPY
+    written(many + 1)  # one INSERT
+    signed(*letters, rollback=True)
+    signed(*letters)
+    with engine.connect() as conn:
+        rows = conn.execute(select(audit.AUDIT.c.object_id, audit.AUDIT.c.action,
+                                   audit.AUDIT.c.before, audit.AUDIT.c.after)
+                            .where(audit.AUDIT.c.object_type == "letters")
+                            .order_by(audit.AUDIT.c.id)).all()
+    engine.dispose()
+
+    def version(i: int, title: str) -> dict[str, Any]:
+        return {"id": i, "title": title, "secret": "[redacted]", "amount": "1.10",
+                "body": {"lines": [{"weight": "60", "note": "利润 \"A\""}]}}
+
+    assert [tuple(r) for r in rows] == [
+        *((str(i), "created", None, version(i, f"Offer {i}")) for i in (*letters, many + 1)),
+        *((str(i), "updated", version(i, f"Offer {i}"), version(i, f"Signed {i}"))
+          for i in letters)]
