@@ -31,7 +31,6 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import NO_VALUE
 
 from shared.auth import HR_ADMIN, SERVICE, Principal, authenticate, require
-from shared.db import bulk_insert
 from shared.fields import PageInfo, PageQuery, UtcDateTime, page_info
 from shared.tables import AUDIT_TABLE, define_audit_table
 
@@ -249,9 +248,6 @@ def _object_id(state: Any) -> str:
 
 
 _PENDING = "tenure_audit_pending"
-#: From this many records on, a commit writes them by COPY: a consumer's poll, a chunk of a
-#: run's review; fewer (a request's few rows) go as one INSERT executed for each.
-COPY_FROM = 20
 
 
 def _after_flush(session: Session, _context: Any) -> None:
@@ -326,10 +322,7 @@ def write_pending(session: Session) -> None:
             if written is not None and row["action"] == "updated":
                 row["before"], row["after"] = changed_columns(row["before"], row["after"],
                                                               written)
-        if len(rows) < COPY_FROM:
-            session.connection().execute(insert(AUDIT), rows)
-        else:  # a poll's or a chunk's records: one COPY, no statement to parse per row
-            bulk_insert(session, AUDIT, rows)
+        session.connection().execute(insert(AUDIT), rows)
 
 
 def _forget(session: Session, *_args: Any) -> None:
@@ -367,6 +360,8 @@ def record_many(session: Session, entries: Iterable[Mapping[str, Any]],
                 actor: Actor | None = None) -> None:
     """Record many Core/COPY writes at once (COPY on PostgreSQL): each entry holds
     object_type, object_id, action and optionally before, after, org_unit_id."""
+    from shared.db import bulk_insert
+
     who, now = actor or current_actor(), datetime.now(UTC)
     rows = [_row(who, now, e["object_type"], e["object_id"], e["action"],
                  e.get("org_unit_id"), e.get("before"), e.get("after")) for e in entries]

@@ -168,8 +168,8 @@ def test_hr_recording_a_managers_signature_is_recorded_on_their_behalf(api: Clie
 
 def test_a_commit_of_many_records_writes_each_as_a_lone_write_would(
         database_url_factory: Any) -> None:
-    """A consumer's poll or a chunk of a run's review commits hundreds of records at once
-    (by COPY on PostgreSQL from `audit.COPY_FROM` records on): each holds what a write of
+    """A consumer's poll or a chunk of a run's review commits hundreds of records in one
+    INSERT of many rows (psycopg's executemany on PostgreSQL): each holds what a write of
     its own would, JSON values, decimals and the redacted secret included, and a rollback
     takes them all back."""
     from decimal import Decimal
@@ -193,7 +193,7 @@ def test_a_commit_of_many_records_writes_each_as_a_lone_write_would(
     engine = make_engine(database_url_factory("contracts"))
     Base.metadata.create_all(engine)
     audit.track(Base.metadata)
-    many = audit.COPY_FROM + 5
+    many = 25
     letters = range(1, many + 1)
 
     def written(*numbers: int) -> None:
@@ -209,8 +209,8 @@ def test_a_commit_of_many_records_writes_each_as_a_lone_write_would(
                 s.get(Letter, i).title = f"Signed {i}"
             s.commit() if not rollback else s.rollback()
 
-    written(*letters)  # by COPY
-    written(many + 1)  # one INSERT
+    written(*letters)  # many rows in one INSERT
+    written(many + 1)  # one row
     signed(*letters, rollback=True)
     signed(*letters)
     with engine.connect() as conn:
