@@ -17,6 +17,7 @@ the per-manager slope, e.g.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import random
 import resource
@@ -38,10 +39,29 @@ ORDER BY total DESC
 """
 
 
-def peak_rss(step: str) -> None:
-    """The process's peak RSS so far (it only grows): which step raised it."""
-    print(f"  peak RSS after {step}: "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB", flush=True)
+def _status_mib(field: str) -> float:
+    """A line of /proc/self/status (VmRSS: now, VmHWM: the peak since the last reset)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux
+
+
+def peak_rss(step: str, started: float) -> float:
+    """The peak RSS of one step and how far it rose over the RSS the step started with;
+    then the peak is reset (Linux: clear_refs 5) so that the next step shows its own.
+    Returns the RSS now, where the next step starts."""
+    gc.collect()
+    peak = _status_mib("VmHWM")
+    print(f"  peak RSS during {step}: {peak:.0f} MiB ({peak - started:+.0f} over its start)",
+          flush=True)
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+    except OSError:
+        pass
+    return _status_mib("VmRSS")
 
 
 def year_of_appraisal(url: str, managers: int) -> None:
@@ -71,14 +91,15 @@ def year_of_appraisal(url: str, managers: int) -> None:
             chunk = [ActualIn().load(TextValues(r)) for r in rows[start:start + 50_000]]
             kept = record_actuals(db, hr, chunk)
             assert not kept.errors, kept.errors[:3]
-        peak_rss("actuals")
+        del rows, chunk  # the file's rows: the service holds one request's, not the year's
+        now = peak_rss("actuals", 0)
         run = start_run(db, hr, {"year": YEAR, "kind": "annual"})
         execute_run(db, run.id, workers=1)
-        peak_rss("run")
+        now = peak_rss("run", now)
         for action in ("review", "approve", "publish"):
             outcome = act_on_run(db, hr, run.id, action, "bench")
             assert not outcome["refused"], outcome["refused"][:3]
-            peak_rss(action)
+            now = peak_rss(action, now)
     db.dispose()
 
 
