@@ -70,7 +70,8 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     # statement parsed once), not as one multi-row INSERT ... VALUES: psycopg
     # parses a statement longer than 4 kB anew every time, in Python, at about 50 us a row
     # of audit record, which cost a consumer's poll of 500 events 30 % of its CPU
-    # (docs/scale-consumer-batch.md). Large sets of rows go by COPY (bulk_insert).
+    # (docs/scale-consumer-batch.md). Use cases that write rows by the thousand use COPY
+    # (bulk_insert).
     return engine
 
 

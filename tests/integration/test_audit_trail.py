@@ -174,25 +174,16 @@ def test_a_commit_of_many_records_writes_each_as_a_lone_write_would(
     takes them all back."""
     from decimal import Decimal
 
-    from sqlalchemy import JSON, Column, Integer, MetaData, Numeric, String
-    from sqlalchemy.orm import DeclarativeBase, Session
+    from sqlalchemy import Column, Numeric
+    from sqlalchemy.orm import Session
 
     from shared.db import make_engine
+    from tests.support.audited_letters import letter_model
 
-    class Base(DeclarativeBase):
-        metadata = MetaData()
-
-    class Letter(Base):
-        __tablename__ = "letters"
-        id = Column(Integer, primary_key=True)
-        title = Column(String(50))
-        secret = Column(String(50))
-        amount = Column(Numeric(12, 2))
-        body = Column(JSON)
-
+    Letter = letter_model(amount=Column(Numeric(12, 2)))
     engine = make_engine(database_url_factory("contracts"))
-    Base.metadata.create_all(engine)
-    audit.track(Base.metadata)
+    Letter.metadata.create_all(engine)
+    audit.track(Letter.metadata)
     many = 25
     letters = range(1, many + 1)
 

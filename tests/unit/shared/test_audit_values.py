@@ -47,26 +47,17 @@ def test_an_update_recorded_by_its_changes_keeps_only_the_columns_that_differ() 
 
 def _audited_world(*, changes_only: bool = False) -> tuple[Any, Any]:
     """An in-memory database with one audited table (the trail's own listener writes it)."""
-    from sqlalchemy import JSON, Column, Integer, MetaData, String, create_engine
-    from sqlalchemy.orm import DeclarativeBase
+    from sqlalchemy import create_engine
 
     from shared.audit import AUDIT, track
+    from tests.support.audited_letters import letter_model
 
-    class Base(DeclarativeBase):
-        metadata = MetaData()
-
-    class Letter(Base):
-        __tablename__ = "letters"
-        id = Column(Integer, primary_key=True)
-        title = Column(String(50))
-        secret = Column(String(50), nullable=True)
-        body = Column(JSON, nullable=True)
-
+    letter_cls = letter_model()
     engine = create_engine("sqlite://")
-    Base.metadata.create_all(engine)
+    letter_cls.metadata.create_all(engine)
     AUDIT.metadata.create_all(engine)
-    track(Base.metadata, changes_only=changes_only)
-    return engine, Letter
+    track(letter_cls.metadata, changes_only=changes_only)
+    return engine, letter_cls
 
 
 def test_the_trail_keeps_each_column_before_and_after_and_skips_a_write_that_changes_nothing(
