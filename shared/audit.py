@@ -401,10 +401,11 @@ class AuditPage(ma.Schema):
     page = ma.fields.Nested(PageInfo)
 
 
-def audit_page(session: Session, query: Mapping[str, Any], units: Select[Any] | None
-               ) -> tuple[list[dict[str, Any]], int]:
-    """Newest first. `units`: the ids of the caller's subtree, or None for the whole group;
-    a scoped reader never sees group-level records (those with no unit)."""
+def audit_query(query: Mapping[str, Any], units: Select[Any] | None) -> Select[Any]:
+    """The records a query asks for, unordered. `units`: the ids of the caller's subtree, or
+    None for the whole group; a scoped reader never sees group-level records (those with no
+    unit). A person's records are those they wrote and those written for them: each side has
+    its own index (`ix_audit_log_actor`, `ix_audit_log_on_behalf_of`)."""
     stmt = select(AUDIT)
     if query.get("object_type"):
         stmt = stmt.where(AUDIT.c.object_type == query["object_type"])
@@ -419,6 +420,13 @@ def audit_page(session: Session, query: Mapping[str, Any], units: Select[Any] | 
         stmt = stmt.where(AUDIT.c.occurred_at < query["until"])
     if units is not None:
         stmt = stmt.where(AUDIT.c.org_unit_id.in_(units))
+    return stmt
+
+
+def audit_page(session: Session, query: Mapping[str, Any], units: Select[Any] | None
+               ) -> tuple[list[dict[str, Any]], int]:
+    """Newest first (`audit_query`'s records)."""
+    stmt = audit_query(query, units)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     page, size = query["page"], query["page_size"]
     rows = session.execute(stmt.order_by(AUDIT.c.id.desc()).limit(size)

@@ -77,6 +77,36 @@ def create_audit_table(op: Any) -> None:
         op.execute(_AUDIT_GUARD)
 
 
+ON_BEHALF_INDEX = "ix_audit_log_on_behalf_of"
+_ON_BEHALF_COLUMNS = "audit_log (on_behalf_of, id) WHERE on_behalf_of IS NOT NULL"
+
+
+def create_audit_on_behalf_index(op: Any) -> None:
+    """The audit trail's index of the people acted for (shared/tables.py), added to a trail
+    that may hold years of records. On PostgreSQL it is built CONCURRENTLY, outside the
+    migration's transaction: every write of the service appends to the trail, and a plain
+    CREATE INDEX would hold them all until the build ends. A build that failed half-way
+    leaves an invalid index behind; it is dropped and built again. A trail created after
+    this index joined the table's definition has it already."""
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql":
+        op.execute(f"CREATE INDEX IF NOT EXISTS {ON_BEHALF_INDEX} ON {_ON_BEHALF_COLUMNS}")
+        return
+    with op.get_context().autocommit_block():
+        invalid = bind.exec_driver_sql(
+            "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE c.relname = %(name)s AND NOT i.indisvalid", {"name": ON_BEHALF_INDEX}
+        ).first()
+        if invalid:
+            op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {ON_BEHALF_INDEX}")
+        op.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {ON_BEHALF_INDEX} "
+                   f"ON {_ON_BEHALF_COLUMNS}")
+
+
+def drop_audit_on_behalf_index(op: Any) -> None:
+    op.execute(f"DROP INDEX IF EXISTS {ON_BEHALF_INDEX}")
+
+
 def drop_audit_table(op: Any) -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
