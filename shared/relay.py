@@ -25,6 +25,15 @@ Guarantees and their limits:
   (the relay has caught up) is flushed and deleted at once, so an idle outbox never keeps
   acknowledged rows; and at least once a second the pipeline is drained, so a row committed
   late with an id below the batches in flight waits at most about a second.
+* Cheap while events trickle in. On PostgreSQL a fetch with nothing in flight reads from a
+  little below the highest id already fetched (`late_id_window` ids) rather than from the
+  start of the table, and from the lowest unsent id only once every `rescan_every` seconds.
+  Deleted rows stay in the table until VACUUM, and a table a bulk job once filled keeps its
+  size: after 100,000 contracts issued at once the contracts outbox kept 4,800 pages, and a
+  read from its start cost 13 ms, up to 50 times a second while signatures trickled in. A
+  row committed later than `late_id_window` ids after its own waits for the full read, at
+  most about `rescan_every`. SQLite reuses the ids of deleted rows, so there every fetch
+  reads from the lowest.
 * One publisher per database. On PostgreSQL the relay holds a session-level advisory lock on
   a dedicated connection; a second relay process on the same database idles until the lock
   is free (so running two for availability is safe). On SQLite there is no such lock: run
@@ -86,6 +95,10 @@ _LOCK_CHECK_EVERY = 1.0
 # How long batches may stay pipelined before the relay drains them all and reads the outbox
 # from its lowest unsent id again: bounds the delay of a row committed late with a low id.
 _RESCAN_EVERY = 1.0
+# How far below the highest id fetched a fetch with nothing in flight starts, between full
+# reads: a request's transaction commits a few ids after the one it took, a bulk job's chunk
+# hundreds after; what commits later waits for the full read (`_RESCAN_EVERY`).
+_LATE_ID_WINDOW = 1_000
 
 
 class _OutboxRow(NamedTuple):
@@ -150,6 +163,7 @@ class OutboxRelay:
         producer_config: dict[str, Any] | None = None,
         topic_prefix: str = "",
         rescan_every: float = _RESCAN_EVERY,
+        late_id_window: int = _LATE_ID_WINDOW,
     ) -> None:
         self.database = database
         self.outbox = outbox_table
@@ -183,6 +197,12 @@ class OutboxRelay:
         self._acked: list[int] = []
         self._drained_at = time.monotonic()
         self.rescan_every = rescan_every
+        self.late_id_window = late_id_window
+        # The highest id fetched (None: the next fetch reads from the lowest unsent id, as
+        # after a failure, when rows below it may be left unsent), and when the last read
+        # from the lowest was.
+        self._highest_fetched: int | None = None
+        self._full_read_at = 0.0
 
     # -- one batch ------------------------------------------------------------------------
 
@@ -199,7 +219,11 @@ class OutboxRelay:
             self._forget_in_flight()
             return 0
         marking = self._acked
-        rows = self._fetch_unsent(marking)
+        try:
+            rows = self._fetch_unsent(marking)
+        except BaseException:
+            self._highest_fetched = None  # what was marked is in doubt: read it all again
+            raise
         self._acked = []
         marked = len(marking)
         RELAY_SENT.labels(self.service).inc(marked)
@@ -286,6 +310,7 @@ class OutboxRelay:
     def _forget_in_flight(self) -> None:
         """Without the lock, nothing may be marked: rows in flight are simply sent again."""
         self._in_flight, self._acked = [], []
+        self._highest_fetched = None
 
     def _settle(self, rows: Sequence[Any], sent_ids: list[int],
                 failures: dict[str, list[int]], send_error: BaseException | None) -> int:
@@ -293,6 +318,9 @@ class OutboxRelay:
         RELAY_SENT.labels(self.service).inc(len(sent_ids))
         self._note_sent(self.last_fetched, self.last_fetched - (len(rows) - len(sent_ids)))
         if failures or send_error is not None:
+            # The rows left unsent lie below what was fetched: the next fetch reads from the
+            # lowest unsent id.
+            self._highest_fetched = None
             # A producer whose records failed may be in a fatal state (idempotence epoch);
             # a fresh one on the next try is the simple, always-correct choice.
             self._discard_producer()
@@ -314,25 +342,42 @@ class OutboxRelay:
         (Excluding them by an array of ids cost PostgreSQL more than the rest of the batch.)
         A row committed late with an id below that point is not lost: the relay drains its
         pipeline at least every `rescan_every` seconds, and a fetch with nothing in flight
-        reads every unsent row from the lowest id.
+        reads from `_resume_point` (nothing in flight means nothing is being marked).
         """
         o = self.outbox.c
-        after = self._in_flight[-1][0][-1].id if self._in_flight else None
+        after = self._in_flight[-1][0][-1].id if self._in_flight else self._resume_point()
         query = (select(o.id, o.event_id, o.event_type, o.topic, o.key, o.payload)
                  .where(o.sent_at.is_(None)).order_by(o.id).limit(self.batch_size))
         if after is not None:
             query = query.where(o.id > after)
         if self.database.engine.dialect.name == "sqlite":
             self._mark(marking, {})
-            return self._fetch_unsent_sqlite(query)
+            return self._fetched(self._fetch_unsent_sqlite(query))
         # A short transaction of its own: nothing is held open while Kafka is waited on.
         with self.database.engine.begin() as conn:
             if not marking:
-                return list(conn.execute(query))
+                return self._fetched(list(conn.execute(query)))
             ids = bindparam("ids", type_=ARRAY(BigInteger))
             marked = delete(self.outbox).where(o.id == any_(ids)).cte("marked")
             # PostgreSQL runs a data-modifying CTE to completion even when nothing reads it.
-            return list(conn.execute(query.add_cte(marked), {"ids": marking}))
+            return self._fetched(list(conn.execute(query.add_cte(marked), {"ids": marking})))
+
+    def _resume_point(self) -> int | None:
+        """Where a fetch with nothing in flight starts (exclusive; None: the lowest unsent
+        id). See the module's docstring, "Cheap while events trickle in"."""
+        now = time.monotonic()
+        if (self._highest_fetched is None or not self.database.is_postgres
+                or now - self._full_read_at >= self.rescan_every):
+            # What it finds lies at or below ids fetched before, or above them: the highest
+            # id fetched stays where it was unless this read goes beyond it.
+            self._full_read_at = now
+            return None
+        return self._highest_fetched - self.late_id_window
+
+    def _fetched(self, rows: list[Any]) -> list[Any]:
+        if rows:  # in id order
+            self._highest_fetched = max(self._highest_fetched or 0, rows[-1].id)
+        return rows
 
     def _fetch_unsent_sqlite(self, query: Any) -> list[Any]:
         """Read without BEGIN IMMEDIATE: in WAL mode a plain read blocks no writer.

@@ -217,6 +217,55 @@ def test_an_event_committed_late_with_a_low_id_is_sent_when_the_pipeline_drains(
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("service_db", ["postgres"], indirect=True)
+def test_while_events_trickle_in_a_fetch_starts_near_the_highest_id_and_a_later_commit_waits_for_the_full_read(  # noqa: E501
+        service_db: Callable[[str], Database], topics: Topics) -> None:
+    """Between full reads a fetch with nothing in flight starts `late_id_window` ids below
+    the highest id fetched, not at the start of a table that deleted rows may have bloated;
+    a row committed later than that window is sent by the next full read, none is lost."""
+    from sqlalchemy import event
+
+    db = service_db("producer")
+    manager = new_id()
+    late = db.sessions()
+    late_id = record_event(late, outbox, "contract.signed", manager,
+                           contract_data(manager, 0))["event_id"]
+    late.flush()  # its id is taken now, below the 40 committed after it
+    others = [appoint(db, new_id(), i) for i in range(40)]
+    with db.read() as s:
+        highest = s.scalar(select(outbox.c.id).order_by(outbox.c.id.desc()).limit(1))
+    fetches: list[tuple[str, Any]] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.startswith("SELECT outbox.id"):  # a fetch of unsent rows
+            fetches.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    relay = relay_for(db, topics, batch_size=100, rescan_every=3600, late_id_window=5)
+    try:
+        assert relay.run_once() == 40  # the first read is from the lowest unsent id
+        late.commit()
+        trickled = appoint(db, new_id(), 40)
+        assert relay.run_once() == 1 and unsent(db) == 1  # the new one; the late one waits
+        relay.rescan_every = 0  # the full read is due
+        assert relay.run_once() == 1 and unsent(db) == 0
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+        late.close()
+        relay.close()
+    bounded = ["outbox.id >" in statement for statement, _ in fetches]
+    assert bounded == [False, True, False], fetches
+    assert highest - 5 in dict(fetches[1][1]).values()
+    consumer_db = service_db("consumer")
+    consumer = consumer_for(consumer_db, topics, f"g-{topics.prefix}trickle")
+    try:
+        assert drain(consumer, 42) == 42
+    finally:
+        consumer.close()
+    assert {r.event_id for r in effect_rows(consumer_db)} == {late_id, trickled, *others}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("service_db", ["postgres"], indirect=True)
 def test_second_relay_on_the_same_postgres_outbox_stands_by_until_the_first_stops(
         service_db: Callable[[str], Database], topics: Topics) -> None:
     db = service_db("producer")
