@@ -8,6 +8,10 @@ from typing import Any
 from alembic import command, context
 from alembic.config import Config
 from sqlalchemy import MetaData, engine_from_config, pool
+from sqlalchemy.schema import CreateIndex, DropIndex
+
+from shared.tables import AUDIT_ON_BEHALF_INDEX as ON_BEHALF_INDEX
+from shared.tables import define_audit_table
 
 
 def alembic_config(migrations_dir: Path, url: str) -> Config:
@@ -69,42 +73,43 @@ CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
 
 def create_audit_table(op: Any) -> None:
     """Create the audit trail (shared/tables.py) in a service's migration, with its guard."""
-    from shared.tables import define_audit_table
-
     bind = op.get_bind()
     define_audit_table(MetaData()).create(bind)
     if bind.dialect.name == "postgresql":
         op.execute(_AUDIT_GUARD)
 
 
-ON_BEHALF_INDEX = "ix_audit_log_on_behalf_of"
-_ON_BEHALF_COLUMNS = "audit_log (on_behalf_of, id) WHERE on_behalf_of IS NOT NULL"
+def _audit_on_behalf_index() -> Any:
+    """The index as the trail's definition has it (shared/tables.py), written once."""
+    return next(i for i in define_audit_table(MetaData()).indexes
+                if i.name == ON_BEHALF_INDEX)
 
 
 def create_audit_on_behalf_index(op: Any) -> None:
-    """The audit trail's index of the people acted for (shared/tables.py), added to a trail
-    that may hold years of records. On PostgreSQL it is built CONCURRENTLY, outside the
-    migration's transaction: every write of the service appends to the trail, and a plain
-    CREATE INDEX would hold them all until the build ends. A build that failed half-way
-    leaves an invalid index behind; it is dropped and built again. A trail created after
-    this index joined the table's definition has it already."""
+    """The audit trail's index of the people acted for, added to a trail that may hold years
+    of records. On PostgreSQL it is built CONCURRENTLY, outside the migration's transaction:
+    every write of the service appends to the trail, and a plain CREATE INDEX would hold
+    them all until the build ends. A build that failed half-way leaves an invalid index
+    behind; it is dropped and built again. A trail created after this index joined the
+    table's definition has it already."""
+    index = _audit_on_behalf_index()
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
-        op.execute(f"CREATE INDEX IF NOT EXISTS {ON_BEHALF_INDEX} ON {_ON_BEHALF_COLUMNS}")
+        op.execute(CreateIndex(index, if_not_exists=True))
         return
+    index.dialect_options["postgresql"]["concurrently"] = True
     with op.get_context().autocommit_block():
         invalid = bind.exec_driver_sql(
             "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
             "WHERE c.relname = %(name)s AND NOT i.indisvalid", {"name": ON_BEHALF_INDEX}
         ).first()
         if invalid:
-            op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {ON_BEHALF_INDEX}")
-        op.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {ON_BEHALF_INDEX} "
-                   f"ON {_ON_BEHALF_COLUMNS}")
+            op.execute(DropIndex(index, if_exists=True))
+        op.execute(CreateIndex(index, if_not_exists=True))
 
 
 def drop_audit_on_behalf_index(op: Any) -> None:
-    op.execute(f"DROP INDEX IF EXISTS {ON_BEHALF_INDEX}")
+    op.execute(DropIndex(_audit_on_behalf_index(), if_exists=True))
 
 
 def drop_audit_table(op: Any) -> None:

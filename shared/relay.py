@@ -352,15 +352,23 @@ class OutboxRelay:
             query = query.where(o.id > after)
         if self.database.engine.dialect.name == "sqlite":
             self._mark(marking, {})
-            return self._fetched(self._fetch_unsent_sqlite(query))
+            rows = self._fetch_unsent_sqlite(query)
+        else:
+            rows = self._marking_and_fetching(query, marking)
+        if rows:  # in id order
+            self._highest_fetched = max(self._highest_fetched or 0, rows[-1].id)
+        return rows
+
+    def _marking_and_fetching(self, query: Any, marking: list[int]) -> list[Any]:
+        """PostgreSQL: delete `marking` and run `query` in one statement."""
         # A short transaction of its own: nothing is held open while Kafka is waited on.
         with self.database.engine.begin() as conn:
             if not marking:
-                return self._fetched(list(conn.execute(query)))
+                return list(conn.execute(query))
             ids = bindparam("ids", type_=ARRAY(BigInteger))
-            marked = delete(self.outbox).where(o.id == any_(ids)).cte("marked")
+            marked = delete(self.outbox).where(self.outbox.c.id == any_(ids)).cte("marked")
             # PostgreSQL runs a data-modifying CTE to completion even when nothing reads it.
-            return self._fetched(list(conn.execute(query.add_cte(marked), {"ids": marking})))
+            return list(conn.execute(query.add_cte(marked), {"ids": marking}))
 
     def _resume_point(self) -> int | None:
         """Where a fetch with nothing in flight starts (exclusive; None: the lowest unsent
@@ -373,11 +381,6 @@ class OutboxRelay:
             self._full_read_at = now
             return None
         return self._highest_fetched - self.late_id_window
-
-    def _fetched(self, rows: list[Any]) -> list[Any]:
-        if rows:  # in id order
-            self._highest_fetched = max(self._highest_fetched or 0, rows[-1].id)
-        return rows
 
     def _fetch_unsent_sqlite(self, query: Any) -> list[Any]:
         """Read without BEGIN IMMEDIATE: in WAL mode a plain read blocks no writer.

@@ -71,6 +71,11 @@ def define_shared_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
 AUDIT_TABLE = "audit_log"
 
 
+#: Added to trails that already existed by a migration of its own in each service
+#: (shared.migrations.create_audit_on_behalf_index).
+AUDIT_ON_BEHALF_INDEX = "ix_audit_log_on_behalf_of"
+
+
 def define_audit_table(metadata: MetaData) -> Table:
     """The audit trail: one row per write, append-only (see docs/audit.md).
 
@@ -96,7 +101,7 @@ def define_audit_table(metadata: MetaData) -> Table:
     Index("ix_audit_log_actor", audit.c.actor, audit.c.id)
     # `?actor=` also finds the records written for that person; most records are nobody's
     # but their writer's, so only those with someone to act for are indexed.
-    Index("ix_audit_log_on_behalf_of", audit.c.on_behalf_of, audit.c.id,
+    Index(AUDIT_ON_BEHALF_INDEX, audit.c.on_behalf_of, audit.c.id,
           postgresql_where=audit.c.on_behalf_of.isnot(None),
           sqlite_where=audit.c.on_behalf_of.isnot(None))
     Index("ix_audit_log_occurred_at", audit.c.occurred_at)
