@@ -16,12 +16,15 @@ Stages measured:
                                                                same requests, same concurrency
   4. appraisal read model catches up (manager + contract       ceiling: raw producer sending
      events through relay -> Kafka -> consumer)                the same number of events
+  5. actuals through the CSV API                               ceiling: raw COPY of the rows
+  6. appraisal run, then review, approve, publish              ceiling: the bare scoring loop
+                                                               over the same inputs
+  7. every notice delivered (inbox and e-mail)                 ceiling: bare smtplib sending
+                                                               as many e-mails
   8. coverage report (p95 of 5 calls)                          ceiling: the report's own SQL,
                                                                run bare
-Stages 5-7 drive actuals through the CSV API, the appraisal run with review/approve/publish
-for the whole group, and the delivery of every notice (inbox and e-mail). The 1-vs-2-process
-speed-ups of the run, the notifications consumer and the delivery worker are measured by
-bench/bench_scaleout.py (make bench runs both; docs/scale-out.md).
+The 1-vs-2-process speed-ups of the run, the notifications consumer and the delivery worker
+are measured by bench/bench_scaleout.py (make bench runs both; docs/scale-out.md).
 
 Signing is two-sided: each manager signs with their own token, then the employer's side is
 signed by the signatory the layer rule names (a manager holding that post, with their own
@@ -98,6 +101,11 @@ WHY = {
          "endpoint does no work at all",
     "4": "each poll of up to 500 events is deduplicated in the inbox and applied in one "
          "transaction by one consumer per partition; the raw producer only sends",
+    "6": "the run reads each manager's inputs and writes the appraisal with its trace; then "
+         "review, approval and publication each lock, change and audit every appraisal "
+         "(publication also writes its events); the ceiling only scores in memory",
+    "7": "each notice is consumed from Kafka, deduplicated, written to the inbox, rendered "
+         "and claimed for delivery before it is sent; the ceiling only sends",
     "8": "the report counts managers and contract holders by unit and position in SQL and "
          "reads the overdue rows; the ceiling is one bare count",
 }
@@ -354,6 +362,75 @@ def unsent_events(url: str) -> int:
     return _count(url, "SELECT count(*) FROM outbox WHERE sent_at IS NULL")
 
 
+def bare_scoring_seconds(units: list[dict[str, Any]], people: list[dict[str, Any]],
+                         rows: list[tuple[Any, ...]]) -> float:
+    """The ceiling of stage 6: the scoring loop alone over the same managers, targets and
+    actuals, every input already in memory (bench/bench_appraisal.py's bare phase), with the
+    forced distribution of each layer and category's cohort."""
+    from decimal import Decimal
+
+    from services.appraisal import domain as d
+
+    targets = d.targets_from_dicts(
+        {"indicator_code": code, "name": code.title(), "unit": "", "kind": "quantitative",
+         "direction": direction, "role": "scored", "weight": weight, "base": base,
+         "target": target, "challenge": challenge, "main": False, "part": part,
+         "max_points": None, "milestones": None, "description": ""}
+        for code, part, direction, weight, base, target, challenge in INDICATORS)
+    unit_of = {u["id"]: u for u in units}
+    actuals: dict[str, dict[str, Any]] = {}
+    for employee_no, _, code, value, _ in rows:
+        actuals.setdefault(employee_no, {})[code] = d.Actual(code, value=Decimal(value))
+    book = d.SchemeBook([d.DEFAULT_SCHEME])
+    term = d.Term(YEAR, YEAR + 2)
+    started = time.perf_counter()
+    cohorts: dict[tuple[int, str], list[Any]] = {}
+    for m in people:
+        unit = unit_of[m["org_unit_id"]]
+        scheme, _ = book.resolve(unit["layer"], unit["category"], m["position"], year=YEAR)
+        result = d.appraise(scheme, targets, actuals[m["employee_no"]], manager_id=m["id"],
+                            year=YEAR, position=m["position"], term=term)
+        cohorts.setdefault((unit["layer"], unit["category"]), []).append(result)
+    for results in cohorts.values():
+        d.appraise_cohort(results)
+    return time.perf_counter() - started
+
+
+def bare_smtp_seconds(url: str, smtp_port: int, emails: int) -> float:
+    """The ceiling of stage 7: the same number of e-mails sent with bare smtplib over one
+    connection to the same SMTP server, each the latest notice rendered as the worker
+    renders it (bench/bench_delivery.py's ceiling)."""
+    import smtplib
+
+    from sqlalchemy import select
+
+    from services.notifications import worker
+    from services.notifications.channels.email import build_message
+    from services.notifications.domain import render_notice
+    from services.notifications.models import NoticeRow
+    from shared.db import Database
+
+    db = Database(url)
+    try:
+        with db.read() as s:
+            row = s.scalars(select(NoticeRow).where(NoticeRow.recipient_email.is_not(None))
+                            .order_by(NoticeRow.created_at.desc()).limit(1)).one()
+            notice = worker.notice_of(row)
+    finally:
+        db.dispose()
+    rendered = render_notice(notice)
+    message = build_message("tenure@example.com", notice.recipient.email or "",
+                            rendered.subject, rendered.text, rendered.html,
+                            to_name=notice.recipient.name, notice_key=notice.notice_key,
+                            event_id=notice.event_id)
+    started = time.perf_counter()
+    with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as conn:
+        conn.ehlo()
+        for _ in range(emails):
+            conn.send_message(message)
+    return time.perf_counter() - started
+
+
 def raw_producer_seconds(bootstrap: str, events: int) -> float:
     from shared.kafka_clients import ensure_topics, make_producer
 
@@ -573,7 +650,9 @@ def main() -> None:
                          raw_copy_rows_seconds(urls["appraisal"], rows),
                          "raw COPY of the same rows")
 
-            # 6. the appraisal run, then review, approve and publish for the whole group
+            # 6. the appraisal run, then review, approve and publish for the whole group; its
+            # ceiling first, while nothing else is running
+            bare_scoring = bare_scoring_seconds(units, people, rows)
             started = time.perf_counter()
             run = call("POST", f"{appraisal}/appraisal-runs", token, {"year": YEAR})
             wait_until(lambda: call("GET", f"{appraisal}/appraisal-runs/{run['id']}",
@@ -587,19 +666,21 @@ def main() -> None:
             report.stage("6 appraisal run, review, approve, publish", seconds,
                          f"{run['scored'] / seconds:,.0f} appraisals/s ({run['scored']} "
                          f"scored, {run['skipped']} skipped; the run itself {scoring:.1f} s)",
-                         None, "none here: bench/bench_appraisal.py sets the run against "
-                         "the bare scoring loop")
+                         bare_scoring, "the bare scoring loop over the same inputs")
 
             # 7. every notice of the year delivered: inbox, and e-mail to the SMTP server
             started = time.perf_counter()
+            sent_before = sent_deliveries(urls["notifications"])
             wait_until(lambda: not unsent_events(urls["appraisal"])
                        and queued_deliveries(urls["notifications"]) == 0, timeout=3600)
             seconds = time.perf_counter() - started
             sent = sent_deliveries(urls["notifications"])
             report.stage("7 notices to the inbox and by e-mail", seconds,
-                         f"{sent:,} e-mails sent in the year so far, none left queued; the "
-                         "inbox is written with each notice", None,
-                         "none: delivery ran alongside 6")
+                         f"{sent - sent_before:,} e-mails in the stage, {sent:,} in the year, "
+                         "none left queued; the inbox is written with each notice",
+                         bare_smtp_seconds(urls["notifications"], smtp_port,
+                                           sent - sent_before),
+                         "bare smtplib sending as many over one connection")
             print("\n[1 vs 2 processes (run, consumer, delivery)] measured by "
                   "bench/bench_scaleout.py (make bench runs it before this one)", flush=True)
 
