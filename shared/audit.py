@@ -28,7 +28,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import MetaData, Select, delete, event, func, insert, inspect, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import NO_VALUE
+from sqlalchemy.orm.attributes import NO_VALUE, PASSIVE_NO_INITIALIZE
 
 from shared.auth import HR_ADMIN, SERVICE, Principal, authenticate, require
 from shared.fields import PageInfo, PageQuery, UtcDateTime, page_info
@@ -207,8 +207,17 @@ def _column_keys(mapper: Any) -> tuple[tuple[str, ...], frozenset[str]]:
     return found
 
 
-def _values(state: Any, *, old: bool) -> dict[str, Any]:
-    """Loaded column values of an instance; with `old`, as they were before this flush.
+def _history(state: Any, key: str) -> Any:
+    """An attribute's pre-flush history, as `state.attrs[key].history` gives it, without
+    `state.attrs`: that builds an AttributeState for every attribute of the instance at
+    its first use, which was a fifth of a whole run's review (100,000 appraisals, each
+    loaded and audited once)."""
+    return state.get_history(key, PASSIVE_NO_INITIALIZE)
+
+
+def _values(state: Any, *, old: bool, keys: set[str] | None = None) -> dict[str, Any]:
+    """Loaded column values of an instance (only `keys`, if given); with `old`, as they
+    were before this flush.
 
     Read from the instance's dict, as `AttributeState.loaded_value` does, without building
     an AttributeState per column: a signature audits five rows twice. Only an attribute
@@ -218,9 +227,11 @@ def _values(state: Any, *, old: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     loaded = state.dict
     committed = state.committed_state if old else None
-    for key in _column_keys(state.mapper)[0]:
+    for key in _column_keys(state.mapper)[0]:  # in column order, as the trail shows them
+        if keys is not None and key not in keys:
+            continue
         if committed and key in committed:
-            hist = state.attrs[key].history
+            hist = _history(state, key)
             if hist.deleted:
                 out[key] = "[redacted]" if key in REDACTED else jsonable(hist.deleted[0])
                 continue
@@ -233,13 +244,18 @@ def _values(state: Any, *, old: bool) -> dict[str, Any]:
 def _changed(state: Any) -> bool:
     """Whether any column really changed: only attributes in `committed_state` can have."""
     columns = _column_keys(state.mapper)[1]
-    return any(state.attrs[key].history.has_changes()
+    return any(_history(state, key).has_changes()
                for key in list(state.committed_state) if key in columns)
 
 
 def _written(state: Any) -> set[str]:
-    """The columns this flush writes (REDACTED ones included: the record shows they changed)."""
-    return {a.key for a in state.mapper.column_attrs if state.attrs[a.key].history.has_changes()}
+    """The columns this flush writes (REDACTED ones included: the record shows they changed).
+
+    Only an attribute in `committed_state` has history to write (as in `_changed`); a
+    column never touched since the load has none."""
+    columns = _column_keys(state.mapper)[1]
+    return {key for key in list(state.committed_state)
+            if key in columns and _history(state, key).has_changes()}
 
 
 def _object_id(state: Any) -> str:
@@ -267,8 +283,6 @@ def _after_flush(session: Session, _context: Any) -> None:
             if action == "updated" and (not _changed(state) or state.deleted):
                 continue
             who = who or current_actor()
-            after = None if action == "deleted" else _values(state, old=False)
-            before = None if action == "created" else _values(state, old=True)
             key = (table.name, _object_id(state))
             earlier = pending.get(key)
             written = _written(state) if tracked[2] else None
@@ -277,8 +291,15 @@ def _after_flush(session: Session, _context: Any) -> None:
             if as_changes:
                 # Kept as changes from the first flush on: a transaction that updates
                 # 100,000 rows (a whole run published) would otherwise hold two whole
-                # versions of each row, traces and all, until it commits.
-                before, after = changed_columns(before or {}, after or {}, written or ())
+                # versions of each row, traces and all, until it commits. Only the columns
+                # written can differ (a column outside committed_state has no earlier
+                # value), so only those are read and made JSON.
+                before, after = changed_columns(
+                    _values(state, old=True, keys=written), _values(state, old=False,
+                                                                    keys=written), written)
+            else:
+                after = None if action == "deleted" else _values(state, old=False)
+                before = None if action == "created" else _values(state, old=True)
             if earlier is None:
                 # _values has made them JSON already: not converted a second time.
                 pending[key] = _row(who, now, key[0], key[1], action, tracked[1](obj),
