@@ -212,6 +212,28 @@ def test_review_is_refused_while_a_line_lacks_its_actual(api: Client, world: Wor
     assert problem["errors"]["actuals"] == ["SAFETY"]
 
 
+def test_a_whole_runs_review_refuses_the_appraisal_lacking_an_actual_and_names_the_line(
+        api: Client, world: World) -> None:
+    """The whole-run review reads each appraisal without its trace; the one it refuses
+    still names the line whose actual is missing, and the others are reviewed."""
+    lacking = world.gms[4]
+    rows: list[dict[str, Any]] = []
+    for gm, (profit, roe, _) in zip(world.gms, RESULTS, strict=True):
+        rows += [row for row in standard_actuals(gm, profit, roe)
+                 if gm != lacking or row["indicator_code"] != "SAFETY"]
+    post_actuals(api, rows + standard_actuals(world.deputy, "1000", "8"))
+    run = run_cohort(api, layer=2, category="commercial_competitive")
+    out = api.post(f"/api/v1/appraisal-runs/{run['id']}/review", {},
+                   expect=200).get_json()
+    assert [(r["manager_id"], r["reason"]) for r in out["refused"]] == [
+        (lacking, "Actuals are missing for SAFETY: record them and score again "
+                  "before the review")]
+    assert out["done"] == len(world.gms)  # the deputy reviewed; the one lacking an actual not
+    states = {m: a["state"] for m, a in by_manager(api, run_id=run["id"]).items()}
+    assert states.pop(lacking) == "scored"
+    assert set(states.values()) == {"reviewed"}
+
+
 def test_what_if_scores_hypothetical_actuals_and_saves_nothing(
         app: Any, api: Client, world: World, scored: dict[str, Any]) -> None:
     before = by_manager(api)[world.gms[4]]
