@@ -6,8 +6,10 @@ runs what lies between: the read model seeded by COPY (`bench_appraisal.seed`, n
 the appraisal service under gunicorn on PostgreSQL (two workers, as `bench_cycle.py` starts
 it), the year's actuals through `POST /actuals/csv` in files of 50,000 rows, the run
 (`POST /appraisal-runs`, scored by the service's own pool), then review, approve and
-publish of the whole run. After each step it prints the peak RSS of the service's largest
-process (a worker, or a scorer of its pool) during that step, sampled twice a second.
+publish of the whole run. After each step it prints its wall time, the peak RSS of the
+service's largest process (a worker, or a scorer of its pool) during that step, sampled twice
+a second, and the CPU seconds the service's processes and PostgreSQL's spent on it (less
+noisy than the wall time on a shared machine).
 
 `--repo DIR` serves another checkout of the project (e.g. `git archive <commit>` unpacked)
 on the same kind of data: the way to put a figure against the version before a change.
@@ -24,7 +26,7 @@ from pathlib import Path
 
 from bench_appraisal import YEAR, actual_values, seed
 from bench_cycle import RssSampler, call
-from support import REPO, free_port, gunicorn, stop
+from support import REPO, cpu_seconds, free_port, gunicorn, stop
 
 from shared.auth import issue_token
 from shared.config import DEV_JWT_SECRET
@@ -79,10 +81,17 @@ def main() -> None:
         token = issue_token(DEV_JWT_SECRET, "bench-hr", ["hr_admin"], ttl_seconds=24 * 3600)
         print(f"{len(people):,} managers seeded; serving {repo}", flush=True)
 
+        cpu = {"api": cpu_seconds(proc.pid), "db": cpu_seconds(pg.pid or 0)}
+
         def step(name: str, started: float) -> None:
+            seconds = time.perf_counter() - started
+            used = {"api": cpu_seconds(proc.pid), "db": cpu_seconds(pg.pid or 0)}
             time.sleep(1)  # one more sample after the last request
-            print(f"{name:<10}{time.perf_counter() - started:>8.1f} s   peak RSS "
-                  f"{sampler.peaks.get('api', 0) / 2**20:>6.0f} MiB", flush=True)
+            print(f"{name:<10}{seconds:>8.1f} s   peak RSS "
+                  f"{sampler.peaks.get('api', 0) / 2**20:>6.0f} MiB   CPU s: API "
+                  f"{used['api'] - cpu['api']:>6.1f}, PostgreSQL {used['db'] - cpu['db']:>6.1f}",
+                  flush=True)
+            cpu.update(used)
             sampler.reset()
 
         try:

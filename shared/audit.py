@@ -264,6 +264,11 @@ def _object_id(state: Any) -> str:
 
 
 _PENDING = "tenure_audit_pending"
+#: Records written at once from which PostgreSQL gets them by COPY (`record_many` does so
+#: always). Below it one INSERT is a round trip fewer (a signature writes five); above it
+#: the INSERT's text, thousands of parameters long, is parsed again by the driver for every
+#: chunk of a whole run's review (a sixth of its time).
+COPY_FROM = 100
 
 
 def _after_flush(session: Session, _context: Any) -> None:
@@ -343,7 +348,12 @@ def write_pending(session: Session) -> None:
             if written is not None and row["action"] == "updated":
                 row["before"], row["after"] = changed_columns(row["before"], row["after"],
                                                               written)
-        session.connection().execute(insert(AUDIT), rows)
+        if len(rows) >= COPY_FROM:
+            from shared.db import bulk_insert
+
+            bulk_insert(session, AUDIT, rows)
+        else:
+            session.connection().execute(insert(AUDIT), rows)
 
 
 def _forget(session: Session, *_args: Any) -> None:
