@@ -26,7 +26,8 @@ from pathlib import Path
 
 from bench_appraisal import YEAR, actual_values, seed
 from bench_cycle import RssSampler, call
-from support import REPO, cpu_seconds, free_port, gunicorn, stop
+from proc_cpu import cpu_seconds
+from support import REPO, free_port, gunicorn, stop
 
 from shared.auth import issue_token
 from shared.config import DEV_JWT_SECRET

@@ -51,22 +51,6 @@ sys.path[:0] = [str(REPO), str(HERE), str(HERE.parent / "deploy" / "local")]
 os.environ.setdefault("TENURE_ENV", "development")
 
 
-def postgres_cpu_seconds(postmaster: int) -> float:
-    """User + system CPU of the PostgreSQL server's processes (its backends are children)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == postmaster or int(entry.name) == postmaster:
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / tick
-
-
 def in_step(folder: Path, peers: int, round_no: int) -> None:
     """Wait until every peer (another checkout's run of this script) reaches this round, so
     their rounds run side by side, under the same load from the rest of the machine."""
@@ -127,6 +111,7 @@ def main() -> None:
 
     import local_postgres
     from bench_cycle_seed import seed_tree
+    from proc_cpu import cpu_seconds
     from sqlalchemy import create_engine, event
 
     import services.contracts
@@ -202,14 +187,14 @@ def main() -> None:
             nonlocal statements
             calls = signing_calls(client, hr, batch)
             statements = 0
-            pg_before, before = postgres_cpu_seconds(pg.pid or 0), time.process_time()
+            pg_before, before = cpu_seconds(pg.pid or 0), time.process_time()
             main_before = time.thread_time()
             for path, body, headers in calls:
                 resp = client.post(path, json=body, headers=headers)
                 assert resp.status_code == 200, (path, resp.status_code, resp.get_data()[:500])
             cpu = time.process_time() - before
             main_threads.append((time.thread_time() - main_before) * 1000 / len(calls))
-            pg_cpu = postgres_cpu_seconds(pg.pid or 0) - pg_before
+            pg_cpu = cpu_seconds(pg.pid or 0) - pg_before
             n = len(calls)
             return cpu * 1000 / n, pg_cpu * 1000 / n, statements / n, n
 
