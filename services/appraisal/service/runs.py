@@ -74,7 +74,12 @@ from services.appraisal.service.common import (
     unit_path,
     utcnow,
 )
-from services.appraisal.service.lifecycle import ROLES_FOR, apply_transition, note_unit_names
+from services.appraisal.service.lifecycle import (
+    ROLES_FOR,
+    apply_transition,
+    note_unit_names,
+    record_steps,
+)
 from services.appraisal.service.results import regrade, result_fields
 from shared import audit
 from shared.auth import Principal
@@ -485,13 +490,14 @@ def act_on_run(db: Database, actor: Principal, run_id: str, action: str, note: s
             if action == "publish":  # the events name each unit: read the names at once
                 note_unit_names(s, {a.org_unit_id for a in rows if a.org_unit_id})
             outbox_rows: list[dict[str, Any]] = []
+            steps: list[dict[str, Any]] = []
             for a in rows:
                 # Every refusal (wrong state, missing actuals, self-report, open appeal) is
                 # raised before the appraisal is touched, so no savepoint is needed.
                 try:
                     apply_transition(s, a, action, actor.subject, note,
                                      manager=managers.get(a.manager_id), sink=outbox_rows,
-                                     open_appeal=a.id in appealed)
+                                     open_appeal=a.id in appealed, steps=steps)
                 except ApiProblem as exc:
                     refused.append({"appraisal_id": a.id, "manager_id": a.manager_id,
                                     "reason": exc.detail})
@@ -503,6 +509,7 @@ def act_on_run(db: Database, actor: Principal, run_id: str, action: str, note: s
                         events["exit.triggered"] += 1
                     if a.kind == "tenure":
                         events["tenure.concluded"] += 1
+            record_steps(s, steps)  # the chunk's log entries and their records at once
             bulk_insert(s, outbox, outbox_rows)  # the chunk's events in one statement
             s.flush()
             audit.write_pending(s)  # the chunk's audit records, not the run's, in memory

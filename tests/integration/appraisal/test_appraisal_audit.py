@@ -5,6 +5,7 @@ produced it, not copied into the record of every review, approval and publicatio
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -68,6 +69,39 @@ def test_each_step_of_a_run_is_recorded_with_who_when_and_only_what_it_changed(
     # The trace is read where the run wrote it, on the appraisal.
     full = api.get(f"/api/v1/appraisals/{a['id']}").get_json()
     assert full["state"] == "published" and full["result"]["grade"] == a["grade"]
+
+
+def test_a_whole_runs_log_entries_are_recorded_as_a_single_steps_are(
+        app: Any, api: Client, world: World) -> None:
+    """A whole run writes its log entries at once (by COPY, ids drawn from the sequence,
+    on PostgreSQL); each is still recorded as one appraisal's step records its entry: the
+    whole entry, its id, in column order, and the entry is in the log as recorded."""
+    cohort_actuals(api, world)
+    run = run_cohort(api, layer=2, category="commercial_competitive")
+    alone = by_manager(api)[world.gms[0]]["id"]
+    api.post(f"/api/v1/appraisals/{alone}/review", {"note": "checked alone"}, expect=200)
+    out = api.post(f"/api/v1/appraisal-runs/{run['id']}/review", {"note": NOTES["review"]},
+                   expect=200).get_json()
+    assert out["done"] == 8  # the one reviewed alone is no longer "scored"
+    records = [r for r in trail(api, object_type="appraisal_log")
+               if r["after"]["action"] == "review"]
+    with app.extensions["tenure_db"].engine.connect() as conn:
+        entries = {row.id: row for row in conn.execute(text(
+            "SELECT * FROM appraisal_log WHERE action = 'review'"))}
+    assert len(records) == len(entries) == 9
+    single = next(r for r in records if r["after"]["appraisal_id"] == alone)
+    for record in records:
+        after = record["after"]
+        assert (record["action"], record["before"], record["org_unit_id"], record["actor"]) \
+            == ("created", None, None, "hr-1")
+        assert list(after) == list(single["after"]) == [
+            "id", "appraisal_id", "action", "from_state", "to_state", "actor", "reason", "at"]
+        assert record["object_id"] == str(after["id"])
+        entry = entries[after["id"]]
+        assert (entry.appraisal_id, entry.from_state, entry.to_state, entry.actor,
+                entry.reason) == (after["appraisal_id"], "scored", "reviewed", "hr-1",
+                                  "checked alone" if record is single else NOTES["review"])
+        assert datetime.fromisoformat(after["at"]).utcoffset() is not None
 
 
 def test_review_approve_and_publish_write_row_versions_beside_the_old_ones(
