@@ -398,7 +398,9 @@ def open_exit_decision(s: Session, a: Appraisal, triggers: list[dict[str, Any]]
         org_unit_id=a.org_unit_id, year=a.year, kind=a.kind,
         state=d.ExitDecisionState.PENDING.value, rule=a.exit_rule, triggers=triggers,
         published_at=window.published_at, window_days=window.days, window_zone=window.zone,
-        last_day=window.last_day, closes_at=window.closes_at, events=[], row_version=1,
+        # In UTC: SQLite keeps a datetime's wall time without its offset (migration 0009).
+        last_day=window.last_day, closes_at=window.closes_at.astimezone(UTC), events=[],
+        row_version=1,
         created_at=now, updated_at=now)
     s.add(decision)
     return decision

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -149,9 +149,14 @@ def test_a_published_exit_is_pending_until_its_window_closes_then_confirmed_once
     assert (decision["state"], decision["appeal_window_days"], decision["appraisal_id"]) == (
         "pending", 15, published[low]["id"])
 
+    # The window closes as the day after the deadline starts in the window's zone, on both
+    # databases (SQLite once kept that instant's wall time without its offset: 8 hours late).
+    closes = after_window(decision)
+    assert closes == datetime.combine(
+        date.fromisoformat(decision["appeal_deadline"]) + timedelta(days=1), time(0),
+        tzinfo=ZoneInfo(triggered["appeal_window_zone"]))
     # The daily job before the deadline confirms nothing.
     assert close_elapsed_windows(app.extensions["tenure_db"])["confirmed"] == 0
-    closes = after_window(decision)
     assert close_elapsed_windows(app.extensions["tenure_db"],
                                  closes - timedelta(seconds=1))["confirmed"] == 0
     # At the instant the window closes, it confirms both exits; a second run confirms none.
