@@ -485,9 +485,10 @@ def act_on_run(db: Database, actor: Principal, run_id: str, action: str, note: s
             chunk = ids[start:start + ACTION_CHUNK]
             rows = list(s.scalars(select(Appraisal).where(Appraisal.id.in_(chunk))
                                   .order_by(Appraisal.id)))
-            managers = {m.id: m for m in s.scalars(select(Manager).where(
-                Manager.id.in_({a.manager_id for a in rows})))}
-            if action == "publish":  # the events name each unit: read the names at once
+            managers: dict[str, Manager] = {}
+            if action == "publish":  # the events name each manager and unit: read them at once
+                managers = {m.id: m for m in s.scalars(select(Manager).where(
+                    Manager.id.in_({a.manager_id for a in rows})))}
                 note_unit_names(s, {a.org_unit_id for a in rows if a.org_unit_id})
             outbox_rows: list[dict[str, Any]] = []
             steps: list[dict[str, Any]] = []
