@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Text, cast, select, text, update
+from sqlalchemy import Text, cast, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from services.appraisal import domain as d
@@ -140,19 +140,28 @@ def record_steps(s: Session, steps: list[dict[str, Any]]) -> None:
     be (`created`, the whole entry with its id). On PostgreSQL the ids are drawn from the
     table's sequence in one statement and the entries and their records go by COPY: as ORM
     objects, a whole run's review spent a fifth of its time inserting them (a statement of
-    thousands of parameters, parsed again by the driver for every chunk)."""
+    thousands of parameters, parsed again by the driver for every chunk). SQLite gets one
+    INSERT of many rows returning their ids."""
     if not steps:
         return
     conn = s.connection()
-    if conn.dialect.name != "postgresql":
-        s.add_all(AppraisalLog(**step) for step in steps)
-        return
-    ids = conn.execute(text(
-        "SELECT nextval(pg_get_serial_sequence('appraisal_log', 'id')) "
-        "FROM generate_series(1, :n) ORDER BY 1"), {"n": len(steps)}).scalars().all()
-    rows = [{"id": entry_id, **step} for entry_id, step in zip(ids, steps, strict=True)]
-    bulk_insert(s, AppraisalLog.__table__, rows)  # type: ignore[arg-type]
-    columns = [c.key for c in AppraisalLog.__table__.columns]  # the order a record shows
+    table = AppraisalLog.__table__
+    if conn.dialect.name == "postgresql":
+        ids = conn.execute(text(
+            "SELECT nextval(pg_get_serial_sequence('appraisal_log', 'id')) "
+            "FROM generate_series(1, :n) ORDER BY 1"), {"n": len(steps)}).scalars().all()
+        rows = [{"id": entry_id, **step} for entry_id, step in zip(ids, steps, strict=True)]
+        bulk_insert(s, table, rows)  # type: ignore[arg-type]
+    else:
+        # SQLite: one INSERT of many rows returning each id with its appraisal (SQLite does
+        # not promise RETURNING in the order of the rows; each entry of a call names a
+        # different appraisal).
+        if len({step["appraisal_id"] for step in steps}) != len(steps):
+            raise ValueError("record_steps takes one entry per appraisal")
+        ids = dict((appraisal_id, entry_id) for entry_id, appraisal_id in conn.execute(
+            insert(table).returning(table.c.id, table.c.appraisal_id), steps))
+        rows = [{"id": ids[step["appraisal_id"]], **step} for step in steps]
+    columns = [c.key for c in table.columns]  # the order a record shows
     audit.record_many(s, ({"object_type": AppraisalLog.__tablename__,
                            "object_id": str(row["id"]), "action": "created",
                            "after": {key: row[key] for key in columns}} for row in rows))
@@ -190,7 +199,8 @@ def note_actuals_complete(s: Session, keys: Iterable[tuple[str, int, str]], acto
 
     Set-based, for uploads of many managers: the open appraisals, their locked lines and
     the codes recorded for them are read in a few queries, and the moves are written in
-    one UPDATE and one bulk insert into the log."""
+    one UPDATE and one bulk insert into the log, each move and entry with its audit record
+    (as a lone step's: the changed columns of the appraisal, the whole entry)."""
     wanted = set(keys)
     if not wanted:
         return
@@ -201,7 +211,8 @@ def note_actuals_complete(s: Session, keys: Iterable[tuple[str, int, str]], acto
     for start in range(0, len(managers), step):
         found.extend(a for a in s.execute(
             select(Appraisal.id, Appraisal.manager_id, Appraisal.enterprise_id,
-                   Appraisal.contract_id, Appraisal.year, Appraisal.kind)
+                   Appraisal.contract_id, Appraisal.year, Appraisal.kind,
+                   Appraisal.org_unit_id, Appraisal.updated_at)
             .where(Appraisal.state == "open", Appraisal.year.in_(years),
                    among(s, Appraisal.manager_id, managers[start:start + step])))
             if (a.manager_id, a.year, a.kind) in wanted)
@@ -224,18 +235,29 @@ def note_actuals_complete(s: Session, keys: Iterable[tuple[str, int, str]], acto
         recorded = have.get((a.manager_id, a.year, a.kind), set()) | have.get(
             (a.enterprise_id or "-", a.year, a.kind), set())
         if targets and all(line_code(line) in recorded for line in targets):
-            complete.append(a.id)
+            complete.append(a)
     if not complete:
         return
     now = utcnow()
+    moved: dict[str, int] = {}  # appraisal -> its row version after the move
     for start in range(0, len(complete), step):
-        s.execute(update(Appraisal).where(among(s, Appraisal.id, complete[start:start + step]),
-                                          Appraisal.state == "open")
-                  .values(state="actuals_submitted", row_version=Appraisal.row_version + 1,
-                          updated_at=now).execution_options(synchronize_session=False))
-    bulk_insert(s, AppraisalLog.__table__, [  # type: ignore[arg-type]
-        log_row(aid, "submit", "open", "actuals_submitted", actor, now,
-                "every line has its actual") for aid in complete])
+        moved.update(s.execute(
+            update(Appraisal).where(
+                among(s, Appraisal.id, [a.id for a in complete[start:start + step]]),
+                Appraisal.state == "open")
+            .values(state="actuals_submitted", row_version=Appraisal.row_version + 1,
+                    updated_at=now).returning(Appraisal.id, Appraisal.row_version)
+            .execution_options(synchronize_session=False)).all())
+    done = [a for a in complete if a.id in moved]
+    record_steps(s, [log_row(a.id, "submit", "open", "actuals_submitted", actor, now,
+                             "every line has its actual") for a in done])
+    audit.record_many(s, ({"object_type": Appraisal.__tablename__, "object_id": a.id,
+                           "action": "updated", "org_unit_id": a.org_unit_id,
+                           "before": {"state": "open", "row_version": moved[a.id] - 1,
+                                      "updated_at": a.updated_at},
+                           "after": {"state": "actuals_submitted",
+                                     "row_version": moved[a.id], "updated_at": now}}
+                          for a in done))
 
 
 def _locked_targets(s: Session, contract_ids: list[str]

@@ -18,7 +18,7 @@ from tests.support.databases import migrations_dir
 
 from .conftest import post_actuals, run_cohort, standard_actuals
 from .test_appraisals import by_manager, cohort_actuals
-from .world import World
+from .world import YEAR, World
 
 NOTES = {"review": "figures checked against the ledger", "approve": "committee of 3 June",
          "publish": "announced to the board"}
@@ -102,6 +102,44 @@ def test_a_whole_runs_log_entries_are_recorded_as_a_single_steps_are(
                 entry.reason) == (after["appraisal_id"], "scored", "reviewed", "hr-1",
                                   "checked alone" if record is single else NOTES["review"])
         assert datetime.fromisoformat(after["at"]).utcoffset() is not None
+
+
+def test_an_upload_that_completes_the_actuals_records_the_move_as_a_lone_submit_does(
+        api: Client, world: World) -> None:
+    """An upload moves the appraisals it completes to actuals_submitted in one UPDATE and
+    writes their log entries at once; each move and entry has the record a lone submit
+    writes: the appraisal's changed columns on both sides, the whole entry."""
+    api.post("/api/v1/appraisals/open", {"year": YEAR}, expect=200)
+    opened = by_manager(api)
+    alone, uploaded = opened[world.gms[1]], opened[world.gms[0]]
+    api.post(f"/api/v1/appraisals/{alone['id']}/submit", {}, expect=200)
+    post_actuals(api, standard_actuals(world.gms[0], "1000", "8"))
+    assert by_manager(api)[world.gms[0]]["state"] == "actuals_submitted"
+
+    def move(a: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        records = [r for r in trail(api, object_type="appraisals", object_id=a["id"])
+                   if r["action"] == "updated"]
+        entries = [r for r in trail(api, object_type="appraisal_log")
+                   if r["after"]["appraisal_id"] == a["id"] and r["after"]["action"] == "submit"]
+        assert len(records) == len(entries) == 1
+        return records[0], entries[0]
+
+    (lone, lone_entry), (bulk, bulk_entry) = move(alone), move(uploaded)
+    for record, a in ((lone, alone), (bulk, uploaded)):
+        assert (record["actor"], record["org_unit_id"]) == ("hr-1", a["org_unit_id"])
+        assert list(record["before"]) == list(record["after"]) == [
+            "state", "row_version", "updated_at"]
+        assert (record["before"]["state"], record["after"]["state"]) == (
+            "open", "actuals_submitted")
+        assert record["before"]["row_version"] == a["row_version"]
+        assert record["after"]["row_version"] == a["row_version"] + 1
+        assert datetime.fromisoformat(record["after"]["updated_at"]).utcoffset() is not None
+    assert bulk["after"]["updated_at"] > bulk["before"]["updated_at"]
+    assert list(bulk_entry["after"]) == list(lone_entry["after"])
+    assert (bulk_entry["after"]["from_state"], bulk_entry["after"]["to_state"],
+            bulk_entry["after"]["actor"], bulk_entry["after"]["reason"]) == (
+        "open", "actuals_submitted", "hr-1", "every line has its actual")
+    assert bulk_entry["object_id"] == str(bulk_entry["after"]["id"])
 
 
 def test_review_approve_and_publish_write_row_versions_beside_the_old_ones(
