@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import NO_VALUE, PASSIVE_NO_INITIALIZE
 
 from shared.auth import HR_ADMIN, SERVICE, Principal, authenticate, require
+from shared.db import bulk_insert
 from shared.fields import PageInfo, PageQuery, UtcDateTime, page_info
 from shared.tables import AUDIT_TABLE, define_audit_table
 
@@ -349,8 +350,6 @@ def write_pending(session: Session) -> None:
                 row["before"], row["after"] = changed_columns(row["before"], row["after"],
                                                               written)
         if len(rows) >= COPY_FROM:
-            from shared.db import bulk_insert
-
             bulk_insert(session, AUDIT, rows)
         else:
             session.connection().execute(insert(AUDIT), rows)
@@ -391,8 +390,6 @@ def record_many(session: Session, entries: Iterable[Mapping[str, Any]],
                 actor: Actor | None = None) -> None:
     """Record many Core/COPY writes at once (COPY on PostgreSQL): each entry holds
     object_type, object_id, action and optionally before, after, org_unit_id."""
-    from shared.db import bulk_insert
-
     who, now = actor or current_actor(), datetime.now(UTC)
     rows = [_row(who, now, e["object_type"], e["object_id"], e["action"],
                  e.get("org_unit_id"), e.get("before"), e.get("after")) for e in entries]

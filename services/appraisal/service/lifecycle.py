@@ -158,8 +158,8 @@ def record_steps(s: Session, steps: list[dict[str, Any]]) -> None:
         # different appraisal).
         if len({step["appraisal_id"] for step in steps}) != len(steps):
             raise ValueError("record_steps takes one entry per appraisal")
-        ids = dict((appraisal_id, entry_id) for entry_id, appraisal_id in conn.execute(
-            insert(table).returning(table.c.id, table.c.appraisal_id), steps))
+        ids = {appraisal_id: entry_id for entry_id, appraisal_id in conn.execute(
+            insert(table).returning(table.c.id, table.c.appraisal_id), steps)}
         rows = [{"id": ids[step["appraisal_id"]], **step} for step in steps]
     columns = [c.key for c in table.columns]  # the order a record shows
     audit.record_many(s, ({"object_type": AppraisalLog.__tablename__,

@@ -97,6 +97,19 @@ def committed_total(topics: Topics, group: str) -> int:
 @pytest.mark.parametrize("service_db", ["sqlite", pytest.param("postgres",
                                                                 marks=pytest.mark.postgres)],
                          indirect=True)
+def consumed_event_ids(service_db: Callable[[str], Database], topics: Topics, group: str,
+                       expected: int) -> list[str]:
+    """Drain `expected` events into a fresh consumer database (group `g-<prefix><group>`)
+    and return the event ids its handler applied."""
+    consumer_db = service_db("consumer")
+    consumer = consumer_for(consumer_db, topics, f"g-{topics.prefix}{group}")
+    try:
+        assert drain(consumer, expected) == expected
+    finally:
+        consumer.close()
+    return [r.event_id for r in effect_rows(consumer_db)]
+
+
 def test_committed_events_apply_exactly_once_and_rolled_back_event_never_arrives(
         service_db: Callable[[str], Database], topics: Topics) -> None:
     producer_db, consumer_db = service_db("producer"), service_db("consumer")
@@ -206,13 +219,7 @@ def test_an_event_committed_late_with_a_low_id_is_sent_when_the_pipeline_drains(
     finally:
         late.close()
         relay.close()
-    consumer_db = service_db("consumer")
-    consumer = consumer_for(consumer_db, topics, f"g-{topics.prefix}late")
-    try:
-        assert drain(consumer, 41) == 41
-    finally:
-        consumer.close()
-    assert {r.event_id for r in effect_rows(consumer_db)} == {late_id, *others}
+    assert set(consumed_event_ids(service_db, topics, "late", 41)) == {late_id, *others}
 
 
 @pytest.mark.postgres
@@ -255,13 +262,8 @@ def test_while_events_trickle_in_a_fetch_starts_near_the_highest_id_and_a_later_
     bounded = ["outbox.id >" in statement for statement, _ in fetches]
     assert bounded == [False, True, False], fetches
     assert highest - 5 in dict(fetches[1][1]).values()
-    consumer_db = service_db("consumer")
-    consumer = consumer_for(consumer_db, topics, f"g-{topics.prefix}trickle")
-    try:
-        assert drain(consumer, 42) == 42
-    finally:
-        consumer.close()
-    assert {r.event_id for r in effect_rows(consumer_db)} == {late_id, trickled, *others}
+    assert set(consumed_event_ids(service_db, topics, "trickle", 42)) == {
+        late_id, trickled, *others}
 
 
 @pytest.mark.postgres
