@@ -94,9 +94,6 @@ def committed_total(topics: Topics, group: str) -> int:
 # -- (1) exactly once, and never for a rolled-back transaction ---------------------------------
 
 
-@pytest.mark.parametrize("service_db", ["sqlite", pytest.param("postgres",
-                                                                marks=pytest.mark.postgres)],
-                         indirect=True)
 def consumed_event_ids(service_db: Callable[[str], Database], topics: Topics, group: str,
                        expected: int) -> list[str]:
     """Drain `expected` events into a fresh consumer database (group `g-<prefix><group>`)
@@ -110,6 +107,9 @@ def consumed_event_ids(service_db: Callable[[str], Database], topics: Topics, gr
     return [r.event_id for r in effect_rows(consumer_db)]
 
 
+@pytest.mark.parametrize("service_db", ["sqlite", pytest.param("postgres",
+                                                                marks=pytest.mark.postgres)],
+                         indirect=True)
 def test_committed_events_apply_exactly_once_and_rolled_back_event_never_arrives(
         service_db: Callable[[str], Database], topics: Topics) -> None:
     producer_db, consumer_db = service_db("producer"), service_db("consumer")
