@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, literal, or_, select, union_all
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from services.contracts.models import (
@@ -240,26 +240,20 @@ def coverage_counts(session: Session, scope_path: str | None) -> list[tuple[str,
     active contract for their current position: (unit id, position, managers, active).
 
     A few rows per unit, however many managers: the database counts, Python never sees a
-    manager. Two plain aggregates (every manager; those with an active contract, found by a
-    semi-join, so a manager with two counts once) are cheaper than one over an outer join,
-    whose distinct holders overflow the sort memory at 100,000 managers.
+    manager. One pass over the managers: the holders of an active contract are an
+    uncorrelated IN, which the database hashes once (PostgreSQL's hashed SubPlan), so a
+    manager with two active contracts counts once. An outer join would need its distinct
+    holders sorted; two aggregates (every manager, then the holders by a semi-join) read the
+    managers twice.
     """
     m, c = Manager.__table__.c, TenureContract.__table__.c
-    conditions = _coverage_scope(scope_path)
-    holds_active = (select(c.id).where(c.manager_id == m.id, c.position == m.position,
-                                       c.state == "active").exists())
-    everyone = (select(m.org_unit_id, m.position, func.count(), literal(0))
-                .where(*conditions).group_by(m.org_unit_id, m.position))
-    holders = (select(m.org_unit_id, m.position, literal(0), func.count())
-               .where(*conditions, holds_active).group_by(m.org_unit_id, m.position))
-    counts: dict[tuple[str, str], list[int]] = {}
-    for unit_id, position, managers, active in session.execute(
-            union_all(everyone, holders)).all():
-        tally = counts.setdefault((unit_id, position), [0, 0])
-        tally[0] += managers
-        tally[1] += active
+    holders = select(c.manager_id, c.position).where(c.state == "active")
+    holds_active = tuple_(m.id, m.position).in_(holders)
+    stmt = (select(m.org_unit_id, m.position, func.count(),
+                   func.count().filter(holds_active))
+            .where(*_coverage_scope(scope_path)).group_by(m.org_unit_id, m.position))
     return [(unit_id, position, managers, active)
-            for (unit_id, position), (managers, active) in counts.items()]
+            for unit_id, position, managers, active in session.execute(stmt).all()]
 
 
 def overdue_unsigned(session: Session, scope_path: str | None, today: date) -> list[Any]:

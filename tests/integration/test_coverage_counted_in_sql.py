@@ -138,7 +138,11 @@ def varied_group(api: Client, app: Any, seed: int = 13) -> dict[str, dict[str, A
         elif kind == 8:  # signed for a position they no longer hold
             contract(m, "active", position="middle_manager"
                      if m["position"] != "middle_manager" else "chair")
-        # kind 0, 9: no contract
+        elif kind == 9:  # two active terms for one position (the overlap rule forbids it;
+            # the database does not): the manager still counts once
+            contract(m, "active")
+            contract(m, "active", start=date(2027, 1, 1))
+        # kind 0: no contract
     with db.engine.begin() as conn:
         conn.execute(insert(TenureContract), contracts)
     return units
