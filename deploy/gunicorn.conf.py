@@ -71,6 +71,13 @@ def when_ready(server):  # type: ignore[no-untyped-def]
                           registry=registry)
 
 
+def post_worker_init(worker):  # type: ignore[no-untyped-def]
+    """The app is built: keep its objects out of the collector's full passes (shared/heap.py)."""
+    from shared.heap import freeze_startup_objects
+
+    freeze_startup_objects()
+
+
 def child_exit(server, worker):  # type: ignore[no-untyped-def]
     from prometheus_client import multiprocess
 

@@ -58,6 +58,7 @@ from shared.db import Database
 from shared.events.catalogue import DEAD_LETTER_TOPIC
 from shared.events.envelope import MalformedEvent, decode_envelope
 from shared.events.schemas import validate_event
+from shared.heap import freeze_startup_objects
 from shared.kafka_clients import (
     Backoff,
     make_consumer,
@@ -625,6 +626,7 @@ def run_consumer_process(
                              handler, service=service, **options)
     stop_on_signals(consumer.stop_event)
     serve_metrics(metrics_port)
+    freeze_startup_objects()
     consumer.run_forever()
 
 

@@ -71,6 +71,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from shared.db import Database
 from shared.events.catalogue import CATALOGUE
 from shared.events.envelope import SPEC_VERSION
+from shared.heap import freeze_startup_objects
 from shared.kafka_clients import (
     PRODUCER_DEFAULTS,
     Backoff,
@@ -603,5 +604,6 @@ def run_relay_process(
     stop = threading.Event()
     stop_on_signals(stop)
     serve_metrics(metrics_port)
-    OutboxRelay(database, outbox_table, bootstrap_servers, service=service,
-                **options).run_forever(stop)
+    relay = OutboxRelay(database, outbox_table, bootstrap_servers, service=service, **options)
+    freeze_startup_objects()
+    relay.run_forever(stop)

@@ -82,6 +82,7 @@ def register_commands(app: Flask) -> None:
         import threading
 
         from services.appraisal.service.claims import claimer_name, serve
+        from shared.heap import freeze_startup_objects
         from shared.kafka_clients import stop_on_signals
 
         database = current_app.extensions["tenure_db"]
@@ -90,6 +91,7 @@ def register_commands(app: Flask) -> None:
                                    "process scores it")
         stop = threading.Event()
         stop_on_signals(stop)
+        freeze_startup_objects()
         click.echo(f"scoring batches of running appraisal runs as {claimer_name()}")
         done = serve(database.url, stop, poll)
         click.echo(f"scored {done} batch(es)")

@@ -51,6 +51,7 @@ def register_commands(app: Flask) -> None:
         import threading
 
         from services.notifications import worker
+        from shared.heap import freeze_startup_objects
         from shared.kafka_clients import stop_on_signals
 
         database = current_app.extensions["tenure_db"]
@@ -62,6 +63,7 @@ def register_commands(app: Flask) -> None:
             return
         stop = threading.Event()
         stop_on_signals(stop)
+        freeze_startup_objects()
         worker.run_forever(database, config, stop)
 
     @app.cli.command("relay")
