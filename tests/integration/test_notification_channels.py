@@ -107,6 +107,67 @@ def test_a_chinese_email_arrives_intact(smtp_server: tuple[Mailbox, int]) -> Non
     assert "<b>58.40</b>" in received.get_body(("html",)).get_content()
 
 
+def test_a_line_break_in_a_name_or_a_subject_cannot_add_a_header(
+        smtp_server: tuple[Mailbox, int]) -> None:
+    mailbox, port = smtp_server
+    for name in ("Zhang Wei\r\nBcc: spy@example.com", "张伟\nBcc: spy@example.com"):
+        send_email(settings(port), "zhang.wei@example.com", "Result\r\nX-Injected: 1",
+                   "text", to_name=name)
+    ascii_name, chinese_name = mailbox.received
+    for received in mailbox.received:
+        assert received["Bcc"] is None and received["X-Injected"] is None
+        assert received["Subject"] == "Result X-Injected: 1"
+        assert [a.addr_spec for a in received["To"].addresses] == ["zhang.wei@example.com"]
+    assert ascii_name["To"].addresses[0].display_name == "Zhang Wei Bcc: spy@example.com"
+    assert chinese_name["To"].addresses[0].display_name == "张伟 Bcc: spy@example.com"
+
+
+def test_ascii_text_stays_readable_and_a_line_too_long_for_smtp_arrives_whole(
+        smtp_server: tuple[Mailbox, int]) -> None:
+    mailbox, port = smtp_server
+    link = "https://portal.example.com/contracts?" + "x" * 1200
+    send_email(settings(port), "zhang.wei@example.com", "Please sign", "Dear Zhang Wei,\n",
+               f"<p><a href='{link}'>sign</a></p>")
+    (received,) = mailbox.received
+    text, html = received.get_body(("plain",)), received.get_body(("html",))
+    assert text["Content-Transfer-Encoding"] == "7bit"
+    assert text.get_content().replace("\r\n", "\n") == "Dear Zhang Wei,\n"
+    # Over SMTP's 998 characters a line: encoded, so no relay cuts it.
+    assert html["Content-Transfer-Encoding"] == "base64"
+    assert html.get_content() == f"<p><a href='{link}'>sign</a></p>\n"
+
+
+@dataclass
+class Utf8Mailbox:
+    """Keeps each message's envelope; its headers are UTF-8, as SMTPUTF8 allows."""
+
+    envelopes: list[Any] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.envelopes.append(envelope)
+        return "250 Message accepted for delivery"
+
+
+def test_an_address_with_an_international_domain_goes_out_with_smtputf8() -> None:
+    mailbox = Utf8Mailbox()
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port, enable_SMTPUTF8=True)
+    controller.start()
+    try:
+        send_email(settings(port), "zhang.wei@例子.中国", SUBJECT_ZH, BODY_ZH, to_name="张伟")
+    finally:
+        controller.stop()
+    (envelope,) = mailbox.envelopes
+    assert "SMTPUTF8" in envelope.mail_options
+    assert envelope.rcpt_tos == ["zhang.wei@例子.中国"]
+    # The headers travel as UTF-8, unencoded: what SMTPUTF8 is for.
+    headers = envelope.content.decode().split("\r\n\r\n")[0].split("\r\n")
+    assert "To: 张伟 <zhang.wei@例子.中国>" in headers
+    assert f"Subject: {SUBJECT_ZH}" in headers
+    received = email.message_from_bytes(envelope.content, policy=email.policy.default)
+    assert received.get_body(("plain",)).get_content().replace("\r\n", "\n") == BODY_ZH
+
+
 def test_a_rendered_notice_goes_out_by_email(smtp_server: tuple[Mailbox, int]) -> None:
     mailbox, port = smtp_server
     routing = route_event(sample_event("exit.triggered"), SAMPLE_DIRECTORY)
