@@ -386,6 +386,33 @@ def record(session: Session, object_type: str, object_id: str, action: str, *,
         before, after)])
 
 
+def update_entry(obj: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The record the listener writes when `obj` is flushed with `values`, for a caller that
+    writes many such rows with one Core UPDATE instead (a whole run's review): only the
+    columns whose value changes, in column order, as JSON; for `record_many`.
+
+    Only for a table tracked with `changes_only`, whose updates record their changes; `obj`
+    holds the values before the update."""
+    state = inspect(obj)
+    table = state.mapper.local_table
+    skipped, unit_of, changes_only = _tracked[id(table.metadata)]
+    if not changes_only or table.name in skipped:
+        raise ValueError(f"{table.name} updates are not recorded as changes")
+    loaded = state.dict
+    if not loaded.keys() >= values.keys():
+        raise ValueError(f"not loaded, so not comparable: {sorted(values.keys() - loaded)}")
+    keys = [key for key in _column_keys(state.mapper)[0]
+            if key in values and values[key] != loaded[key]]
+
+    def shown(key: str, value: Any) -> Any:
+        return "[redacted]" if key in REDACTED else jsonable(value)
+
+    return {"object_type": table.name, "object_id": _object_id(state), "action": "updated",
+            "org_unit_id": unit_of(obj),
+            "before": {key: shown(key, loaded[key]) for key in keys},
+            "after": {key: shown(key, values[key]) for key in keys}}
+
+
 def record_many(session: Session, entries: Iterable[Mapping[str, Any]],
                 actor: Actor | None = None) -> None:
     """Record many Core/COPY writes at once (COPY on PostgreSQL): each entry holds

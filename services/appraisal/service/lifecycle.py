@@ -512,6 +512,19 @@ def apply_transition(s: Session, a: Appraisal, action: str, actor: str, note: st
     """Move one appraisal on, or refuse before touching it. `open_appeal`, when the caller
     already knows it (a whole run's publication asks once for all), saves the query;
     `steps` collects the log entry for `record_steps` instead of adding it at once."""
+    values = transition_values(s, a, action, actor, conditions, open_appeal)
+    before = a.state
+    for column, value in values.items():
+        setattr(a, column, value)
+    finish_transition(s, a, action, before, actor, note, manager, sink,
+                      upheld_appeal=upheld_appeal, steps=steps)
+
+
+def transition_values(s: Session, a: Appraisal, action: str, actor: str,
+                      conditions: str | None = None, open_appeal: bool | None = None
+                      ) -> dict[str, Any]:
+    """The columns a step changes and their new values, or the refusal (raised before
+    anything is touched): wrong state, missing actuals, the self-report, an open appeal."""
     allowed, target = TRANSITIONS[action]
     if a.state not in allowed:
         raise IllegalTransition(action, a.state, a.id)
@@ -524,8 +537,9 @@ def apply_transition(s: Session, a: Appraisal, action: str, actor: str, note: st
         raise ApiProblem(409, "Conflict",
                          f"Actuals are missing for {', '.join(missing)}: record them and "
                          "score again before the review", errors={"actuals": missing})
+    values: dict[str, Any] = {}
     if action == "review":
-        a.self_report = self_report_at_review(s, a)
+        values["self_report"] = self_report_at_review(s, a)
     if action == "publish" and (open_appeal if open_appeal is not None else s.scalar(
             select(Appeal.id).where(Appeal.appraisal_id == a.id, Appeal.status == "open"))):
         raise ApiProblem(409, "Conflict",
@@ -533,28 +547,30 @@ def apply_transition(s: Session, a: Appraisal, action: str, actor: str, note: st
                          f"POST {API}/{a.id}/appeal/decision: upheld publishes this approved "
                          "result, rejected restores the one published before",
                          errors={"appeal": ["open"]})
-    before = a.state
     now = utcnow()
-    a.state = target
-    a.row_version += 1
-    a.updated_at = now
-    if action == "review":
-        a.reviewed_by = actor
+    values.update(state=target, row_version=a.row_version + 1, updated_at=now)
+    if action in ("review", "approve"):
+        values["reviewed_by" if action == "review" else "approved_by"] = actor
         if conditions is not None and a.kind == "tenure":
-            a.conditions = conditions
-    elif action == "approve":
-        a.approved_by = actor
-        if conditions is not None and a.kind == "tenure":
-            a.conditions = conditions
+            values["conditions"] = conditions
     elif action == "publish":
-        a.published_at = now
-        a.published_by = actor
+        values.update(published_at=now, published_by=actor)
+    return values
+
+
+def finish_transition(s: Session, a: Appraisal, action: str, before: str, actor: str,
+                      note: str = "", manager: Manager | None = None,
+                      sink: list[dict[str, Any]] | None = None, *, upheld_appeal: bool = False,
+                      steps: list[dict[str, Any]] | None = None) -> None:
+    """What follows a step once the appraisal holds its new values: a publication's events,
+    and the log entry (added now, or collected in `steps` for `record_steps`)."""
+    if action == "publish":
         publish_events(s, a, manager or s.get(Manager, a.manager_id), sink, actor,
                        upheld_appeal=upheld_appeal)
     if steps is None:
         record_step(s, a, action, before, actor, note)
     else:
-        steps.append(log_row(a.id, action, before, a.state, actor, now, note))
+        steps.append(log_row(a.id, action, before, a.state, actor, a.updated_at, note))
 
 
 # --- the full trace -------------------------------------------------------------------------------

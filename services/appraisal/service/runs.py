@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from services.appraisal import domain as d
 from services.appraisal.models import (
@@ -67,6 +68,8 @@ from services.appraisal.service.cohorts import (
 )
 from services.appraisal.service.common import (
     FROZEN_STATES,
+    among,
+    id_chunk,
     load_scheme_book,
     new_id,
     require_write,
@@ -76,9 +79,10 @@ from services.appraisal.service.common import (
 )
 from services.appraisal.service.lifecycle import (
     ROLES_FOR,
-    apply_transition,
+    finish_transition,
     note_unit_names,
     record_steps,
+    transition_values,
 )
 from services.appraisal.service.results import regrade, result_fields
 from shared import audit
@@ -492,17 +496,30 @@ def act_on_run(db: Database, actor: Principal, run_id: str, action: str, note: s
                 note_unit_names(s, {a.org_unit_id for a in rows if a.org_unit_id})
             outbox_rows: list[dict[str, Any]] = []
             steps: list[dict[str, Any]] = []
+            moved: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+            records: list[dict[str, Any]] = []
             for a in rows:
                 # Every refusal (wrong state, missing actuals, self-report, open appeal) is
                 # raised before the appraisal is touched, so no savepoint is needed.
                 try:
-                    apply_transition(s, a, action, actor.subject, note,
-                                     manager=managers.get(a.manager_id), sink=outbox_rows,
-                                     open_appeal=a.id in appealed, steps=steps)
+                    values = transition_values(s, a, action, actor.subject,
+                                               open_appeal=a.id in appealed)
                 except ApiProblem as exc:
                     refused.append({"appraisal_id": a.id, "manager_id": a.manager_id,
                                     "reason": exc.detail})
                     continue
+                # Written below with the chunk's other moves by one UPDATE, so the session
+                # is told the new values as committed ones, and the audit record is the
+                # one a flush would have written.
+                records.append(audit.update_entry(a, values))
+                before = a.state
+                for column, value in values.items():
+                    set_committed_value(a, column, value)
+                moved[tuple((k, v) for k, v in values.items() if k != "row_version")].append(
+                    a.id)
+                finish_transition(s, a, action, before, actor.subject, note,
+                                  manager=managers.get(a.manager_id), sink=outbox_rows,
+                                  steps=steps)
                 done += 1
                 if action == "publish":
                     events["appraisal.published"] += 1
@@ -510,13 +527,30 @@ def act_on_run(db: Database, actor: Principal, run_id: str, action: str, note: s
                         events["exit.triggered"] += 1
                     if a.kind == "tenure":
                         events["tenure.concluded"] += 1
+            move_appraisals(s, moved)
             record_steps(s, steps)  # the chunk's log entries and their records at once
+            audit.record_many(s, records)
             bulk_insert(s, outbox, outbox_rows)  # the chunk's events in one statement
-            s.flush()
-            audit.write_pending(s)  # the chunk's audit records, not the run's, in memory
+            s.flush()  # what publication adds besides (exit decisions)
+            audit.write_pending(s)
             s.expunge_all()
     return {"run_id": run_id, "action": action, "done": done, "refused": refused,
             "events": dict(events)}
+
+
+def move_appraisals(s: Session, moved: Mapping[tuple[Any, ...], list[str]]) -> None:
+    """One UPDATE for the appraisals a step gives the same new values (a whole chunk, as a
+    rule: one review's self-report statuses make a few groups), each row's version one up.
+    The rows were locked when the action began, so the versions are those just read."""
+    for values, ids in moved.items():
+        for start in range(0, len(ids), id_chunk(s)):
+            part = ids[start:start + id_chunk(s)]
+            written = s.execute(
+                update(Appraisal).where(among(s, Appraisal.id, part))
+                .values({**dict(values), "row_version": Appraisal.row_version + 1})
+                .execution_options(synchronize_session=False)).rowcount
+            if written != len(part):  # cannot happen under the lock; never leave it half done
+                raise RuntimeError(f"{written} of {len(part)} appraisals updated")
 
 
 def run_progress(run: AppraisalRun) -> str:

@@ -104,6 +104,53 @@ def test_a_whole_runs_log_entries_are_recorded_as_a_single_steps_are(
         assert datetime.fromisoformat(after["at"]).utcoffset() is not None
 
 
+def test_a_whole_runs_steps_record_each_appraisals_move_as_a_lone_step_does(
+        api: Client, world: World) -> None:
+    """A whole run's review, approval and publication write each chunk's appraisals with
+    one UPDATE (the ORM is told the values as committed); each appraisal's record is still
+    the one a lone step's flush writes: the columns it changed, in column order, both sides."""
+    cohort_actuals(api, world)
+    run = run_cohort(api, layer=2, category="commercial_competitive")
+    scored = by_manager(api)
+    alone = scored[world.gms[0]]["id"]
+    for action in ("review", "approve", "publish"):
+        api.post(f"/api/v1/appraisals/{alone}/{action}", {"note": "alone"}, expect=200)
+        out = api.post(f"/api/v1/appraisal-runs/{run['id']}/{action}",
+                       {"note": NOTES[action]}, expect=200).get_json()
+        assert (out["done"], out["refused"]) == (8, [])
+    final = by_manager(api)
+    by = {"review": "reviewed_by", "approve": "approved_by", "publish": "published_by"}
+    moves = {}
+    for manager_id, a in scored.items():
+        records = [r for r in trail(api, object_type="appraisals", object_id=a["id"])
+                   if r["action"] == "updated"]
+        assert len(records) == 3, records
+        moves[manager_id] = records
+        # The rows hold what the records say they were given.
+        assert final[manager_id]["state"] == records[-1]["after"]["state"] == "published"
+        assert final[manager_id]["row_version"] == records[-1]["after"]["row_version"] \
+            == a["row_version"] + 3
+    for manager_id, records in moves.items():
+        for record, lone, action in zip(records, moves[world.gms[0]], by, strict=True):
+            assert (record["actor"], record["org_unit_id"]) == (
+                "hr-1", scored[manager_id]["org_unit_id"])
+            assert list(record["before"]) == list(lone["before"])
+            assert list(record["after"]) == list(lone["after"])
+            assert record["after"][by[action]] == "hr-1"
+            assert record["after"]["row_version"] == record["before"]["row_version"] + 1
+            assert record["before"]["state"] == lone["before"]["state"]
+            assert record["after"]["state"] == lone["after"]["state"]
+            assert record["before"]["updated_at"] < record["after"]["updated_at"]
+            if action == "review":
+                assert record["after"]["self_report"] == lone["after"]["self_report"]
+            if action == "publish":
+                assert record["after"]["published_at"] == record["after"]["updated_at"]
+    assert [list(r["after"]) for r in moves[world.gms[0]]] == [
+        ["state", "row_version", "updated_at", "reviewed_by", "self_report"],
+        ["state", "row_version", "updated_at", "approved_by"],
+        ["state", "row_version", "updated_at", "published_at", "published_by"]]
+
+
 def test_an_upload_that_completes_the_actuals_records_the_move_as_a_lone_submit_does(
         api: Client, world: World) -> None:
     """An upload moves the appraisals it completes to actuals_submitted in one UPDATE and
