@@ -521,10 +521,11 @@ def apply_transition(s: Session, a: Appraisal, action: str, actor: str, note: st
 
 
 def transition_values(s: Session, a: Appraisal, action: str, actor: str,
-                      conditions: str | None = None, open_appeal: bool | None = None
-                      ) -> dict[str, Any]:
+                      conditions: str | None = None, open_appeal: bool | None = None,
+                      now: datetime | None = None) -> dict[str, Any]:
     """The columns a step changes and their new values, or the refusal (raised before
-    anything is touched): wrong state, missing actuals, the self-report, an open appeal."""
+    anything is touched): wrong state, missing actuals, the self-report, an open appeal.
+    A whole run's action gives every appraisal one `now`, so one UPDATE writes them all."""
     allowed, target = TRANSITIONS[action]
     if a.state not in allowed:
         raise IllegalTransition(action, a.state, a.id)
@@ -547,7 +548,7 @@ def transition_values(s: Session, a: Appraisal, action: str, actor: str,
                          f"POST {API}/{a.id}/appeal/decision: upheld publishes this approved "
                          "result, rejected restores the one published before",
                          errors={"appeal": ["open"]})
-    now = utcnow()
+    now = now or utcnow()
     values.update(state=target, row_version=a.row_version + 1, updated_at=now)
     if action in ("review", "approve"):
         values["reviewed_by" if action == "review" else "approved_by"] = actor

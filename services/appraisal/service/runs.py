@@ -497,13 +497,14 @@ def act_on_run(db: Database, actor: Principal, run_id: str, action: str, note: s
             outbox_rows: list[dict[str, Any]] = []
             steps: list[dict[str, Any]] = []
             moved: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+            now = utcnow()  # the chunk's moves at one instant: one UPDATE for all of them
             records: list[dict[str, Any]] = []
             for a in rows:
                 # Every refusal (wrong state, missing actuals, self-report, open appeal) is
                 # raised before the appraisal is touched, so no savepoint is needed.
                 try:
                     values = transition_values(s, a, action, actor.subject,
-                                               open_appeal=a.id in appealed)
+                                               open_appeal=a.id in appealed, now=now)
                 except ApiProblem as exc:
                     refused.append({"appraisal_id": a.id, "manager_id": a.manager_id,
                                     "reason": exc.detail})

@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, inspect, text
 from shared.migrations import alembic_config, upgrade
 from tests.support.contracts_world import Client
 from tests.support.databases import migrations_dir
+from tests.support.statements import sent_statements
 
 from .conftest import post_actuals, run_cohort, standard_actuals
 from .test_appraisals import by_manager, cohort_actuals
@@ -105,7 +106,7 @@ def test_a_whole_runs_log_entries_are_recorded_as_a_single_steps_are(
 
 
 def test_a_whole_runs_steps_record_each_appraisals_move_as_a_lone_step_does(
-        api: Client, world: World) -> None:
+        app: Any, api: Client, world: World) -> None:
     """A whole run's review, approval and publication write each chunk's appraisals with
     one UPDATE (the ORM is told the values as committed); each appraisal's record is still
     the one a lone step's flush writes: the columns it changed, in column order, both sides."""
@@ -115,9 +116,12 @@ def test_a_whole_runs_steps_record_each_appraisals_move_as_a_lone_step_does(
     alone = scored[world.gms[0]]["id"]
     for action in ("review", "approve", "publish"):
         api.post(f"/api/v1/appraisals/{alone}/{action}", {"note": "alone"}, expect=200)
-        out = api.post(f"/api/v1/appraisal-runs/{run['id']}/{action}",
-                       {"note": NOTES[action]}, expect=200).get_json()
+        with sent_statements(app.extensions["tenure_db"].engine) as sent:
+            out = api.post(f"/api/v1/appraisal-runs/{run['id']}/{action}",
+                           {"note": NOTES[action]}, expect=200).get_json()
         assert (out["done"], out["refused"]) == (8, [])
+        # One UPDATE for the eight, not one each.
+        assert sum(sql.lstrip().upper().startswith("UPDATE APPRAISALS ") for sql in sent) == 1
     final = by_manager(api)
     by = {"review": "reviewed_by", "approve": "approved_by", "publish": "published_by"}
     moves = {}
