@@ -593,7 +593,9 @@ def main() -> None:
                                    lambda i: calls[i], headers, threads=args.concurrency,
                                    duration=3600, max_requests=len(calls))
             batched = (f"; the employer's in batches of {args.countersign_batch}, latencies "
-                       "of both sides' calls" if args.countersign_batch else "")
+                       "of both sides' calls: the managers' "
+                       f"{loads[0].seconds:.0f} s, the employers' {loads[1].seconds:.0f} s"
+                       if args.countersign_batch else "")
             bare_load = run_load("bare", "127.0.0.1", bare_port,
                                  lambda i: ("GET", "/bare", None), {},
                                  threads=args.concurrency, duration=3600,
