@@ -216,6 +216,11 @@ def _history(state: Any, key: str) -> Any:
     return state.get_history(key, PASSIVE_NO_INITIALIZE)
 
 
+def _shown(key: str, value: Any) -> Any:
+    """A column's value as a record holds it: JSON, or hidden for a secret column."""
+    return "[redacted]" if key in REDACTED else jsonable(value)
+
+
 def _values(state: Any, *, old: bool, keys: set[str] | None = None) -> dict[str, Any]:
     """Loaded column values of an instance (only `keys`, if given); with `old`, as they
     were before this flush.
@@ -234,11 +239,11 @@ def _values(state: Any, *, old: bool, keys: set[str] | None = None) -> dict[str,
         if committed and key in committed:
             hist = _history(state, key)
             if hist.deleted:
-                out[key] = "[redacted]" if key in REDACTED else jsonable(hist.deleted[0])
+                out[key] = _shown(key, hist.deleted[0])
                 continue
         value = loaded.get(key, NO_VALUE)
         if value is not NO_VALUE:
-            out[key] = "[redacted]" if key in REDACTED else jsonable(value)
+            out[key] = _shown(key, value)
     return out
 
 
@@ -403,14 +408,10 @@ def update_entry(obj: Any, values: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"not loaded, so not comparable: {sorted(values.keys() - loaded)}")
     keys = [key for key in _column_keys(state.mapper)[0]
             if key in values and values[key] != loaded[key]]
-
-    def shown(key: str, value: Any) -> Any:
-        return "[redacted]" if key in REDACTED else jsonable(value)
-
     return {"object_type": table.name, "object_id": _object_id(state), "action": "updated",
             "org_unit_id": unit_of(obj),
-            "before": {key: shown(key, loaded[key]) for key in keys},
-            "after": {key: shown(key, values[key]) for key in keys}}
+            "before": {key: _shown(key, loaded[key]) for key in keys},
+            "after": {key: _shown(key, values[key]) for key in keys}}
 
 
 def record_many(session: Session, entries: Iterable[Mapping[str, Any]],

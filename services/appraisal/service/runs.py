@@ -543,9 +543,10 @@ def move_appraisals(s: Session, moved: Mapping[tuple[Any, ...], list[str]]) -> N
     """One UPDATE for the appraisals a step gives the same new values (a whole chunk, as a
     rule: one review's self-report statuses make a few groups), each row's version one up.
     The rows were locked when the action began, so the versions are those just read."""
+    step = id_chunk(s)
     for values, ids in moved.items():
-        for start in range(0, len(ids), id_chunk(s)):
-            part = ids[start:start + id_chunk(s)]
+        for start in range(0, len(ids), step):
+            part = ids[start:start + step]
             written = s.execute(
                 update(Appraisal).where(among(s, Appraisal.id, part))
                 .values({**dict(values), "row_version": Appraisal.row_version + 1})
