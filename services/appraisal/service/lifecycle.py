@@ -351,6 +351,19 @@ def emit(s: Session, event_type: str, a: Appraisal, m: Manager | None,
     return str(sink[-1]["event_id"])
 
 
+def trace_needed(action: str, a: Appraisal, *, upheld_appeal: bool = False) -> bool:
+    """Whether a step reads the appraisal's stored trace (`result`, its largest column):
+    a review refused for missing actuals names them from it; a publication quotes it in
+    an exit decision, a tenure conclusion or an upheld appeal's settlement. Whole-run
+    actions load the trace only for these (`runs.act_on_run`)."""
+    if action == "review":
+        return not a.complete
+    if action == "publish":
+        return (upheld_appeal or a.kind == "tenure"
+                or a.outcome == d.Outcome.INCOMPETENCE_EXIT.value)
+    return False
+
+
 def publish_events(s: Session, a: Appraisal, m: Manager | None,
                    sink: list[dict[str, Any]] | None = None, actor: str | None = None,
                    *, upheld_appeal: bool = False) -> list[str]:
@@ -358,15 +371,17 @@ def publish_events(s: Session, a: Appraisal, m: Manager | None,
     the appeal window); tenure.concluded for a tenure appraisal. A publication that closes an
     upheld appeal settles the exit decision the appeal held instead (exit.confirmed or
     exit.cancelled). Returns the event types recorded."""
-    result = a.trace or {}
     scored = {"score": a.total, "grade": a.grade, "outcome": a.outcome,
               "scheme_code": a.scheme_code, "scheme_version": a.scheme_version}
     emit(s, "appraisal.published", a, m, sink, **scored, tenure_outcome=a.tenure_outcome)
     sent = ["appraisal.published"]
+    exits = a.outcome == d.Outcome.INCOMPETENCE_EXIT.value
+    # The trace is read only where an event quotes it (triggers, deferrals); most
+    # publications send appraisal.published alone, and a whole run's does not load traces.
+    result = (a.trace or {}) if trace_needed("publish", a, upheld_appeal=upheld_appeal) else {}
     triggers = [{"rule": t["rule"], "description": t.get("reason", ""),
                  "evidence": t.get("evidence", {})}
                 for t in result.get("exit_triggers") or []]
-    exits = a.outcome == d.Outcome.INCOMPETENCE_EXIT.value
     # Only an upheld appeal's publication can find a decision its appeal holds.
     held = s.scalar(select(ExitDecision).where(
         ExitDecision.appraisal_id == a.id,

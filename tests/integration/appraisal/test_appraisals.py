@@ -153,6 +153,28 @@ def test_publishing_a_run_emits_results_and_exit_triggers_with_what_notices_need
         ("excellent", "120.00", "en")
 
 
+def test_a_whole_runs_actions_read_the_trace_only_of_the_appraisals_whose_events_quote_it(
+        app: Any, api: Client, world: World, scored: dict[str, Any]) -> None:
+    """The trace is each appraisal's largest column. Review and approval of a complete run
+    never read it; publication reads it only for the two exits, whose exit.triggered
+    events quote each trigger's description and evidence from it."""
+    from tests.support.statements import sent_statements
+
+    engine = app.extensions["tenure_db"].engine
+    with_trace: dict[str, list[str]] = {}
+    for action in ("review", "approve", "publish"):
+        with sent_statements(engine) as sent:
+            out = api.post(f"/api/v1/appraisal-runs/{scored['id']}/{action}", {},
+                           expect=200).get_json()
+        assert (out["done"], out["refused"]) == (9, [])
+        with_trace[action] = [sql for sql in sent if "appraisals.result" in sql]
+    assert with_trace["review"] == [] and with_trace["approve"] == []
+    assert len(with_trace["publish"]) == 1  # one query for the chunk's exits
+    exits = [e["data"] for e in outbox_events(app) if e["type"] == "exit.triggered"]
+    assert sorted(e["manager_id"] for e in exits) == sorted([world.gms[6], world.gms[7]])
+    assert all(t["description"] and t["evidence"] for e in exits for t in e["triggers"])
+
+
 def test_published_results_change_only_by_a_recorded_appeal_decision(
         app: Any, api: Client, world: World, scored: dict[str, Any]) -> None:
     for action in ("review", "approve", "publish"):
