@@ -52,6 +52,48 @@ def test_replaying_every_event_again_changes_nothing(app: Any, world: World) -> 
     assert [count(app, m) for m in (OrgUnit, Manager, Contract, TargetSet, Departure)] == before
 
 
+def test_an_event_that_repeats_what_the_read_model_holds_writes_nothing(
+        app: Any, world: World) -> None:
+    """A signed contract's event sent again (a new id, so the inbox does not catch it)
+    leaves its manager, contract and target sets as they were: no UPDATE, no `updated_at`
+    moved, no audit record. A manager.updated that changes a name moves only that row."""
+    from sqlalchemy import text
+
+    from tests.support.statements import sent_statements
+
+    gm = world.gms[1]
+    signed = next(e for e in world.events if e["type"] == "contract.signed"
+                  and e["data"]["manager_id"] == gm)
+
+    def stamps() -> dict[str, Any]:
+        with app.extensions["tenure_db"].read() as s:
+            sets = s.scalars(select(TargetSet).where(TargetSet.manager_id == gm))
+            return {"manager": s.get(Manager, gm).updated_at,
+                    "contract": s.get(Contract, world.contracts[gm]).updated_at,
+                    **{t.id: t.updated_at for t in sets}}
+
+    def audit_records() -> int:
+        with app.extensions["tenure_db"].engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM audit_log")).scalar() or 0)
+
+    before, records = stamps(), audit_records()
+    again = make_event("contract.signed", "/tenure/contracts", gm, signed["data"])
+    with sent_statements(app.extensions["tenure_db"].engine) as sent:
+        feed(app, [again])
+    assert [sql for sql in sent if sql.lstrip().upper().startswith(("UPDATE", "INSERT"))] == []
+    assert stamps() == before
+    assert audit_records() == records
+
+    renamed = make_event("manager.updated", "/tenure/contracts", gm,
+                         {"manager_id": gm, "name": "Renamed Manager"})
+    feed(app, [renamed])
+    after = stamps()
+    assert after["manager"] > before["manager"]
+    assert {k: v for k, v in after.items() if k != "manager"} == \
+        {k: v for k, v in before.items() if k != "manager"}
+    assert audit_records() == records + 1
+
+
 def test_departure_for_retirement_is_recorded_and_never_an_exit(app: Any, world: World
                                                                ) -> None:
     with app.extensions["tenure_db"].read() as s:
