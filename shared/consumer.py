@@ -391,14 +391,26 @@ class EventConsumer:
                 audit_applied(session, self.inbox, [envelope])
             return True
 
-    def _batchable(self, records: list[Any]) -> list[tuple[Any, dict[str, Any]]]:
+    def _batchable(self, records: list[Any],
+                   ignored: dict[tuple[str, int, int], str] | None = None
+                   ) -> list[tuple[Any, dict[str, Any]]]:
         """The records a batch may apply (valid envelopes of wanted types), in poll order;
-        the others are dead-lettered or ignored by `process`."""
+        the others are dead-lettered or ignored by `process`.
+
+        With `ignored`, valid events of types this consumer does not apply are finished
+        here as `process` would finish them (ignored, counted), so they are not decoded and
+        validated a second time: during signing they are most of what a consumer reads
+        (each document's contract.signature_recorded)."""
         items = []
         for record in records:
             envelope, rejected = self._read(record)
-            if rejected is None and envelope is not None and self._wanted(envelope):
+            if rejected is not None or envelope is None:
+                continue
+            if self._wanted(envelope):
                 items.append((record, envelope))
+            elif ignored is not None:
+                EVENTS.labels(self.service, self.group_id, record.topic, IGNORED).inc()
+                ignored[(record.topic, record.partition, record.offset)] = IGNORED
         return items
 
     def _apply_in_batches(self, records: list[Any]) -> dict[tuple[str, int, int], str]:
@@ -412,8 +424,8 @@ class EventConsumer:
         Returns the outcome of every record it finished; if stop is requested while an
         event is being retried, what it finished so far (the caller rewinds to the rest).
         """
-        items = self._batchable(records)
         outcomes: dict[tuple[str, int, int], str] = {}
+        items = self._batchable(records, ignored=outcomes)
         if len(items) >= 2:
             with contextlib.suppress(_Abandoned):
                 self._apply_halving(items, outcomes)

@@ -576,6 +576,31 @@ def test_events_of_types_the_group_does_not_handle_are_skipped_without_a_transac
     assert count(db, inbox) == 0
 
 
+def test_a_polls_events_of_other_types_are_ignored_where_read_and_never_read_again(
+        service_db: Callable[[str], Database], monkeypatch: pytest.MonkeyPatch) -> None:
+    """During signing most of what a consumer polls is of types it does not apply. Each
+    record is decoded and validated once: those it applies go to the batch, the others are
+    finished there as ignored (not handed to `process`, which would read them again)."""
+    db = service_db("consumer")
+    consumer = EventConsumer(db, inbox, "127.0.0.1:1", "g-types-batch", ["t"], record_effect,
+                             event_types={"contract.signed"})
+    reads: list[int] = []
+    read = consumer._read
+    monkeypatch.setattr(consumer, "_read", lambda record: (reads.append(record.offset),
+                                                           read(record))[1])
+    manager = new_id()
+    kinds = ["contract.drafted", "contract.signed", "contract.drafted", "contract.signed",
+             "contract.drafted"]
+    records = [_Record(encode_envelope(make_event(kind, "/tenure/contracts", manager,
+                                                  contract_data(manager, i))), i)
+               for i, kind in enumerate(kinds)]
+    outcomes = consumer._apply_in_batches(records)
+    assert [outcomes[("t", 0, i)] for i in range(5)] == [
+        "ignored", "applied", "ignored", "applied", "ignored"]
+    assert sorted(reads) == [0, 1, 2, 3, 4]
+    assert count(db, effects) == count(db, inbox) == 2
+
+
 def test_a_failing_event_rolls_back_its_whole_poll_batch_so_nothing_half_applies(
         service_db: Callable[[str], Database]) -> None:
     db = service_db("consumer")
