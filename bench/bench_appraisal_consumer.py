@@ -2,13 +2,15 @@
 model, on PostgreSQL and the real local broker: one handler call per event vs the batch handler.
 
 Run: .venv/bin/python bench/bench_appraisal_consumer.py [--managers 6667] [--rounds 3]
-                                                       [--modes event,batch]
+                                                       [--modes event,batch] [--signing]
 
 The backlog is what a group's year starts with: every manager registered, then every contract
 issued, then every contract signed (3 events a manager, 20,001 for 6,667 managers), keyed by
 manager as the contracts relay keys them. The envelopes are copies of the ones the real
 contracts service emits for one manager (built in-process on SQLite first), each copy with its
-own manager, contract, document and event ids, spread over 50 enterprises.
+own manager, contract, document and event ids, spread over 50 enterprises. `--signing` adds
+what the consumer reads during signing and does not apply: each contract's six
+contract.signature_recorded and its contract.countersignature_requested (10 events a manager).
 
 Each round gives each mode a fresh appraisal database (copied from a migrated template) and a
 fresh consumer group on the same topic, and runs the consumer the `consume` command builds
@@ -96,8 +98,17 @@ def _copy(envelope: dict[str, Any], ids: dict[str, str]) -> tuple[bytes, bytes]:
     return copy["subject"].encode(), encode_envelope(copy)
 
 
-def backlog(templates: dict[str, dict[str, Any]], managers: int) -> list[tuple[bytes, bytes]]:
-    """(key, value) of every message: the org tree, then registrations, issues, signatures."""
+#: What signing sends between a contract's issue and its contract.signed (the manager signs
+#: three documents and the employer is asked; the employer signs the three): events the
+#: appraisal consumer reads and does not apply, most of what it reads in bench_cycle's stage 3.
+SIGNING = (*["contract.signature_recorded"] * 3, "contract.countersignature_requested",
+           *["contract.signature_recorded"] * 3)
+
+
+def backlog(templates: dict[str, dict[str, Any]], managers: int, signing: bool = False
+            ) -> list[tuple[bytes, bytes]]:
+    """(key, value) of every message: the org tree, then registrations, issues, signatures
+    (with `signing`, each contract's signing events before its contract.signed)."""
     group, enterprise = templates["group"], templates["enterprise"]
     group_id, enterprise_id = group["data"]["org_unit_id"], enterprise["data"]["org_unit_id"]
     issued = templates["contract.issued"]["data"]
@@ -115,8 +126,11 @@ def backlog(templates: dict[str, dict[str, Any]], managers: int) -> list[tuple[b
                enterprise_id: units[i % ENTERPRISES], group_id: group_id}
         ids.update({d: str(uuid.uuid4()) for d in documents})
         people.append(ids)
-    for kind in ("manager.registered", "contract.issued", "contract.signed"):
+    for kind in ("manager.registered", "contract.issued"):
         messages.extend(_copy(templates[kind], ids) for ids in people)
+    for ids in people if signing else []:
+        messages.extend(_copy(templates[kind], ids) for kind in SIGNING)
+    messages.extend(_copy(templates["contract.signed"], ids) for ids in people)
     return messages
 
 
@@ -171,6 +185,9 @@ def main() -> None:
     parser.add_argument("--managers", type=int, default=6667)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--modes", default="event,batch")
+    parser.add_argument("--signing", action="store_true",
+                        help="add each contract's signing events, which the consumer reads "
+                             "and ignores (seven a contract), before the contracts signed")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     modes = args.modes.split(",")
@@ -181,10 +198,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, local_postgres.LocalPostgres() as server, \
             local_kafka.LocalKafka() as broker:
         templates = template_events(Path(tmp))
-        messages = backlog(templates, args.managers)
+        messages = backlog(templates, args.managers, args.signing)
         produce(broker.bootstrap_servers, messages)
         upgrade(MIGRATIONS, server.create_database("appraisal_template"))
-        print(f"backlog: {len(messages)} events ({args.managers} managers x 3 + "
+        per = 3 + (len(SIGNING) if args.signing else 0)
+        print(f"backlog: {len(messages)} events ({args.managers} managers x {per} + "
               f"{ENTERPRISES + 1} org units) on {TOPIC}, 3 partitions")
         results: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
         for round_no in range(1, args.rounds + 1):
