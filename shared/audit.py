@@ -247,6 +247,13 @@ def _values(state: Any, *, old: bool, keys: set[str] | None = None) -> dict[str,
     return out
 
 
+def changed(obj: Any) -> bool:
+    """Whether a flush would write `obj` (and the listener record it): a new row, or a
+    column whose value really changed since the load."""
+    state = inspect(obj)
+    return state.key is None or _changed(state)
+
+
 def _changed(state: Any) -> bool:
     """Whether any column really changed: only attributes in `committed_state` can have."""
     columns = _column_keys(state.mapper)[1]

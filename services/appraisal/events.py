@@ -16,9 +16,8 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE
 
 from services.appraisal.models import (
     Contract,
@@ -28,6 +27,7 @@ from services.appraisal.models import (
     TargetSet,
     targets_digest,
 )
+from shared import audit
 
 log = logging.getLogger("tenure.appraisal.events")
 
@@ -53,15 +53,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def stamp(s: Session, row: Manager | Contract | TargetSet) -> None:
+def stamp(row: Manager | Contract | TargetSet) -> None:
     """Set `updated_at` if the event changed the row: one that repeats what the read model
     holds (a signed contract's manager, unchanged since registration; an event delivered
     again under a new id) writes no UPDATE and leaves no audit record of a time alone."""
-    state = inspect(row)
-    # Only an attribute set since the load can differ from it (`Session.is_modified` asks
-    # every attribute, at twice the cost, for the six rows a signed contract names).
-    if state.key is None or any(state.get_history(key, PASSIVE_NO_INITIALIZE).has_changes()
-                                for key in list(state.committed_state)):
+    # audit.changed asks only the attributes set since the load (`Session.is_modified`
+    # asks every one, at twice the cost, for the six rows a signed contract names).
+    if audit.changed(row):
         row.updated_at = utcnow()
 
 
@@ -316,7 +314,7 @@ def apply_manager(batch: ReadModelBatch, data: dict[str, Any], envelope: dict[st
     status = data.get("employment_status") or m.employment_status
     m.employment_status = status
     m.departure_reason = data.get("departure_reason") if status == "departed" else None
-    stamp(s, m)
+    stamp(m)
     source = f"event:{envelope['id']}"
     if status == "departed" and not was_departed and m.departure_reason != APPRAISAL_EXIT \
             and s.scalar(select(Departure.id).where(Departure.source == source)) is None:
@@ -364,7 +362,7 @@ def apply_contract(batch: ReadModelBatch, data: dict[str, Any], *, with_document
     for key in ("layer", "category", "position", "enterprise_id"):
         if data.get(key) is not None and getattr(m, key) is None:
             setattr(m, key, data[key])
-    stamp(batch.session, m)
+    stamp(m)
 
     contract_id = str(data["contract_id"])
     c = batch.contract(contract_id)
@@ -390,7 +388,7 @@ def apply_contract(batch: ReadModelBatch, data: dict[str, Any], *, with_document
     if incoming in TERMINAL_STATES:
         c.end_reason = data.get("reason") or c.end_reason
     c.ended_by_exit = bool(c.ended_by_exit or ended_by_exit)
-    stamp(batch.session, c)
+    stamp(c)
     if with_documents:
         for doc in data.get("documents") or []:
             apply_target_set(batch, doc, manager_id, contract_id)
@@ -408,8 +406,8 @@ def apply_reinstatement(batch: ReadModelBatch, data: dict[str, Any]) -> Contract
     if m.departure_reason == APPRAISAL_EXIT or m.employment_status == "departed":
         m.employment_status = str(data.get("employment_status") or "active")
         m.departure_reason = None
-    stamp(batch.session, c)  # what this event changes beyond what apply_contract did
-    stamp(batch.session, m)
+    stamp(c)  # what this event changes beyond what apply_contract did
+    stamp(m)
     return c
 
 
@@ -433,5 +431,5 @@ def apply_target_set(batch: ReadModelBatch, doc: dict[str, Any], manager_id: str
     ts.targets = list(doc.get("targets") or [])
     ts.digest = targets_digest(ts.targets)
     ts.locked = locked
-    stamp(batch.session, ts)
+    stamp(ts)
     return ts
