@@ -521,7 +521,27 @@ class BulkIssueOne(MethodView):
         """Progress, then which managers were issued a contract and which skipped, and why.
 
         `decisions=false` leaves the decisions out, for polling a large job's progress."""
-        return svc.get_bulk_job(db(), authenticate(), job_id, decisions=query["decisions"])
+        job = svc.get_bulk_job(db(), authenticate(), job_id, decisions=query["decisions"])
+        return json_response(sc.BulkJobOut().dump(job))  # decisions as stored, spliced in
+
+
+@bulk.route("/<job_id>/decisions")
+class BulkIssueDecisions(MethodView):
+    @require(HR_ADMIN, SERVICE)
+    @bulk.arguments(sc.BulkDecisionQuery, location="query")
+    @bulk.response(200, sc.BulkDecisionPage)
+    def get(self, query: dict[str, Any], job_id: str) -> Any:
+        """A finished job's decisions a page at a time, in employee number order;
+        `decision=failed` (or `issued`, `skipped`) keeps one outcome.
+
+        A page that has a next one links to it (`Link: <...&after=n>; rel="next"`). Every
+        page costs the same, so a job for the whole group is read through without any
+        process holding all its decisions; 409 while the job is still running."""
+        page = svc.bulk_decisions_page(db(), authenticate(), job_id, **query)
+        resp = json_response(sc.BulkDecisionPage().dump(page))
+        if page["page"]["next"] is not None:
+            resp.headers["Link"] = next_link(str(page["page"]["next"]))
+        return resp
 
 
 # --- reports and maintenance ------------------------------------------------------------------

@@ -577,8 +577,9 @@ class BulkDecisionOut(ma.Schema):
 
 class StoredDecisions(fields.List):
     """Decisions as the job row stores them, already in BulkDecisionOut's shape (written by
-    service.bulk): sent as they are. A job for 10,000 managers is polled while it runs, and
-    dumping every decision again on each poll took the CPU its worker needed."""
+    service.bulk): sent as they are, the stored JSON text spliced into the answer
+    (`get_bulk_job`). Dumping every decision again took the CPU a polled job's worker
+    needed, and parsing them all its memory."""
 
     def _serialize(self, value, attr, obj, **kwargs):  # type: ignore[no-untyped-def]
         return value
@@ -587,6 +588,38 @@ class StoredDecisions(fields.List):
 class BulkJobQuery(StrictSchema):
     decisions = fields.Boolean(load_default=True, metadata={
         "description": "false leaves the decisions out: a poll for a large job's progress"})
+
+
+class BulkDecisionQuery(StrictSchema):
+    decision = fields.String(validate=_enum(d.BulkOutcome), metadata={
+        "description": "only the managers with this outcome: issued, skipped or failed"})
+    page_size = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=100_000_000),
+                           metadata={"description": "the `index` of the last decision read "
+                                     "(the page's `next`); 0 or absent: from the first"})
+
+
+class BulkDecisionItemOut(BulkDecisionOut):
+    index = fields.Integer(metadata={"description": "the decision's place in the job's list "
+                                     "(employee number order), from 1"})
+
+    class Meta:
+        fields = ("index", *BulkDecisionOut._declared_fields)  # its place first
+
+
+class BulkDecisionPageInfo(ma.Schema):
+    page_size = fields.Integer()
+    total = fields.Integer(metadata={"description": "decisions with this outcome (all "
+                                     "decisions without `decision`)"})
+    next = fields.Integer(allow_none=True, metadata={
+        "description": "`after` for the next page; null on the last"})
+
+
+class BulkDecisionPage(ma.Schema):
+    job_id = fields.String()
+    status = fields.String()
+    items = fields.List(fields.Nested(BulkDecisionItemOut))
+    page = fields.Nested(BulkDecisionPageInfo)
 
 
 class BulkJobOut(ma.Schema):

@@ -1,6 +1,7 @@
 """Use cases of the contracts service: one unit of work each, events recorded with the rows."""
 
 from services.contracts.service.bulk import (
+    bulk_decisions_page,
     get_bulk_job,
     run_bulk_issue,
     start_bulk_issue,
@@ -87,6 +88,7 @@ __all__ = [
     "Scope",
     "UnitCache",
     "amend_contract",
+    "bulk_decisions_page",
     "check_version",
     "contract_data",
     "contract_signers",

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import orjson
+from orjson import Fragment
 from sqlalchemy import (
     Column,
     Connection,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Select,
     Table,
     Text,
+    cast,
     func,
     literal_column,
     select,
@@ -446,14 +448,76 @@ def _issue_chunk(s: Session, units: UnitCache, members: list[tuple[Manager, OrgU
 def get_bulk_job(db: Database, actor: Principal, job_id: str, *, decisions: bool = True
                  ) -> BulkIssueJob:
     """The job; without `decisions` its stored decisions are not even read: a job for
-    100,000 managers holds about 15 MB of them, and a poll for progress needs none."""
+    100,000 managers holds about 15 MB of them, and a poll for progress needs none.
+
+    With them, they are read as the JSON text the database keeps and sent as it is (an
+    orjson Fragment), never made Python objects: at 1,000,000 managers those took the
+    worker 1 GiB for one answer (bench/bench_bulk_decisions.py). `bulk_decisions_page`
+    reads them a page at a time. Either way the value is never written back.
+    """
     with db.read() as s:
-        scope = resolve_scope(s, actor)
-        job = s.get(BulkIssueJob, job_id, options=() if decisions else
-                    [defer(BulkIssueJob.decisions, raiseload=True)])
-        if job is None or not scope.can_write or (
-                scope.path is not None and job.org_scope != actor.org_scope):
-            raise not_found("bulk issue job", job_id)
-        if not decisions:  # left out of the response; never written back
-            set_committed_value(job, "decisions", None)
+        job = _visible_job(s, actor, job_id, decisions=False)
+        stored = s.execute(select(cast(BulkIssueJob.decisions, Text)).where(
+            BulkIssueJob.id == job_id)).scalar_one() if decisions else None
+        set_committed_value(job, "decisions", Fragment(stored) if stored is not None else None)
         return job
+
+
+def _visible_job(s: Session, actor: Principal, job_id: str, *, decisions: bool
+                 ) -> BulkIssueJob:
+    """The job, for HR who may issue in the scope it was started in; 404 for anyone else."""
+    scope = resolve_scope(s, actor)
+    job = s.get(BulkIssueJob, job_id, options=() if decisions else
+                [defer(BulkIssueJob.decisions, raiseload=True)])
+    if job is None or not scope.can_write or (
+            scope.path is not None and job.org_scope != actor.org_scope):
+        raise not_found("bulk issue job", job_id)
+    return job
+
+
+def bulk_decisions_page(db: Database, actor: Principal, job_id: str, *,
+                        decision: str | None = None, page_size: int = 100, after: int = 0
+                        ) -> dict[str, Any]:
+    """One page of a finished job's decisions, in their order (employee number), each with
+    its `index` in the job's list; `decision` keeps one outcome.
+
+    The database picks the page out of the stored list, so neither this process nor the
+    client ever holds more than a page, however many managers the job decided (a job for
+    1,000,000 holds about 150 MB of decisions). The decisions are the job's once it has
+    finished; while it runs they are not there to page through, which the 409 says.
+    """
+    with db.read() as s:
+        job = _visible_job(s, actor, job_id, decisions=False)
+        if job.status not in d.FINISHED_JOB_STATUSES:
+            raise ApiProblem(
+                409, "Conflict", f"The job is {job.status} ({job.processed} of {job.total} "
+                "managers decided): its decisions can be read once it has finished; follow "
+                f"GET /api/v1/bulk-issues/{job_id}?decisions=false until then",
+                errors={"status": [job.status]})
+        rows = s.execute(_decisions_page_sql(s.get_bind().dialect.name, decision), {
+            "job_id": job_id, "after": after, "decision": decision,
+            "limit": page_size + 1}).all()
+        total = {None: job.processed, d.BulkOutcome.ISSUED: job.issued,
+                 d.BulkOutcome.SKIPPED: job.skipped, d.BulkOutcome.FAILED: job.failed}
+        status = job.status
+    items = [{"index": int(index), **orjson.loads(body)} for index, body in rows[:page_size]]
+    more = len(rows) > page_size
+    return {"job_id": job_id, "status": status, "items": items,
+            "page": {"page_size": page_size, "total": total[decision],
+                     "next": items[-1]["index"] if more else None}}
+
+
+def _decisions_page_sql(dialect: str, decision: str | None) -> Any:
+    """The stored list's elements after `after` (1-based positions), `limit` of them, as
+    JSON text; those of one outcome where `decision` is given."""
+    if dialect == "postgresql":
+        kept = " AND e.elem->>'decision' = :decision" if decision else ""
+        return text(
+            "SELECT e.ord, e.elem::text FROM bulk_issue_jobs AS j CROSS JOIN LATERAL "
+            "json_array_elements(j.decisions) WITH ORDINALITY AS e(elem, ord) "
+            f"WHERE j.id = :job_id AND e.ord > :after{kept} ORDER BY e.ord LIMIT :limit")
+    kept = " AND json_extract(e.value, '$.decision') = :decision" if decision else ""
+    return text(
+        "SELECT e.key + 1, json(e.value) FROM bulk_issue_jobs AS j, json_each(j.decisions) "
+        f"AS e WHERE j.id = :job_id AND e.key + 1 > :after{kept} ORDER BY e.key "
+        "LIMIT :limit")
