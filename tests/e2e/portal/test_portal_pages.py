@@ -21,10 +21,32 @@ def test_group_hr_issues_in_bulk_and_sees_progress_and_each_managers_decision(
     page.wait_for_selector(".status[data-status=done], .status[data-status=partial]",
                            timeout=30_000)
     assert page.locator("progress").get_attribute("value") == "100.00"
-    rows = {r.locator("td").nth(0).inner_text(): r.get_attribute("class")
-            for r in page.locator("table tbody tr").all()}
-    assert rows["A001"] == "decision-issued"  # Zhang Wei gets a contract
-    assert rows["B001"] == "decision-skipped"  # Li Na already has one in force
+
+    def rows() -> dict[str, str | None]:
+        """Employee number -> the row's decision class, with each row's place checked."""
+        found = page.locator("table tbody tr").all()
+        places = [int(r.locator("td").nth(0).inner_text()) for r in found]
+        assert places == sorted(places), places
+        return {r.locator("td").nth(1).inner_text(): r.get_attribute("class") for r in found}
+
+    everyone = rows()
+    assert everyone["A001"] == "decision-issued"  # Zhang Wei gets a contract
+    assert everyone["B001"] == "decision-skipped"  # Li Na already has one in force
+    # Only the skipped, as HR looks for whom to follow up: the decisions are read a page at
+    # a time from the API, one outcome at a time.
+    page.click("nav.decision-filter a[href$='decision=skipped']")
+    assert page.locator("nav.decision-filter a[aria-current=page]").get_attribute(
+        "href").endswith("decision=skipped")
+    skipped = rows()
+    assert "B001" in skipped and "A001" not in skipped
+    assert set(skipped.values()) == {"decision-skipped"}
+    assert set(skipped) == {n for n, c in everyone.items() if c == "decision-skipped"}
+    # A later page starts after the place it was asked from, and leads back to the first.
+    page.goto(page.url.split("?")[0] + "?after=1")
+    assert list(rows()) == list(everyone)[1:]
+    assert page.locator(".pager a[rel=next]").count() == 0  # three decisions: one page
+    page.click(".pager a:text-matches('.')")
+    assert list(rows()) == list(everyone)
     portal_world.sync()
 
 
