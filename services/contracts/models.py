@@ -8,12 +8,14 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Column,
     Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -255,6 +257,20 @@ class BulkIssueJob(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
+
+#: Each manager's decision in a bulk issue, written with the chunk that decided it: read a
+#: page at a time by place, or by outcome and place (GET /bulk-issues/{id}/decisions), while
+#: the job runs and after. `body` is the decision as the API sends it (BulkDecisionOut), as
+#: JSON text. Written and read by Core statements: a record of the job's work, not audited
+#: (the contracts it issued are).
+bulk_issue_decisions = Table(
+    "bulk_issue_decisions", Base.metadata,
+    Column("job_id", String(36), ForeignKey("bulk_issue_jobs.id"), primary_key=True),
+    Column("place", Integer, primary_key=True, autoincrement=False),
+    Column("decision", String(16), nullable=False),
+    Column("body", Text, nullable=False),
+    Index("ix_bulk_issue_decisions_outcome", "job_id", "decision", "place"),
+)
 
 outbox, inbox, idempotency_keys = define_shared_tables(Base.metadata)
 audit_log = define_audit_table(Base.metadata)

@@ -1,17 +1,16 @@
-"""A finished bulk issue's decisions read a page at a time (GET /bulk-issues/{id}/decisions):
-the pages together are exactly the job's decisions, in order, each with its place; one
-outcome can be kept; a running job, a bad query and a job outside the caller's scope are
-refused with a problem that names what is wrong."""
+"""A bulk issue's decisions read a page at a time (GET /bulk-issues/{id}/decisions): the
+pages together are exactly the job's decisions, in order, each with its place; one outcome
+can be kept; while the job runs, the pages hold the chunks it has committed; a bad query and
+a job outside the caller's scope are refused with a problem that names what is wrong."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from sqlalchemy import update
 
-from services.contracts.models import BulkIssueJob
 from services.contracts.schemas import BulkDecisionOut
+from services.contracts.service import bulk
 from tests.conftest import auth
 from tests.integration.test_bulk_issue_chunks import EXPECTED, _issue, _world
 from tests.support.contracts_world import Client
@@ -67,17 +66,29 @@ def test_a_page_after_the_last_decision_is_empty_and_links_nowhere(api: Client) 
     assert "Link" not in resp.headers
 
 
-def test_a_running_jobs_decisions_are_refused_with_a_409_that_says_how_far_it_is(
-        app: Any, api: Client) -> None:
+def test_while_the_job_runs_its_pages_hold_the_chunks_it_has_committed(
+        api: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks of two: as the third chunk starts, the pages hold the first four decisions,
+    with the job's counts so far; the finished job's pages hold all seven, the same four
+    first."""
+    monkeypatch.setattr(bulk, "BULK_CHUNK", 2)
+    seen: list[dict[str, Any]] = []
+    chunk_of = bulk._chunk_of
+
+    def reading_between_chunks(s: Any, plan: Any, after: str | None) -> Any:
+        if plan.decided == 4 and not seen:  # two chunks committed, the third not begun
+            seen.append(api.get(f"/api/v1/bulk-issues/{plan.job_id}/decisions").get_json())
+        return chunk_of(s, plan, after)
+
+    monkeypatch.setattr(bulk, "_chunk_of", reading_between_chunks)
     job = _issue(api, _world(api))
-    with app.extensions["tenure_db"].unit_of_work() as s:
-        s.execute(update(BulkIssueJob).where(BulkIssueJob.id == job["id"]).values(
-            status="running", processed=3))
-    problem = api.get(f"/api/v1/bulk-issues/{job['id']}/decisions", expect=409)
-    assert problem.content_type == "application/problem+json"
-    body = problem.get_json()
-    assert body["errors"] == {"status": ["running"]}
-    assert "3 of 7 managers decided" in body["detail"]
+    [running] = seen
+    assert (running["status"], running["page"]["total"], running["page"]["next"]) == (
+        "running", 4, None)
+    assert [(x["index"], x["employee_no"]) for x in running["items"]] == [
+        (k + 1, n) for k, (n, *_r) in enumerate(EXPECTED[:4])]
+    finished = [x for p in _pages(api, job["id"]) for x in p["items"]]
+    assert finished[:4] == running["items"] and len(finished) == 7
 
 
 @pytest.mark.parametrize(("query", "field"), [

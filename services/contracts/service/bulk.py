@@ -13,18 +13,13 @@ from typing import Any
 import orjson
 from orjson import Fragment
 from sqlalchemy import (
-    Column,
     Connection,
-    Integer,
-    MetaData,
     Select,
-    Table,
     Text,
     cast,
     func,
     literal_column,
     select,
-    text,
     update,
 )
 from sqlalchemy.orm import Session, defer
@@ -39,6 +34,7 @@ from services.contracts.models import (
     Manager,
     OrgUnit,
     TenureContract,
+    bulk_issue_decisions,
     outbox,
 )
 from services.contracts.service.common import (
@@ -102,20 +98,15 @@ def start_bulk_issue_worker(db: Database, job_id: str) -> threading.Thread:
     return worker
 
 
-#: The decisions of the running job, kept by the database (a temporary table of the job's
-#: own connection) rather than in the job's memory: the job holds one chunk at a time.
-_DECISIONS = Table("bulk_issue_decisions", MetaData(), Column("seq", Integer, primary_key=True),
-                   Column("decision", Text, nullable=False), prefixes=["TEMPORARY"])
-
-
 def run_bulk_issue(db: Database, job_id: str, today: date | None = None) -> None:
     """Plan, decide and issue chunk by chunk, then record how each manager's decision ended.
 
     Each chunk of `BULK_CHUNK` managers (in employee number order) is read, planned, decided
     and written in one transaction, with its decisions and the job's counts: a chunk is
     issued whole or not at all, and the job's memory is bounded by the chunk, not by the job.
-    The decisions wait in a temporary table of the job's own connection and are written to
-    the job once, by the database, when it ends.
+    Each chunk's decisions are rows of `bulk_issue_decisions`, committed with the chunk
+    (readable a page at a time while the job runs); when it ends the database gathers them
+    into the job's list as well.
 
     A manager who cannot be issued (a business refusal, e.g. no rule names their signatory)
     is `failed` with the refusal's words and never fails the others, unless the job is
@@ -167,32 +158,20 @@ def _run_bulk_issue(db: Database, conn: Connection, job_id: str, today: date) ->
         job.status = "running"
         job.total = s.scalar(select(func.count()).select_from(
             plan.selection.order_by(None).subquery())) or 0
-    with conn.begin():
-        _drop_decisions(conn)
-        _DECISIONS.create(conn)
+    error = None
     try:
-        error = None
-        try:
-            if plan.all_or_nothing:
-                plan.refuse_all = _anyone_fails(db, conn, plan)
-            _issue_chunks(db, conn, plan)
-        except d.DomainError as exc:
-            log.warning("bulk issue refused: %s", exc.detail, extra={"job_id": job_id})
-            error = f"{type(exc).__name__}: {exc.detail}"
-        except Exception as exc:  # the job records any failure; the requester reads it there
-            log.exception("bulk issue failed", extra={"job_id": job_id})
-            error = f"{type(exc).__name__}: {exc}"
-        if error is not None:
-            _settle_unreached(db, conn, plan)
-        _finish(db, conn, plan, error)
-    finally:
-        with conn.begin():
-            _drop_decisions(conn)
-
-
-def _drop_decisions(conn: Connection) -> None:
-    temp = "pg_temp" if conn.dialect.name == "postgresql" else "temp"
-    conn.execute(text(f"DROP TABLE IF EXISTS {temp}.{_DECISIONS.name}"))
+        if plan.all_or_nothing:
+            plan.refuse_all = _anyone_fails(db, conn, plan)
+        _issue_chunks(db, conn, plan)
+    except d.DomainError as exc:
+        log.warning("bulk issue refused: %s", exc.detail, extra={"job_id": job_id})
+        error = f"{type(exc).__name__}: {exc.detail}"
+    except Exception as exc:  # the job records any failure; the requester reads it there
+        log.exception("bulk issue failed", extra={"job_id": job_id})
+        error = f"{type(exc).__name__}: {exc}"
+    if error is not None:
+        _settle_unreached(db, conn, plan)
+    _finish(db, conn, plan, error)
 
 
 def _job_plan(s: Session, job: BulkIssueJob, today: date) -> _JobPlan:
@@ -341,9 +320,11 @@ def _unreached_row(x: d.BulkDecision) -> dict[str, Any]:
 
 
 def _record_decisions(s: Session, plan: _JobPlan, rows: list[dict[str, Any]]) -> None:
-    """A chunk's decisions, in the job's temporary table, and the job's counts."""
-    bulk_insert(s, _DECISIONS, [{"seq": plan.decided + k, "decision": orjson.dumps(row).decode()}
-                                for k, row in enumerate(rows)])
+    """A chunk's decisions, each in its place after those recorded before, and the job's
+    counts."""
+    bulk_insert(s, bulk_issue_decisions, [
+        {"job_id": plan.job_id, "place": plan.decided + k + 1, "decision": row["decision"],
+         "body": orjson.dumps(row).decode()} for k, row in enumerate(rows)])
     plan.decided += len(rows)  # only read again once this transaction has committed
     count = {o: sum(1 for r in rows if r["decision"] == o) for o in d.BulkOutcome}
     s.execute(update(BulkIssueJob).where(BulkIssueJob.id == plan.job_id).values(
@@ -354,14 +335,18 @@ def _record_decisions(s: Session, plan: _JobPlan, rows: list[dict[str, Any]]) ->
 
 
 def _finish(db: Database, conn: Connection, plan: _JobPlan, error: str | None) -> None:
-    """The job's status from its counts (see `d.bulk_job_status`) and its decisions, in
-    employee number order, gathered by the database from the temporary table."""
+    """The job's status from its counts (see `d.bulk_job_status`) and its list of decisions,
+    in employee number order, gathered by the database from their rows."""
+    rows = bulk_issue_decisions.c
     if conn.dialect.name == "postgresql":
-        gathered = ("(SELECT coalesce(json_agg(decision::json ORDER BY seq), '[]'::json) "
-                    f"FROM pg_temp.{_DECISIONS.name})")
+        gathered = select(literal_column(
+            "coalesce(json_agg(body::json ORDER BY place), '[]'::json)")).where(
+            rows.job_id == plan.job_id).scalar_subquery()
     else:
-        gathered = ("(SELECT coalesce(json_group_array(json(decision)), '[]') FROM "
-                    f"(SELECT decision FROM temp.{_DECISIONS.name} ORDER BY seq))")
+        ordered = select(rows.body).where(rows.job_id == plan.job_id).order_by(
+            rows.place).subquery()
+        gathered = select(literal_column("coalesce(json_group_array(json(body)), '[]')")
+                          ).select_from(ordered).scalar_subquery()
     with db.unit_of_work(bind=conn) as s:
         issued, failed = s.execute(select(BulkIssueJob.issued, BulkIssueJob.failed).where(
             BulkIssueJob.id == plan.job_id)).one()
@@ -371,7 +356,7 @@ def _finish(db: Database, conn: Connection, plan: _JobPlan, error: str | None) -
                   else d.bulk_job_status(outcomes))
         s.execute(update(BulkIssueJob).where(BulkIssueJob.id == plan.job_id).values(
             status=status.value, error=error, finished_at=utcnow(),
-            decisions=literal_column(gathered)))
+            decisions=gathered))
 
 
 def _signatories(units: UnitCache, members: list[tuple[Manager, OrgUnit]],
@@ -478,46 +463,27 @@ def _visible_job(s: Session, actor: Principal, job_id: str, *, decisions: bool
 def bulk_decisions_page(db: Database, actor: Principal, job_id: str, *,
                         decision: str | None = None, page_size: int = 100, after: int = 0
                         ) -> dict[str, Any]:
-    """One page of a finished job's decisions, in their order (employee number), each with
-    its `index` in the job's list; `decision` keeps one outcome.
+    """One page of a job's decisions, in their order (employee number), each with its
+    `index`, its place in the job's list; `decision` keeps one outcome. While the job runs,
+    the decisions of the chunks it has committed.
 
-    The database picks the page out of the stored list, so neither this process nor the
-    client ever holds more than a page, however many managers the job decided (a job for
-    1,000,000 holds about 150 MB of decisions). The decisions are the job's once it has
-    finished; while it runs they are not there to page through, which the 409 says.
+    A page is an index range of `bulk_issue_decisions` (by place, or by outcome and place):
+    neither this process, the database nor the client touches more than the page, however
+    many managers the job decided (a job for 1,000,000 holds about 150 MB of decisions).
     """
+    rows = bulk_issue_decisions.c
+    page = select(rows.place, rows.body).where(rows.job_id == job_id, rows.place > after)
+    if decision is not None:
+        page = page.where(rows.decision == decision)
     with db.read() as s:
         job = _visible_job(s, actor, job_id, decisions=False)
-        if job.status not in d.FINISHED_JOB_STATUSES:
-            raise ApiProblem(
-                409, "Conflict", f"The job is {job.status} ({job.processed} of {job.total} "
-                "managers decided): its decisions can be read once it has finished; follow "
-                f"GET /api/v1/bulk-issues/{job_id}?decisions=false until then",
-                errors={"status": [job.status]})
-        rows = s.execute(_decisions_page_sql(s.get_bind().dialect.name, decision), {
-            "job_id": job_id, "after": after, "decision": decision,
-            "limit": page_size + 1}).all()
+        found = s.execute(page.order_by(rows.place).limit(page_size + 1)).all()
         total = {None: job.processed, d.BulkOutcome.ISSUED: job.issued,
                  d.BulkOutcome.SKIPPED: job.skipped, d.BulkOutcome.FAILED: job.failed}
         status = job.status
-    items = [{"index": int(index), **orjson.loads(body)} for index, body in rows[:page_size]]
-    more = len(rows) > page_size
+    items = [{"index": place, **orjson.loads(body)} for place, body in found[:page_size]]
+    more = len(found) > page_size
     return {"job_id": job_id, "status": status, "items": items,
             "page": {"page_size": page_size, "total": total[decision],
                      "next": items[-1]["index"] if more else None}}
 
-
-def _decisions_page_sql(dialect: str, decision: str | None) -> Any:
-    """The stored list's elements after `after` (1-based positions), `limit` of them, as
-    JSON text; those of one outcome where `decision` is given."""
-    if dialect == "postgresql":
-        kept = " AND e.elem->>'decision' = :decision" if decision else ""
-        return text(
-            "SELECT e.ord, e.elem::text FROM bulk_issue_jobs AS j CROSS JOIN LATERAL "
-            "json_array_elements(j.decisions) WITH ORDINALITY AS e(elem, ord) "
-            f"WHERE j.id = :job_id AND e.ord > :after{kept} ORDER BY e.ord LIMIT :limit")
-    kept = " AND json_extract(e.value, '$.decision') = :decision" if decision else ""
-    return text(
-        "SELECT e.key + 1, json(e.value) FROM bulk_issue_jobs AS j, json_each(j.decisions) "
-        f"AS e WHERE j.id = :job_id AND e.key + 1 > :after{kept} ORDER BY e.key "
-        "LIMIT :limit")
