@@ -137,22 +137,19 @@ def bulk() -> Any:
 @bp.get("/bulk/<job_id>")
 @login_required(*STAFF)
 def bulk_job(job_id: str) -> Any:
-    """The job's progress; once it has finished, its decisions a page at a time, one outcome
-    or all (a job for the whole group decides for 100,000 managers or more)."""
+    """The job's progress and its decisions a page at a time, one outcome or all (a job for
+    the whole group decides for 100,000 managers or more); while it runs, those of the
+    chunks it has committed."""
     services = api()
     job = services.contracts.get(f"/api/v1/bulk-issues/{job_id}", decisions="false")
-    running = job["status"] in RUNNING
     shown = request.args.get("decision") or None
     if shown not in (None, *BULK_DECISIONS):
         shown = None
-    decisions = None
-    if not running:
-        decisions = services.contracts.get(
-            f"/api/v1/bulk-issues/{job_id}/decisions", decision=shown,
-            after=max(0, request.args.get("after", type=int, default=0)),
-            page_size=DECISIONS_PAGE)
-    return render_template("hr/bulk_job.html", job=job, running=running, shown=shown,
-                           decisions=decisions, outcomes=BULK_DECISIONS)
+    decisions = services.contracts.get(
+        f"/api/v1/bulk-issues/{job_id}/decisions", decision=shown,
+        after=max(0, request.args.get("after", type=int, default=0)), page_size=DECISIONS_PAGE)
+    return render_template("hr/bulk_job.html", job=job, running=job["status"] in RUNNING,
+                           shown=shown, decisions=decisions, outcomes=BULK_DECISIONS)
 
 
 @bp.get("/expiring")
