@@ -32,16 +32,19 @@ def test_contracts_walkthrough_works_as_written(tmp_path: Path) -> None:
     lines = result.stdout.strip().splitlines()
     job = json.loads(lines[0])
     assert job["status"] == "done" and job["issued"] == 1, job
-    signed = json.loads(lines[1])
+    assert "decisions" not in job  # the poll leaves them out
+    failed = json.loads(lines[1])  # whom HR must act on: nobody
+    assert (failed["job_id"], failed["items"], failed["page"]["total"]) == (job["id"], [], 0)
+    signed = json.loads(lines[2])
     assert signed["state"] == "active" and signed["signatory"]["kind"] == "board"
     # The manager signed with their own token; the chair countersigned with theirs. The
     # template has no tenure targets, so the tenure performance contract waits for them and
     # the first signing covers the appointment agreement and the 2026 annual contract.
     assert [(s["party"], s["method"], s["signed_by"]) for s in signed["signatures"]] == [
         ("manager", "electronic", "e0001")] * 2 + [("employer", "electronic", "e0003")] * 2
-    coverage = json.loads(lines[2])
+    coverage = json.loads(lines[3])
     assert coverage["totals"]["managers"] == 3 and coverage["totals"]["active"] == 1
-    assert lines[3].startswith("layer,category,position")
+    assert lines[4].startswith("layer,category,position")
     # Samples from both gunicorn workers, summed: every walkthrough POST is counted once.
     created = [line for line in metrics.splitlines()
                if line.startswith("tenure_http_requests_total{")
