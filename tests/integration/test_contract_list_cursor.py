@@ -161,6 +161,9 @@ def test_a_page_after_a_cursor_is_one_statement_for_every_caller(api: Client,
                       "&layer=2&year=2027&position=general_manager"):
             if who.startswith("manager") and "org_unit_id" in query:
                 continue
+            cache = app.extensions["tenure_db"].read_cache
+            if cache is not None:  # the page as the database gives it, not a cached one
+                cache.invalidate()
             with statements(app) as sent:
                 caller.get(f"/api/v1/contracts?after={after}{query}")
             assert len(sent) == 1, (who, query, sent)

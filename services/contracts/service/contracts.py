@@ -563,40 +563,84 @@ def contract_versions(db: Database, actor: Principal, contract_id: str) -> list[
 def contracts_page_json(db: Database, actor: Principal, f: Mapping[str, Any]
                         ) -> tuple[bytes, str | None]:
     """`GET /contracts` as the JSON body it sends, and the cursor of the next page (None on
-    the last page): from the read cache for group-wide staff.
+    the last page): from the read cache for staff.
 
     A list page is read far more often than contracts change. Group-wide staff all see the
     same page for the same query, so it is cached under "lists:<query>"; every statement
     that inserts, changes or deletes contracts sends the notice "lists:*" (migration 0008),
     and a change to a manager or unit sends "*", so no process keeps a stale page (the
-    rules in shared/read_cache.py). Scoped staff and managers always read the database.
+    rules in shared/read_cache.py).
+
+    Staff scoped to a subtree (a subsidiary's HR) see, for a unit inside their scope,
+    exactly the page group-wide staff see for that unit: every contract under the unit is
+    under their scope too. So their query is cached as that one (a list that names no unit
+    lists their scope unit's subtree, and is cached as the query naming it). Whether the
+    unit is inside the scope is told by the two units' paths, which the list's own
+    statement reads and the cache keeps ("unit-path:", dropped with everything by any
+    change to a unit): until both are known the caller reads the database, which answers
+    404 for a unit outside the scope, as before, and nothing outside it is ever cached
+    for them. Managers always read the database.
     """
-    cache = db.read_cache if scope_unit_id(actor) is None and actor.has(
-        HR_ADMIN, SERVICE, APPRAISER) else None
-    key = "lists:" + "&".join(f"{k}={f[k]}" for k in sorted(f))
+    cache = db.read_cache if actor.has(HR_ADMIN, SERVICE, APPRAISER) else None
+    scope_unit = scope_unit_id(actor)
+    unit = f.get("org_unit_id") or scope_unit  # the subtree listed; None: the whole group
+    inside: bool | None = True  # None: not known until the database has answered
     generation = None
     if cache is not None:
         cache.start()
-        hit = cache.get(key)
+        if scope_unit is not None:
+            inside = _inside(cache.get(_PATH + unit), cache.get(_PATH + scope_unit))
+        if inside is False:
+            cache = None
+    key = "lists:" + "&".join(f"{k}={v}" for k, v in sorted({**f, "org_unit_id": unit}.items())
+                              if v is not None)
+    if cache is not None:
+        hit = cache.get(key) if inside else None
         if hit is not None:
             return hit  # type: ignore[no-any-return]
         generation = cache.generation()
-    items, total, next_cursor = list_contracts(db, actor, f)
+    items, total, next_cursor, (unit_path, scope_path) = _read_list(db, actor, f)
     if f.get("after") is None:
         page = page_info(f["page"], f["page_size"], total or 0)
     else:
         page = {"page_size": f["page_size"], "next": next_cursor}
     out = (orjson.dumps({"items": items, "page": page}), next_cursor)
-    if cache is not None:
+    if cache is not None and scope_unit is not None:
+        unit_path = unit_path if f.get("org_unit_id") else scope_path
+        for named, path in ((unit, unit_path), (scope_unit, scope_path)):
+            if path is not None:
+                cache.put(_PATH + named, path, generation)
+        inside = _inside(unit_path, scope_path)
+    if cache is not None and inside:
         cache.put(key, out, generation)
     return out
 
 
+#: The read cache's key of a unit's path.
+_PATH = "unit-path:"
+
+
+def _inside(unit_path: str | None, scope_path: str | None) -> bool | None:
+    """Whether a unit lies in a scope's subtree, from their paths; None if either is unknown."""
+    if unit_path is None or scope_path is None:
+        return None
+    return unit_path.startswith(scope_path)
+
+
 def list_contracts(db: Database, actor: Principal, f: Mapping[str, Any]
                    ) -> tuple[list[dict[str, Any]], int | None, str | None]:
+    """A page of contracts as the API sends them; see `_read_list`."""
+    items, total, next_cursor, _paths = _read_list(db, actor, f)
+    return items, total, next_cursor
+
+
+def _read_list(db: Database, actor: Principal, f: Mapping[str, Any]
+               ) -> tuple[list[dict[str, Any]], int | None, str | None,
+                          tuple[str | None, str | None]]:
     """A page of contracts as the API sends them (without documents), the total (None for
-    a page after a cursor: it is not counted), and the cursor of the next page (None if
-    this page is the last).
+    a page after a cursor: it is not counted), the cursor of the next page (None if
+    this page is the last), and the paths of the filter unit and of the caller's scope
+    unit as the statement read them (None where there is none).
 
     One statement (reads.contracts_list): the caller's scope and the filter unit are
     resolved inside it, the count and the page come back together, and rows go straight
@@ -612,7 +656,7 @@ def list_contracts(db: Database, actor: Principal, f: Mapping[str, Any]
         if f.get("org_unit_id"):
             raise not_found("org unit", f["org_unit_id"])  # managers see no org units
         if f.get("manager_id") not in (None, scope.manager_id):
-            return [], 0 if after is None else None, None
+            return [], 0 if after is None else None, None, (None, None)
     params: dict[str, Any] = {name: f[name] for name in reads.LIST_FILTERS
                               if f.get(name) is not None and f.get(name) != ""}
     if scope.manager_id is not None:
@@ -640,13 +684,14 @@ def list_contracts(db: Database, actor: Principal, f: Mapping[str, Any]
                 actor, head.get("list_scope_path")).covers_path(unit_path):
             raise not_found("org unit", f["org_unit_id"])
     total = None if head["total"] is None else int(head["total"])
+    paths = (head.get("filter_unit_path"), head.get("list_scope_path"))
     if head["id"] is None:
-        return [], total, None
+        return [], total, None, paths
     more = len(rows) > size if after is not None else offset + len(rows) < (total or 0)
     rows = rows[:size]
     last = rows[-1]
     next_cursor = reads.encode_cursor(last["created_at"], last["id"]) if more else None
-    return [reads.list_item_body(r) for r in rows], total, next_cursor
+    return [reads.list_item_body(r) for r in rows], total, next_cursor, paths
 
 
 def _after_cursor(cursor: str | None) -> tuple[Any, str] | None:
