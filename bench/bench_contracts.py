@@ -205,6 +205,8 @@ def main() -> None:
                 "GET", f"{base}/managers?page_size=500&page={p}&layer=2",
                 token)["items"] if m["employee_no"].startswith("X")]
             sub = call("GET", f"{base}/org-units?layer=2&page_size=1", token)["items"][0]
+            scoped = {"Authorization": "Bearer " + issue_token(
+                DEV_JWT_SECRET, "bench-scoped", ["hr_admin"], org_scope=sub["id"])}
             # A second-level enterprise's subtree (5 third-level units), one state: what an
             # HR officer's contract list shows.
             unit_state = f"page_size=50&org_unit_id={sub['id']}&state=pending_signature"
@@ -225,6 +227,13 @@ def main() -> None:
                     "GET list (50, unit + state), cache off": (
                         f"http://127.0.0.1:{uncached_port}/api/v1/contracts?{unit_state}",
                         headers, None),
+                    # The same page for HR scoped to that enterprise (a subsidiary's HR),
+                    # from the cache, and with the cache off.
+                    "GET list (50, unit + state), scoped officer": (
+                        f"{base}/contracts?{unit_state}", scoped, None),
+                    "GET list (50, unit + state), scoped officer, cache off": (
+                        f"http://127.0.0.1:{uncached_port}/api/v1/contracts?{unit_state}",
+                        scoped, None),
                 }
                 if baseline is not None:
                     targets["GET list (50, unit + state), baseline"] = (
