@@ -194,6 +194,10 @@ def main() -> None:
                   f"status {job['status']} in {bulk_seconds:.2f} s")
             page = call("GET", f"{base}/contracts?page_size=1", token)
             contract_id = page["items"][0]["id"]
+            # HR scoped to the contract's own unit (a subsidiary's HR reading one of theirs).
+            scoped_one = {"Authorization": "Bearer " + issue_token(
+                DEV_JWT_SECRET, "bench-scoped-one", ["hr_admin"],
+                org_scope=page["items"][0]["org_unit_id"])}
             ids_file = logs / "contract_ids.txt"
             ids_file.write_text("\n".join(
                 c["id"] for p in range(1, args.managers // 500 + 2)
@@ -220,6 +224,11 @@ def main() -> None:
                     "GET one contract, cache off": (
                         f"http://127.0.0.1:{uncached_port}/api/v1/contracts/{contract_id}",
                         headers, None),
+                    "GET one contract, scoped officer": (
+                        f"{base}/contracts/{contract_id}", scoped_one, None),
+                    "GET one contract, scoped officer, cache off": (
+                        f"http://127.0.0.1:{uncached_port}/api/v1/contracts/{contract_id}",
+                        scoped_one, None),
                     "GET list (50 per page)": (f"{base}/contracts?page_size=50&layer=3",
                                                headers, None),
                     "GET list (50, unit + state)": (f"{base}/contracts?{unit_state}",

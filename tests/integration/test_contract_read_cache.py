@@ -208,3 +208,34 @@ def test_a_contract_terminated_by_an_exit_and_reinstated_is_read_fresh_each_time
                           lambda r, state=state: r.get_json()["state"] == state)
         assert seen.get_json()["state"] == state
     assert seen.get_json()["end_reason"] is None
+
+
+def test_scoped_hr_read_a_cached_contract_inside_their_scope_and_never_one_outside(
+        pg_api: Client, pg_app: Any) -> None:
+    """A contract of SUB-A-1: SUB-A's officer is served it from the cache once the cache
+    knows their scope's place; SUB-B's officer, whose place the cache knows too, is answered
+    404; and once SUB-A-1 moves under SUB-B elsewhere, the two answers swap."""
+    cached_contract(pg_api, pg_app)
+    cache = pg_app.extensions["tenure_db"].read_cache
+    units = {u["code"]: u for u in pg_api.get("/api/v1/org-units?page_size=100").get_json()[
+        "items"]}
+    m = manager(pg_api, "T1", units["SUB-A-1"]["id"])
+    c = pg_api.post("/api/v1/contracts", {"manager_id": m["id"], "start_date": "2026-01-01"},
+                    expect=201).get_json()
+    path = f"/api/v1/contracts/{c['id']}"
+    inside = pg_api.as_(auth("hr_admin", subject="hr-a", org_scope=units["SUB-A"]["id"]))
+    outside = pg_api.as_(auth("hr_admin", subject="hr-b", org_scope=units["SUB-B"]["id"]))
+    body = inside.get(path).get_json()
+    assert body == pg_api.get(path).get_json()
+    outside.get(path, expect=404)
+    hits, misses = cache.hits, cache.misses
+    assert inside.get(path).get_json() == body
+    outside.get(path, expect=404)
+    assert (cache.hits - hits, cache.misses) == (4, misses), "both answered from the cache"
+    elsewhere(pg_app, "UPDATE org_units SET parent_id = %s, path = (SELECT path FROM "
+              "org_units WHERE id = %s) || id || '/' WHERE id = %s",
+              units["SUB-B"]["id"], units["SUB-B"]["id"], units["SUB-A-1"]["id"])
+    eventually(lambda: inside.get(path, expect=None).status_code, lambda s: s == 404)
+    for _ in range(2):  # the second time from the cache
+        assert outside.get(path).get_json()["id"] == c["id"]
+        inside.get(path, expect=404)

@@ -519,20 +519,26 @@ def read_contract(db: Database, actor: Principal, contract_id: str, *,
                   signer: bool = False) -> tuple[bytes, int]:
     """The contract's JSON as the API sends it, and its row version (the ETag).
 
-    One round trip, or none: group-wide staff and managers are served from the process's
-    read cache when it holds the contract (see shared/read_cache.py for why that is safe).
-    A caller scoped to a subtree always reads the database, where the scope is checked.
+    One round trip, or none: staff and managers are served from the process's read cache
+    when it holds the contract (see shared/read_cache.py for why that is safe). The entry
+    keeps the contract's manager and its unit's path, so the caller's right to see it is
+    checked without the database; for a caller scoped to a subtree that needs their scope
+    unit's path too, which the contract's own statement reads and the cache keeps (the list
+    shares it): until the cache has it, the caller reads the database, where the scope is
+    checked. Any change to a unit drops every entry ("*").
     `signer`: the caller has just signed it (an employer's signatory sees what they signed).
     """
     scope_unit = scope_unit_id(actor)
-    cache = db.read_cache if scope_unit is None else None
+    cache = db.read_cache
     generation = None
     if cache is not None:
         cache.start()
         hit = cache.get(contract_id)
-        if hit is not None:
-            body, row_version, manager_id = hit
-            if not signer and not scope_of(actor, None).sees_contract("", manager_id):
+        scope_path = cache.get(_PATH + scope_unit) if hit is not None and scope_unit else None
+        if hit is not None and (scope_unit is None or scope_path is not None):
+            body, row_version, manager_id, unit_path = hit
+            if not signer and not scope_of(actor, scope_path).sees_contract(unit_path,
+                                                                            manager_id):
                 raise not_found("contract", contract_id)
             return body, row_version
         generation = cache.generation()
@@ -545,7 +551,10 @@ def read_contract(db: Database, actor: Principal, contract_id: str, *,
     documents = [reads.document_body(r) for r in rows if r["doc_id"] is not None]
     body = orjson.dumps(reads.contract_body(first, documents))
     if cache is not None:
-        cache.put(contract_id, (body, first["row_version"], first["manager_id"]), generation)
+        cache.put(contract_id, (body, first["row_version"], first["manager_id"],
+                                first["unit_path"]), generation)
+        if scope_unit is not None and first["scope_path"] is not None:
+            cache.put(_PATH + scope_unit, first["scope_path"], generation)
     if not signer and not scope_of(actor, first["scope_path"]).sees_contract(
             first["unit_path"], first["manager_id"]):
         raise not_found("contract", contract_id)
