@@ -531,12 +531,13 @@ class BulkIssueDecisions(MethodView):
     @bulk.arguments(sc.BulkDecisionQuery, location="query")
     @bulk.response(200, sc.BulkDecisionPage)
     def get(self, query: dict[str, Any], job_id: str) -> Any:
-        """A finished job's decisions a page at a time, in employee number order;
-        `decision=failed` (or `issued`, `skipped`) keeps one outcome.
+        """A job's decisions a page at a time, in employee number order (while it runs,
+        those of the chunks it has committed); `decision=failed` (or `issued`, `skipped`)
+        keeps one outcome.
 
         A page that has a next one links to it (`Link: <...&after=n>; rel="next"`). Every
         page costs the same, so a job for the whole group is read through without any
-        process holding all its decisions; 409 while the job is still running."""
+        process holding all its decisions."""
         page = svc.bulk_decisions_page(db(), authenticate(), job_id, **query)
         resp = json_response(sc.BulkDecisionPage().dump(page))
         if page["page"]["next"] is not None:

@@ -441,19 +441,18 @@ def get_bulk_job(db: Database, actor: Principal, job_id: str, *, decisions: bool
     reads them a page at a time. Either way the value is never written back.
     """
     with db.read() as s:
-        job = _visible_job(s, actor, job_id, decisions=False)
+        job = _visible_job(s, actor, job_id)
         stored = s.execute(select(cast(BulkIssueJob.decisions, Text)).where(
             BulkIssueJob.id == job_id)).scalar_one() if decisions else None
         set_committed_value(job, "decisions", Fragment(stored) if stored is not None else None)
         return job
 
 
-def _visible_job(s: Session, actor: Principal, job_id: str, *, decisions: bool
-                 ) -> BulkIssueJob:
-    """The job, for HR who may issue in the scope it was started in; 404 for anyone else."""
+def _visible_job(s: Session, actor: Principal, job_id: str) -> BulkIssueJob:
+    """The job without its list of decisions, for HR who may issue in the scope it was
+    started in; 404 for anyone else."""
     scope = resolve_scope(s, actor)
-    job = s.get(BulkIssueJob, job_id, options=() if decisions else
-                [defer(BulkIssueJob.decisions, raiseload=True)])
+    job = s.get(BulkIssueJob, job_id, options=[defer(BulkIssueJob.decisions, raiseload=True)])
     if job is None or not scope.can_write or (
             scope.path is not None and job.org_scope != actor.org_scope):
         raise not_found("bulk issue job", job_id)
@@ -476,7 +475,7 @@ def bulk_decisions_page(db: Database, actor: Principal, job_id: str, *,
     if decision is not None:
         page = page.where(rows.decision == decision)
     with db.read() as s:
-        job = _visible_job(s, actor, job_id, decisions=False)
+        job = _visible_job(s, actor, job_id)
         found = s.execute(page.order_by(rows.place).limit(page_size + 1)).all()
         total = {None: job.processed, d.BulkOutcome.ISSUED: job.issued,
                  d.BulkOutcome.SKIPPED: job.skipped, d.BulkOutcome.FAILED: job.failed}
