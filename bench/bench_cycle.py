@@ -58,6 +58,7 @@ from tempfile import mkdtemp
 from typing import Any
 
 from bench_cycle_seed import group_tree
+from proc_cpu import rss_by_session
 from support import REPO, free_port, gunicorn, stop
 
 from bench.http_load import LoadResult, run_load
@@ -136,27 +137,9 @@ class RssSampler:
         while not self._stop.wait(0.5):
             # One pass over /proc a tick for every process: a pass per named process cost
             # the bench a few percent of a core that the services under test did not get.
-            rss = _rss_by_session()
+            rss = rss_by_session()
             for name, proc in list(self.procs.items()):
                 self.peaks[name] = max(self.peaks.get(name, 0), rss.get(proc.pid, 0))
-
-
-def _rss_by_session() -> dict[int, int]:
-    """The largest resident set of each session's processes (each service starts its own
-    session, so a gunicorn master and its workers, or PostgreSQL and its backends, count as
-    one), from one read of every /proc/<pid>/stat."""
-    page = os.sysconf("SC_PAGE_SIZE")
-    peaks: dict[int, int] = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/stat", "rb") as f:
-                    fields = f.read().rsplit(b")", 1)[1].split()
-            except OSError:
-                continue
-            sid, rss = int(fields[3]), int(fields[21]) * page  # session id, resident pages
-            peaks[sid] = max(peaks.get(sid, 0), rss)
-    return peaks
 
 
 def spawn(name: str, args: list[str], env: dict[str, str], logs: Path,
