@@ -26,7 +26,7 @@ from flask import current_app, g, has_request_context, request
 from flask.cli import with_appcontext
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import MetaData, Select, delete, event, func, insert, inspect, select
+from sqlalchemy import MetaData, Select, delete, event, func, inspect, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import NO_VALUE, PASSIVE_NO_INITIALIZE
 
@@ -277,11 +277,6 @@ def _object_id(state: Any) -> str:
 
 
 _PENDING = "tenure_audit_pending"
-#: Records written at once from which PostgreSQL gets them by COPY (`record_many` does so
-#: always). Below it one INSERT is a round trip fewer (a signature writes five); above it
-#: the INSERT's text, thousands of parameters long, is parsed again by the driver for every
-#: chunk of a whole run's review (a sixth of its time).
-COPY_FROM = 100
 
 
 def _after_flush(session: Session, _context: Any) -> None:
@@ -361,10 +356,9 @@ def write_pending(session: Session) -> None:
             if written is not None and row["action"] == "updated":
                 row["before"], row["after"] = changed_columns(row["before"], row["after"],
                                                               written)
-        if len(rows) >= COPY_FROM:
-            bulk_insert(session, AUDIT, rows)
-        else:
-            session.connection().execute(insert(AUDIT), rows)
+        # One statement however many: COPY for a chunk of a whole run's review, one
+        # INSERT for a signature's five (shared.db.COPY_FROM).
+        bulk_insert(session, AUDIT, rows)
 
 
 def _forget(session: Session, *_args: Any) -> None:
@@ -393,7 +387,7 @@ def _row(who: Actor, now: datetime, object_type: str, object_id: str, action: st
 def record(session: Session, object_type: str, object_id: str, action: str, *,
            before: Any = None, after: Any = None, org_unit_id: str | None = None) -> None:
     """Record a write the listener cannot see (a Core statement) in the caller's transaction."""
-    session.connection().execute(insert(AUDIT), [_row(
+    bulk_insert(session, AUDIT, [_row(
         current_actor(), datetime.now(UTC), object_type, object_id, action, org_unit_id,
         before, after)])
 

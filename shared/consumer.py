@@ -54,7 +54,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from shared import audit
-from shared.db import Database
+from shared.db import Database, insert_new
 from shared.events.catalogue import DEAD_LETTER_TOPIC
 from shared.events.envelope import MalformedEvent, decode_envelope
 from shared.events.schemas import validate_event
@@ -509,12 +509,10 @@ class EventConsumer:
                                   outcomes: dict[tuple[str, int, int], str]) -> None:
         """Claim every inbox row of the poll in one statement, then hand the new events to
         the batch handler at once, in commit order; redeliveries are skipped as usual."""
-        insert = _dialect_insert(self.database)
         rows = {}
         for record, envelope in items:
             rows.setdefault(envelope["id"], self._inbox_row(record, envelope))
-        stmt = insert(self.inbox).on_conflict_do_nothing().returning(self.inbox.c.event_id)
-        claimed = set(session.scalars(stmt, list(rows.values())))
+        claimed = insert_new(session, self.inbox, list(rows.values()), "event_id")
         fresh, seen = [], set()
         for record, envelope in items:
             key = (record.topic, record.partition, record.offset)
@@ -640,13 +638,3 @@ def run_consumer_process(
     serve_metrics(metrics_port)
     freeze_startup_objects()
     consumer.run_forever()
-
-
-def _dialect_insert(database: Database) -> Any:
-    if database.is_postgres:
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert

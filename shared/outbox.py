@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
+from shared.db import bulk_insert
 from shared.events.catalogue import CATALOGUE
 from shared.events.envelope import encoded_event, event_attributes
 
@@ -45,10 +46,16 @@ def record_event(
 
 
 def record_events(session: Session, outbox: Table, rows: Iterable[dict[str, Any]]) -> int:
-    """Many events in one statement (bulk operations); same transaction rule as above."""
+    """Many events in one statement (bulk operations); same transaction rule as above.
+
+    After the session's pending changes when it autoflushes, as `session.execute` would
+    flush them: the events follow the rows they describe. Under `no_autoflush` (a batch of
+    countersignatures writes its rows once, at the end) they go first, as before."""
     rows = list(rows)
     if rows:
-        session.execute(insert(outbox), rows)
+        if session.autoflush:
+            session.flush()
+        bulk_insert(session, outbox, rows)
     return len(rows)
 
 

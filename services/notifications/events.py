@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from services.notifications import domain as d
@@ -40,6 +40,7 @@ from services.notifications.models import (
     WebhookEndpoint,
 )
 from services.notifications.service import OUTSIDE_CHANNELS, new_id, utcnow
+from shared.db import bulk_insert
 from shared.events.catalogue import (
     APPRAISALS_TOPIC,
     CONTRACTS_TOPIC,
@@ -417,8 +418,7 @@ class EventBatch:
                     "delivery_id": delivery_id, "at": now, "action": "queued", "attempt": 0,
                     "reason": None, "actor": None})
         for model, values in rows.items():
-            if values:
-                self.session.execute(insert(model.__table__), values)
+            bulk_insert(self.session, model.__table__, values)  # one statement a table
         return fresh
 
     def write_reminders(self) -> None:
@@ -465,5 +465,4 @@ class EventBatch:
             "due_on": r.due_on, "facts": dict(r.facts), "state": "pending", "sent_at": None,
             "created_at": self.now,
         } for r in reminders if r.reminder_id not in known]
-        if rows:
-            self.session.execute(insert(ScheduledReminder.__table__), rows)
+        bulk_insert(self.session, ScheduledReminder.__table__, rows)

@@ -169,7 +169,7 @@ def test_hr_recording_a_managers_signature_is_recorded_on_their_behalf(api: Clie
 def test_a_commit_of_many_records_writes_each_as_a_lone_write_would(
         database_url_factory: Any) -> None:
     """A consumer's poll or a chunk of a run's review commits hundreds of records at once
-    (by COPY on PostgreSQL from `audit.COPY_FROM` records on, one INSERT below it): each
+    (by COPY on PostgreSQL from `shared.db.COPY_FROM` records on, one INSERT below it): each
     holds what a write of its own would, JSON values, decimals and the redacted secret
     included, in the order written, and a rollback takes them all back."""
     from decimal import Decimal
@@ -177,14 +177,14 @@ def test_a_commit_of_many_records_writes_each_as_a_lone_write_would(
     from sqlalchemy import Column, Numeric
     from sqlalchemy.orm import Session
 
-    from shared.db import make_engine
+    from shared.db import COPY_FROM, make_engine
     from tests.support.audited_letters import letter_model
 
     Letter = letter_model(amount=Column(Numeric(12, 2)))
     engine = make_engine(database_url_factory("contracts"))
     Letter.metadata.create_all(engine)
     audit.track(Letter.metadata)
-    many = audit.COPY_FROM + 25
+    many = COPY_FROM + 25
     letters = range(1, many + 1)
 
     def written(*numbers: int) -> None:

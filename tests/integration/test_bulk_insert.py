@@ -1,0 +1,160 @@
+"""`shared.db.bulk_insert` writes any number of rows with one statement, in the caller's
+transaction: on PostgreSQL one INSERT ... VALUES below `COPY_FROM` rows, COPY from it on;
+SQLite's executemany. Whatever the path, a row reads back as it was given, in order."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from shared.db import COPY_FROM, bulk_insert, make_engine
+from tests.support.statements import sent_statements
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _letters() -> Table:
+    return Table(
+        "letters", MetaData(),
+        Column("id", BigId, primary_key=True, autoincrement=True),
+        Column("title", String(200), nullable=False),
+        Column("amount", Numeric(12, 2)),
+        Column("due_on", Date),
+        Column("sent_at", DateTime(timezone=True)),
+        Column("body", JSON),
+        Column("note", Text),
+    )
+
+
+def _row(i: int) -> dict[str, Any]:
+    return {
+        "title": f"Offer {i} 利润 \"A\" $1 %s",  # placeholders of both kinds stay text
+        "amount": Decimal(i) / 100 + Decimal("0.10"),
+        "due_on": date(2026, 1, 1 + i % 28),
+        "sent_at": datetime(2026, 12, 4, 9, i % 60, tzinfo=UTC),
+        "body": {"lines": [{"weight": "60", "n": i}], "none": None},
+        "note": None if i % 2 else f"note {i}",
+    }
+
+
+@pytest.mark.parametrize("count", [1, 5, COPY_FROM - 1, COPY_FROM, COPY_FROM + 7])
+def test_rows_read_back_as_given_in_order_with_one_statement(
+        database_url_factory: Any, count: int) -> None:
+    engine = make_engine(database_url_factory("contracts"))
+    letters = _letters()
+    letters.metadata.create_all(engine)
+    rows = [_row(i) for i in range(1, count + 1)]
+    try:
+        with Session(engine) as s, s.begin(), sent_statements(engine) as sent:
+            bulk_insert(s, letters, rows)
+        if engine.dialect.name == "postgresql":
+            # VALUES goes through the engine (its hooks hear it); COPY streams past it.
+            assert len(sent) == (0 if count >= COPY_FROM else 1), sent
+            if count < COPY_FROM:
+                assert sent[0].startswith('INSERT INTO "letters"') and "$1" in sent[0]
+        with engine.connect() as conn:
+            back = [dict(r._mapping) for r in conn.execute(
+                select(letters).order_by(letters.c.id))]
+    finally:
+        engine.dispose()
+    assert [r["id"] for r in back] == sorted(r["id"] for r in back)
+    for given, read in zip(rows, back, strict=True):
+        assert {k: _naive(read[k]) for k in given} == {k: _naive(v) for k, v in given.items()}
+
+
+def _naive(value: Any) -> Any:
+    """SQLite keeps no time zone: instants compare in UTC without one."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def test_a_rolled_back_transaction_keeps_none_of_the_rows(database_url_factory: Any) -> None:
+    engine = make_engine(database_url_factory("contracts"))
+    letters = _letters()
+    letters.metadata.create_all(engine)
+    try:
+        for count in (3, COPY_FROM + 1):
+            with Session(engine) as s:
+                s.begin()
+                bulk_insert(s, letters, [_row(i) for i in range(count)])
+                s.rollback()
+        with engine.connect() as conn:
+            assert conn.execute(select(letters.c.id)).first() is None
+    finally:
+        engine.dispose()
+
+
+def test_a_refused_row_fails_the_statement_as_any_insert_would(
+        database_url_factory: Any) -> None:
+    """A NOT NULL broken by one row: SQLAlchemy's IntegrityError, nothing written, and the
+    connection's ordinary cursors still work afterwards."""
+    from sqlalchemy.exc import IntegrityError
+
+    engine = make_engine(database_url_factory("contracts"))
+    letters = _letters()
+    letters.metadata.create_all(engine)
+    rows = [_row(1), {**_row(2), "title": None}]
+    try:
+        with Session(engine) as s:
+            s.begin()
+            with pytest.raises(IntegrityError):
+                bulk_insert(s, letters, rows)
+            s.rollback()
+            assert s.execute(select(letters.c.id).where(letters.c.title == "%s")).first() is None
+    finally:
+        engine.dispose()
+
+
+def test_insert_new_writes_and_returns_only_the_keys_not_taken(
+        database_url_factory: Any) -> None:
+    """A consumer's claim of its poll's inbox rows: the ones already there (a redelivered
+    event) stay as they were and are not returned; past one statement's rows too."""
+    from shared.db import insert_new
+    from shared.tables import define_shared_tables
+
+    engine = make_engine(database_url_factory("contracts"))
+    _, inbox, _ = define_shared_tables(MetaData())
+    inbox.metadata.create_all(engine, tables=[inbox])
+
+    def row(i: int, group: str = "g") -> dict[str, Any]:
+        return {"event_id": f"e-{i:05d}", "consumer_group": group, "event_type": "t",
+                "topic": "contracts", "partition": i % 3, "offset": i,
+                "processed_at": datetime(2026, 12, 4, tzinfo=UTC)}
+
+    try:
+        with Session(engine) as s, s.begin():
+            assert insert_new(s, inbox, [row(i) for i in range(0, 10, 2)], "event_id") == {
+                f"e-{i:05d}" for i in range(0, 10, 2)}
+        with Session(engine) as s, s.begin():
+            again = [{**row(i), "offset": 99_999} for i in range(1_205)]
+            claimed = insert_new(s, inbox, again, "event_id")
+            other_group = insert_new(s, inbox, [row(0, "h")], "event_id")
+        assert claimed == {f"e-{i:05d}" for i in range(1_205)} - {
+            f"e-{i:05d}" for i in range(0, 10, 2)}
+        assert other_group == {"e-00000"}
+        with engine.connect() as conn:
+            kept = dict(conn.execute(select(inbox.c.event_id, inbox.c.offset)
+                                     .where(inbox.c.consumer_group == "g")).all())
+    finally:
+        engine.dispose()
+    assert len(kept) == 1_205
+    assert kept["e-00002"] == 2 and kept["e-00003"] == 99_999
