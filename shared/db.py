@@ -255,8 +255,7 @@ class Database:
 COPY_FROM = 100
 
 
-def bulk_insert(session: Session | Connection, table: Table, rows: list[dict[str, Any]]
-                ) -> None:
+def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert many rows in the caller's transaction, as fast as the database allows.
 
     PostgreSQL gets one statement for any number of rows: COPY (one stream, no per-row
@@ -271,14 +270,33 @@ def bulk_insert(session: Session | Connection, table: Table, rows: list[dict[str
     """
     if not rows:
         return
-    conn = session.connection() if isinstance(session, Session) else session
+    conn = session.connection()
     if conn.dialect.name != "postgresql":
         conn.execute(insert(table), rows)
         return
-    columns = [c for c in table.columns if any(c.key in r for r in rows[:1])]
-    json_cols = {c.key for c in columns if isinstance(c.type, JSON)}
-    # One JSON text per distinct value object: a bulk issue's documents all share their
-    # template's target lines.
+    keys, json_cols, values = _row_values(table, rows)
+    if len(rows) < COPY_FROM:
+        # psycopg rewrites `%s` placeholders into `$n` in Python and keeps the result only
+        # for statements under 4 kB and 50 parameters (psycopg._queries): a multi-row
+        # INSERT past that was parsed anew on every call, 0.9-1.3 ms for 30 audit records.
+        # `$n` on a raw cursor skips it.
+        _raw_execute(conn, _values_sql(table, keys, json_cols, len(rows)),
+                     tuple(v for row in values for v in row))
+        return
+    names = ", ".join(f'"{table.c[k].name}"' for k in keys)
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+        for value in values:
+            copy.write_row(value)
+
+
+def _row_values(table: Table, rows: list[dict[str, Any]]
+                ) -> tuple[tuple[str, ...], frozenset[str], Iterator[list[Any]]]:
+    """The columns the first row names, those holding JSON, and each row's values in that
+    order, JSON encoded (one text per distinct value object: a bulk issue's documents all
+    share their template's target lines)."""
+    keys = tuple(c.key for c in table.columns if c.key in rows[0])
+    json_cols = frozenset(k for k in keys if isinstance(table.c[k].type, JSON))
     encoded: dict[int, tuple[Any, str]] = {}
 
     def as_json(value: Any) -> str:
@@ -287,32 +305,9 @@ def bulk_insert(session: Session | Connection, table: Table, rows: list[dict[str
             found = encoded[id(value)] = (value, _json_text(value))
         return found[1]
 
-    keys = [(c.key, c.key in json_cols) for c in columns]
-    values = ([as_json(row.get(k)) if is_json else row.get(k) for k, is_json in keys]
-              for row in rows)
-    if len(rows) < COPY_FROM:
-        _insert_values(conn, table, columns, json_cols, len(rows), values)
-        return
-    names = ", ".join(f'"{c.name}"' for c in columns)
-    raw = conn.connection.driver_connection
-    with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
-        for value in values:
-            copy.write_row(value)
-
-
-def _insert_values(conn: Connection, table: Table, columns: list[Any], json_cols: set[str],
-                   count: int, values: Iterable[list[Any]]) -> None:
-    """One INSERT ... VALUES of `count` rows, with `$n` placeholders sent as they are.
-
-    psycopg rewrites `%s` placeholders into `$n` in Python and keeps the result only for
-    statements under 4 kB and 50 parameters (psycopg._queries): a multi-row INSERT past
-    that was parsed anew on every call, 0.9-1.3 ms for 30 audit records. A raw cursor
-    (psycopg.RawCursor) takes `$n` as they are. It runs through the SQLAlchemy connection,
-    so errors, logging and the statement hooks (tests/support/statements.py) see it as any
-    other statement.
-    """
-    sql = _values_sql(table, tuple(c.key for c in columns), frozenset(json_cols), count)
-    _raw_execute(conn, sql, tuple(v for row in values for v in row))
+    flagged = [(k, k in json_cols) for k in keys]
+    return keys, json_cols, ([as_json(row.get(k)) if is_json else row.get(k)
+                              for k, is_json in flagged] for row in rows)
 
 
 def insert_new(session: Session, table: Table, rows: list[dict[str, Any]], key: str
@@ -331,16 +326,13 @@ def insert_new(session: Session, table: Table, rows: list[dict[str, Any]], key: 
     if conn.dialect.name != "postgresql":
         stmt = sqlite_insert(table).on_conflict_do_nothing().returning(table.c[key])
         return set(conn.execute(stmt, rows).scalars())
-    keys = tuple(c.key for c in table.columns if c.key in rows[0])
-    json_cols = frozenset(c.key for c in table.columns if c.key in keys
-                          and isinstance(c.type, JSON))
     found: set[Any] = set()
     for start in range(0, len(rows), _VALUES_ROWS):
         chunk = rows[start:start + _VALUES_ROWS]
+        keys, json_cols, values = _row_values(table, chunk)
         sql = (_values_sql(table, keys, json_cols, len(chunk))
                + f' ON CONFLICT DO NOTHING RETURNING "{table.c[key].name}"')
-        params = tuple(_json_text(row.get(k)) if k in json_cols else row.get(k)
-                       for row in chunk for k in keys)
+        params = tuple(v for row in values for v in row)
         found.update(value for (value,) in _raw_execute(conn, sql, params).all())
     return found
 
