@@ -8,12 +8,16 @@ the database is sent. Each round countersigns fresh contracts the same chair mus
 countersign, first one by one, then in one batch; the median of the rounds is printed
 with every round.
 
-    python bench/bench_countersign.py [--rounds 5] [--single 40] [--batch 100]
+    python bench/bench_countersign.py [--rounds 5] [--single 40] [--batch 100] [--profile]
+
+`--profile` countersigns one more batch under cProfile and prints its top lines.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import statistics
 import sys
 import time
@@ -81,13 +85,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--single", type=int, default=40, help="single calls per round")
     parser.add_argument("--batch", type=int, default=100, help="contracts per batch")
+    parser.add_argument("--profile", action="store_true",
+                        help="one more batch under cProfile: its top lines")
+    parser.add_argument("--top", type=int, default=45)
     args = parser.parse_args()
     per_round = args.single + args.batch
+    extra = args.batch if args.profile else 0
     with contracts_database("countersign") as url:
         app = create_app(service_settings("contracts", url))
         engine = app.extensions["tenure_db"].engine
         started = time.perf_counter()
-        chair, ids = seed(cw.Client(app.test_client()), args.rounds * per_round + 10)
+        chair, ids = seed(cw.Client(app.test_client()), args.rounds * per_round + extra + 10)
         print(f"seeded {len(ids)} contracts awaiting the chair in "
               f"{time.perf_counter() - started:.0f} s")
         api = cw.Client(app.test_client(), chair)
@@ -109,6 +117,12 @@ def main() -> None:
         print(f"statements per countersignature: single {singles[0][1]:.2f} (plus the "
               f"contract read for its answer, on a kept connection), batch of {args.batch} "
               f"{batches[0][1]:.2f}")
+        if args.profile:
+            chunk = ids[args.rounds * per_round:args.rounds * per_round + extra]
+            profile = cProfile.Profile()
+            profile.runcall(one_batch, api, engine, chunk)
+            for order in ("cumulative", "tottime"):
+                pstats.Stats(profile).sort_stats(order).print_stats(args.top)
         app.extensions["tenure_db"].dispose()
 
 

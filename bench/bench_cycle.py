@@ -58,7 +58,7 @@ from tempfile import mkdtemp
 from typing import Any
 
 from bench_cycle_seed import group_tree
-from proc_cpu import rss_by_session
+from proc_cpu import cpu_by_root, machine_busy_seconds, rss_by_session
 from support import REPO, free_port, gunicorn, stop
 
 from bench.http_load import LoadResult, run_load
@@ -230,9 +230,52 @@ def wait_until(check: Callable[[], bool], timeout: float, every: float = 0.5) ->
 # --- stages -----------------------------------------------------------------------------------
 
 
+class CpuClock:
+    """Where a stage's CPU went: each process's CPU seconds between `begin` and `end` (the
+    stage's own clock, its ceiling left out), the bench's own load threads, and every core's
+    busy time (whatever ran). On two cores a stage can go no faster than its busiest
+    processes allow, so this says which process a faster stage has to spare."""
+
+    def __init__(self, roots: dict[str, int]) -> None:
+        self.roots = roots  # name -> pid (the process and all below it)
+        self._start: tuple[dict[str, float], float, float, float] | None = None
+        self.parts: list[tuple[str, dict[str, float], float, float]] = []
+
+    def _now(self) -> tuple[dict[str, float], float, float, float]:
+        own = os.times()
+        return (cpu_by_root(self.roots), own.user + own.system, machine_busy_seconds(),
+                time.perf_counter())
+
+    def begin(self) -> None:
+        self._start = self._now()
+
+    def end(self, part: str = "") -> None:
+        """Close the window opened by `begin`; `part` names it when a stage has several."""
+        if self._start is None:
+            return
+        (before, own0, busy0, wall0), (after, own1, busy1, wall1) = self._start, self._now()
+        spent = {name: after[name] - before.get(name, 0.0) for name in after}
+        spent["bench (HTTP clients)"] = own1 - own0
+        self.parts.append((part, spent, busy1 - busy0, wall1 - wall0))
+        self._start = None
+
+    def lines(self) -> str:
+        cores = os.cpu_count() or 1
+        text = ""
+        for part, spent, busy, wall in self.parts:
+            top = sorted(((s, n) for n, s in spent.items() if s >= 0.05), reverse=True)
+            text += (f"\n    CPU s{f' ({part})' if part else ''}: "
+                     + ", ".join(f"{n} {s:.1f}" for s, n in top)
+                     + f"; all cores busy {busy:.1f} of {cores * wall:.1f} "
+                     f"({busy / (cores * wall or 1):.0%})")
+        self.parts = []
+        return text
+
+
 class Report:
-    def __init__(self, sampler: RssSampler) -> None:
+    def __init__(self, sampler: RssSampler, cpu: CpuClock) -> None:
         self.sampler = sampler
+        self.cpu = cpu
         self.rows: list[tuple[str, float, str, float | None, str]] = []
 
     def stage(self, name: str, seconds: float, throughput: str, ceiling_seconds: float | None,
@@ -246,7 +289,7 @@ class Report:
         print(f"\n[{name}] {seconds:.1f} s, {throughput}; ceiling ({ceiling}) "
               f"{ceiling_seconds or float('nan'):.1f} s -> ratio "
               f"{'n/a' if ratio is None else f'{ratio:.2f}'}{flag}\n"
-              f"    peak RSS MiB: {peaks}", flush=True)
+              f"    peak RSS MiB: {peaks}{self.cpu.lines()}", flush=True)
         self.sampler.reset()
 
 
@@ -447,7 +490,8 @@ def main() -> None:
 
     logs = Path(mkdtemp(prefix="tenure-cycle-"))
     sampler = RssSampler()
-    report = Report(sampler)
+    cpu = CpuClock({})
+    report = Report(sampler, cpu)
     procs: list[subprocess.Popen[bytes]] = []
     token = issue_token(DEV_JWT_SECRET, "bench-hr", ["hr_admin"], ttl_seconds=24 * 3600)
     units, people = group_tree(args.managers)
@@ -498,9 +542,12 @@ def main() -> None:
             procs.append(bare)
             contracts = f"http://127.0.0.1:{ports['contracts']}/api/v1"
             appraisal = f"http://127.0.0.1:{ports['appraisal']}/api/v1"
+            cpu.roots.update({"postgres": pg.pid or 0, "kafka": broker.pid or 0}
+                                | {name: proc.pid for name, proc in sampler.procs.items()})
             sampler.reset()
 
             # 1. org tree and managers, as HR loads them
+            cpu.begin()
             started = time.perf_counter()
             outcome = call("POST", f"{contracts}/org-units/bulk", token,
                            units_json(units, codes))
@@ -513,6 +560,7 @@ def main() -> None:
                 if outcome["rejected"]:
                     print("rejected rows:", outcome["errors"][:5])
             seconds = time.perf_counter() - started
+            cpu.end()
             ceiling = raw_copy_seconds(urls["contracts"], units, people)
             report.stage("1 org tree + managers (bulk import)", seconds,
                          f"{created / seconds:,.0f} rows/s ({created} created)", ceiling,
@@ -528,6 +576,7 @@ def main() -> None:
                     {"indicator_code": code, "weight": weight, "base": base,
                      "target": target, "challenge": challenge, "part": part}
                     for code, part, _, weight, base, target, challenge in INDICATORS]})
+            cpu.begin()
             started = time.perf_counter()
             job = call("POST", f"{contracts}/bulk-issues", token,
                        {"template_id": template["id"], "start_date": "2026-01-01"})
@@ -535,6 +584,7 @@ def main() -> None:
                 time.sleep(0.5)
                 job = call("GET", f"{contracts}/bulk-issues/{job['id']}?decisions=false", token)
             seconds = time.perf_counter() - started
+            cpu.end()
             ceiling = sql_seconds(urls["contracts"], [
                 "CREATE TABLE ceiling_contracts AS SELECT * FROM tenure_contracts WITH NO DATA",
                 "CREATE TABLE ceiling_documents AS SELECT * FROM contract_documents "
@@ -561,17 +611,24 @@ def main() -> None:
             if args.countersign_batch:
                 sides = (calls[:len(ids)],
                          countersign_batches(calls[len(ids):], ids, args.countersign_batch))
-                loads = [run_load("sign", "127.0.0.1", ports["contracts"],
-                                  lambda i, side=side: side[i], headers,
-                                  threads=args.concurrency, duration=3600,
-                                  max_requests=len(side)) for side in sides]
+                loads = []
+                for side, part in zip(sides, ("the managers' calls", "the employers' batches"),
+                                      strict=True):
+                    cpu.begin()
+                    loads.append(run_load("sign", "127.0.0.1", ports["contracts"],
+                                          lambda i, side=side: side[i], headers,
+                                          threads=args.concurrency, duration=3600,
+                                          max_requests=len(side)))
+                    cpu.end(part)
                 signing = LoadResult("sign", 2 * len(ids), sum(x.errors for x in loads),
                                      sum(x.seconds for x in loads),
                                      [ms for x in loads for ms in x.latencies_ms])
             else:
+                cpu.begin()
                 signing = run_load("sign", "127.0.0.1", ports["contracts"],
                                    lambda i: calls[i], headers, threads=args.concurrency,
                                    duration=3600, max_requests=len(calls))
+                cpu.end()
             batched = (f"; the employer's in batches of {args.countersign_batch}, latencies "
                        "of both sides' calls: the managers' "
                        f"{loads[0].seconds:.0f} s, the employers' {loads[1].seconds:.0f} s"
@@ -588,6 +645,7 @@ def main() -> None:
                          "bare Flask endpoint, same calls")
 
             # 4. the appraisal read model catches up
+            cpu.begin()
             started = time.perf_counter()
 
             def caught_up() -> bool:
@@ -601,6 +659,7 @@ def main() -> None:
 
             wait_until(caught_up, timeout=3600)
             seconds = time.perf_counter() - started
+            cpu.end()
             # The read model follows the APIs as they write, so what is left to wait for
             # after the last signature is its lag; the ceiling is what a bare producer takes
             # to send every event of the stages so far (registered, issued, signed).
@@ -619,6 +678,7 @@ def main() -> None:
                      else (55 + (i * (3 + 2 * k)) % 20), "bench")
                     for i, m in enumerate(people)
                     for k, (code, _, direction, *_) in enumerate(INDICATORS)]
+            cpu.begin()
             started = time.perf_counter()
             accepted = 0
             for k in range(0, len(rows), ACTUALS_CHUNK):
@@ -627,6 +687,7 @@ def main() -> None:
                 accepted += call("POST", f"{appraisal}/actuals/csv", token, text.encode(),
                                  content_type="text/csv")["accepted"]
             seconds = time.perf_counter() - started
+            cpu.end()
             report.stage("5 actuals through the CSV API", seconds,
                          f"{accepted / seconds:,.0f} rows/s ({accepted} of {len(rows)} kept)",
                          raw_copy_rows_seconds(urls["appraisal"], rows),
@@ -635,6 +696,7 @@ def main() -> None:
             # 6. the appraisal run, then review, approve and publish for the whole group; its
             # ceiling first, while nothing else is running
             bare_scoring = bare_scoring_seconds(units, people, rows)
+            cpu.begin()
             started = time.perf_counter()
             run = call("POST", f"{appraisal}/appraisal-runs", token, {"year": YEAR})
             wait_until(lambda: call("GET", f"{appraisal}/appraisal-runs/{run['id']}",
@@ -645,17 +707,20 @@ def main() -> None:
                 call("POST", f"{appraisal}/appraisal-runs/{run['id']}/{action}", token,
                      {"note": "bench"})
             seconds = time.perf_counter() - started
+            cpu.end()
             report.stage("6 appraisal run, review, approve, publish", seconds,
                          f"{run['scored'] / seconds:,.0f} appraisals/s ({run['scored']} "
                          f"scored, {run['skipped']} skipped; the run itself {scoring:.1f} s)",
                          bare_scoring, "the bare scoring loop over the same inputs")
 
             # 7. every notice of the year delivered: inbox, and e-mail to the SMTP server
+            cpu.begin()
             started = time.perf_counter()
             sent_before = sent_deliveries(urls["notifications"])
             wait_until(lambda: not unsent_events(urls["appraisal"])
                        and queued_deliveries(urls["notifications"]) == 0, timeout=3600)
             seconds = time.perf_counter() - started
+            cpu.end()
             sent = sent_deliveries(urls["notifications"])
             report.stage("7 notices to the inbox and by e-mail", seconds,
                          f"{sent - sent_before:,} e-mails in the stage, {sent:,} in the year, "
@@ -668,11 +733,13 @@ def main() -> None:
 
             # 8. coverage report
             times = []
+            cpu.begin()
             for _ in range(5):
                 started = time.perf_counter()
                 body = call("GET", f"{contracts}/reports/coverage?group_by=layer,category",
                             token)
                 times.append(time.perf_counter() - started)
+            cpu.end()
             times.sort()
             ceiling = sql_seconds(urls["contracts"], [
                 "SELECT count(*) FROM managers m JOIN org_units u ON m.org_unit_id = u.id "

@@ -5,7 +5,7 @@ No imports of the project: a bench that serves another checkout (`--repo`) can u
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 
 def _stats() -> Iterator[tuple[int, list[str]]]:
@@ -44,3 +44,35 @@ def rss_by_session() -> dict[int, int]:
         sid, rss = int(fields[3]), int(fields[21]) * page  # session id, resident pages
         peaks[sid] = max(peaks.get(sid, 0), rss)
     return peaks
+
+
+def cpu_by_root(roots: Mapping[str, int]) -> dict[str, float]:
+    """User + system CPU seconds of each named process (`roots`: name -> pid) with every
+    process below it, and the children they have waited for, as /proc has them now: a bench
+    takes two of these and sets one against the other.
+
+    A process belongs to the first root found among itself and its ancestors, or to the root
+    whose session it is in: a gunicorn master's workers, and PostgreSQL's backends, which
+    leave the server's session (each calls setsid) but stay its children. An exited child's
+    CPU counts with the parent that reaped it (cutime, cstime)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    procs = {pid: (int(f[1]), int(f[3]), sum(int(x) for x in f[11:15])) for pid, f in _stats()}
+    names = {pid: name for name, pid in roots.items()}
+    totals = dict.fromkeys(roots, 0)
+    for pid, (_, sid, ticks) in procs.items():
+        at, seen = pid, 0
+        while at in procs and at not in names and seen < 64:  # up to init, or a root
+            at, seen = procs[at][0], seen + 1
+        name = names.get(at) or names.get(sid)
+        if name is not None:
+            totals[name] += ticks
+    return {name: ticks / tick for name, ticks in totals.items()}
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine has spent busy since boot (/proc/stat: user,
+    nice, system, irq, softirq, steal): whatever ran, measured or not."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
