@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -47,6 +47,28 @@ _DOCUMENTS_WITH_ACTIVE_CONTRACT = (
     select(ContractDocument, _ACTIVE_CONTRACT_ID.scalar_subquery().label("active_contract_id"))
     .where(ContractDocument.contract_id == bindparam("contract_id"))
     .order_by(ContractDocument.year, ContractDocument.kind)
+)
+# A batch of countersignatures reads its contracts together: every contract with its manager
+# and unit, locked in the order of their ids (two batches sharing contracts wait instead of
+# deadlocking); then their documents, and the active contracts of their managers.
+_CONTRACTS_WITH_PEOPLE_LOCKED = (
+    select(TenureContract, Manager, OrgUnit)
+    .join(Manager, TenureContract.manager_id == Manager.id)
+    .join(OrgUnit, TenureContract.org_unit_id == OrgUnit.id)
+    .where(TenureContract.id.in_(bindparam("ids", expanding=True)))
+    .order_by(TenureContract.id)
+    .with_for_update(of=TenureContract)
+)
+_DOCUMENTS_OF_CONTRACTS = (
+    select(ContractDocument)
+    .where(ContractDocument.contract_id.in_(bindparam("ids", expanding=True)))
+    .order_by(ContractDocument.contract_id, ContractDocument.year, ContractDocument.kind)
+)
+_ACTIVE_CONTRACTS_OF_MANAGERS = (
+    select(TenureContract.id, TenureContract.manager_id, TenureContract.position)
+    .where(TenureContract.manager_id.in_(bindparam("manager_ids", expanding=True)),
+           TenureContract.state == "active")
+    .order_by(TenureContract.start_date)
 )
 _INDICATORS_BY_CODES = select(Indicator).where(Indicator.code.in_(bindparam("codes",
                                                                           expanding=True)))
@@ -163,6 +185,39 @@ def documents_and_active_contract_id(session: Session, c: TenureContract
     if not rows:
         return [], active_contract_id(session, c.manager_id, c.position, other_than=c.id)
     return [row[0] for row in rows], rows[0][1]
+
+
+def contracts_with_people_locked(session: Session, contract_ids: Iterable[str]
+                                 ) -> dict[str, tuple[TenureContract, Manager, OrgUnit]]:
+    """`contract_with_people(lock=True)` for many contracts in one statement, locked in the
+    order of their ids; a contract that does not exist is absent."""
+    ids = sorted(set(contract_ids))
+    if not ids:
+        return {}
+    return {row[0].id: (row[0], row[1], row[2])
+            for row in session.execute(_CONTRACTS_WITH_PEOPLE_LOCKED, {"ids": ids})}
+
+
+def documents_and_active_contract_ids(session: Session, contracts: Sequence[TenureContract]
+                                      ) -> dict[str, tuple[list[ContractDocument], str | None]]:
+    """What `documents_and_active_contract_id` answers, for many contracts in two statements.
+
+    Read after the contracts are locked, as for one contract. The answers hold for the
+    transaction as it stood when read: a contract brought into force later in it is not in
+    them (the caller reads again where that can matter)."""
+    if not contracts:
+        return {}
+    documents: dict[str, list[ContractDocument]] = {c.id: [] for c in contracts}
+    for doc in session.scalars(_DOCUMENTS_OF_CONTRACTS, {"ids": sorted(documents)}):
+        documents[doc.contract_id].append(doc)
+    active: dict[tuple[str, str], list[str]] = {}
+    for row in session.execute(_ACTIVE_CONTRACTS_OF_MANAGERS, {
+            "manager_ids": sorted({c.manager_id for c in contracts})}):
+        active.setdefault((row.manager_id, row.position), []).append(row.id)
+    return {c.id: (documents[c.id],
+                   next((i for i in active.get((c.manager_id, c.position), []) if i != c.id),
+                        None))
+            for c in contracts}
 
 
 def managers_query(

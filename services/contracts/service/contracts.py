@@ -89,8 +89,15 @@ class UnitCache:
 
     def load_path(self, unit: OrgUnit, *others: str | None) -> None:
         """`unit` and every unit above it (and `others`), in at most one query."""
-        self.units.setdefault(unit.id, unit)
-        self.load([*repo.ancestor_ids(unit), *others])
+        self.load_paths([unit], *others)
+
+    def load_paths(self, units: Iterable[OrgUnit], *others: str | None) -> None:
+        """Each of `units` and every unit above them (and `others`), in at most one query."""
+        above: list[str | None] = list(others)
+        for unit in units:
+            self.units.setdefault(unit.id, unit)
+            above += repo.ancestor_ids(unit)
+        self.load(above)
 
     def enterprise_id(self, unit: OrgUnit) -> str:
         """The nearest enterprise (or the group) at or above a unit: departments roll up."""

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from services.contracts import domain as d
 from services.contracts import reads
 from services.contracts import repository as repo
 from services.contracts.models import ContractDocument, ContractSignature, TenureContract
-from services.contracts.service.signing import sign
+from services.contracts.service.signing import BatchReads, sign
 from shared.auth import EMPLOYER_SIGNATORY, MANAGER, Principal
 from shared.db import Database
 from shared.errors import TYPE_BASE, ApiProblem, not_found
@@ -110,12 +110,11 @@ def _countersign_once(db: Database, actor: Principal, method: str,
     deferred = method == d.SignatureMethod.ELECTRONIC
     with db.unit_of_work() as s:
         # Every contract locked first, in the order of their ids, so two batches that share
-        # contracts wait for each other instead of deadlocking; then each is signed in the
-        # order of the request (which decides, say, which of two terms of one post wins).
-        posts = {row.id: (row.manager_id, row.position) for row in s.execute(
-            select(TenureContract.id, TenureContract.manager_id, TenureContract.position)
-            .where(TenureContract.id.in_([item.contract_id for item in items]))
-            .order_by(TenureContract.id).with_for_update())}
+        # contracts wait for each other instead of deadlocking, and read with what signing
+        # needs of it, all at once; then each is signed in the order of the request (which
+        # decides, say, which of two terms of one post wins).
+        batch = BatchReads(s, actor, [item.contract_id for item in items])
+        posts = {cid: (c.manager_id, c.position) for cid, (c, _, _) in batch.found.items()}
         unwritten: set[tuple[str, str]] = set()  # the posts of countersignatures not flushed
         for item in items:
             if item.index in outcomes:
@@ -127,7 +126,7 @@ def _countersign_once(db: Database, actor: Principal, method: str,
             try:
                 with s.no_autoflush:
                     c, chosen = sign(s, actor, item.contract_id, None, item.signature(method),
-                                     item.row_version, today)
+                                     item.row_version, today, batch)
             except (ApiProblem, d.DomainError) as exc:
                 if _changed(s, item.contract_id):
                     raise _ChangedThenRefused(item.index, _refused(item, exc)) from exc

@@ -3,6 +3,7 @@ signatures made on paper; a document is in force when both sides have signed it.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -83,12 +84,22 @@ def document_words(doc: ContractDocument, amendment_version: int = 0) -> str:
 
 
 def signers_of(s: Session, units: UnitCache, c: TenureContract, m: Manager,
-               unit: OrgUnit) -> Signers:
+               unit: OrgUnit, holders_of: dict[tuple[str, str], list[Manager]] | None = None
+               ) -> Signers:
+    """`holders_of`, when given, keeps the post holders already read (a batch asks the same
+    chair's post for each of its contracts)."""
     parent = units.parent(unit)
     counter = d.countersigner(str(c.signatory.get("kind")), unit_view(unit),
                               unit_view(parent) if parent else None)
-    holders = (repo.position_holders(s, counter.unit_id, counter.position.value)
-               if counter.position else [])
+    holders: list[Manager] = []
+    if counter.position:
+        post = (counter.unit_id, counter.position.value)
+        if holders_of is None:
+            holders = repo.position_holders(s, *post)
+        else:
+            if post not in holders_of:
+                holders_of[post] = repo.position_holders(s, *post)
+            holders = holders_of[post]
     return Signers(m, counter, holders,
                    d.who_must_sign(m.name, counter, [h.name for h in holders]))
 
@@ -300,18 +311,42 @@ class Signed:
         return reads.contract_json_of(self.contract, self.manager, self.unit, self.documents)
 
 
+class BatchReads:
+    """What a batch of signatures reads for all its contracts at once, instead of each
+    signature reading its own: the contracts with their managers and units (locked, in the
+    order of their ids), their documents and the overlap check's answers, the units above
+    them and the signatory posts' holders. A batch of 100 sends five reads instead
+    of four a contract.
+
+    The overlap check's answer is kept only for a contract whose manager and post no other
+    contract of the batch shares: an earlier one of those may come into force in the same
+    transaction, so that signature reads it again after what went before is written.
+    """
+
+    def __init__(self, s: Session, actor: Principal, contract_ids: list[str]) -> None:
+        self.found = repo.contracts_with_people_locked(s, contract_ids)
+        contracts = [c for c, _, _ in self.found.values()]
+        posts = Counter((c.manager_id, c.position) for c in contracts)
+        answers = repo.documents_and_active_contract_ids(s, contracts)
+        self.documents = {c.id: answers[c.id] for c in contracts
+                          if posts[(c.manager_id, c.position)] == 1}
+        self.units = UnitCache(s)
+        self.units.load_paths((unit for _, _, unit in self.found.values()), actor.org_scope)
+        self.holders: dict[tuple[str, str], list[Manager]] = {}
+
+
 def sign(db: Database | Session, actor: Principal, contract_id: str, document_id: str | None,
-         data: Mapping[str, Any], expected: int | None, today: date | None = None
-         ) -> tuple[TenureContract, list[ContractDocument]]:
+         data: Mapping[str, Any], expected: int | None, today: date | None = None,
+         batch: BatchReads | None = None) -> tuple[TenureContract, list[ContractDocument]]:
     """Record one party's signature of the whole contract (`document_id` None) or of one
     document (see `sign_contract` for the rules); the contract and the documents signed."""
-    signed = sign_contract(db, actor, contract_id, document_id, data, expected, today)
+    signed = sign_contract(db, actor, contract_id, document_id, data, expected, today, batch)
     return signed.contract, signed.chosen
 
 
 def sign_contract(db: Database | Session, actor: Principal, contract_id: str,
                   document_id: str | None, data: Mapping[str, Any], expected: int | None,
-                  today: date | None = None) -> Signed:
+                  today: date | None = None, batch: BatchReads | None = None) -> Signed:
     """Record one party's signature of the whole contract (`document_id` None) or of one
     document; bring into force what both sides have now signed.
 
@@ -321,19 +356,21 @@ def sign_contract(db: Database | Session, actor: Principal, contract_id: str,
     the documents with the overlap check, the indicators; then one flush of every row changed,
     one INSERT of all its events and one of its audit records (tests/integration/
     test_signing_statements.py counts them). Reads come first and writes last, so the
-    session never flushes half a signature to run a query.
+    session never flushes half a signature to run a query. In a batch (`batch`, read once
+    for all its contracts) a signature reads nothing more of its own.
     """
     today = today or date.today()
     with _writing(db) as s:
-        found = repo.contract_with_people(s, contract_id, lock=True)
+        found = (batch.found.get(contract_id) if batch is not None
+                 else repo.contract_with_people(s, contract_id, lock=True))
         if found is None:
             raise not_found("contract", contract_id)
         c, m, unit = found
-        units = _units_around(s, actor, unit)
+        units = batch.units if batch is not None else _units_around(s, actor, unit)
         scope = _scope(actor, units)
         if actor.has(HR_ADMIN, SERVICE, APPRAISER) and not scope.sees_contract(unit.path, m.id):
             raise not_found("contract", contract_id)
-        signers = signers_of(s, units, c, m, unit)
+        signers = signers_of(s, units, c, m, unit, batch.holders if batch is not None else None)
         if not actor.has(HR_ADMIN, SERVICE, APPRAISER) and not _concerned(actor, signers,
                                                                            unit, units):
             # Someone with no part in this contract learns nothing of it, not even who signs.
@@ -344,7 +381,9 @@ def sign_contract(db: Database | Session, actor: Principal, contract_id: str,
         # Read after the lock, by its own statement: a join in the locking query would
         # return the documents as they were before a signature committed meanwhile. The
         # overlap check (the manager's other active contract) rides along.
-        documents, other = repo.documents_and_active_contract_id(s, c)
+        read = batch.documents.get(c.id) if batch is not None else None
+        documents, other = read if read is not None else \
+            repo.documents_and_active_contract_id(s, c)
         initial = initial_documents(documents)
         if document_id is None:
             chosen = _awaiting(c, documents)
