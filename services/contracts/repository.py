@@ -22,12 +22,12 @@ from services.contracts.models import (
 # The statements of a signature, built once: composing a select costs more than running it
 # on a warm connection, and a signature runs six of them (service/signing.py).
 _UNITS_BY_IDS = select(OrgUnit).where(OrgUnit.id.in_(bindparam("ids", expanding=True)))
-_CONTRACT_WITH_PEOPLE = (
+_WITH_PEOPLE = (
     select(TenureContract, Manager, OrgUnit)
     .join(Manager, TenureContract.manager_id == Manager.id)
     .join(OrgUnit, TenureContract.org_unit_id == OrgUnit.id)
-    .where(TenureContract.id == bindparam("contract_id"))
 )
+_CONTRACT_WITH_PEOPLE = _WITH_PEOPLE.where(TenureContract.id == bindparam("contract_id"))
 _CONTRACT_WITH_PEOPLE_LOCKED = _CONTRACT_WITH_PEOPLE.with_for_update(of=TenureContract)
 _ACTIVE_CONTRACT_ID = (
     select(TenureContract.id)
@@ -52,9 +52,7 @@ _DOCUMENTS_WITH_ACTIVE_CONTRACT = (
 # and unit, locked in the order of their ids (two batches sharing contracts wait instead of
 # deadlocking); then their documents, and the active contracts of their managers.
 _CONTRACTS_WITH_PEOPLE_LOCKED = (
-    select(TenureContract, Manager, OrgUnit)
-    .join(Manager, TenureContract.manager_id == Manager.id)
-    .join(OrgUnit, TenureContract.org_unit_id == OrgUnit.id)
+    _WITH_PEOPLE
     .where(TenureContract.id.in_(bindparam("ids", expanding=True)))
     .order_by(TenureContract.id)
     .with_for_update(of=TenureContract)

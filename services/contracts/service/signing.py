@@ -94,12 +94,10 @@ def signers_of(s: Session, units: UnitCache, c: TenureContract, m: Manager,
     holders: list[Manager] = []
     if counter.position:
         post = (counter.unit_id, counter.position.value)
-        if holders_of is None:
-            holders = repo.position_holders(s, *post)
-        else:
-            if post not in holders_of:
-                holders_of[post] = repo.position_holders(s, *post)
-            holders = holders_of[post]
+        known = {} if holders_of is None else holders_of
+        if post not in known:
+            known[post] = repo.position_holders(s, *post)
+        holders = known[post]
     return Signers(m, counter, holders,
                    d.who_must_sign(m.name, counter, [h.name for h in holders]))
 
