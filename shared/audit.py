@@ -271,6 +271,40 @@ def _written(state: Any) -> set[str]:
             if key in columns and _history(state, key).has_changes()}
 
 
+def _changes(state: Any, written: set[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The written columns whose value changed, before and after, as JSON."""
+    return changed_columns(_values(state, old=True, keys=written),
+                           _values(state, old=False, keys=written), written)
+
+
+def pending_entry(obj: Any) -> dict[str, Any] | None:
+    """The record the listener would write for `obj` at the next flush (a new row once it
+    has its key, or a loaded one's update), for `record_many` by a caller that writes the
+    row with a Core statement instead (a manager's signature, where the flush was a third of
+    the call); None when nothing changed or the table is not audited. Its values are JSON
+    already (`converted`)."""
+    state = inspect(obj)
+    table = state.mapper.local_table
+    tracked = _tracked.get(id(table.metadata))
+    if tracked is None or table.name in tracked[0]:
+        return None
+    if state.key is None:
+        action, before, after = "created", None, _values(state, old=False)
+    elif not _changed(state):
+        return None
+    elif tracked[2]:
+        action, (before, after) = "updated", _changes(state, _written(state))
+    else:
+        action, before, after = "updated", _values(state, old=True), _values(state, old=False)
+    return {"object_type": table.name, "object_id": _object_id(state), "action": action,
+            "org_unit_id": tracked[1](obj), "before": before, "after": after}
+
+
+def written_columns(obj: Any) -> set[str]:
+    """The columns a flush would write for a loaded `obj`: those whose value changed."""
+    return _written(inspect(obj))
+
+
 def _object_id(state: Any) -> str:
     key = state.mapper.primary_key_from_instance(state.obj())
     return ":".join("" if k is None else str(k) for k in key)
@@ -307,9 +341,7 @@ def _after_flush(session: Session, _context: Any) -> None:
                 # versions of each row, traces and all, until it commits. Only the columns
                 # written can differ (a column outside committed_state has no earlier
                 # value), so only those are read and made JSON.
-                before, after = changed_columns(
-                    _values(state, old=True, keys=written), _values(state, old=False,
-                                                                    keys=written), written)
+                before, after = _changes(state, written)
             else:
                 after = None if action == "deleted" else _values(state, old=False)
                 before = None if action == "created" else _values(state, old=True)
@@ -416,12 +448,14 @@ def update_entry(obj: Any, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def record_many(session: Session, entries: Iterable[Mapping[str, Any]],
-                actor: Actor | None = None) -> None:
+                actor: Actor | None = None, *, converted: bool = False) -> None:
     """Record many Core/COPY writes at once (COPY on PostgreSQL): each entry holds
-    object_type, object_id, action and optionally before, after, org_unit_id."""
+    object_type, object_id, action and optionally before, after, org_unit_id; with
+    `converted`, before and after are JSON already (`pending_entry`)."""
     who, now = actor or current_actor(), datetime.now(UTC)
     rows = [_row(who, now, e["object_type"], e["object_id"], e["action"],
-                 e.get("org_unit_id"), e.get("before"), e.get("after")) for e in entries]
+                 e.get("org_unit_id"), e.get("before"), e.get("after"), converted=converted)
+            for e in entries]
     bulk_insert(session, AUDIT, rows)
 
 

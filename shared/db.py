@@ -341,6 +341,81 @@ def insert_new(session: Session, table: Table, rows: list[dict[str, Any]], key: 
 _VALUES_ROWS = 1000
 
 
+def insert_returning(session: Session, table: Table, rows: list[dict[str, Any]],
+                     returning: tuple[str, ...]) -> list[Row[Any]]:
+    """Insert a few rows (fewer than `_VALUES_ROWS`) in one statement and return the
+    `returning` columns of each, in no promised order: name a column set that tells the rows
+    apart along with the generated key. Written as `bulk_insert` writes (no column defaults
+    or type processing); SQLite, which cannot return a multi-row INSERT's keys reliably,
+    inserts them one by one."""
+    if not rows:
+        return []
+    conn = session.connection()
+    columns = [table.c[key] for key in returning]
+    if conn.dialect.name != "postgresql":
+        return [conn.execute(insert(table).returning(*columns), row).one() for row in rows]
+    keys, json_cols, values = _row_values(table, rows)
+    names = ", ".join(f'"{c.name}"' for c in columns)
+    sql = _values_sql(table, keys, json_cols, len(rows)) + f" RETURNING {names}"
+    return list(_raw_execute(conn, sql, tuple(v for row in values for v in row)).all())
+
+
+def update_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Set columns of rows found by their primary key, each row a dict of its key and the
+    columns it sets: one statement for the rows that set the same columns.
+
+    On PostgreSQL that is `UPDATE ... FROM (VALUES ...)` with `$n` placeholders on a raw
+    cursor, each value cast to its column's type (a VALUES list has none of its own); an
+    ORM flush of the same rows sent one UPDATE a row through the unit of work. SQLite gets
+    an executemany. Values are written as `bulk_insert` writes them: no type processing
+    but JSON encoding.
+    """
+    if not rows:
+        return
+    (pk,) = table.primary_key.columns
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        shapes.setdefault(tuple(k for k in row if k != pk.key), []).append(row)
+    conn = session.connection()
+    for keys, same in shapes.items():
+        if conn.dialect.name != "postgresql":
+            # Bound names other than the columns': SQLAlchemy keeps those for itself.
+            stmt = (table.update().where(pk == bindparam("_key"))
+                    .values({k: bindparam(f"_set_{k}") for k in keys}))
+            conn.execute(stmt, [{"_key": row[pk.key], **{f"_set_{k}": row[k] for k in keys}}
+                                for row in same])
+            continue
+        for start in range(0, len(same), _VALUES_ROWS):
+            chunk = same[start:start + _VALUES_ROWS]
+            columns = (pk.key, *keys)
+            json_cols = frozenset(k for k in keys if isinstance(table.c[k].type, JSON))
+            params = tuple(_json_text(row[k]) if k in json_cols else row[k]
+                           for row in chunk for k in columns)
+            _raw_execute(conn, _update_sql(table, columns, len(chunk)), params)
+
+
+_UPDATE_SQL: dict[tuple[str, tuple[str, ...], int], str] = {}
+
+
+def _update_sql(table: Table, columns: tuple[str, ...], count: int) -> str:
+    """The UPDATE text for `count` rows setting `columns[1:]` by the key `columns[0]`,
+    built once per shape."""
+    shape = (table.name, columns, count)
+    found = _UPDATE_SQL.get(shape)
+    if found is None:
+        casts = [f"::{table.c[k].type.compile(dialect=_PG_DIALECT)}" for k in columns]
+        width = len(columns)
+        rows = ",".join(
+            "(" + ",".join(f"${i * width + j + 1}{cast}" for j, cast in enumerate(casts)) + ")"
+            for i in range(count))
+        names = [f'"{table.c[k].name}"' for k in columns]
+        sets = ", ".join(f"{name} = v.{name}" for name in names[1:])
+        found = _UPDATE_SQL[shape] = (
+            f'UPDATE "{table.name}" AS t SET {sets} FROM (VALUES {rows}) '
+            f"AS v({', '.join(names)}) WHERE t.{names[0]} = v.{names[0]}")
+    return found
+
+
 def _raw_execute(conn: Connection, sql: str, params: tuple[Any, ...]) -> Any:
     """`sql` with `$n` placeholders, through the SQLAlchemy connection on a raw cursor."""
     driver = conn.connection.driver_connection

@@ -158,3 +158,44 @@ def test_insert_new_writes_and_returns_only_the_keys_not_taken(
         engine.dispose()
     assert len(kept) == 1_205
     assert kept["e-00002"] == 2 and kept["e-00003"] == 99_999
+
+
+def test_update_rows_sets_each_rows_columns_and_leaves_the_rest(
+        database_url_factory: Any) -> None:
+    """What a signature writes instead of a flush: rows found by key, each set to its own
+    values, JSON, instants, dates, decimals and NULLs among them; rows that set different
+    columns go as separate statements; rows not named and columns not set stay."""
+    from shared.db import insert_returning, update_rows
+
+    engine = make_engine(database_url_factory("contracts"))
+    letters = _letters()
+    letters.metadata.create_all(engine)
+    try:
+        with Session(engine) as s, s.begin():
+            made = insert_returning(s, letters, [_row(i) for i in range(1, 6)], ("id", "title"))
+        ids = {title: key for key, title in made}
+        assert len(ids) == 5
+        first, second, third = (ids[_row(i)["title"]] for i in (1, 2, 3))
+        changes = [
+            {"id": first, "title": "Signed 1", "body": {"lines": [], "signed": True},
+             "sent_at": datetime(2027, 1, 2, 3, 4, 5, tzinfo=UTC)},
+            {"id": second, "title": "Signed 2 $1 %s", "body": None,
+             "sent_at": None},
+            {"id": third, "amount": Decimal("7.25"), "due_on": date(2027, 6, 30),
+             "note": None},
+        ]
+        with Session(engine) as s, s.begin(), sent_statements(engine) as sent:
+            update_rows(s, letters, changes)
+        if engine.dialect.name == "postgresql":
+            assert len(sent) == 2 and all(" FROM (VALUES " in q for q in sent), sent
+        with engine.connect() as conn:
+            back = {r["id"]: r for r in (dict(m._mapping) for m in conn.execute(
+                select(letters)))}
+    finally:
+        engine.dispose()
+    expected = {key: {"id": key, **_row(i)} for i, key in
+                ((i, ids[_row(i)["title"]]) for i in range(1, 6))}
+    for change in changes:
+        expected[change["id"]] |= change
+    assert {k: {c: _naive(v) for c, v in row.items()} for k, row in back.items()} == {
+        k: {c: _naive(v) for c, v in row.items()} for k, row in expected.items()}
