@@ -247,6 +247,29 @@ def _values(state: Any, *, old: bool, keys: set[str] | None = None) -> dict[str,
     return out
 
 
+def _both_values(state: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`_values` before and after this flush in one pass: a column that did not change is
+    made JSON once for both sides (a contract's terms, documents and signatures are most of
+    a signature's records)."""
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    loaded = state.dict
+    committed = state.committed_state
+    for key in _column_keys(state.mapper)[0]:
+        value = loaded.get(key, NO_VALUE)
+        shown = NO_VALUE if value is NO_VALUE else _shown(key, value)
+        if committed and key in committed:
+            hist = _history(state, key)
+            if hist.deleted:
+                before[key] = _shown(key, hist.deleted[0])
+                if shown is not NO_VALUE:
+                    after[key] = shown
+                continue
+        if shown is not NO_VALUE:
+            before[key] = after[key] = shown
+    return before, after
+
+
 def changed(obj: Any) -> bool:
     """Whether a flush would write `obj` (and the listener record it): a new row, or a
     column whose value really changed since the load."""
@@ -295,7 +318,7 @@ def pending_entry(obj: Any) -> dict[str, Any] | None:
     elif tracked[2]:
         action, (before, after) = "updated", _changes(state, _written(state))
     else:
-        action, before, after = "updated", _values(state, old=True), _values(state, old=False)
+        action, (before, after) = "updated", _both_values(state)
     return {"object_type": table.name, "object_id": _object_id(state), "action": action,
             "org_unit_id": tracked[1](obj), "before": before, "after": after}
 
@@ -343,8 +366,11 @@ def _after_flush(session: Session, _context: Any) -> None:
                 # value), so only those are read and made JSON.
                 before, after = _changes(state, written)
             else:
-                after = None if action == "deleted" else _values(state, old=False)
-                before = None if action == "created" else _values(state, old=True)
+                if action == "updated":
+                    before, after = _both_values(state)
+                else:
+                    after = None if action == "deleted" else _values(state, old=False)
+                    before = None if action == "created" else _values(state, old=True)
             if earlier is None:
                 # _values has made them JSON already: not converted a second time.
                 pending[key] = _row(who, now, key[0], key[1], action, tracked[1](obj),

@@ -143,3 +143,33 @@ def test_records_written_mid_transaction_leave_memory_and_roll_back_with_it() ->
         s.rollback()
     with Session(engine) as s:
         assert s.scalar(select(func.count()).select_from(AUDIT)) == 2
+
+
+def test_both_versions_of_an_update_are_what_each_read_alone_gives() -> None:
+    """`_both_values` makes each unchanged column JSON once for both sides: the versions are
+    the ones `_values` reads for each side, columns in the same order, the redacted secret
+    and a JSON value replaced or changed in place among them."""
+    from sqlalchemy import inspect
+    from sqlalchemy.orm import Session
+    from sqlalchemy.orm.attributes import flag_modified
+
+    from shared.audit import _both_values, _values
+
+    engine, letter_cls = _audited_world()
+    with Session(engine) as s, s.begin():
+        s.add(letter_cls(id=1, title="Offer", secret="s1", body={"lines": [1]}))
+        s.add(letter_cls(id=2, title="Offer", secret="s1", body={"lines": [1]}))
+    with Session(engine) as s:  # never committed: the versions are read before a flush
+        replaced, in_place = s.get(letter_cls, 1), s.get(letter_cls, 2)
+        replaced.title, replaced.secret = "Signed", "s2"
+        replaced.body = {"lines": [1, Decimal("2.50")]}
+        in_place.body["lines"].append(date(2026, 1, 2))
+        flag_modified(in_place, "body")
+        for letter in (replaced, in_place):
+            state = inspect(letter)
+            both = _both_values(state)
+            alone = (_values(state, old=True), _values(state, old=False))
+            assert both == alone
+            assert [list(side) for side in both] == [list(side) for side in alone]
+        assert _both_values(inspect(replaced))[0]["title"] == "Offer"
+        assert _both_values(inspect(replaced))[1]["body"] == {"lines": [1, "2.50"]}
