@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import dialect as _pg_dialect
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared.jsonio import read_json, write_json
 from shared.read_cache import ReadCache
 
 _PG_DIALECT = _pg_dialect()
@@ -44,7 +45,8 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     """One engine per process; created after gunicorn forks, never at import."""
     if url.startswith("sqlite"):
         _prepare_sqlite(url)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                               json_serializer=write_json, json_deserializer=read_json)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -69,7 +71,8 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         return engine
     # No pre-ping: it costs a round trip on every request; a connection broken by a
     # database restart fails one request and is then replaced (pool_recycle bounds age).
-    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
+                           json_serializer=write_json, json_deserializer=read_json)
     # Many rows of one INSERT without RETURNING go as psycopg's executemany (pipelined, the
     # statement parsed once), not as one multi-row INSERT ... VALUES: psycopg
     # parses a statement longer than 4 kB anew every time, in Python, at about 50 us a row

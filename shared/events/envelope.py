@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 
+from shared.jsonio import read_json
+
 SPEC_VERSION = "1.0"
 REQUIRED = ("specversion", "id", "source", "type")
 
@@ -88,9 +90,9 @@ def make_event(event_type: str, source: str, subject: str | None, data: dict[str
                **options: Any) -> dict[str, Any]:
     """Build the envelope (`options`: those of `event_attributes`)."""
     envelope = event_attributes(event_type, source, subject, **options)
-    # Round-trip through JSON now so what is stored is exactly what will be sent; the json
-    # module reads it back because orjson would read an integer beyond 64 bits as a float.
-    envelope["data"] = json.loads(_dumps(data, _AS_JSON_MODULE))
+    # Round-trip through JSON now so what is stored is exactly what will be sent (read as
+    # the json module reads it: an integer beyond 64 bits stays one, shared/jsonio.py).
+    envelope["data"] = read_json(_dumps(data, _AS_JSON_MODULE))
     return envelope
 
 
@@ -114,7 +116,7 @@ def encoded_event(attributes: dict[str, Any], data: dict[str, Any]) -> str:
 
 def decode_envelope(raw: bytes | str) -> dict[str, Any]:
     try:
-        envelope = json.loads(raw)
+        envelope = read_json(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedEvent(f"not JSON: {exc}") from exc
     if not isinstance(envelope, dict):
