@@ -1,13 +1,14 @@
-"""A manager's signature is written by Core statements, not by a flush of the ORM's unit of
-work (services/contracts/service/signing.py, `_write_rows`): the rows and the audit records
-must be exactly those the flush writes, which signatures inside a caller's transaction (a
-batch of countersignatures) still get. Both are run here on two contracts alike in all
-but their ids, and compared once the ids are named by what they are."""
+"""A signature in its own request is written by Core statements, not by a flush of the ORM's
+unit of work (services/contracts/service/signing.py, `_write_rows`): the rows and the audit
+records must be exactly those the flush writes, which signatures inside a caller's
+transaction (a batch of countersignatures) still get. Both are run here on two contracts
+alike in all but their ids, and compared once the ids are named by what they are: the
+manager's side, and the employer's that brings the contract into force."""
 
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from flask import g
@@ -19,7 +20,7 @@ from shared.auth import Principal
 from tests.integration.test_contract_signing import issued
 from tests.support.contracts_world import Client, manager, small_group, template
 
-_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)?")
+_INSTANT = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)?")
 
 
 def _as_manager(m: dict[str, Any]) -> Principal:
@@ -33,6 +34,8 @@ def _named(value: Any, names: dict[str, str]) -> Any:
         return {k: _named(v, names) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return type(value)(_named(v, names) for v in value)
+    if isinstance(value, datetime):
+        return "<instant>"
     if isinstance(value, str):
         for raw, name in names.items():
             value = value.replace(raw, name)
@@ -40,8 +43,10 @@ def _named(value: Any, names: dict[str, str]) -> Any:
     return value
 
 
-def _written(app: Any, contract_id: str, m: dict[str, Any]) -> tuple[Any, ...]:
-    """The contract's rows and the audit records of its signature, ids named."""
+def _written(app: Any, contract_id: str, m: dict[str, Any], signer: str | None = None
+             ) -> tuple[Any, ...]:
+    """The contract's rows and the audit records of its signature by `signer` (the
+    manager's own, unless named), ids named."""
     db = app.extensions["tenure_db"]
     with db.engine.connect() as conn:
         documents = conn.execute(text(
@@ -54,7 +59,8 @@ def _written(app: Any, contract_id: str, m: dict[str, Any]) -> tuple[Any, ...]:
             "FROM contract_signatures WHERE contract_id = :c ORDER BY id"),
             {"c": contract_id}).all()
         contract = conn.execute(text(
-            "SELECT state, row_version, signatures FROM tenure_contracts WHERE id = :c"),
+            "SELECT state, row_version, signatures, signed_at, signed_by FROM "
+            "tenure_contracts WHERE id = :c"),
             {"c": contract_id}).one()
         names = {contract_id: "<contract>", m["id"]: "<manager>",
                  m["employee_no"]: "<employee_no>", m["name"]: "<name>"}
@@ -70,7 +76,7 @@ def _written(app: Any, contract_id: str, m: dict[str, Any]) -> tuple[Any, ...]:
                                                 *(str(r.id) for r in signatures)]))
             .where(audit.AUDIT.c.object_type.in_(
                 ["tenure_contracts", "contract_documents", "contract_signatures"]))
-            .where(audit.AUDIT.c.actor == _as_manager(m).subject)).all()
+            .where(audit.AUDIT.c.actor == (signer or _as_manager(m).subject))).all()
     rows = ([tuple(r) for r in documents],
             [(signature_names[r[0]], *r[1:]) for r in signatures], tuple(contract))
     trail = []
@@ -117,3 +123,42 @@ def test_a_managers_signature_writes_the_rows_and_records_a_flush_would(
         + [("contract_signatures", "created")] * 2)
     assert core_rows == flush_rows
     assert core_trail == flush_trail
+
+
+def test_a_countersignature_that_brings_the_contract_into_force_writes_what_a_batch_does(
+        app: Any, api: Client) -> None:
+    """The employer's side by its own call (Core statements) against the same side in a
+    batch of countersignatures (`POST /contracts/countersignatures`, one ORM flush): the
+    contract comes into force (state, signed_at, signed_by), so do its documents."""
+    group = small_group(api)
+    t = template(api)
+    core_m = manager(api, "A001", group["sub_a"]["id"])
+    flush_m = manager(api, "A002", group["sub_a"]["id"])
+    chair = manager(api, "A003", group["sub_a"]["id"], position="chair")
+    core_c, flush_c = issued(api, core_m, t), issued(api, flush_m, t)
+    for m, c in ((core_m, core_c), (flush_m, flush_c)):
+        api.as_(_token_of(m)).post(f"/api/v1/contracts/{c['id']}/sign", {}, expect=200)
+
+    as_chair = api.as_(_token_of(chair))
+    as_chair.post(f"/api/v1/contracts/{core_c['id']}/sign", {}, expect=200)
+    body = as_chair.post("/api/v1/contracts/countersignatures", {
+        "contracts": [{"contract_id": flush_c["id"]}]}, expect=200).get_json()
+    assert body["countersigned"] == 1
+
+    signer = f"sso-{chair['employee_no']}"
+    core_rows, core_trail = _written(app, core_c["id"], core_m, signer)
+    flush_rows, flush_trail = _written(app, flush_c["id"], flush_m, signer)
+    documents, signatures, contract = core_rows
+    assert contract[0] == "active" and contract[3] == "<instant>" and len(signatures) == 4
+    assert [d[3] for d in documents].count("in_force") == 2
+    assert sorted((r[0], r[2]) for r in core_trail) == sorted(
+        [("tenure_contracts", "updated")] + [("contract_documents", "updated")] * 2
+        + [("contract_signatures", "created")] * 2)
+    assert core_rows == flush_rows
+    assert core_trail == flush_trail
+
+
+def _token_of(m: dict[str, Any]) -> dict[str, str]:
+    from tests.conftest import auth
+
+    return auth("manager", subject=f"sso-{m['employee_no']}", manager_id=m["id"])
