@@ -365,12 +365,11 @@ def _after_flush(session: Session, _context: Any) -> None:
                 # written can differ (a column outside committed_state has no earlier
                 # value), so only those are read and made JSON.
                 before, after = _changes(state, written)
+            elif action == "updated":
+                before, after = _both_values(state)
             else:
-                if action == "updated":
-                    before, after = _both_values(state)
-                else:
-                    after = None if action == "deleted" else _values(state, old=False)
-                    before = None if action == "created" else _values(state, old=True)
+                after = None if action == "deleted" else _values(state, old=False)
+                before = None if action == "created" else _values(state, old=True)
             if earlier is None:
                 # _values has made them JSON already: not converted a second time.
                 pending[key] = _row(who, now, key[0], key[1], action, tracked[1](obj),

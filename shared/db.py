@@ -390,32 +390,27 @@ def update_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
             continue
         for start in range(0, len(same), _VALUES_ROWS):
             chunk = same[start:start + _VALUES_ROWS]
-            columns = (pk.key, *keys)
-            json_cols = frozenset(k for k in keys if isinstance(table.c[k].type, JSON))
-            params = tuple(_json_text(row[k]) if k in json_cols else row[k]
-                           for row in chunk for k in columns)
-            _raw_execute(conn, _update_sql(table, columns, len(chunk)), params)
+            columns, _, values = _row_values(table, chunk)  # JSON encoded as bulk_insert does
+            _raw_execute(conn, _update_sql(table, pk.key, columns, len(chunk)),
+                         tuple(v for row in values for v in row))
 
 
 _UPDATE_SQL: dict[tuple[str, tuple[str, ...], int], str] = {}
 
 
-def _update_sql(table: Table, columns: tuple[str, ...], count: int) -> str:
-    """The UPDATE text for `count` rows setting `columns[1:]` by the key `columns[0]`,
-    built once per shape."""
+def _update_sql(table: Table, key: str, columns: tuple[str, ...], count: int) -> str:
+    """The UPDATE text for `count` rows of `columns` (`key` among them), setting the others
+    by `key`, built once per shape."""
     shape = (table.name, columns, count)
     found = _UPDATE_SQL.get(shape)
     if found is None:
         casts = [f"::{table.c[k].type.compile(dialect=_PG_DIALECT)}" for k in columns]
-        width = len(columns)
-        rows = ",".join(
-            "(" + ",".join(f"${i * width + j + 1}{cast}" for j, cast in enumerate(casts)) + ")"
-            for i in range(count))
-        names = [f'"{table.c[k].name}"' for k in columns]
-        sets = ", ".join(f"{name} = v.{name}" for name in names[1:])
+        names = {k: f'"{table.c[k].name}"' for k in columns}
+        sets = ", ".join(f"{name} = v.{name}" for k, name in names.items() if k != key)
         found = _UPDATE_SQL[shape] = (
-            f'UPDATE "{table.name}" AS t SET {sets} FROM (VALUES {rows}) '
-            f"AS v({', '.join(names)}) WHERE t.{names[0]} = v.{names[0]}")
+            f'UPDATE "{table.name}" AS t SET {sets} '
+            f"FROM (VALUES {_placeholder_rows(casts, count)}) "
+            f"AS v({', '.join(names.values())}) WHERE t.{names[key]} = v.{names[key]}")
     return found
 
 
@@ -441,13 +436,18 @@ def _values_sql(table: Table, keys: tuple[str, ...], json_cols: frozenset[str], 
     if found is None:
         casts = [f"::{table.c[k].type.compile(dialect=_PG_DIALECT)}" if k in json_cols else ""
                  for k in keys]
-        width = len(keys)
-        rows = ",".join(
-            "(" + ",".join(f"${i * width + j + 1}{cast}" for j, cast in enumerate(casts)) + ")"
-            for i in range(count))
         names = ", ".join(f'"{table.c[k].name}"' for k in keys)
-        found = _VALUES_SQL[shape] = f'INSERT INTO "{table.name}" ({names}) VALUES {rows}'
+        found = _VALUES_SQL[shape] = (
+            f'INSERT INTO "{table.name}" ({names}) VALUES {_placeholder_rows(casts, count)}')
     return found
+
+
+def _placeholder_rows(casts: list[str], count: int) -> str:
+    """`($1<cast>, $2<cast>, ...), (...)`: `count` rows of one placeholder a cast."""
+    width = len(casts)
+    return ",".join(
+        "(" + ",".join(f"${i * width + j + 1}{cast}" for j, cast in enumerate(casts)) + ")"
+        for i in range(count))
 
 
 #: orjson encoding JSON columns as `json.dumps(value, default=str)` did (dates, datetimes and
