@@ -139,7 +139,13 @@ def produce(bootstrap: str, messages: list[tuple[bytes, bytes]]) -> None:
     producer = make_producer(bootstrap, client_id="bench-appraisal-consumer")
     try:
         for key, value in messages:
-            producer.send(TOPIC, key=key, value=value)
+            # The headers the relay copies from the envelope (shared/relay.py), which a
+            # consumer may read instead of the value.
+            envelope = json.loads(value)
+            producer.send(TOPIC, key=key, value=value, headers=[
+                ("ce_id", envelope["id"].encode()), ("ce_type", envelope["type"].encode()),
+                ("ce_source", envelope["source"].encode()),
+                ("ce_specversion", envelope["specversion"].encode())])
         producer.flush(timeout=120)
     finally:
         producer.close()

@@ -13,6 +13,8 @@ Failures:
 
 * A message that is not a valid envelope, has a type missing from the catalogue, or data
   that fails its schema goes to the dead-letter topic at once: retrying cannot fix it.
+  A message whose `ce_type` header (and value) names a catalogued type the group does not
+  apply is passed over unread: the groups that apply that type validate it.
 * A handler error is retried (the whole transaction again) up to `max_retries` times with
   backoff, then the message goes to the dead-letter topic and the consumer moves on.
 * A database that is unreachable (OperationalError, InterfaceError) is not the event's
@@ -55,7 +57,7 @@ from sqlalchemy.orm import Session
 
 from shared import audit
 from shared.db import Database, insert_new
-from shared.events.catalogue import DEAD_LETTER_TOPIC
+from shared.events.catalogue import CATALOGUE, DEAD_LETTER_TOPIC
 from shared.events.envelope import MalformedEvent, decode_envelope
 from shared.events.schemas import validate_event
 from shared.heap import freeze_startup_objects
@@ -172,6 +174,10 @@ class EventConsumer:
         self._consumer: Any = None
         self._producer: Any = None
         self._claim_inbox = _inbox_claim(database, inbox_table)
+        self._counters: dict[tuple[str, str], Any] = {}
+        self._passed_over_types = frozenset(
+            t.encode() for t in CATALOGUE if t not in self.event_types
+        ) if self.event_types is not None else frozenset()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -324,17 +330,47 @@ class EventConsumer:
                 return envelope, exc
         return envelope, None
 
+    def _passed_over(self, record: Any) -> bool:
+        """True for a record of a catalogued type this group does not apply, known from its
+        `ce_type` header without decoding or validating the value.
+
+        During signing most records a consumer reads are of such types (each document's
+        contract.signature_recorded), and reading each cost a third of the appraisal
+        consumer's CPU. The value must say the same type (`"type":"<it>"`, as every envelope
+        our relays send is written), so a header that disagrees with its value, or a record
+        without one, is read in full as before: an event this group applies is never passed
+        over, and a type outside the catalogue is still dead-lettered."""
+        if not self._passed_over_types or not record.headers or record.value is None:
+            return False
+        for key, value in record.headers:
+            if key == "ce_type":
+                return (value in self._passed_over_types
+                        and b'"type":"' + value + b'"' in record.value)
+        return False
+
+    def _count(self, topic: str, outcome: str) -> None:
+        """One more event of `outcome` in the metrics; the labelled counter looked up once
+        (the lookup cost as much as passing an event over)."""
+        counter = self._counters.get((topic, outcome))
+        if counter is None:
+            counter = self._counters[(topic, outcome)] = EVENTS.labels(
+                self.service, self.group_id, topic, outcome)
+        counter.inc()
+
     def _wanted(self, envelope: dict[str, Any]) -> bool:
         return self.event_types is None or envelope["type"] in self.event_types
 
     def process(self, record: Any) -> str:
         """Apply, skip or dead-letter one Kafka record; returns the outcome."""
+        if self._passed_over(record):
+            self._count(record.topic, IGNORED)
+            return IGNORED
         envelope, rejected = self._read(record)
         if rejected is not None:
             return self._dead_letter(record, rejected, attempts=1, envelope=envelope)
         assert envelope is not None
         if not self._wanted(envelope):
-            EVENTS.labels(self.service, self.group_id, record.topic, IGNORED).inc()
+            self._count(record.topic, IGNORED)
             return IGNORED
         attempt = 0
         transient = 0
@@ -366,7 +402,7 @@ class EventConsumer:
             HANDLE_SECONDS.labels(self.service, self.group_id).observe(
                 time.perf_counter() - started)
             outcome = APPLIED if applied else DUPLICATE
-            EVENTS.labels(self.service, self.group_id, record.topic, outcome).inc()
+            self._count(record.topic, outcome)
             return outcome
 
     def _inbox_row(self, record: Any, envelope: dict[str, Any]) -> dict[str, Any]:
@@ -403,13 +439,18 @@ class EventConsumer:
         (each document's contract.signature_recorded)."""
         items = []
         for record in records:
+            if self._passed_over(record):
+                if ignored is not None:
+                    self._count(record.topic, IGNORED)
+                    ignored[(record.topic, record.partition, record.offset)] = IGNORED
+                continue
             envelope, rejected = self._read(record)
             if rejected is not None or envelope is None:
                 continue
             if self._wanted(envelope):
                 items.append((record, envelope))
             elif ignored is not None:
-                EVENTS.labels(self.service, self.group_id, record.topic, IGNORED).inc()
+                self._count(record.topic, IGNORED)
                 ignored[(record.topic, record.partition, record.offset)] = IGNORED
         return items
 
@@ -501,8 +542,7 @@ class EventConsumer:
         elapsed = (time.perf_counter() - started) / len(items)
         for record, _ in items:
             HANDLE_SECONDS.labels(self.service, self.group_id).observe(elapsed)
-            EVENTS.labels(self.service, self.group_id, record.topic,
-                          outcomes[(record.topic, record.partition, record.offset)]).inc()
+            self._count(record.topic, outcomes[(record.topic, record.partition, record.offset)])
         return outcomes
 
     def _apply_with_batch_handler(self, session: Session, items: list[tuple[Any, Any]],
@@ -574,7 +614,7 @@ class EventConsumer:
                 if self.stop_event.wait(delay):
                     raise _Abandoned from exc
         DEAD_LETTERED.labels(self.service, self.group_id, record.topic, error_class).inc()
-        EVENTS.labels(self.service, self.group_id, record.topic, DEAD).inc()
+        self._count(record.topic, DEAD)
         log.error("dead-lettered %s from %s[%d]@%d after %d attempt(s): %s: %s",
                   (envelope or {}).get("id", "a message"), record.topic, record.partition,
                   record.offset, attempts, error_class, message[:500],

@@ -576,18 +576,25 @@ def test_events_of_types_the_group_does_not_handle_are_skipped_without_a_transac
     assert count(db, inbox) == 0
 
 
+def _signed_only_consumer(db: Database, group: str, monkeypatch: pytest.MonkeyPatch
+                          ) -> tuple[EventConsumer, list[int]]:
+    """A consumer applying contract.signed only, and the offsets of the records it reads."""
+    consumer = EventConsumer(db, inbox, "127.0.0.1:1", group, ["t"], record_effect,
+                             event_types={"contract.signed"})
+    reads: list[int] = []
+    read = consumer._read
+    monkeypatch.setattr(consumer, "_read", lambda record: (reads.append(record.offset),
+                                                           read(record))[1])
+    return consumer, reads
+
+
 def test_a_polls_events_of_other_types_are_ignored_where_read_and_never_read_again(
         service_db: Callable[[str], Database], monkeypatch: pytest.MonkeyPatch) -> None:
     """During signing most of what a consumer polls is of types it does not apply. Each
     record is decoded and validated once: those it applies go to the batch, the others are
     finished there as ignored (not handed to `process`, which would read them again)."""
     db = service_db("consumer")
-    consumer = EventConsumer(db, inbox, "127.0.0.1:1", "g-types-batch", ["t"], record_effect,
-                             event_types={"contract.signed"})
-    reads: list[int] = []
-    read = consumer._read
-    monkeypatch.setattr(consumer, "_read", lambda record: (reads.append(record.offset),
-                                                           read(record))[1])
+    consumer, reads = _signed_only_consumer(db, "g-types-batch", monkeypatch)
     manager = new_id()
     kinds = ["contract.drafted", "contract.signed", "contract.drafted", "contract.signed",
              "contract.drafted"]
@@ -599,6 +606,65 @@ def test_a_polls_events_of_other_types_are_ignored_where_read_and_never_read_aga
         "ignored", "applied", "ignored", "applied", "ignored"]
     assert sorted(reads) == [0, 1, 2, 3, 4]
     assert count(db, effects) == count(db, inbox) == 2
+
+
+def _headed(envelope: dict[str, Any], offset: int, ce_type: str | None = None) -> _Record:
+    """A record as the relay sends it: the envelope, its type also in the `ce_type` header."""
+    record = _Record(encode_envelope(envelope), offset)
+    record.headers = [("ce_id", envelope["id"].encode()),
+                      ("ce_type", (ce_type or envelope["type"]).encode())]
+    return record
+
+
+def test_records_of_types_the_group_does_not_apply_are_passed_over_by_their_header_unread(
+        service_db: Callable[[str], Database], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A catalogued type the group does not apply, named by the `ce_type` header and by the
+    value alike, is ignored without being decoded or validated (even with data its schema
+    refuses: the groups that apply the type judge it). A record without the header, one
+    whose header disagrees with its value, and one of a type outside the catalogue are
+    read in full as before: the applied event applies, the unknown one is dead-lettered."""
+    db = service_db("consumer")
+    consumer, reads = _signed_only_consumer(db, "g-headers", monkeypatch)
+    dead: list[int] = []
+    monkeypatch.setattr(consumer, "_dead_letter",
+                        lambda record, error, **_: (dead.append(record.offset), "dead_letter")[1])
+    manager = new_id()
+    drafted = make_event("contract.drafted", "/tenure/contracts", manager,
+                         contract_data(manager, 0))
+    refused = make_event("contract.signature_recorded", "/tenure/contracts", manager,
+                         {"manager_id": manager})  # its schema wants far more
+    signed = make_event("contract.signed", "/tenure/contracts", manager,
+                        contract_data(manager, 2))
+    disguised = make_event("contract.signed", "/tenure/contracts", manager,
+                           contract_data(manager, 3, note="after contract.drafted"))
+    bare = _Record(encode_envelope(make_event("contract.drafted", "/tenure/contracts",
+                                              manager, contract_data(manager, 4))), 4)
+    unknown = make_event("contract.vanished", "/tenure/contracts", manager, {"x": 1})
+    records = [_headed(drafted, 0), _headed(refused, 1), _headed(signed, 2),
+               _headed(disguised, 3, ce_type="contract.drafted"), bare, _headed(unknown, 5)]
+    outcomes = consumer._apply_in_batches(records)
+    assert outcomes == {("t", 0, 0): "ignored", ("t", 0, 1): "ignored",
+                        ("t", 0, 2): "applied", ("t", 0, 3): "applied",
+                        ("t", 0, 4): "ignored"}
+    assert consumer.process(records[5]) == "dead_letter" and dead == [5]
+    assert sorted(set(reads)) == [2, 3, 4, 5]
+    assert [r.event_id for r in effect_rows(db)] == [signed["id"], disguised["id"]]
+    reads.clear()
+    assert consumer.process(_headed(refused, 6)) == "ignored" and reads == []
+
+
+def test_a_group_that_applies_every_type_reads_every_record_whatever_its_header(
+        service_db: Callable[[str], Database]) -> None:
+    db = service_db("consumer")
+    consumer = EventConsumer(db, inbox, "127.0.0.1:1", "g-all", ["t"], record_effect)
+    manager = new_id()
+    refused = make_event("contract.signature_recorded", "/tenure/contracts", manager,
+                         {"manager_id": manager})
+    dead: list[str] = []
+    consumer._dead_letter = (  # type: ignore[method-assign]
+        lambda record, error, **_: (dead.append(type(error).__name__), "dead_letter")[1])
+    assert consumer.process(_headed(refused, 0)) == "dead_letter"
+    assert dead == ["InvalidEventData"]
 
 
 def test_a_failing_event_rolls_back_its_whole_poll_batch_so_nothing_half_applies(
