@@ -65,7 +65,7 @@ def _library(s: Session, lines: Iterable[d.TargetLine]) -> dict[str, d.Indicator
             code=i.code, name=i.name, unit=i.unit, kind=d.IndicatorKind(i.kind),
             direction=d.Direction(i.direction),
         )
-        for code, i in repo.indicator_library(s, codes).items()
+        for code, i in repo.indicator_definitions(s, codes).items()
     }
 
 
