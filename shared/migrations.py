@@ -119,3 +119,48 @@ def drop_audit_table(op: Any) -> None:
         op.execute("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log")
         op.execute("DROP FUNCTION IF EXISTS tenure_audit_append_only()")
     op.drop_table("audit_log")
+
+
+#: The column types whose values PostgreSQL may compress (TOAST): the audit trail's before and
+#: after, events' payloads, targets, traces, notices' text.
+_COMPRESSIBLE_TYPES = ("json", "jsonb", "text")
+
+
+def compress_with_lz4(op: Any, method: str = "lz4") -> list[str]:
+    """Every json, jsonb and text column of the service's tables compressed with lz4 (or
+    `method`: "default" to undo), on PostgreSQL 14 or later built with lz4; the columns
+    changed, as "table.column" (none on SQLite or on a server without lz4).
+
+    A value over about 2 KB is compressed when written: the audit records of a signature
+    hold whole rows before and after, and each event its payload. lz4 compresses them to
+    the same size as PostgreSQL's own method (pglz) for about half the CPU
+    (docs/scale-storage.md). Only values written
+    from now on use it (nothing is rewritten; both methods read back alike), and the change
+    is a catalogue update, over at once whatever the tables hold. A table added by a later
+    migration calls this again."""
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql" or not _lz4_available(bind):
+        return []
+    columns = bind.exec_driver_sql(
+        "SELECT c.table_name, c.column_name FROM information_schema.columns c "
+        "JOIN information_schema.tables t ON t.table_schema = c.table_schema "
+        "AND t.table_name = c.table_name AND t.table_type = 'BASE TABLE' "
+        "WHERE c.table_schema = current_schema() AND c.data_type = ANY(%(types)s) "
+        "ORDER BY c.table_name, c.ordinal_position",
+        {"types": list(_COMPRESSIBLE_TYPES)},
+    ).all()
+    changed: dict[str, list[str]] = {}
+    for table, column in columns:
+        changed.setdefault(table, []).append(column)
+    for table, names in changed.items():
+        quote = bind.dialect.identifier_preparer.quote
+        op.execute(f"ALTER TABLE {quote(table)} " + ", ".join(
+            f"ALTER COLUMN {quote(name)} SET COMPRESSION {method}" for name in names))
+    return [f"{table}.{name}" for table, names in changed.items() for name in names]
+
+
+def _lz4_available(bind: Any) -> bool:
+    """PostgreSQL 14 or later, built --with-lz4 (the setting then offers it)."""
+    return bind.exec_driver_sql(
+        "SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' "
+        "AND 'lz4' = ANY(enumvals)").first() is not None
