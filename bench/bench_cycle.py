@@ -614,6 +614,7 @@ def main() -> None:
                 loads = []
                 for side, part in zip(sides, ("the managers' calls", "the employers' batches"),
                                       strict=True):
+                    print(f"    stage 3: {part} start", flush=True)  # for profilers
                     cpu.begin()
                     loads.append(run_load("sign", "127.0.0.1", ports["contracts"],
                                           lambda i, side=side: side[i], headers,
