@@ -2,6 +2,7 @@
 PostgreSQL and the real broker, driven only through the public APIs.
 
 Run: .venv/bin/python bench/bench_cycle.py [--managers 100000] [--concurrency 8]
+                                          [--countersign-batch 100] [--pg-statements N]
 
 For each stage it prints wall time, throughput, the peak RSS of every process during the
 stage, and the ratio to a ceiling measured in the same run (ceiling time / stage time, so
@@ -33,6 +34,8 @@ before the clock starts. Stage 3 sends each manager's call, then the employer's 
 POST /contracts/countersignatures calls of up to --countersign-batch contracts (100) per
 signatory, as the portal's page of contracts awaiting a countersignature sends them
 (docs/signing-batch.md); --countersign-batch 0 sends one call per contract instead.
+--pg-statements N prints, after each side, PostgreSQL's N statements with the most execution
+time (pg_stat_statements, bench/pg_statements.py).
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ from pathlib import Path
 from tempfile import mkdtemp
 from typing import Any
 
+import pg_statements
 from bench_cycle_seed import group_tree
 from proc_cpu import cpu_by_root, machine_busy_seconds, rss_by_session
 from support import REPO, free_port, gunicorn, stop
@@ -482,6 +486,10 @@ def main() -> None:
                              "per signatory (POST /contracts/countersignatures, as the "
                              "portal sends them), after every manager has signed; "
                              "0: one call per contract")
+    parser.add_argument("--pg-statements", type=int, default=0, metavar="N",
+                        help="stage 3: print the N statements with the most execution time "
+                             "in PostgreSQL for each side (pg_stat_statements, preloaded in "
+                             "the bench's server)")
     args = parser.parse_args()
     import local_kafka
     import local_postgres
@@ -503,7 +511,9 @@ def main() -> None:
     # shared_buffers), not the test servers' 32 MB: at 100,000 managers the three
     # databases hold about 8 GB, and with 32 MB a fifth of the pages every statement touched
     # came from the kernel's cache instead of PostgreSQL's own.
-    with local_postgres.LocalPostgres(settings={"shared_buffers": SHARED_BUFFERS}) as pg, \
+    with local_postgres.LocalPostgres(settings={
+            "shared_buffers": SHARED_BUFFERS,
+            **(pg_statements.SETTINGS if args.pg_statements else {})}) as pg, \
             local_kafka.LocalKafka() as broker:
         bootstrap = broker.bootstrap_servers
         local_kafka.create_topics(bootstrap, TOPICS, partitions=3)
@@ -615,12 +625,18 @@ def main() -> None:
                 for side, part in zip(sides, ("the managers' calls", "the employers' batches"),
                                       strict=True):
                     print(f"    stage 3: {part} start", flush=True)  # for profilers
+                    if args.pg_statements:
+                        pg_statements.reset(urls["contracts"])
                     cpu.begin()
                     loads.append(run_load("sign", "127.0.0.1", ports["contracts"],
                                           lambda i, side=side: side[i], headers,
                                           threads=args.concurrency, duration=3600,
                                           max_requests=len(side)))
                     cpu.end(part)
+                    if args.pg_statements:
+                        print(f"    stage 3, {part}:")
+                        pg_statements.report(urls["contracts"], len(ids), "contract",
+                                             top=args.pg_statements)
                 signing = LoadResult("sign", 2 * len(ids), sum(x.errors for x in loads),
                                      sum(x.seconds for x in loads),
                                      [ms for x in loads for ms in x.latencies_ms])
