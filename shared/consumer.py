@@ -335,11 +335,12 @@ class EventConsumer:
         `ce_type` header without decoding or validating the value.
 
         During signing most records a consumer reads are of such types (each document's
-        contract.signature_recorded), and reading each cost a third of the appraisal
-        consumer's CPU. The value must say the same type (`"type":"<it>"`, as every envelope
-        our relays send is written), so a header that disagrees with its value, or a record
-        without one, is read in full as before: an event this group applies is never passed
-        over, and a type outside the catalogue is still dead-lettered."""
+        contract.signature_recorded), and reading records was a third of the appraisal
+        consumer's CPU while managers signed. The value must say the same type
+        (`"type":"<it>"`, as every envelope our relays send is written), so a header that
+        disagrees with its value, or a record without one, is read in full as before: an
+        event this group applies is never passed over, and a type outside the catalogue is
+        still dead-lettered."""
         if not self._passed_over_types or not record.headers or record.value is None:
             return False
         for key, value in record.headers:

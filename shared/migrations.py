@@ -134,10 +134,9 @@ def compress_with_lz4(op: Any, method: str = "lz4") -> list[str]:
     A value over about 2 KB is compressed when written: the audit records of a signature
     hold whole rows before and after, and each event its payload. lz4 compresses them to
     the same size as PostgreSQL's own method (pglz) for about half the CPU
-    (docs/scale-storage.md). Only values written
-    from now on use it (nothing is rewritten; both methods read back alike), and the change
-    is a catalogue update, over at once whatever the tables hold. A table added by a later
-    migration calls this again."""
+    (docs/scale-storage.md). Only values written from now on use it (nothing is rewritten;
+    both methods read back alike), and the change is a catalogue update, over at once
+    whatever the tables hold. A table added by a later migration calls this again."""
     bind = op.get_bind()
     if bind.dialect.name != "postgresql" or not _lz4_available(bind):
         return []
