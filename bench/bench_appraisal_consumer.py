@@ -46,6 +46,7 @@ from shared.db import Database
 from shared.events.envelope import encode_envelope
 from shared.kafka_clients import ensure_topics, make_producer
 from shared.migrations import upgrade
+from shared.relay import event_headers
 
 TOPIC = "hr.contracts"
 ENTERPRISES = 50
@@ -139,13 +140,10 @@ def produce(bootstrap: str, messages: list[tuple[bytes, bytes]]) -> None:
     producer = make_producer(bootstrap, client_id="bench-appraisal-consumer")
     try:
         for key, value in messages:
-            # The headers the relay copies from the envelope (shared/relay.py), which a
-            # consumer may read instead of the value.
+            # The headers the relay sends, which a consumer may read instead of the value.
             envelope = json.loads(value)
-            producer.send(TOPIC, key=key, value=value, headers=[
-                ("ce_id", envelope["id"].encode()), ("ce_type", envelope["type"].encode()),
-                ("ce_source", envelope["source"].encode()),
-                ("ce_specversion", envelope["specversion"].encode())])
+            producer.send(TOPIC, key=key, value=value, headers=event_headers(
+                envelope["id"], envelope["type"], envelope["source"]))
         producer.flush(timeout=120)
     finally:
         producer.close()

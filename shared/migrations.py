@@ -126,10 +126,10 @@ def drop_audit_table(op: Any) -> None:
 _COMPRESSIBLE_TYPES = ("json", "jsonb", "text")
 
 
-def compress_with_lz4(op: Any, method: str = "lz4") -> list[str]:
+def compress_with_lz4(op: Any, method: str = "lz4") -> None:
     """Every json, jsonb and text column of the service's tables compressed with lz4 (or
-    `method`: "default" to undo), on PostgreSQL 14 or later built with lz4; the columns
-    changed, as "table.column" (none on SQLite or on a server without lz4).
+    `method`: "default" to undo), on PostgreSQL 14 or later built with lz4 (nothing
+    changes on SQLite or on a server without lz4).
 
     A value over about 2 KB is compressed when written: the audit records of a signature
     hold whole rows before and after, and each event its payload. lz4 compresses them to
@@ -139,7 +139,7 @@ def compress_with_lz4(op: Any, method: str = "lz4") -> list[str]:
     whatever the tables hold. A table added by a later migration calls this again."""
     bind = op.get_bind()
     if bind.dialect.name != "postgresql" or not _lz4_available(bind):
-        return []
+        return
     columns = bind.exec_driver_sql(
         "SELECT c.table_name, c.column_name FROM information_schema.columns c "
         "JOIN information_schema.tables t ON t.table_schema = c.table_schema "
@@ -148,14 +148,13 @@ def compress_with_lz4(op: Any, method: str = "lz4") -> list[str]:
         "ORDER BY c.table_name, c.ordinal_position",
         {"types": list(_COMPRESSIBLE_TYPES)},
     ).all()
-    changed: dict[str, list[str]] = {}
+    by_table: dict[str, list[str]] = {}
     for table, column in columns:
-        changed.setdefault(table, []).append(column)
-    for table, names in changed.items():
-        quote = bind.dialect.identifier_preparer.quote
+        by_table.setdefault(table, []).append(column)
+    quote = bind.dialect.identifier_preparer.quote
+    for table, names in by_table.items():
         op.execute(f"ALTER TABLE {quote(table)} " + ", ".join(
             f"ALTER COLUMN {quote(name)} SET COMPRESSION {method}" for name in names))
-    return [f"{table}.{name}" for table, names in changed.items() for name in names]
 
 
 def _lz4_available(bind: Any) -> bool:

@@ -43,6 +43,7 @@ Guarantees and their limits:
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -199,7 +200,6 @@ class OutboxRelay:
         self._lock_checked_at = 0.0
         self._backlog: int | None = None
         self._backlog_counted_at = 0.0
-        self._headers_cache: dict[str, tuple[tuple[str, bytes], ...]] = {}
         # Batches sent but not yet awaited (oldest first), and ids the broker acknowledged
         # that the next fetch deletes (so deleting costs no round trip of its own).
         self._in_flight: list[tuple[list[Any], list[Any]]] = []
@@ -532,15 +532,9 @@ class OutboxRelay:
                 log.debug("closing a failed producer: %s", exc)
 
     def _headers(self, row: Any) -> list[tuple[str, bytes]]:
-        static = self._headers_cache.get(row.event_type)
-        if static is None:
-            spec = CATALOGUE.get(row.event_type)
-            source = spec.source if spec else _source_of(row.payload)
-            static = (("ce_type", row.event_type.encode()), ("ce_source", source.encode()),
-                      ("ce_specversion", SPEC_VERSION.encode()))
-            if spec:
-                self._headers_cache[row.event_type] = static
-        return [("ce_id", row.event_id.encode()), *static]
+        spec = CATALOGUE.get(row.event_type)
+        return event_headers(row.event_id, row.event_type,
+                             spec.source if spec else _source_of(row.payload))
 
     # -- the process loop -----------------------------------------------------------------
 
@@ -592,6 +586,18 @@ class OutboxRelay:
         self._in_flight, self._acked = [], []
         self._discard_producer()
         self._release_lock()
+
+
+def event_headers(event_id: str, event_type: str, source: str) -> list[tuple[str, bytes]]:
+    """The CloudEvents attributes a relay copies into a record's Kafka headers (a consumer
+    reads `ce_type` to pass over the events it does not apply)."""
+    return [("ce_id", event_id.encode()), *_type_headers(event_type, source)]
+
+
+@functools.lru_cache(maxsize=512)
+def _type_headers(event_type: str, source: str) -> tuple[tuple[str, bytes], ...]:
+    return (("ce_type", event_type.encode()), ("ce_source", source.encode()),
+            ("ce_specversion", SPEC_VERSION.encode()))
 
 
 def _source_of(payload: str) -> str:

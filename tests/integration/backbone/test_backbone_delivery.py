@@ -26,7 +26,7 @@ from shared.db import Database
 from shared.events.envelope import encode_envelope, make_event
 from shared.kafka_clients import Backoff, make_producer
 from shared.outbox import record_event
-from shared.relay import OutboxRelay
+from shared.relay import OutboxRelay, event_headers
 
 from .world import (
     FAST_GROUP,
@@ -611,8 +611,8 @@ def test_a_polls_events_of_other_types_are_ignored_where_read_and_never_read_aga
 def _headed(envelope: dict[str, Any], offset: int, ce_type: str | None = None) -> _Record:
     """A record as the relay sends it: the envelope, its type also in the `ce_type` header."""
     record = _Record(encode_envelope(envelope), offset)
-    record.headers = [("ce_id", envelope["id"].encode()),
-                      ("ce_type", (ce_type or envelope["type"]).encode())]
+    record.headers = event_headers(envelope["id"], ce_type or envelope["type"],
+                                   envelope["source"])
     return record
 
 
