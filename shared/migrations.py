@@ -7,7 +7,7 @@ from typing import Any
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import MetaData, engine_from_config, pool
+from sqlalchemy import Index, MetaData, engine_from_config, pool
 from sqlalchemy.schema import CreateIndex, DropIndex
 
 from shared.tables import AUDIT_ON_BEHALF_INDEX as ON_BEHALF_INDEX
@@ -85,14 +85,12 @@ def _audit_on_behalf_index() -> Any:
                 if i.name == ON_BEHALF_INDEX)
 
 
-def create_audit_on_behalf_index(op: Any) -> None:
-    """The audit trail's index of the people acted for, added to a trail that may hold years
-    of records. On PostgreSQL it is built CONCURRENTLY, outside the migration's transaction:
-    every write of the service appends to the trail, and a plain CREATE INDEX would hold
-    them all until the build ends. A build that failed half-way leaves an invalid index
-    behind; it is dropped and built again. A trail created after this index joined the
-    table's definition has it already."""
-    index = _audit_on_behalf_index()
+def create_index_concurrently(op: Any, index: Index) -> None:
+    """Add an index to a table that may already hold years of rows. On PostgreSQL it is
+    built CONCURRENTLY, outside the migration's transaction: a plain CREATE INDEX would
+    hold every write of the service until the build ends. A build that failed half-way
+    leaves an invalid index behind; it is dropped and built again. A table created after
+    the index joined its definition has it already."""
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         op.execute(CreateIndex(index, if_not_exists=True))
@@ -101,11 +99,17 @@ def create_audit_on_behalf_index(op: Any) -> None:
     with op.get_context().autocommit_block():
         invalid = bind.exec_driver_sql(
             "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-            "WHERE c.relname = %(name)s AND NOT i.indisvalid", {"name": ON_BEHALF_INDEX}
+            "WHERE c.relname = %(name)s AND NOT i.indisvalid", {"name": index.name}
         ).first()
         if invalid:
             op.execute(DropIndex(index, if_exists=True))
         op.execute(CreateIndex(index, if_not_exists=True))
+
+
+def create_audit_on_behalf_index(op: Any) -> None:
+    """The audit trail's index of the people acted for: every write of the service appends
+    to the trail, so it is built without holding them."""
+    create_index_concurrently(op, _audit_on_behalf_index())
 
 
 def drop_audit_on_behalf_index(op: Any) -> None:

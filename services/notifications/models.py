@@ -16,9 +16,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from services.notifications.domain.delivery import DeliveryState
 from shared import audit
 from shared.tables import BigId, define_audit_table, define_shared_tables
 
@@ -161,6 +163,17 @@ class InboxItem(Base):
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+#: The states of a delivery still to be sent: queued, or failed and to be tried again.
+PENDING = (DeliveryState.QUEUED.value, DeliveryState.FAILED.value)
+#: The same as literal SQL, for the worker's claim and the partial index that serves it: a
+#: planner uses a partial index only for a query it can prove lies inside the index, which
+#: a bound parameter (or a generic plan of a prepared statement) never is.
+IS_PENDING = text("state IN (" + ", ".join(f"'{state}'" for state in PENDING) + ")")
+#: The partial index the claim walks in order, so a claim reads the rows it takes and not
+#: the whole backlog (docs/scale-delivery.md).
+PENDING_DUE_INDEX = "ix_deliveries_pending_due"
+
+
 class Delivery(Base):
     """One notice on one outside channel (e-mail or webhook) and where it stands.
 
@@ -172,6 +185,8 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("notice_key", "channel", name="uq_deliveries_notice_channel"),
         Index("ix_deliveries_due", "state", "next_attempt_at"),
+        Index(PENDING_DUE_INDEX, "next_attempt_at", "id", postgresql_where=IS_PENDING,
+              sqlite_where=IS_PENDING),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

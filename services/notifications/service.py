@@ -34,7 +34,6 @@ from shared.db import Database
 from shared.errors import ApiProblem, not_found
 
 OUTSIDE_CHANNELS = (d.Channel.EMAIL, d.Channel.WEBHOOK)
-PENDING = (d.DeliveryState.QUEUED.value, d.DeliveryState.FAILED.value)
 
 
 def utcnow() -> datetime:
