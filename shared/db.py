@@ -346,10 +346,10 @@ _VALUES_ROWS = 1000
 
 def insert_returning(session: Session, table: Table, rows: list[dict[str, Any]],
                      returning: tuple[str, ...]) -> list[Row[Any]]:
-    """Insert a few rows (fewer than `_VALUES_ROWS`) in one statement and return the
-    `returning` columns of each, in no promised order: name a column set that tells the rows
-    apart along with the generated key. Written as `bulk_insert` writes (no column defaults
-    or type processing); SQLite, which cannot return a multi-row INSERT's keys reliably,
+    """Insert rows in one statement (one per `_VALUES_ROWS`) and return the `returning`
+    columns of each, in no promised order: name a column set that tells the rows apart
+    along with the generated key. Written as `bulk_insert` writes (no column defaults or
+    type processing); SQLite, which cannot return a multi-row INSERT's keys reliably,
     inserts them one by one."""
     if not rows:
         return []
@@ -357,10 +357,14 @@ def insert_returning(session: Session, table: Table, rows: list[dict[str, Any]],
     columns = [table.c[key] for key in returning]
     if conn.dialect.name != "postgresql":
         return [conn.execute(insert(table).returning(*columns), row).one() for row in rows]
-    keys, json_cols, values = _row_values(table, rows)
     names = ", ".join(f'"{c.name}"' for c in columns)
-    sql = _values_sql(table, keys, json_cols, len(rows)) + f" RETURNING {names}"
-    return list(_raw_execute(conn, sql, tuple(v for row in values for v in row)).all())
+    found: list[Row[Any]] = []
+    for start in range(0, len(rows), _VALUES_ROWS):
+        chunk = rows[start:start + _VALUES_ROWS]
+        keys, json_cols, values = _row_values(table, chunk)
+        sql = _values_sql(table, keys, json_cols, len(chunk)) + f" RETURNING {names}"
+        found += _raw_execute(conn, sql, tuple(v for row in values for v in row)).all()
+    return found
 
 
 def update_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:

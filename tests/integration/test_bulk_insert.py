@@ -199,3 +199,28 @@ def test_update_rows_sets_each_rows_columns_and_leaves_the_rest(
         expected[change["id"]] |= change
     assert {k: {c: _naive(v) for c, v in row.items()} for k, row in back.items()} == {
         k: {c: _naive(v) for c, v in row.items()} for k, row in expected.items()}
+
+
+def test_insert_returning_past_one_statements_rows_returns_every_rows_key(
+        database_url_factory: Any) -> None:
+    """A batch of 500 countersignatures inserts up to 2,000 signature rows: past
+    `_VALUES_ROWS` the rows go in several statements and every one's key comes back."""
+    from shared.db import _VALUES_ROWS, insert_returning
+
+    engine = make_engine(database_url_factory("contracts"))
+    letters = _letters()
+    letters.metadata.create_all(engine)
+    count = 2 * _VALUES_ROWS + 3
+    try:
+        with Session(engine) as s, s.begin(), sent_statements(engine) as sent:
+            made = insert_returning(s, letters, [_row(i) for i in range(count)],
+                                    ("id", "title"))
+        if engine.dialect.name == "postgresql":
+            assert len([q for q in sent if q.startswith("INSERT")]) == 3
+        with engine.connect() as conn:
+            stored = dict(conn.execute(select(letters.c.id, letters.c.title)).all())
+    finally:
+        engine.dispose()
+    assert len(made) == count
+    assert dict(made) == stored
+    assert sorted(stored.values()) == sorted(_row(i)["title"] for i in range(count))

@@ -1,9 +1,10 @@
 """A signature in its own request is written by Core statements, not by a flush of the ORM's
 unit of work (services/contracts/service/signing.py, `_write_rows`): the rows and the audit
 records must be exactly those the flush writes, which signatures inside a caller's
-transaction (a batch of countersignatures) still get. Both are run here on two contracts
-alike in all but their ids, and compared once the ids are named by what they are: the
-manager's side, and the employer's that brings the contract into force."""
+transaction still get. Both are run here on contracts alike in all but their ids, and
+compared once the ids are named by what they are: the manager's side, and the employer's
+that brings the contract into force (also in a batch of countersignatures, which writes all
+its contracts' rows together by the same Core statements)."""
 
 from __future__ import annotations
 
@@ -125,37 +126,43 @@ def test_a_managers_signature_writes_the_rows_and_records_a_flush_would(
     assert core_trail == flush_trail
 
 
-def test_a_countersignature_that_brings_the_contract_into_force_writes_what_a_batch_does(
+def test_a_countersignature_that_brings_the_contract_into_force_writes_what_a_flush_would(
         app: Any, api: Client) -> None:
-    """The employer's side by its own call (Core statements) against the same side in a
-    batch of countersignatures (`POST /contracts/countersignatures`, one ORM flush): the
-    contract comes into force (state, signed_at, signed_by), so do its documents."""
+    """The employer's side three ways: by its own call and in a batch of countersignatures
+    (`POST /contracts/countersignatures`), both Core statements, against the same side
+    inside a caller's transaction (one ORM flush). The contract comes into force (state,
+    signed_at, signed_by), so do its documents."""
     group = small_group(api)
     t = template(api)
     core_m = manager(api, "A001", group["sub_a"]["id"])
-    flush_m = manager(api, "A002", group["sub_a"]["id"])
+    batch_m = manager(api, "A002", group["sub_a"]["id"])
+    flush_m = manager(api, "A004", group["sub_a"]["id"])
     chair = manager(api, "A003", group["sub_a"]["id"], position="chair")
-    core_c, flush_c = issued(api, core_m, t), issued(api, flush_m, t)
-    for m, c in ((core_m, core_c), (flush_m, flush_c)):
+    core_c, batch_c, flush_c = (issued(api, m, t) for m in (core_m, batch_m, flush_m))
+    for m, c in ((core_m, core_c), (batch_m, batch_c), (flush_m, flush_c)):
         api.as_(_token_of(m)).post(f"/api/v1/contracts/{c['id']}/sign", {}, expect=200)
 
     as_chair = api.as_(_token_of(chair))
     as_chair.post(f"/api/v1/contracts/{core_c['id']}/sign", {}, expect=200)
     body = as_chair.post("/api/v1/contracts/countersignatures", {
-        "contracts": [{"contract_id": flush_c["id"]}]}, expect=200).get_json()
+        "contracts": [{"contract_id": batch_c["id"]}]}, expect=200).get_json()
     assert body["countersigned"] == 1
-
+    db = app.extensions["tenure_db"]
     signer = f"sso-{chair['employee_no']}"
+    with app.test_request_context(), db.unit_of_work() as s:
+        g.principal = Principal(subject=signer, roles=frozenset({"manager"}),
+                                manager_id=chair["id"])
+        sign_contract(s, g.principal, flush_c["id"], None, {}, None)  # the ORM flushes
+
     core_rows, core_trail = _written(app, core_c["id"], core_m, signer)
-    flush_rows, flush_trail = _written(app, flush_c["id"], flush_m, signer)
     documents, signatures, contract = core_rows
     assert contract[0] == "active" and contract[3] == "<instant>" and len(signatures) == 4
     assert [d[3] for d in documents].count("in_force") == 2
     assert sorted((r[0], r[2]) for r in core_trail) == sorted(
         [("tenure_contracts", "updated")] + [("contract_documents", "updated")] * 2
         + [("contract_signatures", "created")] * 2)
-    assert core_rows == flush_rows
-    assert core_trail == flush_trail
+    for other_c, other_m in ((batch_c, batch_m), (flush_c, flush_m)):
+        assert _written(app, other_c["id"], other_m, signer) == (core_rows, core_trail)
 
 
 def _token_of(m: dict[str, Any]) -> dict[str, str]:

@@ -21,7 +21,7 @@ from services.contracts import domain as d
 from services.contracts import reads
 from services.contracts import repository as repo
 from services.contracts.models import ContractDocument, ContractSignature, TenureContract
-from services.contracts.service.signing import BatchReads, sign
+from services.contracts.service.signing import BatchReads, BatchWrites, sign
 from shared.auth import EMPLOYER_SIGNATORY, MANAGER, Principal
 from shared.db import Database
 from shared.errors import TYPE_BASE, ApiProblem, not_found
@@ -98,30 +98,33 @@ def _countersign_once(db: Database, actor: Principal, method: str,
                       today: date | None) -> list[dict[str, Any]]:
     """One pass over the batch, in one transaction.
 
-    Electronic countersignatures are written together at the end (one flush: an UPDATE of
-    all documents, an INSERT of all signatures, an UPDATE of all contracts), not contract
-    by contract: no read of one contract's signature depends on another contract's rows,
-    except the overlap check of a manager's second term for the same post, which is why a
-    contract whose manager and post an earlier one of the batch shares has what went
-    before written first. Paper countersignatures are written one by one, so that each
-    one's audit records name the employer HR recorded it for.
+    Electronic countersignatures are written together at the end (`BatchWrites`: an
+    UPDATE of all documents, an INSERT of all signatures, an UPDATE of all contracts, the
+    audit records and the events, one statement each), not contract by contract: no read of
+    one contract's signature depends on another contract's rows, except the overlap check
+    of a manager's second term for the same post, which is why a contract whose manager and
+    post an earlier one of the batch shares has what went before written first. Paper
+    countersignatures are flushed one by one, so that each one's audit records name the
+    employer HR recorded it for.
     """
     outcomes = dict(settled)
-    deferred = method == d.SignatureMethod.ELECTRONIC
+    writes = BatchWrites() if method == d.SignatureMethod.ELECTRONIC else None
     with db.unit_of_work() as s:
         # Every contract locked first, in the order of their ids, so two batches that share
         # contracts wait for each other instead of deadlocking, and read with what signing
         # needs of it, all at once; then each is signed in the order of the request (which
         # decides, say, which of two terms of one post wins).
-        batch = BatchReads(s, actor, [item.contract_id for item in items])
+        batch = BatchReads(s, actor, [item.contract_id for item in items], writes)
         posts = {cid: (c.manager_id, c.position) for cid, (c, _, _) in batch.found.items()}
-        unwritten: set[tuple[str, str]] = set()  # the posts of countersignatures not flushed
+        unwritten: set[tuple[str, str]] = set()  # the posts of countersignatures not written
         for item in items:
             if item.index in outcomes:
                 continue
             post = posts.get(item.contract_id)
-            if not deferred or post in unwritten:
+            if writes is None:
                 s.flush()
+            elif post in unwritten:
+                writes.write(s)
                 unwritten.clear()
             try:
                 with s.no_autoflush:
@@ -135,6 +138,8 @@ def _countersign_once(db: Database, actor: Principal, method: str,
             if post is not None:
                 unwritten.add(post)
             outcomes[item.index] = _countersigned(item, c, chosen)
+        if writes is not None:
+            writes.write(s)
         s.flush()  # the last paper signature, while the trail knows whom it was recorded for
     return [outcomes[item.index] for item in items]
 

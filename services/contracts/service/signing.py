@@ -310,6 +310,33 @@ class Signed:
         return reads.contract_json_of(self.contract, self.manager, self.unit, self.documents)
 
 
+# What one signature wrote: its contract, every document of it, its new signature rows.
+Written = tuple[TenureContract, list[ContractDocument], list[ContractSignature]]
+
+
+class BatchWrites:
+    """The rows and events of a batch's signatures, kept until the batch writes them all
+    together: one UPDATE of the documents, one INSERT of the signatures, one UPDATE of the
+    contracts, the audit records and the events, each one statement for the whole batch
+    (`_write_rows`), where a flush of the ORM's unit of work took two fifths of a batch's
+    CPU and an INSERT of events went out for each contract."""
+
+    def __init__(self) -> None:
+        self.signed: list[Written] = []
+        self.events: list[dict[str, Any]] = []
+
+    def add(self, written: Written, events: list[dict[str, Any]]) -> None:
+        self.signed.append(written)
+        self.events.extend(events)
+
+    def write(self, s: Session) -> None:
+        """Write what was kept, in the order it happened; the caller's transaction commits."""
+        if self.signed:
+            _write_rows(s, self.signed)
+        record_events(s, outbox, self.events)
+        self.signed, self.events = [], []
+
+
 class BatchReads:
     """What a batch of signatures reads for all its contracts at once, instead of each
     signature reading its own: the contracts with their managers and units (locked, in the
@@ -322,7 +349,9 @@ class BatchReads:
     transaction, so that signature reads it again after what went before is written.
     """
 
-    def __init__(self, s: Session, actor: Principal, contract_ids: list[str]) -> None:
+    def __init__(self, s: Session, actor: Principal, contract_ids: list[str],
+                 writes: BatchWrites | None = None) -> None:
+        self.writes = writes
         self.found = repo.contracts_with_people_locked(s, contract_ids)
         contracts = [c for c, _, _ in self.found.values()]
         posts = Counter((c.manager_id, c.position) for c in contracts)
@@ -417,25 +446,29 @@ def sign_contract(db: Database | Session, actor: Principal, contract_id: str,
                 "signatory_manager_ids": [h.id for h in signers.holders],
                 "signatory_name": signers.holders[0].name if signers.holders else None,
             }))
+        if batch is not None and batch.writes is not None:
+            batch.writes.add((c, documents, signatures), events)  # the batch writes them
+            return Signed(c, m, unit, documents, chosen)
         if isinstance(db, Session):
             s.add_all(signatures)  # flushed with the rest of the caller's transaction
         else:
-            _write_rows(s, c, documents, signatures)
+            _write_rows(s, [(c, documents, signatures)])
         record_events(s, outbox, events)  # one statement, in the order they happened
     return Signed(c, m, unit, documents, chosen)
 
 
-def _write_rows(s: Session, c: TenureContract, documents: list[ContractDocument],
-                signatures: list[ContractSignature]) -> None:
-    """What one signature changed, written by Core statements instead of a flush of the
-    unit of work (a third of a manager's call went into the flush): the documents in one
-    UPDATE, the new signatures in one INSERT returning their ids, the contract in one
-    UPDATE, and the audit records the flush would have made, in one INSERT.
+def _write_rows(s: Session, signed: list[Written]) -> None:
+    """What signatures changed, written by Core statements instead of a flush of the unit
+    of work (a third of a manager's call went into the flush): the documents in one UPDATE,
+    the new signatures in one INSERT returning their ids, the contracts in one UPDATE, and
+    the audit records the flush would have made, in one INSERT; for one signature or a
+    batch's.
 
-    The session is then told the rows are as written and lets go of the contract and its
+    The session is then told the rows are as written and lets go of the contracts and their
     documents, so the commit flushes nothing; they stay readable for the answer.
     """
-    changed = [(obj, audit.written_columns(obj)) for obj in (c, *documents)]
+    changed = [(obj, audit.written_columns(obj))
+               for c, documents, _ in signed for obj in (c, *documents)]
     changed = [(obj, columns) for obj, columns in changed if columns]
     entries = [audit.pending_entry(obj) for obj, _ in changed]
     by_table: dict[Any, list[dict[str, Any]]] = {}
@@ -445,6 +478,7 @@ def _write_rows(s: Session, c: TenureContract, documents: list[ContractDocument]
     for table, rows in by_table.items():
         update_rows(s, table, rows)
     table = ContractSignature.__table__
+    signatures = [sig for _, _, new in signed for sig in new]
     rows = [{col.key: getattr(sig, col.key) for col in table.columns if col.key != "id"}
             for sig in signatures]
     ids = {(document_id, version): key for key, document_id, version in insert_returning(
