@@ -3,6 +3,7 @@ consumer-applied events recorded with who caused them."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from services.notifications.config import NotificationConfig
@@ -10,6 +11,7 @@ from services.notifications.events import HANDLED_TYPES, make_handler
 from services.notifications.models import inbox
 from shared.consumer import APPLIED, EventConsumer
 from shared.db import Database
+from shared.events.envelope import encode_envelope
 from tests.support.contracts_world import Client
 
 from . import world
@@ -54,6 +56,10 @@ def test_an_applied_event_is_recorded_as_its_sources_doing(db: Database, group: 
     assert applied["action"] == "applied appraisal.published"
     assert applied["actor"] == f"event:{published['source']}"
     assert applied["after"]["data"]["manager_id"] == ZHANG
+    # The event as it was sent, every value as its JSON says it.
+    sent = json.loads(encode_envelope(published))
+    assert applied["after"] == {"source": sent["source"], "subject": sent["subject"],
+                                "data": sent["data"]}
 
 
 def test_a_scoped_hr_admin_reads_only_their_subtrees_trail(app: Any, group: Client) -> None:
