@@ -40,7 +40,7 @@ from services.notifications.models import (
     WebhookEndpoint,
 )
 from services.notifications.service import OUTSIDE_CHANNELS, new_id, utcnow
-from shared.db import bulk_insert
+from shared.db import bulk_insert, rows_where_in
 from shared.events.catalogue import (
     APPRAISALS_TOPIC,
     CONTRACTS_TOPIC,
@@ -185,18 +185,17 @@ class EventBatch:
 
     def load_people(self, ids: Iterable[str]) -> None:
         missing = {i for i in ids if i not in self.people}
-        for chunk in _chunks(missing):
-            for row in self.session.scalars(select(Recipient).where(Recipient.id.in_(chunk))):
-                self.people[row.id] = row
+        for (row,) in rows_where_in(self.session, select(Recipient), Recipient.id, missing):
+            self.people[row.id] = row
         for person_id in missing:
             self.people.setdefault(person_id, None)
 
     def load_units(self, ids: Iterable[str]) -> None:
         missing = {i for i in ids if i not in self.units}
-        for chunk in _chunks(missing):
-            for unit_id, path, name in self.session.execute(
-                    select(OrgUnit.id, OrgUnit.path, OrgUnit.name).where(OrgUnit.id.in_(chunk))):
-                self.units[unit_id] = (path, name)
+        for unit_id, path, name in rows_where_in(
+                self.session, select(OrgUnit.id, OrgUnit.path, OrgUnit.name), OrgUnit.id,
+                missing):
+            self.units[unit_id] = (path, name)
         for unit_id in missing:
             self.units.setdefault(unit_id, (f"/{unit_id}/", None))
 
@@ -371,10 +370,9 @@ class EventBatch:
     def write_notices(self) -> list[d.Notice]:
         if not self.candidates:
             return []
-        existing: set[str] = set()
-        for chunk in _chunks(n.notice_key for n in self.candidates):
-            existing.update(self.session.scalars(
-                select(NoticeRow.notice_key).where(NoticeRow.notice_key.in_(chunk))))
+        existing = {key for (key,) in rows_where_in(
+            self.session, select(NoticeRow.notice_key), NoticeRow.notice_key,
+            (n.notice_key for n in self.candidates))}
         fresh = [n for n in self.candidates if n.notice_key not in existing]
         if not fresh:
             return []
@@ -428,12 +426,10 @@ class EventBatch:
         if not plans:
             return
         subjects = {s for p in plans for s in p.cancel}
-        pending: set[str] = set()
-        for chunk in _chunks(subjects):
-            pending.update(self.session.scalars(
-                select(ScheduledReminder.subject_id).distinct()
-                .where(ScheduledReminder.subject_id.in_(chunk),
-                       ScheduledReminder.state == "pending")))
+        pending = {subject for (subject,) in rows_where_in(
+            self.session, select(ScheduledReminder.subject_id).distinct()
+            .where(ScheduledReminder.state == "pending"), ScheduledReminder.subject_id,
+            subjects)}
         for plan in plans:
             keep = [r.reminder_id for r in plan.schedule]
             cancel = [s for s in plan.cancel if s in pending]
