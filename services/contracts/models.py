@@ -274,5 +274,7 @@ bulk_issue_decisions = Table(
 
 outbox, inbox, idempotency_keys = define_shared_tables(Base.metadata)
 audit_log = define_audit_table(Base.metadata)
-# Every ORM write to these tables is recorded in audit_log (docs/audit.md).
-audit.track(Base.metadata)
+# Every ORM write to these tables is recorded in audit_log (docs/audit.md); an update holds
+# the columns it changed, before and after, as in the appraisal service: a creation holds
+# the whole row, so every version of a row can be told from its records.
+audit.track(Base.metadata, changes_only=True)

@@ -38,6 +38,13 @@ def test_a_template_change_is_recorded_with_who_and_both_versions(api: Client) -
     assert created["before"] is None and created["after"]["name"] == t["name"]
     assert updated["before"]["name"] == t["name"] and updated["after"]["name"] == "Renamed"
     assert (updated["before"]["row_version"], updated["after"]["row_version"]) == (1, 2)
+    # The update holds the columns it changed, on both sides; the creation the whole row,
+    # so each version of the template can be told from its records.
+    assert updated["before"].keys() == updated["after"].keys()
+    assert {"name", "row_version"} <= updated["after"].keys()
+    assert all(updated["before"][k] != updated["after"][k] for k in updated["after"])
+    assert "id" in created["after"] and "id" not in updated["after"]  # unchanged
+    assert {**created["after"], **updated["after"]}["name"] == "Renamed"
     assert updated["actor"] == "hr-1" and updated["on_behalf_of"] is None
     assert updated["request_id"]
     assert datetime.fromisoformat(updated["occurred_at"]) > datetime.now(UTC) - timedelta(
