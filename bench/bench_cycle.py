@@ -34,8 +34,8 @@ before the clock starts. Stage 3 sends each manager's call, then the employer's 
 POST /contracts/countersignatures calls of up to --countersign-batch contracts (100) per
 signatory, as the portal's page of contracts awaiting a countersignature sends them
 (docs/signing-batch.md); --countersign-batch 0 sends one call per contract instead.
---pg-statements N prints, after each side, PostgreSQL's N statements with the most execution
-time (pg_stat_statements, bench/pg_statements.py).
+--pg-statements N prints, after the bulk issue and after each side of signing, PostgreSQL's N
+statements with the most execution time (pg_stat_statements, bench/pg_statements.py).
 """
 
 from __future__ import annotations
@@ -487,9 +487,9 @@ def main() -> None:
                              "portal sends them), after every manager has signed; "
                              "0: one call per contract")
     parser.add_argument("--pg-statements", type=int, default=0, metavar="N",
-                        help="stage 3: print the N statements with the most execution time "
-                             "in PostgreSQL for each side (pg_stat_statements, preloaded in "
-                             "the bench's server)")
+                        help="stages 2 and 3: print the N statements with the most execution "
+                             "time in PostgreSQL for the bulk issue and each side of signing "
+                             "(pg_stat_statements, preloaded in the bench's server)")
     args = parser.parse_args()
     import local_kafka
     import local_postgres
@@ -586,6 +586,8 @@ def main() -> None:
                     {"indicator_code": code, "weight": weight, "base": base,
                      "target": target, "challenge": challenge, "part": part}
                     for code, part, _, weight, base, target, challenge in INDICATORS]})
+            if args.pg_statements:
+                pg_statements.reset(urls["contracts"])
             cpu.begin()
             started = time.perf_counter()
             job = call("POST", f"{contracts}/bulk-issues", token,
@@ -595,6 +597,10 @@ def main() -> None:
                 job = call("GET", f"{contracts}/bulk-issues/{job['id']}?decisions=false", token)
             seconds = time.perf_counter() - started
             cpu.end()
+            if args.pg_statements:
+                print("the bulk issue")
+                pg_statements.report(urls["contracts"], len(people), "contract",
+                                     top=args.pg_statements)
             ceiling = sql_seconds(urls["contracts"], [
                 "CREATE TABLE ceiling_contracts AS SELECT * FROM tenure_contracts WITH NO DATA",
                 "CREATE TABLE ceiling_documents AS SELECT * FROM contract_documents "

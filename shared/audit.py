@@ -477,10 +477,18 @@ def record_many(session: Session, entries: Iterable[Mapping[str, Any]],
     """Record many Core/COPY writes at once (COPY on PostgreSQL): each entry holds
     object_type, object_id, action and optionally before, after, org_unit_id; with
     `converted`, before and after are JSON already (`pending_entry`)."""
-    who, now = actor or current_actor(), datetime.now(UTC)
+    who = actor or current_actor()
+    record_each(session, ((who, e) for e in entries), converted=converted)
+
+
+def record_each(session: Session, entries: Iterable[tuple[Actor, Mapping[str, Any]]], *,
+                converted: bool = False) -> None:
+    """`record_many` for entries each written by its own actor, in one statement: a batch
+    of paper countersignatures HR records, each for the employer it was signed for."""
+    now = datetime.now(UTC)
     rows = [_row(who, now, e["object_type"], e["object_id"], e["action"],
                  e.get("org_unit_id"), e.get("before"), e.get("after"), converted=converted)
-            for e in entries]
+            for who, e in entries]
     bulk_insert(session, AUDIT, rows)
 
 

@@ -299,6 +299,10 @@ def test_hr_records_paper_countersignatures_each_with_its_reference_and_for_its_
                  ["employer"]["description"] for c in paper}
     assert behalf == {(cid, f"the employer: {what}") for cid, what in employers.items()}
     assert len(set(employers.values())) == 2
+    # So do the records of the contracts brought into force, written in the same statement.
+    contracts = {(r["object_id"], r["on_behalf_of"]) for r in audit_since(app, trail)
+                 if r["object_type"] == "tenure_contracts"}
+    assert contracts == behalf
     assert [r[0] for r in signature_rows(app, w["contracts"][2]["id"])] == ["manager"] * 2
 
 
@@ -378,7 +382,7 @@ def test_two_terms_of_one_manager_for_one_post_are_not_both_brought_into_force_b
         "pending_signature"
 
 
-def test_paper_countersignatures_are_written_one_by_one_four_statements_each(
+def test_paper_countersignatures_are_written_together_as_electronic_ones_are(
         pg_api: Client, pg_app: Any) -> None:
     api, app = pg_api, pg_app
     w = batch_world(api, contracts=6)
@@ -391,10 +395,10 @@ def test_paper_countersignatures_are_written_one_by_one_four_statements_each(
                 expect=200).get_json()
         assert body["countersigned"] == len(chunk)
         counts.append(len(sent))
-    # Each: its events, its document's UPDATE, signature's INSERT, contract's UPDATE (flushed
-    # one by one). The batch: the five reads above and the audit records' INSERT.
-    assert (counts[1] - counts[0]) / 2 == 4
-    assert counts[0] == 6 + 2 * 4
+    # Each paper signature's records name whom it was recorded for (the test above), and
+    # its rows still go with the batch's: the same statements, whatever the batch's size.
+    assert (counts[1] - counts[0]) / 2 == PER_CONTRACT
+    assert counts[0] == PER_BATCH + 2 * PER_CONTRACT
 
 
 def test_a_batch_read_at_once_answers_for_each_contract_as_its_own_reads_would(

@@ -98,17 +98,17 @@ def _countersign_once(db: Database, actor: Principal, method: str,
                       today: date | None) -> list[dict[str, Any]]:
     """One pass over the batch, in one transaction.
 
-    Electronic countersignatures are written together at the end (`BatchWrites`: an
-    UPDATE of all documents, an INSERT of all signatures, an UPDATE of all contracts, the
-    audit records and the events, one statement each), not contract by contract: no read of
-    one contract's signature depends on another contract's rows, except the overlap check
-    of a manager's second term for the same post, which is why a contract whose manager and
-    post an earlier one of the batch shares has what went before written first. Paper
-    countersignatures are flushed one by one, so that each one's audit records name the
-    employer HR recorded it for.
+    The countersignatures are written together at the end (`BatchWrites`: an UPDATE of
+    all documents, an INSERT of all signatures, an UPDATE of all contracts, the audit
+    records and the events, one statement each), not contract by contract: no read of one
+    contract's signature depends on another contract's rows, except the overlap check of a
+    manager's second term for the same post, which is why a contract whose manager and post
+    an earlier one of the batch shares has what went before written first. Each paper
+    countersignature's audit records still name the employer HR recorded it for: the
+    batch keeps each signature's actor with its rows.
     """
     outcomes = dict(settled)
-    writes = BatchWrites() if method == d.SignatureMethod.ELECTRONIC else None
+    writes = BatchWrites()
     with db.unit_of_work() as s:
         # Every contract locked first, in the order of their ids, so two batches that share
         # contracts wait for each other instead of deadlocking, and read with what signing
@@ -121,9 +121,7 @@ def _countersign_once(db: Database, actor: Principal, method: str,
             if item.index in outcomes:
                 continue
             post = posts.get(item.contract_id)
-            if writes is None:
-                s.flush()
-            elif post in unwritten:
+            if post in unwritten:
                 writes.write(s)
                 unwritten.clear()
             try:
@@ -138,9 +136,7 @@ def _countersign_once(db: Database, actor: Principal, method: str,
             if post is not None:
                 unwritten.add(post)
             outcomes[item.index] = _countersigned(item, c, chosen)
-        if writes is not None:
-            writes.write(s)
-        s.flush()  # the last paper signature, while the trail knows whom it was recorded for
+        writes.write(s)
     return [outcomes[item.index] for item in items]
 
 

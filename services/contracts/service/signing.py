@@ -310,8 +310,15 @@ class Signed:
         return reads.contract_json_of(self.contract, self.manager, self.unit, self.documents)
 
 
-# What one signature wrote: its contract, every document of it, its new signature rows.
-Written = tuple[TenureContract, list[ContractDocument], list[ContractSignature]]
+@dataclass(frozen=True)
+class Written:
+    """What one signature wrote: its contract, every document of it, its new signature rows,
+    and who its audit records name (on paper, HR for the person who signed)."""
+
+    contract: TenureContract
+    documents: list[ContractDocument]
+    signatures: list[ContractSignature]
+    actor: audit.Actor
 
 
 class BatchWrites:
@@ -319,7 +326,8 @@ class BatchWrites:
     together: one UPDATE of the documents, one INSERT of the signatures, one UPDATE of the
     contracts, the audit records and the events, each one statement for the whole batch
     (`_write_rows`), where a flush of the ORM's unit of work took two fifths of a batch's
-    CPU and an INSERT of events went out for each contract."""
+    CPU and each contract sent an INSERT of its events (and, on paper, its own flush, so
+    that its records named whom it was signed for: each kept signature keeps its actor)."""
 
     def __init__(self) -> None:
         self.signed: list[Written] = []
@@ -446,13 +454,14 @@ def sign_contract(db: Database | Session, actor: Principal, contract_id: str,
                 "signatory_manager_ids": [h.id for h in signers.holders],
                 "signatory_name": signers.holders[0].name if signers.holders else None,
             }))
+        written = Written(c, documents, signatures, audit.current_actor())
         if batch is not None and batch.writes is not None:
-            batch.writes.add((c, documents, signatures), events)  # the batch writes them
+            batch.writes.add(written, events)  # the batch writes them
             return Signed(c, m, unit, documents, chosen)
         if isinstance(db, Session):
             s.add_all(signatures)  # flushed with the rest of the caller's transaction
         else:
-            _write_rows(s, [(c, documents, signatures)])
+            _write_rows(s, [written])
         record_events(s, outbox, events)  # one statement, in the order they happened
     return Signed(c, m, unit, documents, chosen)
 
@@ -467,27 +476,28 @@ def _write_rows(s: Session, signed: list[Written]) -> None:
     The session is then told the rows are as written and lets go of the contracts and their
     documents, so the commit flushes nothing; they stay readable for the answer.
     """
-    changed = [(obj, audit.written_columns(obj))
-               for c, documents, _ in signed for obj in (c, *documents)]
-    changed = [(obj, columns) for obj, columns in changed if columns]
-    entries = [audit.pending_entry(obj) for obj, _ in changed]
+    changed = [(obj, audit.written_columns(obj), w.actor)
+               for w in signed for obj in (w.contract, *w.documents)]
+    changed = [(obj, columns, actor) for obj, columns, actor in changed if columns]
+    entries = [(actor, audit.pending_entry(obj)) for obj, _, actor in changed]
     by_table: dict[Any, list[dict[str, Any]]] = {}
-    for obj, columns in changed:
+    for obj, columns, _ in changed:
         by_table.setdefault(type(obj).__table__, []).append(
             {"id": obj.id, **{k: getattr(obj, k) for k in columns}})
     for table, rows in by_table.items():
         update_rows(s, table, rows)
     table = ContractSignature.__table__
-    signatures = [sig for _, _, new in signed for sig in new]
+    signatures = [(sig, w.actor) for w in signed for sig in w.signatures]
     rows = [{col.key: getattr(sig, col.key) for col in table.columns if col.key != "id"}
-            for sig in signatures]
+            for sig, _ in signatures]
     ids = {(document_id, version): key for key, document_id, version in insert_returning(
         s, table, rows, ("id", "document_id", "amendment_version"))}
-    for sig in signatures:
+    for sig, _ in signatures:
         sig.id = ids[(sig.document_id, sig.amendment_version)]
-    created = [audit.pending_entry(sig) for sig in signatures]
-    audit.record_many(s, [e for e in (*created, *entries) if e is not None], converted=True)
-    for obj, columns in changed:
+    created = [(actor, audit.pending_entry(sig)) for sig, actor in signatures]
+    audit.record_each(s, [(actor, e) for actor, e in (*created, *entries) if e is not None],
+                      converted=True)
+    for obj, columns, _ in changed:
         for column in columns:
             set_committed_value(obj, column, getattr(obj, column))
         s.expunge(obj)
