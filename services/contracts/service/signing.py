@@ -395,7 +395,8 @@ def sign_contract(db: Database | Session, actor: Principal, contract_id: str,
     of its audit records (tests/integration/test_signing_statements.py counts them). Reads
     come first and writes last, so the session never flushes half a signature to run a
     query. In a batch (`batch`, read once for all its contracts) a signature reads nothing
-    more of its own.
+    more of its own, and with the batch's `writes` it writes nothing either: it hands its
+    rows and events over, written with the rest of the batch's (`BatchWrites`).
     """
     today = today or date.today()
     with _writing(db) as s:
