@@ -50,6 +50,18 @@ def eventually(read: Callable[[], Any], wanted: Callable[[Any], bool],
     return value
 
 
+def heard(app: Any) -> None:
+    """Every change committed so far has reached the cache's listener: a key of the test's
+    own, stored and then notified after them, is gone (a channel's notifications arrive in
+    commit order). Counting hits and misses right after a write would otherwise depend on
+    whether that write's notification had arrived yet."""
+    cache = app.extensions["tenure_db"].read_cache
+    key = f"heard:{time.monotonic_ns()}"
+    eventually(lambda: cache.put(key, True, cache.generation()), bool)
+    elsewhere(app, "SELECT pg_notify(%s, %s)", cache.channel, key)
+    assert eventually(lambda: cache.get(key), lambda value: value is None) is None
+
+
 def cached_contract(api: Client, app: Any) -> dict[str, Any]:
     g = small_group(api)
     m = manager(api, "A1", g["sub_a"]["id"])
@@ -222,6 +234,7 @@ def test_scoped_hr_read_a_cached_contract_inside_their_scope_and_never_one_outsi
     m = manager(pg_api, "T1", units["SUB-A-1"]["id"])
     c = pg_api.post("/api/v1/contracts", {"manager_id": m["id"], "start_date": "2026-01-01"},
                     expect=201).get_json()
+    heard(pg_app)  # the contract's creation cannot evict what is cached below
     path = f"/api/v1/contracts/{c['id']}"
     inside = pg_api.as_(auth("hr_admin", subject="hr-a", org_scope=units["SUB-A"]["id"]))
     outside = pg_api.as_(auth("hr_admin", subject="hr-b", org_scope=units["SUB-B"]["id"]))
