@@ -586,21 +586,18 @@ def main() -> None:
                     {"indicator_code": code, "weight": weight, "base": base,
                      "target": target, "challenge": challenge, "part": part}
                     for code, part, _, weight, base, target, challenge in INDICATORS]})
-            if args.pg_statements:
-                pg_statements.reset(urls["contracts"])
-            cpu.begin()
-            started = time.perf_counter()
-            job = call("POST", f"{contracts}/bulk-issues", token,
-                       {"template_id": template["id"], "start_date": "2026-01-01"})
-            while job["status"] not in ("done", "partial", "failed"):
-                time.sleep(0.5)
-                job = call("GET", f"{contracts}/bulk-issues/{job['id']}?decisions=false", token)
-            seconds = time.perf_counter() - started
-            cpu.end()
-            if args.pg_statements:
-                print("the bulk issue")
-                pg_statements.report(urls["contracts"], len(people), "contract",
-                                     top=args.pg_statements)
+            with pg_statements.window(urls["contracts"], args.pg_statements,
+                                      "the bulk issue", len(people), "contract"):
+                cpu.begin()
+                started = time.perf_counter()
+                job = call("POST", f"{contracts}/bulk-issues", token,
+                           {"template_id": template["id"], "start_date": "2026-01-01"})
+                while job["status"] not in ("done", "partial", "failed"):
+                    time.sleep(0.5)
+                    job = call("GET", f"{contracts}/bulk-issues/{job['id']}?decisions=false",
+                               token)
+                seconds = time.perf_counter() - started
+                cpu.end()
             ceiling = sql_seconds(urls["contracts"], [
                 "CREATE TABLE ceiling_contracts AS SELECT * FROM tenure_contracts WITH NO DATA",
                 "CREATE TABLE ceiling_documents AS SELECT * FROM contract_documents "
@@ -631,18 +628,14 @@ def main() -> None:
                 for side, part in zip(sides, ("the managers' calls", "the employers' batches"),
                                       strict=True):
                     print(f"    stage 3: {part} start", flush=True)  # for profilers
-                    if args.pg_statements:
-                        pg_statements.reset(urls["contracts"])
-                    cpu.begin()
-                    loads.append(run_load("sign", "127.0.0.1", ports["contracts"],
-                                          lambda i, side=side: side[i], headers,
-                                          threads=args.concurrency, duration=3600,
-                                          max_requests=len(side)))
-                    cpu.end(part)
-                    if args.pg_statements:
-                        print(f"    stage 3, {part}:")
-                        pg_statements.report(urls["contracts"], len(ids), "contract",
-                                             top=args.pg_statements)
+                    with pg_statements.window(urls["contracts"], args.pg_statements,
+                                              f"    stage 3, {part}:", len(ids), "contract"):
+                        cpu.begin()
+                        loads.append(run_load("sign", "127.0.0.1", ports["contracts"],
+                                              lambda i, side=side: side[i], headers,
+                                              threads=args.concurrency, duration=3600,
+                                              max_requests=len(side)))
+                        cpu.end(part)
                 signing = LoadResult("sign", 2 * len(ids), sum(x.errors for x in loads),
                                      sum(x.seconds for x in loads),
                                      [ms for x in loads for ms in x.latencies_ms])

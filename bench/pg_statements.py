@@ -9,6 +9,9 @@ the rows, so a COPY's figure is not the server's cost alone).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import psycopg
 
 SETTINGS = {"shared_preload_libraries": "pg_stat_statements",
@@ -47,3 +50,16 @@ def report(url: str, per: int, unit: str, top: int = 25, width: int = 110) -> No
         for database, n, rows, ms, query in conn.execute(_TOP, {"top": top, "width": width}):
             print(f"    {database:>14} {n:>8} {rows:>8} {ms:>9.0f} {1000 * ms / per:>12.0f}  "
                   f"{query}")
+
+
+@contextmanager
+def window(url: str, top: int, title: str, per: int, unit: str) -> Iterator[None]:
+    """`reset` before the block and `report` after it under `title`; nothing when `top` is
+    0 (the bench was not asked for statements)."""
+    if not top:
+        yield
+        return
+    reset(url)
+    yield
+    print(title)
+    report(url, per, unit, top=top)

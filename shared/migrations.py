@@ -135,8 +135,8 @@ def compress_with_lz4(op: Any, method: str = "lz4") -> None:
     `method`: "default" to undo), on PostgreSQL 14 or later built with lz4 (nothing
     changes on SQLite or on a server without lz4).
 
-    A value over about 2 KB is compressed when written: the audit records of a signature
-    hold whole rows before and after, and each event its payload. lz4 compresses them to
+    A value over about 2 KB is compressed when written: an audit record of a creation holds
+    the whole row, and each event its payload. lz4 compresses them to
     the same size as PostgreSQL's own method (pglz) for about half the CPU
     (docs/scale-storage.md). Only values written from now on use it (nothing is rewritten;
     both methods read back alike), and the change is a catalogue update, over at once
