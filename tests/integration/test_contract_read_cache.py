@@ -18,6 +18,7 @@ import pytest
 from services.contracts import create_app
 from services.contracts.events import handle_appraisal_outcome
 from shared.events.envelope import make_event
+from shared.read_cache import EVERYTHING
 from tests.conftest import auth, service_settings
 from tests.support.contracts_world import (
     Client,
@@ -51,15 +52,27 @@ def eventually(read: Callable[[], Any], wanted: Callable[[Any], bool],
 
 
 def heard(app: Any) -> None:
-    """Every change committed so far has reached the cache's listener: a key of the test's
-    own, stored and then notified after them, is gone (a channel's notifications arrive in
-    commit order). Counting hits and misses right after a write would otherwise depend on
-    whether that write's notification had arrived yet."""
+    """Every change committed so far has reached the cache's listener: a notice of the
+    test's own, sent after them, has been heard (a channel's notifications arrive in commit
+    order). Counting hits and misses right after a write would otherwise depend on whether
+    that write's notification had arrived yet. The notice is told by its own key, not by a
+    cached entry's absence: an earlier "*" drops every entry before the notice arrives."""
     cache = app.extensions["tenure_db"].read_cache
     key = f"heard:{time.monotonic_ns()}"
-    eventually(lambda: cache.put(key, True, cache.generation()), bool)
-    elsewhere(app, "SELECT pg_notify(%s, %s)", cache.channel, key)
-    assert eventually(lambda: cache.get(key), lambda value: value is None) is None
+    keys: list[str] = []
+    invalidate = cache.invalidate
+
+    def noting(k: str = EVERYTHING) -> None:
+        keys.append(k)
+        invalidate(k)
+
+    assert eventually(lambda: cache.live, bool), "the listener is connected"
+    cache.invalidate = noting  # the listener calls it for each notice
+    try:
+        elsewhere(app, "SELECT pg_notify(%s, %s)", cache.channel, key)
+        assert eventually(lambda: key in keys, bool), "the test's own notice is heard"
+    finally:
+        del cache.invalidate
 
 
 def cached_contract(api: Client, app: Any) -> dict[str, Any]:
