@@ -6,7 +6,8 @@ does: bench_scaleout.queued_emails) in a fresh database and starts an aiosmtpd S
 - worker:  `worker.run_once` in a loop until a pass finds nothing due (claims, reads,
            renders, sends, records: everything the `flask deliver` loop does);
 - ceiling: the same notices rendered and built beforehand (untimed), then sent with bare
-           smtplib over one connection: what the SMTP dialogue alone costs.
+           smtplib over as many sessions at once as the worker (--connections): what the
+           SMTP dialogue alone costs.
 The database then holds every delivery as sent (checked). The median and every round are
 printed.
 
@@ -31,19 +32,19 @@ def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--emails", type=int, default=5_000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=50, help="DELIVERY_BATCH")
+    parser.add_argument("--batch", type=int, default=200, help="DELIVERY_BATCH")
+    parser.add_argument("--connections", type=int, default=4, help="SMTP_CONNECTIONS")
     parser.add_argument("--code", type=Path, default=None,
                         help="run the worker of this checkout instead of this one")
     return parser.parse_args()
 
 
 ARGS = parse()
-from support import free_port  # noqa: E402  (puts this checkout on sys.path)
+from support import bare_smtp_seconds, free_port  # noqa: E402  (puts this checkout on sys.path)
 
 if ARGS.code is not None:  # ahead of this checkout
     sys.path.insert(0, str(ARGS.code.resolve()))
 
-import smtplib  # noqa: E402
 
 from bench_scaleout import queued_emails, sent_count  # noqa: E402
 from sqlalchemy import select  # noqa: E402
@@ -85,7 +86,8 @@ def drain(db: Database, config: NotificationConfig) -> tuple[float, int]:
 
 
 def ceiling(db: Database, smtp: SmtpSettings) -> float:
-    """Seconds to send the same rendered messages with bare smtplib over one connection."""
+    """Seconds to send the same rendered messages with bare smtplib over as many sessions
+    at once as the worker uses (`smtp.connections`)."""
     with db.read() as s:
         rows = list(s.scalars(select(NoticeRow).where(NoticeRow.recipient_email.is_not(None))))
     messages = []
@@ -96,12 +98,7 @@ def ceiling(db: Database, smtp: SmtpSettings) -> float:
                                       rendered.subject, rendered.text, rendered.html,
                                       to_name=notice.recipient.name,
                                       notice_key=notice.notice_key, event_id=notice.event_id))
-    started = time.perf_counter()
-    with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout) as conn:
-        conn.ehlo()
-        for message in messages:
-            conn.send_message(message)
-    return time.perf_counter() - started
+    return bare_smtp_seconds(smtp.host, smtp.port, messages, getattr(smtp, "connections", 1))
 
 
 def main() -> None:
@@ -116,7 +113,11 @@ def main() -> None:
             db = queued_emails(url, ARGS.emails)
             port = free_port()
             server = sink(port)
-            smtp = SmtpSettings(host="127.0.0.1", port=port, sender="tenure@example.com")
+            # A checkout from before SMTP_CONNECTIONS sends on one session (--code).
+            lanes = ({"connections": ARGS.connections}
+                     if "connections" in SmtpSettings.__dataclass_fields__ else {})
+            smtp = SmtpSettings(host="127.0.0.1", port=port, sender="tenure@example.com",
+                                **lanes)
             config = NotificationConfig(smtp=smtp, delivery_batch=ARGS.batch)
             try:
                 seconds, sent = drain(db, config)

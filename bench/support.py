@@ -132,3 +132,24 @@ def wrk(url: str, headers: dict[str, str], *, seconds: int = 8, connections: int
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     return {"rate": rate, "p50": pct("50"), "p99": pct("99"),
             "errors": float(non2xx.group(1)) if non2xx else 0.0}
+
+
+def bare_smtp_seconds(host: str, port: int, messages: list[Any], connections: int) -> float:
+    """Seconds to send `messages` with bare smtplib, dealt over `connections` sessions at
+    once as the delivery worker deals a batch (a thread a session): the ceiling of the
+    worker's e-mail rate, the SMTP dialogue and nothing else."""
+    import smtplib
+    from concurrent.futures import ThreadPoolExecutor
+
+    def send(lane: list[Any]) -> None:
+        with smtplib.SMTP(host, port, timeout=30) as conn:
+            conn.ehlo()
+            for message in lane:
+                conn.send_message(message)
+
+    lanes = [lane for lane in (messages[i::connections] for i in range(connections)) if lane]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max(1, len(lanes))) as pool:
+        for done in [pool.submit(send, lane) for lane in lanes]:
+            done.result()
+    return time.perf_counter() - started

@@ -43,7 +43,9 @@ class NotificationConfig:
     webhook_timeout: float = 10.0
     # Hosts that may take plain http and may sit on internal addresses (channels/targets.py).
     webhook_allowed_hosts: frozenset[str] = frozenset()
-    delivery_batch: int = 50
+    # 50 a lane over SMTP_CONNECTIONS' 4 sessions: a batch's fixed costs (claim, reads,
+    # record, sessions opened) then weigh on 200 messages (docs/scale-delivery.md).
+    delivery_batch: int = 200
     delivery_lease: timedelta = timedelta(minutes=5)
     delivery_poll_seconds: float = 1.0
     topic_prefix: str = ""
@@ -83,7 +85,7 @@ class NotificationConfig:
             webhook_timeout=float(_get(env, "WEBHOOK_TIMEOUT_SECONDS") or 10),
             webhook_allowed_hosts=normalise_hosts(
                 (_get(env, "WEBHOOK_ALLOWED_HOSTS") or "").split(",")),
-            delivery_batch=int(_get(env, "DELIVERY_BATCH") or 50),
+            delivery_batch=int(_get(env, "DELIVERY_BATCH") or 200),
             delivery_lease=timedelta(seconds=float(_get(env, "DELIVERY_LEASE_SECONDS") or 300)),
             delivery_poll_seconds=float(_get(env, "DELIVERY_POLL_SECONDS") or 1.0),
             topic_prefix=_get(env, "TENURE_TOPIC_PREFIX") or "",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, String, func, literal, select, update
+from sqlalchemy import Row, Select, String, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from services.notifications import domain as d
@@ -101,12 +101,14 @@ def recipient(session: Session, person_id: str) -> Recipient | None:
     return session.get(Recipient, person_id)
 
 
-def recipients(session: Session, ids: Iterable[str]) -> dict[str, Recipient]:
-    """The directory entries of many people at once (a delivery batch's recipients)."""
+def recipients(session: Session, ids: Iterable[str]) -> dict[str, Row[Any]]:
+    """The directory entries of many people at once (a delivery batch's recipients), as
+    rows of the table: read to address and route, never changed."""
     ids = list(set(ids))
     if not ids:
         return {}
-    return {r.id: r for r in session.scalars(select(Recipient).where(Recipient.id.in_(ids)))}
+    table = Recipient.__table__
+    return {r.id: r for r in session.execute(select(table).where(table.c.id.in_(ids)))}
 
 
 def as_domain(row: Recipient) -> d.Recipient:

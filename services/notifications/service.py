@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jinja2 import TemplateError
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from services.notifications import domain as d
@@ -224,7 +224,8 @@ def get_notice(db: Database, principal: Principal, notice_id: str) -> dict[str, 
     return out
 
 
-def to_record(row: Delivery) -> d.DeliveryRecord:
+def to_record(row: Delivery | Row[Any]) -> d.DeliveryRecord:
+    """The domain's record of a delivery, from its ORM object or a row of its table."""
     return d.DeliveryRecord(
         notice_key=row.notice_key, channel=d.Channel(row.channel),
         state=d.DeliveryState(row.state), attempts=row.attempts,
@@ -232,18 +233,25 @@ def to_record(row: Delivery) -> d.DeliveryRecord:
         sent_at=aware(row.sent_at), generation=row.generation)
 
 
+def record_columns(record: d.DeliveryRecord, now: datetime) -> dict[str, Any]:
+    """The delivery's columns a transition sets."""
+    return {"state": record.state.value, "attempts": record.attempts,
+            "generation": record.generation, "next_attempt_at": record.next_attempt_at,
+            "last_error": record.last_error, "sent_at": record.sent_at, "updated_at": now}
+
+
+def history_rows(delivery_id: str, record: d.DeliveryRecord) -> list[dict[str, Any]]:
+    """The delivery_history rows of the audit entries a transition added."""
+    return [{"delivery_id": delivery_id, "at": entry.at, "action": entry.action,
+             "attempt": record.attempts, "reason": entry.reason, "actor": entry.actor}
+            for entry in record.history]
+
+
 def store_record(s: Session, row: Delivery, record: d.DeliveryRecord, now: datetime) -> None:
     """Write a transition back, with the audit entries it added."""
-    for entry in record.history:
-        s.add(DeliveryHistory(delivery_id=row.id, at=entry.at, action=entry.action,
-                              attempt=record.attempts, reason=entry.reason, actor=entry.actor))
-    row.state = record.state.value
-    row.attempts = record.attempts
-    row.generation = record.generation
-    row.next_attempt_at = record.next_attempt_at
-    row.last_error = record.last_error
-    row.sent_at = record.sent_at
-    row.updated_at = now
+    s.add_all(DeliveryHistory(**h) for h in history_rows(row.id, record))
+    for column, value in record_columns(record, now).items():
+        setattr(row, column, value)
 
 
 def resend_delivery(db: Database, principal: Principal, delivery_id: str, reason: str,

@@ -58,13 +58,14 @@ class SmtpSettings:
     timeout: float = 10.0
     cafile: str | None = None
     messages_per_connection: int = 100
+    connections: int = 4  # a worker's batch goes out over this many sessions at once
     ssl_context: ssl.SSLContext | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SmtpSettings:
         """Read SMTP_HOST, SMTP_PORT, SMTP_SENDER, SMTP_SENDER_NAME, SMTP_STARTTLS,
         SMTP_USERNAME (or SMTP_USER), SMTP_PASSWORD, SMTP_TIMEOUT, SMTP_CAFILE,
-        SMTP_MESSAGES_PER_CONNECTION; a NOTIFICATIONS_-prefixed name wins."""
+        SMTP_MESSAGES_PER_CONNECTION, SMTP_CONNECTIONS; a NOTIFICATIONS_-prefixed name wins."""
         env = os.environ if environ is None else environ
 
         def get(name: str) -> str | None:
@@ -81,6 +82,7 @@ class SmtpSettings:
             timeout=float(get("TIMEOUT") or 10),
             cafile=get("CAFILE"),
             messages_per_connection=max(1, int(get("MESSAGES_PER_CONNECTION") or 100)),
+            connections=max(1, int(get("CONNECTIONS") or 4)),
         )
 
     def tls_context(self) -> ssl.SSLContext:

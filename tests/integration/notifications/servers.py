@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,6 +31,9 @@ class Mailbox:
     `refuse_with` refuses every recipient, `refuse` the addresses it names; `drop_after`
     closes a connection (without a reply) when it starts its next message after that many;
     `connections` counts the sessions opened (one EHLO each: the tests use no STARTTLS).
+    `hold_until` keeps each message's DATA unanswered until that many sessions are in DATA
+    at once (or 5 s have passed): `most_at_once` then tells whether messages were sent over
+    several sessions at the same time, which messages sent one after another never are.
     """
 
     received: list[EmailMessage] = field(default_factory=list)
@@ -37,6 +42,9 @@ class Mailbox:
     drop_after: int | None = None
     connections: int = 0
     dropped: int = 0
+    hold_until: int = 0
+    in_data: int = 0
+    most_at_once: int = 0
 
     async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
                           responses: list[str]) -> list[str]:
@@ -64,6 +72,14 @@ class Mailbox:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.in_data += 1
+        self.most_at_once = max(self.most_at_once, self.in_data)
+        try:
+            deadline = time.monotonic() + 5
+            while self.most_at_once < self.hold_until and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+        finally:
+            self.in_data -= 1
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.received.append(message)  # type: ignore[arg-type]
         session.messages = getattr(session, "messages", 0) + 1

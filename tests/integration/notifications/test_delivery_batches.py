@@ -212,3 +212,38 @@ def test_two_workers_on_postgresql_never_send_one_delivery_twice(
     ids = [m["Message-ID"] for m in smtp.mailbox.received]
     assert len(ids) == 36 == len(set(ids))
     assert {(d.state, d.attempts) for d in e_mails(db)} == {("sent", 1)}
+
+
+def test_a_batch_goes_out_over_several_sessions_at_once_each_message_once(
+        db: Database, group: Client, smtp: SmtpServer) -> None:
+    smtp.mailbox.hold_until = 4  # no DATA is answered until four sessions are in DATA
+    publish(db, 4)
+    result = worker.run_once(db, settings_for(smtp.port, connections=4), NOW)
+    assert (result.sent, result.failed) == (12, 0)
+    assert smtp.mailbox.most_at_once == 4 and smtp.mailbox.connections == 4
+    ids = [m["Message-ID"] for m in smtp.mailbox.received]
+    assert len(ids) == 12 == len(set(ids))
+    assert {(d.state, d.attempts) for d in e_mails(db)} == {("sent", 1)}
+
+
+def test_a_lane_stopped_by_a_bug_leaves_its_rest_due_and_the_others_are_recorded(
+        db: Database, group: Client, smtp: SmtpServer) -> None:
+    publish(db, 4)
+    broken = e_mails(db)[0].id
+
+    def buggy(outgoing: worker.Outgoing, config: NotificationConfig, mail: SmtpSession) -> None:
+        if outgoing.delivery_id == broken:
+            raise RuntimeError("a bug in the sender")
+        worker.send(outgoing, config, mail)
+
+    with pytest.raises(RuntimeError):
+        worker.run_once(db, settings_for(smtp.port, connections=4), NOW, sender=buggy)
+    # The broken delivery's lane stopped there; what the lanes sent is recorded as sent,
+    # and the rest stays queued (due again when the lease runs out), none of it lost.
+    stored = {d.id: d for d in e_mails(db)}
+    sent = {d.id for d in stored.values() if d.state == "sent"}
+    assert len(sent) == len(smtp.mailbox.received) >= 8
+    assert stored[broken].state == "queued" and stored[broken].attempts == 0
+    assert {stored[i].state for i in stored.keys() - sent} == {"queued"}
+    received = {m["X-Tenure-Notice-Key"] for m in smtp.mailbox.received}
+    assert received == {stored[i].notice_key for i in sent}

@@ -50,9 +50,10 @@ def no_jitter() -> float:
     return 0.0
 
 
-def settings_for(port: int, **backoff: Any) -> NotificationConfig:
+def settings_for(port: int, connections: int = 1, **backoff: Any) -> NotificationConfig:
+    """One SMTP session a batch unless asked (the tests of several at once say so)."""
     smtp = SmtpSettings(host="127.0.0.1", port=port, sender="tenure@example.com",
-                        sender_name="任期制管理系统", timeout=3)
+                        sender_name="任期制管理系统", timeout=3, connections=connections)
     return NotificationConfig(smtp=smtp, backoff=BackoffPolicy(**backoff),
                               webhook_timeout=3, webhook_allowed_hosts=LOCAL_RECEIVERS)
 
