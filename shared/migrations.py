@@ -106,6 +106,16 @@ def create_index_concurrently(op: Any, index: Index) -> None:
         op.execute(CreateIndex(index, if_not_exists=True))
 
 
+def drop_index_concurrently(op: Any, name: str, table: str) -> None:
+    """Drop an index without holding the table's writes: CONCURRENTLY on PostgreSQL,
+    outside the migration's transaction. Gone already: nothing to do."""
+    if op.get_bind().dialect.name != "postgresql":
+        op.drop_index(name, table_name=table, if_exists=True)
+        return
+    with op.get_context().autocommit_block():
+        op.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"')
+
+
 def create_audit_on_behalf_index(op: Any) -> None:
     """The audit trail's index of the people acted for: every write of the service appends
     to the trail, so it is built without holding them."""

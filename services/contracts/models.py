@@ -113,6 +113,8 @@ class ContractTemplate(Base):
 
 class TenureContract(Base):
     __tablename__ = "tenure_contracts"
+    # No index of manager_id, org_unit_id or state alone: the indexes below lead with each
+    # (migration 0012 dropped those that repeated them).
     __table_args__ = (
         Index("ix_contracts_manager_position", "manager_id", "position"),
         Index("ix_contracts_state_end", "state", "end_date"),
@@ -122,13 +124,13 @@ class TenureContract(Base):
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    manager_id: Mapped[str] = mapped_column(ForeignKey("managers.id"), index=True)
-    org_unit_id: Mapped[str] = mapped_column(ForeignKey("org_units.id"), index=True)
+    manager_id: Mapped[str] = mapped_column(ForeignKey("managers.id"))
+    org_unit_id: Mapped[str] = mapped_column(ForeignKey("org_units.id"))
     position: Mapped[str] = mapped_column(String(48))
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date] = mapped_column(Date)
     term_years: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(24), index=True)
+    state: Mapped[str] = mapped_column(String(24))
     term_number: Mapped[int] = mapped_column(Integer, default=1)  # consecutive terms so far
     max_consecutive_terms: Mapped[int] = mapped_column(Integer)
     previous_contract_id: Mapped[str | None] = mapped_column(String(36))
@@ -178,7 +180,8 @@ class ContractDocument(Base):
     __table_args__ = (UniqueConstraint("contract_id", "kind", "year"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    contract_id: Mapped[str] = mapped_column(ForeignKey("tenure_contracts.id"), index=True)
+    # Indexed by the unique (contract_id, kind, year), which leads with it.
+    contract_id: Mapped[str] = mapped_column(ForeignKey("tenure_contracts.id"))
     kind: Mapped[str] = mapped_column(String(48))
     year: Mapped[int] = mapped_column(Integer, default=0)  # 0 for term-wide documents
     # When it came into force: both parties signed (documents are never signed "halfway").
