@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from services.appraisal.models import (
     Contract,
@@ -160,15 +160,20 @@ class ReadModelBatch:
         self._load(OrgUnit, self.units, named[UNIT])
         self._load(Manager, self.managers, named[MANAGER])
         self._load(Contract, self.contracts, named[CONTRACT])
-        self._load(TargetSet, self.target_sets, named[TARGET_SET])
+        # Their lines stay in the database: an event's lines are told from the stored ones by
+        # their digest (apply_target_set), and most events (a set locked by its signature,
+        # every set of a bulk issue, which is new) never need them.
+        self._load(TargetSet, self.target_sets, named[TARGET_SET], defer(TargetSet.targets))
         # The units above them: where a manager's enterprise is looked up.
         self._load(OrgUnit, self.units, {uid for unit in list(self.units.values()) if unit
                                          for uid in _path_ids(unit.path)})
 
-    def _load(self, model: Any, found: dict[str, Any], ids: Iterable[str]) -> None:
+    def _load(self, model: Any, found: dict[str, Any], ids: Iterable[str],
+              *options: Any) -> None:
         missing = {i for i in ids if i not in found}
         for chunk in _chunks(missing):
-            for row in self.session.scalars(select(model).where(model.id.in_(chunk))):
+            for row in self.session.scalars(select(model).where(model.id.in_(chunk))
+                                            .options(*options)):
                 found[row.id] = row
         for i in missing:
             found.setdefault(i, None)
@@ -428,8 +433,14 @@ def apply_target_set(batch: ReadModelBatch, doc: dict[str, Any], manager_id: str
         # Signed targets are what the appraisal is held to; only an amendment that both sides
         # signed again (targets.set with its amendment_version) replaces them.
         return ts
-    ts.targets = list(doc.get("targets") or [])
-    ts.digest = targets_digest(ts.targets)
+    lines = list(doc.get("targets") or [])
+    digest = targets_digest(lines)
+    if digest != ts.digest:
+        # Other lines than those stored: the stored ones are read first (the preload left
+        # them in the database) so that the audit record holds both versions.
+        _ = ts.targets
+        ts.targets = lines
+        ts.digest = digest
     ts.locked = locked
     stamp(ts)
     return ts
