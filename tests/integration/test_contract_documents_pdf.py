@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ def _pdf_text(pdf: bytes, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def issued(database_url_factory: Any) -> dict[str, Any]:
+def issued(database_url_factory: Any) -> Iterator[dict[str, Any]]:
     app = create_app(service_settings("contracts", database_url_factory("contracts")))
     api = Client(app.test_client())
     world = small_group(api)
@@ -33,7 +34,9 @@ def issued(database_url_factory: Any) -> dict[str, Any]:
     contract = api.post("/api/v1/contracts", {"manager_id": gm["id"], "template_id": tpl["id"],
                                                "start_date": "2027-01-01"}, expect=201).get_json()
     contract = api.post(f"/api/v1/contracts/{contract['id']}/issue", expect=200).get_json()
-    return {"api": api, "contract": contract, "manager": gm}
+    yield {"api": api, "contract": contract, "manager": gm}
+    # Its read cache's listener would outlive the test, and the server at the end.
+    app.extensions["tenure_db"].dispose()
 
 
 def _document(contract: dict[str, Any], kind: str) -> dict[str, Any]:

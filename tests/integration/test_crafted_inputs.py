@@ -5,7 +5,7 @@ every service it applies to, on SQLite and on the real PostgreSQL server (docs/i
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,6 +158,16 @@ CASES = [Crafted(c.name, c.service, c.method, c.path, c.status, PATH_PARAMS[c.se
          if c.name.startswith("nul-in-path") else c for c in CASES]
 
 _apps: dict[tuple[int, str], Flask] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _dispose_apps() -> Iterator[None]:
+    """The shared apps' pools and read-cache listeners end with the module, not with the
+    test session's database server."""
+    yield
+    for app in _apps.values():
+        app.extensions["tenure_db"].dispose()
+    _apps.clear()
 
 
 @pytest.fixture
