@@ -136,8 +136,10 @@ def wrk(url: str, headers: dict[str, str], *, seconds: int = 8, connections: int
 
 def bare_smtp_seconds(host: str, port: int, messages: list[Any], connections: int) -> float:
     """Seconds to send `messages` with bare smtplib, dealt over `connections` sessions at
-    once as the delivery worker deals a batch (a thread a session): the ceiling of the
-    worker's e-mail rate, the SMTP dialogue and nothing else."""
+    once as the delivery worker deals a batch (`worker.deal`, a thread a session): the
+    ceiling of the worker's e-mail rate, the SMTP dialogue and nothing else. Dealt here, not
+    by `deal` itself: `bench_delivery.py --code` measures other checkouts' workers against
+    this same ceiling."""
     import smtplib
     from concurrent.futures import ThreadPoolExecutor
 

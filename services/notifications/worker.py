@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from prometheus_client import Counter
 from sqlalchemy import Row, Select, insert, select, update
@@ -59,6 +59,7 @@ from shared.events.catalogue import CATALOGUE
 from shared.events.envelope import encode_envelope, make_event
 
 log = logging.getLogger("tenure.notifications.worker")
+T = TypeVar("T")
 
 
 DELIVERIES = Counter("tenure_notice_deliveries", "Delivery attempts recorded, by channel and "
@@ -314,6 +315,11 @@ def record_outcomes(db: Database, outcomes: Sequence[Outcome], now: datetime,
         return states
 
 
+def deal(items: Sequence[T], lanes: int) -> list[list[T]]:
+    """`items` dealt round into at most `lanes` lanes, as cards are (none left empty)."""
+    return [lane for lane in (list(items[i::lanes]) for i in range(lanes)) if lane]
+
+
 def deliver_due(db: Database, config: NotificationConfig, now: datetime,
                 sender: Sender = send, rand: Callable[[], float] = random.random) -> Pass:
     """Claim, send and record one batch of due deliveries.
@@ -328,8 +334,7 @@ def deliver_due(db: Database, config: NotificationConfig, now: datetime,
     out twice, never zero times.
     """
     batch = prepare_batch(db, claim_due(db, now, config.delivery_batch, config), config)
-    lanes = [batch[i::config.smtp.connections] for i in range(config.smtp.connections)]
-    lanes = [lane for lane in lanes if lane]
+    lanes = deal(batch, config.smtp.connections)
     # Past half the lease a lane leaves the rest of its share for the lease to run out rather
     # than risk another worker claiming rows this one has sent but not recorded yet.
     stop_at = time.monotonic() + config.delivery_lease.total_seconds() / 2
@@ -352,7 +357,6 @@ def deliver_due(db: Database, config: NotificationConfig, now: datetime,
                 else:
                     sent[lane].append((outgoing, None))
 
-    outcomes: list[Outcome] = []
     try:
         if len(lanes) == 1:
             send_lane(0)
