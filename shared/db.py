@@ -88,14 +88,17 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # A session knows its Database: repository reads find the read cache's reference
+        # entries through it (`reference_cache`).
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False, info={"db": self})
         # Reads run without BEGIN/ROLLBACK round trips on PostgreSQL (autocommit), and
         # without the write lock on SQLite: half the round trips of a GET.
         read_options: dict[str, Any] = {"tenure_read": True}
         if self.engine.dialect.name == "postgresql":
             read_options["isolation_level"] = "AUTOCOMMIT"
         self.read_engine = self.engine.execution_options(**read_options)
-        self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+        self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False,
+                                          info={"db": self})
         self._compiled_sql: dict[int, tuple[Select[Any], str, list[str]]] = {}
         self.read_cache: ReadCache | None = None
         # fetch_rows: one driver connection per thread (gunicorn's threads live as long as
@@ -256,6 +259,16 @@ class Database:
 #: and 300 us by psycopg's pipelined executemany; 30, 330 against 330-460 and 670-860 us;
 #: from about 200 the two are even (1.4 ms), and COPY's stream has no parameter limit.
 COPY_FROM = 100
+
+
+def reference_cache(session: Session) -> ReadCache | None:
+    """The read cache of the session's Database, listening, for reference entries; None on
+    SQLite, with the cache off, or for a session made outside a Database."""
+    db = session.info.get("db")
+    cache = db.read_cache if db is not None else None
+    if cache is not None:
+        cache.start()
+    return cache
 
 
 def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:

@@ -17,6 +17,13 @@ Safety rules, all enforced here:
   client reads its own writes through the same process without waiting for the notice.
 Reads through another process may trail a commit by the time its notice takes to arrive
 (bench/bench_read_cache.py: p50 0.13 ms, p99 0.4 ms on an idle server).
+
+Reference entries (`get_kept`, `put_kept`) hold rows the service itself never changes once
+written, such as the indicator library's definitions (it only grows): they are dropped by
+the notices that name them, by a "*" notice and when the listener (re)connects, but not by
+this process's own commits, which drop every other entry. A write path may use them where
+its statement would only read such rows: every manager's signature checks its targets
+against the library, and a busy process commits hundreds of times a second.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import MutableMapping
 from typing import Any
 
 import psycopg
@@ -31,6 +39,18 @@ import psycopg
 log = logging.getLogger("tenure.read_cache")
 
 EVERYTHING = "*"
+
+
+def _drop(entries: MutableMapping[str, Any], key: str) -> None:
+    """`key`; "*" everything, and "prefix:*" every key starting "prefix:"."""
+    if key == EVERYTHING:
+        entries.clear()
+    elif key.endswith(":*"):
+        prefix = key[:-1]
+        for stale in [k for k in entries if k.startswith(prefix)]:
+            del entries[stale]
+    else:
+        entries.pop(key, None)
 
 
 class ReadCache:
@@ -46,6 +66,8 @@ class ReadCache:
         self._entries: OrderedDict[str, Any] = OrderedDict()
         self._lock = threading.Lock()
         self._generation = 0
+        self._kept: dict[str, Any] = {}
+        self._kept_generation = 0
         self._live = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -95,20 +117,45 @@ class ReadCache:
         """Drop `key`; "*" drops everything, and "prefix:*" every key starting "prefix:"."""
         with self._lock:
             self._generation += 1
-            if key == EVERYTHING:
-                self._entries.clear()
-            elif key.endswith(":*"):
-                prefix = key[:-1]
-                for stale in [k for k in self._entries if k.startswith(prefix)]:
-                    del self._entries[stale]
-            else:
-                self._entries.pop(key, None)
+            _drop(self._entries, key)
+
+    # --- reference entries ---------------------------------------------------------------
+
+    def kept_generation(self) -> int | None:
+        """Take before reading reference rows; None while nothing may be kept."""
+        with self._lock:
+            return self._kept_generation if self._live else None
+
+    def get_kept(self, key: str) -> Any:
+        """A reference entry, or None (also while the listener is not connected)."""
+        with self._lock:
+            return self._kept.get(key) if self._live else None
+
+    def put_kept(self, key: str, value: Any, generation: int | None) -> bool:
+        """Keep `value`, read after `kept_generation()` returned `generation`, if no notice
+        arrived since. Unbounded: reference data is small (the library's few hundred rows)."""
+        with self._lock:
+            if generation is None or not self._live or generation != self._kept_generation:
+                return False
+            self._kept[key] = value
+            return True
+
+    def heard(self, key: str) -> None:
+        """A notice from the database: what `invalidate` drops, and the reference entries it
+        names ("*" or a "prefix:*" of theirs). Any notice refuses the reference values being
+        read meanwhile (one it names may not be kept yet), so none is kept stale."""
+        self.invalidate(key)
+        with self._lock:
+            self._kept_generation += 1
+            _drop(self._kept, key)
 
     def _reset(self, *, live: bool) -> None:
         """Drop everything, and say whether values may be stored from now on."""
         with self._lock:
             self._entries.clear()
             self._generation += 1
+            self._kept.clear()
+            self._kept_generation += 1
             self._live = live
 
     def __len__(self) -> int:
@@ -138,7 +185,7 @@ class ReadCache:
                     backoff = 0.1
                     while not self._stop.is_set():
                         for notice in conn.notifies(timeout=0.5):
-                            self.invalidate(notice.payload or EVERYTHING)
+                            self.heard(notice.payload or EVERYTHING)
             except Exception as exc:  # any failure: stop caching, then reconnect
                 if not self._stop.is_set():
                     log.warning("read cache listener on %s lost its connection: %s",

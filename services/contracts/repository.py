@@ -18,6 +18,7 @@ from services.contracts.models import (
     OrgUnit,
     TenureContract,
 )
+from shared.db import reference_cache
 
 # The statements of a signature, built once: composing a select costs more than running it
 # on a warm connection, and a signature runs six of them (service/signing.py).
@@ -72,6 +73,7 @@ _INDICATORS_BY_CODES = (
     select(Indicator.code, Indicator.name, Indicator.unit, Indicator.kind, Indicator.direction)
     .where(Indicator.code.in_(bindparam("codes", expanding=True)))
 )
+_INDICATOR = "indicators:"  # reference entries of the read cache, by code
 _POSITION_HOLDERS = (
     select(Manager)
     .where(Manager.org_unit_id == bindparam("org_unit_id"),
@@ -128,12 +130,29 @@ def manager_by_employee_no(session: Session, employee_no: str) -> Manager | None
 def indicator_definitions(session: Session, codes: set[str]) -> dict[str, Any]:
     """The library's rows for these codes (code, name, unit, kind, direction), by code.
 
-    Built once, the codes bound: every manager's signature checks its targets' indicators.
-    Plain rows on the session's connection, not Indicator objects through the ORM: the
-    table is never written in the same transaction, and loading objects was 5 % of the
-    contracts API's CPU while managers sign."""
-    rows = session.connection().execute(_INDICATORS_BY_CODES, {"codes": sorted(codes)})
-    return {row.code: row for row in rows}
+    Every manager's signature checks its targets' indicators, so they come from the read
+    cache's reference entries where it has them: the service never changes an indicator
+    once created (the library only grows), and a change made in SQL sends a notice
+    (migration 0013) that drops them. A code not found is not remembered: it may be
+    created next. Plain rows, by a statement built once, for the rest: loading Indicator
+    objects was 5 % of the contracts API's CPU while managers sign."""
+    cache = reference_cache(session)
+    found: dict[str, Any] = {}
+    generation = None
+    if cache is not None:
+        for code in codes:
+            row = cache.get_kept(_INDICATOR + code)
+            if row is not None:
+                found[code] = row
+        if len(found) == len(codes):
+            return found
+        generation = cache.kept_generation()
+    missing = sorted(codes - found.keys())
+    for row in session.connection().execute(_INDICATORS_BY_CODES, {"codes": missing}):
+        found[row.code] = row
+        if cache is not None:
+            cache.put_kept(_INDICATOR + row.code, row, generation)
+    return found
 
 
 def template_by_id(session: Session, template_id: str) -> ContractTemplate | None:

@@ -210,6 +210,28 @@ def test_a_signature_row_written_elsewhere_drops_the_cached_contract(
     assert eventually(lambda: len(cache), lambda n: n == 0) == 0
 
 
+def test_a_signature_written_elsewhere_leaves_the_other_contracts_reads_cached(
+        pg_api: Client, pg_app: Any) -> None:
+    """A new signature names its contract, and nothing else: it once also sent a notice
+    without a payload (read as "*"), and every signature dropped every process's reads."""
+    c = cached_contract(pg_api, pg_app)
+    cache = pg_app.extensions["tenure_db"].read_cache
+    other = pg_api.post("/api/v1/contracts", {
+        "manager_id": manager(pg_api, "A2", c["org_unit_id"])["id"],
+        "start_date": "2026-01-01", "template_id": c["template_id"]}, expect=201).get_json()
+    heard(pg_app)  # the creation's notices are in: none can refuse the next read's entry
+    pg_api.get(f"/api/v1/contracts/{c['id']}")  # cached again after this process's write
+    assert c["id"] in cache._entries
+    elsewhere(pg_app, "INSERT INTO contract_signatures (contract_id, document_id, "
+              "amendment_version, party, method, on_behalf_of, signed_at) VALUES "
+              "(%s, %s, 0, 'manager', 'paper', 'restored from the archive', now())",
+              other["id"], other["documents"][0]["id"])
+    heard(pg_app)
+    hits = cache.hits
+    pg_api.get(f"/api/v1/contracts/{c['id']}")
+    assert cache.hits == hits + 1, "the other contract's read is still served from memory"
+
+
 def test_a_contract_terminated_by_an_exit_and_reinstated_is_read_fresh_each_time(
         pg_api: Client, pg_app: Any) -> None:
     c = cached_contract(pg_api, pg_app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.read_cache import ReadCache
+from shared.read_cache import EVERYTHING, ReadCache
 
 
 def listening_cache(max_entries: int = 3) -> ReadCache:
@@ -59,3 +59,35 @@ def test_stopping_drops_everything_and_stores_nothing_more() -> None:
 def test_a_channel_must_be_a_plain_name() -> None:
     with pytest.raises(ValueError):
         ReadCache({}, "reads; DROP TABLE x")
+
+
+def test_reference_entries_outlive_this_process_commits_and_go_with_the_notices_naming_them(
+        ) -> None:
+    cache = listening_cache()
+    cache.put_kept("indicators:ROE", "roe", cache.kept_generation())
+    cache.put_kept("units:u1", "u1", cache.kept_generation())
+    cache.invalidate()  # this process committed a write: every other entry goes
+    assert cache.get_kept("indicators:ROE") == "roe"
+    cache.heard("c1")  # a contract's notice names no reference entry
+    assert cache.get_kept("indicators:ROE") == "roe"
+    cache.heard("indicators:*")
+    assert cache.get_kept("indicators:ROE") is None and cache.get_kept("units:u1") == "u1"
+    cache.heard(EVERYTHING)
+    assert cache.get_kept("units:u1") is None
+
+
+def test_a_reference_read_that_raced_any_notice_is_not_kept() -> None:
+    cache = listening_cache()
+    before_read = cache.kept_generation()
+    cache.heard("c1")  # it may name nothing kept yet, and still concern what is being read
+    assert cache.put_kept("indicators:ROE", "old", before_read) is False
+    assert cache.get_kept("indicators:ROE") is None
+    assert cache.put_kept("indicators:ROE", "new", cache.kept_generation()) is True
+
+
+def test_no_reference_entry_is_kept_or_served_without_the_listener() -> None:
+    cache = listening_cache()
+    cache.put_kept("indicators:ROE", "roe", cache.kept_generation())
+    cache.stop()
+    assert cache.kept_generation() is None and cache.get_kept("indicators:ROE") is None
+    assert cache.put_kept("indicators:ROE", "roe", 0) is False
