@@ -485,11 +485,17 @@ def record_each(session: Session, entries: Iterable[tuple[Actor, Mapping[str, An
                 converted: bool = False) -> None:
     """`record_many` for entries each written by its own actor, in one statement: a batch
     of paper countersignatures HR records, each for the employer it was signed for."""
+    bulk_insert(session, AUDIT, rows_each(entries, converted=converted))
+
+
+def rows_each(entries: Iterable[tuple[Actor, Mapping[str, Any]]], *, converted: bool = False
+              ) -> list[dict[str, Any]]:
+    """The audit_log rows `record_each` writes, for a caller that writes them together
+    with rows of other tables (`shared.db.bulk_insert_together`)."""
     now = datetime.now(UTC)
-    rows = [_row(who, now, e["object_type"], e["object_id"], e["action"],
+    return [_row(who, now, e["object_type"], e["object_id"], e["action"],
                  e.get("org_unit_id"), e.get("before"), e.get("after"), converted=converted)
             for who, e in entries]
-    bulk_insert(session, AUDIT, rows)
 
 
 # --- reading and keeping ----------------------------------------------------------------------

@@ -306,6 +306,29 @@ def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
             copy.write_row(value)
 
 
+def bulk_insert_together(session: Session, parts: list[tuple[Table, list[dict[str, Any]]]]
+                         ) -> None:
+    """`bulk_insert` of each part, in one round trip on PostgreSQL while every part is
+    under `COPY_FROM` rows: each table but the last is written by a data-modifying WITH of
+    the last one's INSERT (a manager's signature writes its audit records and its events
+    so, one statement fewer on the busiest write of the year)."""
+    parts = [(table, rows) for table, rows in parts if rows]
+    conn = session.connection()
+    if (conn.dialect.name != "postgresql" or len(parts) < 2
+            or any(len(rows) >= COPY_FROM for _, rows in parts)):
+        for table, rows in parts:
+            bulk_insert(session, table, rows)
+        return
+    statements: list[str] = []
+    params: list[Any] = []
+    for table, rows in parts:
+        keys, json_cols, values = _row_values(table, rows)
+        statements.append(_values_sql(table, keys, json_cols, len(rows), len(params) + 1))
+        params.extend(v for row in values for v in row)
+    ahead = ", ".join(f"written_{n} AS ({sql})" for n, sql in enumerate(statements[:-1]))
+    _raw_execute(conn, f"WITH {ahead} {statements[-1]}", tuple(params))
+
+
 def _row_values(table: Table, rows: list[dict[str, Any]]
                 ) -> tuple[tuple[str, ...], frozenset[str], Iterator[list[Any]]]:
     """The columns the first row names, those holding JSON, and each row's values in that
@@ -442,28 +465,30 @@ def _raw_execute(conn: Connection, sql: str, params: tuple[Any, ...]) -> Any:
         driver.cursor_factory = factory
 
 
-_VALUES_SQL: dict[tuple[str, tuple[str, ...], frozenset[str], int], str] = {}
+_VALUES_SQL: dict[tuple[str, tuple[str, ...], frozenset[str], int, int], str] = {}
 
 
-def _values_sql(table: Table, keys: tuple[str, ...], json_cols: frozenset[str], count: int
-                ) -> str:
-    """The INSERT text for `count` rows of these columns, built once per shape."""
-    shape = (table.name, keys, json_cols, count)
+def _values_sql(table: Table, keys: tuple[str, ...], json_cols: frozenset[str], count: int,
+                first: int = 1) -> str:
+    """The INSERT text for `count` rows of these columns, built once per shape; its
+    placeholders start at `$first`."""
+    shape = (table.name, keys, json_cols, count, first)
     found = _VALUES_SQL.get(shape)
     if found is None:
         casts = [f"::{table.c[k].type.compile(dialect=_PG_DIALECT)}" if k in json_cols else ""
                  for k in keys]
         names = ", ".join(f'"{table.c[k].name}"' for k in keys)
         found = _VALUES_SQL[shape] = (
-            f'INSERT INTO "{table.name}" ({names}) VALUES {_placeholder_rows(casts, count)}')
+            f'INSERT INTO "{table.name}" ({names}) VALUES '
+            f"{_placeholder_rows(casts, count, first)}")
     return found
 
 
-def _placeholder_rows(casts: list[str], count: int) -> str:
+def _placeholder_rows(casts: list[str], count: int, first: int = 1) -> str:
     """`($1<cast>, $2<cast>, ...), (...)`: `count` rows of one placeholder a cast."""
     width = len(casts)
     return ",".join(
-        "(" + ",".join(f"${i * width + j + 1}{cast}" for j, cast in enumerate(casts)) + ")"
+        "(" + ",".join(f"${first + i * width + j}{cast}" for j, cast in enumerate(casts)) + ")"
         for i in range(count))
 
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, any_, bindparam, func, or_, select, tuple_
+from sqlalchemy.orm import Session, aliased
 
 from services.contracts.models import (
     ContractDocument,
@@ -30,6 +30,19 @@ _WITH_PEOPLE = (
 )
 _CONTRACT_WITH_PEOPLE = _WITH_PEOPLE.where(TenureContract.id == bindparam("contract_id"))
 _CONTRACT_WITH_PEOPLE_LOCKED = _CONTRACT_WITH_PEOPLE.with_for_update(of=TenureContract)
+# The same, each row with one unit of the contract unit's path (itself and those above it)
+# or the caller's scope unit: a signature reads them all, in one round trip (PostgreSQL).
+_UNIT_ON_PATH = aliased(OrgUnit, name="on_path")
+_CONTRACT_WITH_PEOPLE_AND_UNITS_LOCKED = (
+    select(TenureContract, Manager, OrgUnit, _UNIT_ON_PATH)
+    .join(Manager, TenureContract.manager_id == Manager.id)
+    .join(OrgUnit, TenureContract.org_unit_id == OrgUnit.id)
+    .outerjoin(_UNIT_ON_PATH, or_(
+        _UNIT_ON_PATH.id == any_(func.string_to_array(OrgUnit.path, "/")),
+        _UNIT_ON_PATH.id == bindparam("also_unit_id")))
+    .where(TenureContract.id == bindparam("contract_id"))
+    .with_for_update(of=TenureContract)
+)
 _ACTIVE_CONTRACT_ID = (
     select(TenureContract.id)
     .where(TenureContract.manager_id == bindparam("manager_id"),
@@ -173,6 +186,23 @@ def contract_with_people(session: Session, contract_id: str, *, lock: bool = Fal
     row = session.execute(_CONTRACT_WITH_PEOPLE_LOCKED if lock else _CONTRACT_WITH_PEOPLE,
                           {"contract_id": contract_id}).first()
     return (row[0], row[1], row[2]) if row else None
+
+
+def locked_contract_with_people_and_units(
+        session: Session, contract_id: str, also_unit_id: str | None
+) -> tuple[TenureContract, Manager, OrgUnit, dict[str, OrgUnit] | None] | None:
+    """`contract_with_people(lock=True)`, and on PostgreSQL in the same round trip the
+    units on the unit's path and `also_unit_id` (the caller's scope unit), by id; None for
+    them on SQLite, where the caller reads them apart."""
+    if session.get_bind().dialect.name != "postgresql":
+        found = contract_with_people(session, contract_id, lock=True)
+        return None if found is None else (*found, None)
+    rows = session.execute(_CONTRACT_WITH_PEOPLE_AND_UNITS_LOCKED, {
+        "contract_id": contract_id, "also_unit_id": also_unit_id}).all()
+    if not rows:
+        return None
+    c, m, unit, _ = rows[0]
+    return c, m, unit, {row[3].id: row[3] for row in rows if row[3] is not None}
 
 
 def contracts_of(session: Session, manager_id: str, position: str | None = None

@@ -224,3 +224,40 @@ def test_insert_returning_past_one_statements_rows_returns_every_rows_key(
     assert len(made) == count
     assert dict(made) == stored
     assert sorted(stored.values()) == sorted(_row(i)["title"] for i in range(count))
+
+
+@pytest.mark.parametrize("counts", [(3, 2), (1, COPY_FROM), (4, 0)])
+def test_rows_of_two_tables_written_together_read_back_as_given(
+        database_url_factory: Any, counts: tuple[int, int]) -> None:
+    """`bulk_insert_together`: on PostgreSQL one statement for both tables while each is
+    under COPY_FROM rows (the second table's placeholders numbered after the first's), each
+    its own `bulk_insert` past that; a table without rows is left out."""
+    from shared.db import bulk_insert_together
+
+    engine = make_engine(database_url_factory("contracts"))
+    letters = _letters()
+    copies = letters.to_metadata(MetaData(), name="copies")
+    letters.metadata.create_all(engine)
+    copies.metadata.create_all(engine)
+    given = ([_row(i) for i in range(1, counts[0] + 1)],
+             [{**_row(i), "title": f"copy {i}"} for i in range(100, 100 + counts[1])])
+    try:
+        with Session(engine) as s, s.begin(), sent_statements(engine) as sent:
+            bulk_insert_together(s, [(letters, given[0]), (copies, given[1])])
+        if engine.dialect.name == "postgresql":
+            # COPY streams past the engine's hooks: each case shows one INSERT.
+            assert len(sent) == 1, sent
+            if all(counts) and max(counts) < COPY_FROM:
+                assert sent[0].startswith('WITH written_0 AS (INSERT INTO "letters"'), sent
+                width = len(given[0][0])  # placeholders a row
+                second = sent[0].split('INSERT INTO "copies"')[1]
+                assert f"VALUES (${width * counts[0] + 1}" in second, second
+        with engine.connect() as conn:
+            back = [[dict(r._mapping) for r in conn.execute(select(t).order_by(t.c.id))]
+                    for t in (letters, copies)]
+    finally:
+        engine.dispose()
+    for rows, read in zip(given, back, strict=True):
+        assert [{k: _naive(r[k]) for k in g} for g, r in zip(rows, read, strict=True)] == [
+            {k: _naive(v) for k, v in g.items()} for g in rows]
+        assert len(read) == len(rows)

@@ -87,6 +87,11 @@ class UnitCache:
         self.units.update(repo.units_by_ids(self.session, missing))
         self.absent.update(missing - self.units.keys())
 
+    def preload(self, found: dict[str, OrgUnit], asked: Iterable[str | None]) -> None:
+        """Units read by another statement (`asked`, of which `found` exist)."""
+        self.units.update(found)
+        self.absent.update(u for u in asked if u is not None and u not in found)
+
     def load_path(self, unit: OrgUnit, *others: str | None) -> None:
         """`unit` and every unit above it (and `others`), in at most one query."""
         self.load_paths([unit], *others)

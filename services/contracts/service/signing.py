@@ -45,7 +45,7 @@ from services.contracts.service.contracts import (
 from services.contracts.service.org import unit_view
 from shared import audit
 from shared.auth import APPRAISER, HR_ADMIN, SERVICE, Principal
-from shared.db import Database, insert_returning, update_rows
+from shared.db import Database, bulk_insert_together, insert_returning, update_rows
 from shared.errors import ApiProblem, not_found
 from shared.outbox import outbox_row, record_events
 
@@ -145,10 +145,14 @@ def read_contract_or_countersigned(db: Database, actor: Principal, contract_id: 
     return read_contract(db, actor, contract_id, signer=True)
 
 
-def _units_around(s: Session, actor: Principal, unit: OrgUnit) -> UnitCache:
+def _units_around(s: Session, actor: Principal, unit: OrgUnit,
+                  found: dict[str, OrgUnit] | None = None) -> UnitCache:
     """The contract's unit, every unit above it (its parent names the countersigner, the
-    nearest enterprise goes into events) and the caller's scope unit: one query for all."""
+    nearest enterprise goes into events) and the caller's scope unit: one query for all,
+    or none when the contract's own statement `found` them."""
     units = UnitCache(s)
+    if found is not None:
+        units.preload(found, [*repo.ancestor_ids(unit), actor.org_scope])
     units.load_path(unit, actor.org_scope)
     return units
 
@@ -388,24 +392,33 @@ def sign_contract(db: Database | Session, actor: Principal, contract_id: str,
 
     Two signatures per contract make this the busiest write of the year, so it keeps its
     round trips few and fixed, however many documents and targets are signed: the contract
-    (locked) with its manager and unit, the units above it, the signatory post's holders,
-    the documents with the overlap check, the indicators; then one UPDATE of the documents,
-    one INSERT of the signatures, one UPDATE of the contract (Core statements, `_write_rows`;
-    inside a caller's transaction, the caller's flush), one INSERT of all its events and one
-    of its audit records (tests/integration/test_signing_statements.py counts them). Reads
-    come first and writes last, so the session never flushes half a signature to run a
-    query. In a batch (`batch`, read once for all its contracts) a signature reads nothing
-    more of its own, and with the batch's `writes` it writes nothing either: it hands its
-    rows and events over, written with the rest of the batch's (`BatchWrites`).
+    (locked) with its manager, its unit and the units above it (one statement on
+    PostgreSQL), the signatory post's holders, the documents with the overlap check, the
+    indicators (unless the process keeps them: repo.indicator_definitions); then one UPDATE
+    of the documents, one INSERT of the signatures, one UPDATE of the contract (Core
+    statements, `_write_rows`; inside a caller's transaction, the caller's flush), one
+    INSERT of all its events and one of its audit records
+    (tests/integration/test_signing_statements.py counts them). Reads come first and
+    writes last, so the session never flushes half a signature to run a query. In a batch
+    (`batch`, read once for all its contracts) a signature reads nothing more of its own,
+    and with the batch's `writes` it writes nothing either: it hands its rows and events
+    over, written with the rest of the batch's (`BatchWrites`).
     """
     today = today or date.today()
     with _writing(db) as s:
-        found = (batch.found.get(contract_id) if batch is not None
-                 else repo.contract_with_people(s, contract_id, lock=True))
-        if found is None:
-            raise not_found("contract", contract_id)
-        c, m, unit = found
-        units = batch.units if batch is not None else _units_around(s, actor, unit)
+        if batch is not None:
+            found = batch.found.get(contract_id)
+            if found is None:
+                raise not_found("contract", contract_id)
+            c, m, unit = found
+            units = batch.units
+        else:
+            locked = repo.locked_contract_with_people_and_units(s, contract_id,
+                                                                actor.org_scope)
+            if locked is None:
+                raise not_found("contract", contract_id)
+            c, m, unit, on_path = locked
+            units = _units_around(s, actor, unit, on_path)
         scope = _scope(actor, units)
         if actor.has(HR_ADMIN, SERVICE, APPRAISER) and not scope.sees_contract(unit.path, m.id):
             raise not_found("contract", contract_id)
@@ -461,18 +474,20 @@ def sign_contract(db: Database | Session, actor: Principal, contract_id: str,
             return Signed(c, m, unit, documents, chosen)
         if isinstance(db, Session):
             s.add_all(signatures)  # flushed with the rest of the caller's transaction
+            record_events(s, outbox, events)  # one statement, in the order they happened
         else:
-            _write_rows(s, [written])
-        record_events(s, outbox, events)  # one statement, in the order they happened
+            _write_rows(s, [written], events)
     return Signed(c, m, unit, documents, chosen)
 
 
-def _write_rows(s: Session, signed: list[Written]) -> None:
+def _write_rows(s: Session, signed: list[Written],
+                events: list[dict[str, Any]] | None = None) -> None:
     """What signatures changed, written by Core statements instead of a flush of the unit
     of work (a third of a manager's call went into the flush): the documents in one UPDATE,
     the new signatures in one INSERT returning their ids, the contracts in one UPDATE, and
     the audit records the flush would have made, in one INSERT; for one signature or a
-    batch's.
+    batch's. `events`, when given, are written by the audit records' statement (one round
+    trip for both on PostgreSQL, `bulk_insert_together`), in the order they happened.
 
     The session is then told the rows are as written and lets go of the contracts and their
     documents, so the commit flushes nothing; they stay readable for the answer.
@@ -496,8 +511,9 @@ def _write_rows(s: Session, signed: list[Written]) -> None:
     for sig, _ in signatures:
         sig.id = ids[(sig.document_id, sig.amendment_version)]
     created = [(actor, audit.pending_entry(sig)) for sig, actor in signatures]
-    audit.record_each(s, [(actor, e) for actor, e in (*created, *entries) if e is not None],
-                      converted=True)
+    records = audit.rows_each([(actor, e) for actor, e in (*created, *entries) if e is not None],
+                              converted=True)
+    bulk_insert_together(s, [(audit.AUDIT, records), (outbox, events or [])])
     for obj, columns, _ in changed:
         for column in columns:
             set_committed_value(obj, column, getattr(obj, column))
