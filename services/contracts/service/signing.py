@@ -60,7 +60,7 @@ class Signers:
 
     manager: Manager
     countersigner: d.Countersigner
-    holders: list[Manager]
+    holders: list[repo.PostHolder]
     must_sign: str  # the sentence that names them, for refusals and for the API
 
     def as_dict(self) -> dict[str, Any]:
@@ -85,14 +85,15 @@ def document_words(doc: ContractDocument, amendment_version: int = 0) -> str:
 
 
 def signers_of(s: Session, units: UnitCache, c: TenureContract, m: Manager,
-               unit: OrgUnit, holders_of: dict[tuple[str, str], list[Manager]] | None = None
+               unit: OrgUnit,
+               holders_of: dict[tuple[str, str], list[repo.PostHolder]] | None = None
                ) -> Signers:
     """`holders_of`, when given, keeps the post holders already read (a batch asks the same
     chair's post for each of its contracts)."""
     parent = units.parent(unit)
     counter = d.countersigner(str(c.signatory.get("kind")), unit_view(unit),
                               unit_view(parent) if parent else None)
-    holders: list[Manager] = []
+    holders: list[repo.PostHolder] = []
     if counter.position:
         post = (counter.unit_id, counter.position.value)
         known = {} if holders_of is None else holders_of
@@ -372,7 +373,7 @@ class BatchReads:
                           if posts[(c.manager_id, c.position)] == 1}
         self.units = UnitCache(s)
         self.units.load_paths((unit for _, _, unit in self.found.values()), actor.org_scope)
-        self.holders: dict[tuple[str, str], list[Manager]] = {}
+        self.holders: dict[tuple[str, str], list[repo.PostHolder]] = {}
 
 
 def sign(db: Database | Session, actor: Principal, contract_id: str, document_id: str | None,
