@@ -100,8 +100,9 @@ WHY = {
          "event rendered in Python; COPY does none of that",
     "2": "each contract gets its signatory, documents, targets, audit record and an event "
          "rendered in Python, and the rows pass every index; the ceiling copies finished rows",
-    "3": "a signature is a write transaction of 9-10 statements (row lock, documents, "
-         "targets locked, audit, events; 10 a batch of countersignatures, whatever its size), "
+    "3": "a manager's signature is a write transaction of 8 statements (the contract locked "
+         "with its people and units, post holders, documents, three writes, audit records "
+         "with events; 10 a batch of countersignatures, whatever its size), "
          "with the relay and both consumers working on its events on the same two cores; the "
          "bare endpoint does no work at all",
     "4": "each poll of up to 500 events is deduplicated in the inbox and applied in one "
