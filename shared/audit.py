@@ -300,12 +300,13 @@ def _changes(state: Any, written: set[str]) -> tuple[dict[str, Any], dict[str, A
                            _values(state, old=False, keys=written), written)
 
 
-def pending_entry(obj: Any) -> dict[str, Any] | None:
+def pending_entry(obj: Any, written: set[str] | None = None) -> dict[str, Any] | None:
     """The record the listener would write for `obj` at the next flush (a new row once it
     has its key, or a loaded one's update), for `record_many` by a caller that writes the
     row with a Core statement instead (a manager's signature, where the flush was a third of
     the call); None when nothing changed or the table is not audited. Its values are JSON
-    already (`converted`)."""
+    already (`converted`). `written`: what `written_columns(obj)` answered, when the caller
+    asked already (each column's history is then not worked out again)."""
     state = inspect(obj)
     table = state.mapper.local_table
     tracked = _tracked.get(id(table.metadata))
@@ -313,12 +314,12 @@ def pending_entry(obj: Any) -> dict[str, Any] | None:
         return None
     if state.key is None:
         action, before, after = "created", None, _values(state, old=False)
-    elif not _changed(state):
-        return None
-    elif tracked[2]:
-        action, (before, after) = "updated", _changes(state, _written(state))
     else:
-        action, (before, after) = "updated", _both_values(state)
+        columns = _written(state) if written is None else written
+        if not columns:
+            return None
+        action, (before, after) = "updated", (
+            _changes(state, columns) if tracked[2] else _both_values(state))
     return {"object_type": table.name, "object_id": _object_id(state), "action": action,
             "org_unit_id": tracked[1](obj), "before": before, "after": after}
 

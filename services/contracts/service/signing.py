@@ -496,7 +496,7 @@ def _write_rows(s: Session, signed: list[Written],
     changed = [(obj, audit.written_columns(obj), w.actor)
                for w in signed for obj in (w.contract, *w.documents)]
     changed = [(obj, columns, actor) for obj, columns, actor in changed if columns]
-    entries = [(actor, audit.pending_entry(obj)) for obj, _, actor in changed]
+    entries = [(actor, audit.pending_entry(obj, columns)) for obj, columns, actor in changed]
     by_table: dict[Any, list[dict[str, Any]]] = {}
     for obj, columns, _ in changed:
         by_table.setdefault(type(obj).__table__, []).append(
