@@ -397,13 +397,13 @@ def sign_contract(db: Database | Session, actor: Principal, contract_id: str,
     PostgreSQL), the signatory post's holders, the documents with the overlap check, the
     indicators (unless the process keeps them: repo.indicator_definitions); then one UPDATE
     of the documents, one INSERT of the signatures, one UPDATE of the contract (Core
-    statements, `_write_rows`; inside a caller's transaction, the caller's flush), one
-    INSERT of all its events and one of its audit records
-    (tests/integration/test_signing_statements.py counts them). Reads come first and
-    writes last, so the session never flushes half a signature to run a query. In a batch
-    (`batch`, read once for all its contracts) a signature reads nothing more of its own,
-    and with the batch's `writes` it writes nothing either: it hands its rows and events
-    over, written with the rest of the batch's (`BatchWrites`).
+    statements, `_write_rows`; inside a caller's transaction, the caller's flush), and one
+    INSERT of its audit records with all its events (on SQLite, and inside a caller's
+    transaction, one of each; tests/integration/test_signing_statements.py counts them).
+    Reads come first and writes last, so the session never flushes half a signature to run
+    a query. In a batch (`batch`, read once for all its contracts) a signature reads nothing
+    more of its own, and with the batch's `writes` it writes nothing either: it hands its
+    rows and events over, written with the rest of the batch's (`BatchWrites`).
     """
     today = today or date.today()
     with _writing(db) as s:
