@@ -11,13 +11,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from services.appraisal.events import HANDLED_TYPES, consumer_options
+from services.appraisal.events import HANDLED_TYPES, consumer_options, handle_contract_events
 from services.appraisal.models import Contract, Manager, TargetSet, inbox
 from shared import ops
 from shared.consumer import EventConsumer
 from shared.db import Database
 from shared.events.envelope import encode_envelope
 from shared.kafka_clients import Backoff, ensure_topics, make_producer
+from tests.support.statements import sent_statements
 
 from .world import YEAR, World, contract_event
 
@@ -96,3 +97,27 @@ def test_a_backlog_with_a_duplicate_and_a_poison_event_is_applied_in_runs_in_eac
     assert [(d["event_id"], d["error_class"], d["attempts"]) for d in letters] == [
         (poison["id"], "DataError", 2)]
     assert max(runs) > 10  # applied in runs, not one transaction per event
+
+
+def test_a_run_reads_the_rows_its_events_name_one_statement_a_table_with_the_ids_as_an_array(
+        contract_world: World, postgres_databases: Any) -> None:
+    """The rows a run names are read by joining their ids as one array, never as lists of
+    values in `IN (...)`: psycopg prepares a list of the same length after five, and the
+    server's generic plan, costed while the table grew faster than autovacuum analysed it,
+    could scan the whole table for each (docs/scale-bulk-issue.md)."""
+    db = Database(postgres_databases.fresh("appraisal"))
+    try:
+        with sent_statements(db.engine) as sent, db.unit_of_work() as s:
+            handle_contract_events(s, contract_world.events)
+        reads = {table: [sql for sql in sent if sql.startswith("SELECT")
+                         and f"\nFROM {table} " in sql]
+                 for table in ("managers", "contracts", "target_sets")}
+        for table, found in reads.items():
+            assert found and all("unnest" in sql and " IN (" not in sql for sql in found), (
+                table, found)
+        with db.read() as s:
+            assert s.scalar(select(func.count()).select_from(Manager)) == len(
+                {e["data"]["manager_id"] for e in contract_world.events
+                 if e["type"] == "manager.registered"})
+    finally:
+        db.dispose()
