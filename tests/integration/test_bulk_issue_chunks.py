@@ -5,6 +5,7 @@ again without a second contract for anybody."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -172,6 +173,41 @@ def test_each_chunk_costs_the_same_few_statements_whatever_the_job(
         assert s.scalar(select(func.count()).select_from(TenureContract)) == 4
     per_chunk = (three - one) / 2
     assert per_chunk == PER_CHUNK, (one, three)
+
+
+def test_a_chunk_reads_the_units_above_its_departments_in_one_statement(
+        pg_app: Any, pg_api: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each contract's event names its enterprise, which for a department's manager sits
+    above their unit: each chunk reads the units above its departments in one statement,
+    not one a department, and each event names the right enterprise."""
+    monkeypatch.setattr(bulk, "BULK_CHUNK", 3)
+    g = small_group(pg_api)
+    enterprises = [g["third"]] + [unit(pg_api, f"SUB-A-{k}", "enterprise", g["sub_a"]["id"])
+                                  for k in (2, 3)]
+    departments = [unit(pg_api, f"DEPT-{k}", "department", e["id"])
+                   for k, e in enumerate(enterprises)]
+    for n in range(6):  # two a department: chunks of three span two departments each
+        manager(pg_api, f"M00{n}", departments[n // 2]["id"], position="middle_manager")
+    t = template(pg_api, layer=None, category=None, position="middle_manager")
+    db = pg_app.extensions["tenure_db"]
+    hr = Principal("hr-1", frozenset({"hr_admin"}))
+    job = bulk.start_bulk_issue(db, hr, {"template_id": t["id"], "filter": {
+        "org_unit_id": g["sub_a"]["id"]}, "start_date": date(2026, 1, 1)})
+    with sent_statements(db.engine) as sent:
+        bulk.run_bulk_issue(db, job.id)
+    assert wait_for_job(pg_api, job.id)["issued"] == 6
+    unit_reads = [sql for sql in sent if "FROM org_units" in sql and "managers" not in sql]
+    # One unit at a time only for the job: the filter's unit and, once a job, each
+    # department's signatory; then one read of many units a chunk.
+    assert len([sql for sql in unit_reads if " IN (" not in sql]) == 1 + len(departments)
+    assert len([sql for sql in unit_reads if " IN (" in sql]) == 2
+    with db.read() as s:
+        events = [json.loads(payload)["data"] for payload in s.scalars(
+            select(outbox.c.payload).where(outbox.c.event_type == "contract.issued"))]
+    assert len(events) == 6
+    named = {(e["org_unit_id"], e["enterprise_id"]) for e in events}
+    assert named == {(dept["id"], e["id"])
+                     for dept, e in zip(departments, enterprises, strict=True)}
 
 
 #: The chunk's managers, their contracts, the job's counts; then one statement each for the

@@ -268,9 +268,11 @@ def _issue_chunks(db: Database, conn: Connection, plan: _JobPlan) -> None:
             decisions, consecutive = _decide(s, plan, members)
             issuing = {x.manager_id for x in decisions if x.issue}
             if issuing:
+                # Each contract's event names its enterprise, above a department: the units
+                # above the chunk's departments in one query, not one a unit missed (a
+                # chunk of 500 at 100,000 managers sent about 250 of those).
                 units = UnitCache(s)
-                for _m, u in members:
-                    units.units.setdefault(u.id, u)
+                units.load_enterprises(u for _m, u in members)
                 _issue_chunk(s, units, [mu for mu in members if mu[0].id in issuing],
                              plan.signatories, consecutive, plan.start, plan.end,
                              plan.template_data, plan.actor, plan.today)

@@ -57,6 +57,10 @@ from shared.fields import page_info
 # --- tenure contracts -------------------------------------------------------------------------
 
 
+#: Kinds of unit that are their own enterprise (`UnitCache.enterprise_id`).
+_OWN_ENTERPRISE = (d.UnitKind.ENTERPRISE.value, d.UnitKind.GROUP.value)
+
+
 class UnitCache:
     """Units looked up once per unit of work (bulk issue touches the same few many times)."""
 
@@ -104,10 +108,19 @@ class UnitCache:
             above += repo.ancestor_ids(unit)
         self.load(above)
 
+    def load_enterprises(self, units: Iterable[OrgUnit]) -> None:
+        """`units`, and every unit above those that are departments, in at most one query:
+        where `enterprise_id` looks for each of them (an enterprise is its own)."""
+        units = list(units)
+        for unit in units:
+            self.units.setdefault(unit.id, unit)
+        self.load(uid for unit in units if unit.kind not in _OWN_ENTERPRISE
+                  for uid in repo.ancestor_ids(unit))
+
     def enterprise_id(self, unit: OrgUnit) -> str:
         """The nearest enterprise (or the group) at or above a unit: departments roll up."""
         for uid in reversed([*repo.ancestor_ids(unit), unit.id]):
-            if self.get(uid).kind in (d.UnitKind.ENTERPRISE.value, d.UnitKind.GROUP.value):
+            if self.get(uid).kind in _OWN_ENTERPRISE:
                 return uid
         return unit.id
 
