@@ -23,6 +23,7 @@ from tests.support.contracts_world import (
     sign_as_manager,
     small_group,
     template,
+    unit,
 )
 from tests.support.statements import sent_statements
 
@@ -344,7 +345,7 @@ def statements_of_batch(api: Client, app: Any, chair: dict[str, Any],
 
 # Nothing per contract. Once per batch, whatever its size: the reads of every contract
 # listed (locked with its manager and unit; the documents; the managers' active contracts,
-# the overlap check; the units above them; the signatory post's holders, once a post), then
+# the overlap check; the units above them; the holders of every signatory post), then
 # the documents' UPDATE, the signatures' INSERT, the contracts' UPDATE, the audit records'
 # INSERT and the events' INSERT. A single call reads four statements of its own, writes
 # five and commits, for each contract (test_signing_statements.py).
@@ -360,6 +361,37 @@ def test_a_batch_reads_and_writes_its_contracts_together_in_ten_statements_whate
     four = statements_of_batch(api, app, w["chair"], w["contracts"][2:])
     assert (four - two) / 2 == PER_CONTRACT
     assert two == PER_BATCH + 2 * PER_CONTRACT
+
+
+def test_a_batch_of_many_employers_reads_the_holders_of_all_their_posts_at_once(
+        pg_api: Client, pg_app: Any) -> None:
+    """Three enterprises' general managers, each countersigned for its board by its own
+    chair: a batch reads the holders of all its posts together (HR's batch of two
+    enterprises' paper countersignatures sends the statements of a batch of one post), and
+    each contract is answered by its own post's holders (one chair countersigns hers, not
+    the others)."""
+    api, app = pg_api, pg_app
+    g = small_group(api)
+    t = template(api)
+    chairs, contracts = [], []
+    for k in range(3):
+        firm = unit(api, f"SUB-C{k}", "enterprise", g["hq"]["id"], has_board=True)
+        chairs.append(manager(api, f"C90{k}", firm["id"], position="chair"))
+        contract = issued(api, manager(api, f"C00{k}", firm["id"]), t)
+        sign_as_manager(api, contract)
+        contracts.append(contract)
+    body = as_manager(api, chairs[0]).post(BATCH, {"contracts": rows(api, *contracts)},
+                                           expect=200).get_json()
+    assert [x["outcome"] for x in body["contracts"]] == ["countersigned", "refused", "refused"]
+    # Not her posts: as a single call would, she learns nothing of those contracts.
+    assert [x["problem"]["status"] for x in body["contracts"][1:]] == [404, 404]
+    with sent_statements(app.extensions["tenure_db"].engine) as sent:
+        body = api.post(BATCH, {"method": "paper", "contracts": [
+            {"contract_id": c["id"], "signed_on": date.today().isoformat(),
+             "paper_reference": f"P-{c['id'][:8]}"} for c in contracts[1:]]},
+            expect=200).get_json()
+    assert body["countersigned"] == 2
+    assert len(sent) == PER_BATCH
 
 
 def test_two_terms_of_one_manager_for_one_post_are_not_both_brought_into_force_by_a_batch(

@@ -90,9 +90,7 @@ def signers_of(s: Session, units: UnitCache, c: TenureContract, m: Manager,
                ) -> Signers:
     """`holders_of`, when given, keeps the post holders already read (a batch asks the same
     chair's post for each of its contracts)."""
-    parent = units.parent(unit)
-    counter = d.countersigner(str(c.signatory.get("kind")), unit_view(unit),
-                              unit_view(parent) if parent else None)
+    counter = _countersigner(units, c, unit)
     holders: list[repo.PostHolder] = []
     if counter.position:
         post = (counter.unit_id, counter.position.value)
@@ -102,6 +100,12 @@ def signers_of(s: Session, units: UnitCache, c: TenureContract, m: Manager,
         holders = known[post]
     return Signers(m, counter, holders,
                    d.who_must_sign(m.name, counter, [h.name for h in holders]))
+
+
+def _countersigner(units: UnitCache, c: TenureContract, unit: OrgUnit) -> d.Countersigner:
+    parent = units.parent(unit)
+    return d.countersigner(str(c.signatory.get("kind")), unit_view(unit),
+                           unit_view(parent) if parent else None)
 
 
 def contract_signers(db: Database, actor: Principal, contract_id: str) -> dict[str, Any]:
@@ -354,8 +358,8 @@ class BatchReads:
     """What a batch of signatures reads for all its contracts at once, instead of each
     signature reading its own: the contracts with their managers and units (locked, in the
     order of their ids), their documents and the overlap check's answers, the units above
-    them and the signatory posts' holders. A batch of 100 sends five reads instead
-    of four a contract.
+    them and the holders of every signatory post they name. A batch of 100 sends five
+    reads instead of four a contract.
 
     The overlap check's answer is kept only for a contract whose manager and post no other
     contract of the batch shares: an earlier one of those may come into force in the same
@@ -373,7 +377,20 @@ class BatchReads:
                           if posts[(c.manager_id, c.position)] == 1}
         self.units = UnitCache(s)
         self.units.load_paths((unit for _, _, unit in self.found.values()), actor.org_scope)
-        self.holders: dict[tuple[str, str], list[repo.PostHolder]] = {}
+        self.holders = repo.holders_of_posts(s, self._posts())
+
+    def _posts(self) -> set[tuple[str, str]]:
+        """The signatory post of each contract whose countersigner holds one; a contract
+        whose rule cannot be applied is left to its own signature, which refuses it."""
+        posts: set[tuple[str, str]] = set()
+        for c, _m, unit in self.found.values():
+            try:
+                counter = _countersigner(self.units, c, unit)
+            except (ApiProblem, d.DomainError):
+                continue
+            if counter.position:
+                posts.add((counter.unit_id, counter.position.value))
+        return posts
 
 
 def sign(db: Database | Session, actor: Principal, contract_id: str, document_id: str | None,
