@@ -88,8 +88,8 @@ def signers_of(s: Session, units: UnitCache, c: TenureContract, m: Manager,
                unit: OrgUnit,
                holders_of: dict[tuple[str, str], list[repo.PostHolder]] | None = None
                ) -> Signers:
-    """`holders_of`, when given, keeps the post holders already read (a batch asks the same
-    chair's post for each of its contracts)."""
+    """`holders_of`, when given, keeps the post holders already read (a batch reads those
+    of every post its contracts name at once, `BatchReads`); a post not in it is read."""
     counter = _countersigner(units, c, unit)
     holders: list[repo.PostHolder] = []
     if counter.position:
