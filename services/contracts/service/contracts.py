@@ -114,8 +114,7 @@ class UnitCache:
         units = list(units)
         for unit in units:
             self.units.setdefault(unit.id, unit)
-        self.load(uid for unit in units if unit.kind not in _OWN_ENTERPRISE
-                  for uid in repo.ancestor_ids(unit))
+        self.load_paths(unit for unit in units if unit.kind not in _OWN_ENTERPRISE)
 
     def enterprise_id(self, unit: OrgUnit) -> str:
         """The nearest enterprise (or the group) at or above a unit: departments roll up."""
