@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.heap import freeze_startup_objects
+from shared.heap import YOUNG_THRESHOLD, freeze_startup_objects
 from tests.support.processes import REPO, free_port, running, wait_http
 
 
@@ -24,9 +24,11 @@ class Node:
 
 @pytest.fixture
 def unfrozen() -> Iterator[None]:
+    thresholds = gc.get_threshold()
     gc.unfreeze()
     yield
     gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 def test_objects_alive_at_the_freeze_are_frozen_and_later_garbage_is_still_collected(
@@ -56,6 +58,34 @@ def test_objects_alive_at_the_freeze_are_frozen_and_later_garbage_is_still_colle
     assert kept() is not None
 
 
+def test_the_young_generation_is_collected_less_often_once_a_process_serves(
+        unfrozen: None) -> None:
+    gc.set_threshold(700, 10, 10)  # CPython's defaults
+
+    freeze_startup_objects()
+
+    assert gc.get_threshold() == (YOUNG_THRESHOLD, 10, 10)
+    assert YOUNG_THRESHOLD > 700
+    # A cycle is still found by the young pass on its own, once enough objects were made.
+    collected: list[int] = []
+
+    def note(phase: str, info: dict[str, int]) -> None:
+        if phase == "stop":
+            collected.append(info["generation"])
+
+    gc.callbacks.append(note)
+    try:
+        cycle = Node()
+        cycle.other = cycle
+        gone = weakref.ref(cycle)
+        del cycle
+        kept = [[] for _ in range(YOUNG_THRESHOLD + 100)]
+        assert gone() is None and collected
+    finally:
+        gc.callbacks.remove(note)
+    del kept
+
+
 def test_every_gunicorn_worker_freezes_its_app_once_it_is_built(tmp_path: Path) -> None:
     port = free_port()
     args = [sys.executable, "-m", "gunicorn", "-c", str(REPO / "deploy" / "gunicorn.conf.py"),
@@ -64,8 +94,11 @@ def test_every_gunicorn_worker_freezes_its_app_once_it_is_built(tmp_path: Path) 
            "PYTHONPATH": str(REPO)}
     with running(args, env, tmp_path / "gunicorn.log") as proc:
         wait_http(f"http://127.0.0.1:{port}/", proc=proc)
-        counts = set()
+        counts, thresholds = set(), set()
         for _ in range(20):
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as answer:
-                counts.add(int(answer.read()))
+                frozen, young = answer.read().split()
+                counts.add(int(frozen))
+                thresholds.add(int(young))
     assert counts and min(counts) > 1000, (counts, (tmp_path / "gunicorn.log").read_text())
+    assert thresholds == {YOUNG_THRESHOLD}
