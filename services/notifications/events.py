@@ -185,6 +185,8 @@ class EventBatch:
 
     def load_people(self, ids: Iterable[str]) -> None:
         missing = {i for i in ids if i not in self.people}
+        if not missing:  # most calls: every person of the batch was preloaded
+            return
         for (row,) in rows_where_in(self.session, select(Recipient), Recipient.id, missing):
             self.people[row.id] = row
         for person_id in missing:
@@ -192,6 +194,8 @@ class EventBatch:
 
     def load_units(self, ids: Iterable[str]) -> None:
         missing = {i for i in ids if i not in self.units}
+        if not missing:  # building the statement alone was 2 % of a batch's CPU
+            return
         for unit_id, path, name in rows_where_in(
                 self.session, select(OrgUnit.id, OrgUnit.path, OrgUnit.name), OrgUnit.id,
                 missing):

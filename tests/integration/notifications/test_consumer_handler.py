@@ -248,3 +248,31 @@ def test_without_a_countersigning_manager_hr_of_the_scope_is_asked_to_arrange_it
     world.apply(db, asked)
     assert notices_of(db, asked["id"]) == {("hr-group", "countersign_request"),
                                            ("hr-east", "countersign_request")}
+
+
+def test_a_run_builds_its_lookups_once_however_many_of_its_events_name_the_same_people(
+        db: Database, group: Client, monkeypatch: Any) -> None:
+    """People and units a run preloaded are not looked up again for each event: the
+    statement for a lookup was built even when it had nothing to read (2 % of a batch's CPU
+    each for people and units)."""
+    import services.notifications.events as events
+
+    built: list[int] = []
+
+    def counting_select(*args: Any, **kwargs: Any) -> Any:
+        built.append(1)
+        return select(*args, **kwargs)
+
+    monkeypatch.setattr(events, "select", counting_select)
+
+    def statements_built(events_in_run: int) -> int:
+        built.clear()
+        run = [world.appraisal_published(who) for _ in range(events_in_run)
+               for who in (ZHANG, SMITH)]
+        with db.unit_of_work() as session:
+            created = apply_events(session, run, NotificationConfig(), world.NOW)
+        assert len({n.event_id for n in created}) == 2 * events_in_run
+        return len(built)
+
+    assert statements_built(1) > 0
+    assert statements_built(10) == statements_built(1)
