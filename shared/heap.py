@@ -34,6 +34,12 @@ def freeze_startup_objects() -> int:
     now on; returns how many objects are frozen."""
     gc.collect()
     gc.freeze()
+    collect_young_less_often()
+    return gc.get_freeze_count()
+
+
+def collect_young_less_often() -> None:
+    """The young threshold alone, for a process that is not to freeze anything (a run's
+    scorers, spawned by the pool of an API worker, which froze its own at start-up)."""
     _, middle, old = gc.get_threshold()
     gc.set_threshold(YOUNG_THRESHOLD, middle, old)
-    return gc.get_freeze_count()

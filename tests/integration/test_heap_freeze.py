@@ -102,3 +102,15 @@ def test_every_gunicorn_worker_freezes_its_app_once_it_is_built(tmp_path: Path) 
                 thresholds.add(int(young))
     assert counts and min(counts) > 1000, (counts, (tmp_path / "gunicorn.log").read_text())
     assert thresholds == {YOUNG_THRESHOLD}
+
+
+def test_a_runs_spawned_scorers_collect_their_young_generation_as_service_processes_do(
+        tmp_path: Path) -> None:
+    from multiprocessing import get_context
+
+    from services.appraisal.service.batch import RunContext, init_worker
+
+    ctx = RunContext(url=f"sqlite:///{tmp_path / 'run.db'}", run_id="r", actor="hr", year=2026,
+                     kind="annual", schemes=(), copy_text=False)
+    with get_context("spawn").Pool(1, initializer=init_worker, initargs=(ctx,)) as pool:
+        assert pool.apply(gc.get_threshold)[0] == YOUNG_THRESHOLD

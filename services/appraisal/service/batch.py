@@ -24,6 +24,7 @@ from services.appraisal.service.common import utcnow
 from services.appraisal.service.lifecycle import new_appraisal
 from services.appraisal.service.results import member_of, result_fields
 from shared.db import Database
+from shared.heap import collect_young_less_often
 
 #: Column order of the rows a batch returns (COPY needs one order, dicts are slower).
 APPRAISAL_COLUMNS = tuple(c.name for c in Appraisal.__table__.columns)
@@ -74,7 +75,9 @@ _STATE: dict[str, Any] = {}
 
 
 def init_worker(ctx: RunContext) -> None:
-    """Per process: an engine and the scheme book (a worker process keeps them)."""
+    """Per process: an engine and the scheme book (a worker process keeps them); a spawned
+    scorer collects its young generation as every service process does (shared/heap.py)."""
+    collect_young_less_often()
     book = d.SchemeBook([d.DEFAULT_SCHEME])
     for body in ctx.schemes:
         book.add(d.scheme_from_dict(body))
