@@ -34,6 +34,7 @@ from services.appraisal.models import (
     Appeal,
     Appraisal,
     AppraisalRun,
+    ExitDecision,
     Manager,
     SchemeRecord,
     outbox,
@@ -81,6 +82,7 @@ from services.appraisal.service.lifecycle import (
     ROLES_FOR,
     finish_transition,
     note_unit_names,
+    record_decisions,
     record_steps,
     trace_needed,
     transition_values,
@@ -500,6 +502,7 @@ def act_on_run(db: Database, actor: Principal, run_id: str, action: str, note: s
                 note_unit_names(s, {a.org_unit_id for a in rows if a.org_unit_id})
             outbox_rows: list[dict[str, Any]] = []
             steps: list[dict[str, Any]] = []
+            decisions: list[ExitDecision] = []
             moved: dict[tuple[Any, ...], list[str]] = defaultdict(list)
             now = utcnow()  # the chunk's moves at one instant: one UPDATE for all of them
             records: list[dict[str, Any]] = []
@@ -524,7 +527,7 @@ def act_on_run(db: Database, actor: Principal, run_id: str, action: str, note: s
                     a.id)
                 finish_transition(s, a, action, before, actor.subject, note,
                                   manager=managers.get(a.manager_id), sink=outbox_rows,
-                                  steps=steps)
+                                  steps=steps, decisions=decisions)
                 done += 1
                 if action == "publish":
                     events["appraisal.published"] += 1
@@ -536,7 +539,8 @@ def act_on_run(db: Database, actor: Principal, run_id: str, action: str, note: s
             record_steps(s, steps)  # the chunk's log entries and their records at once
             audit.record_many(s, records)
             bulk_insert(s, outbox, outbox_rows)  # the chunk's events in one statement
-            s.flush()  # what publication adds besides (exit decisions)
+            record_decisions(s, decisions)  # and its exit decisions in another
+            s.flush()  # anything else a step added
             audit.write_pending(s)
             s.expunge_all()
     return {"run_id": run_id, "action": action, "done": done, "refused": refused,

@@ -155,6 +155,49 @@ def test_a_whole_runs_steps_record_each_appraisals_move_as_a_lone_step_does(
         ["state", "row_version", "updated_at", "published_at", "published_by"]]
 
 
+def test_a_whole_runs_exit_decisions_are_written_and_recorded_as_a_lone_publications_are(
+        app: Any, api: Client, world: World) -> None:
+    """A whole run's publication writes a chunk's exit decisions in one statement, outside
+    the ORM's unit of work (`lifecycle.record_decisions`); each decision's row and record
+    are still those a lone publication's flush writes: `created`, the columns set, in
+    column order, and the row holds what the record says."""
+    cohort_actuals(api, world)
+    run = run_cohort(api, layer=2, category="commercial_competitive")
+    scored = by_manager(api)
+    alone = scored[world.gms[6]]  # both the last two leave: grade not competent
+    for action in ("review", "approve", "publish"):
+        api.post(f"/api/v1/appraisals/{alone['id']}/{action}", {"note": "alone"}, expect=200)
+    for action in ("review", "approve", "publish"):
+        with sent_statements(app.extensions["tenure_db"].engine) as sent:
+            out = api.post(f"/api/v1/appraisal-runs/{run['id']}/{action}",
+                           {"note": NOTES[action]}, expect=200).get_json()
+        assert out["done"] == 8
+    assert out["events"]["exit.triggered"] == 1
+    assert sum("exit_decisions" in sql.split("(")[0] for sql in sent
+               if sql.lstrip().upper().startswith(("INSERT", "COPY"))) == 1
+    records = {r["after"]["manager_id"]: r for r in trail(api, object_type="exit_decisions")}
+    assert set(records) == {world.gms[6], world.gms[7]}
+    lone, whole = records[world.gms[6]], records[world.gms[7]]
+    with app.extensions["tenure_db"].engine.connect() as conn:
+        rows = {row.manager_id: row._mapping for row in conn.execute(text(
+            "SELECT * FROM exit_decisions"))}
+    for record, manager_id in ((lone, world.gms[6]), (whole, world.gms[7])):
+        row = rows[manager_id]
+        assert (record["action"], record["before"], record["actor"], record["org_unit_id"]) \
+            == ("created", None, "hr-1", scored[manager_id]["org_unit_id"])
+        assert record["object_id"] == record["after"]["id"] == row["id"]
+        after = record["after"]
+        assert (after["state"], after["rule"], after["row_version"]) == (
+            row["state"], row["rule"], row["row_version"]) == (
+            "pending", scored[manager_id]["exit_rule"], 1)
+        assert after["appraisal_id"] == row["appraisal_id"] == scored[manager_id]["id"]
+        assert after["triggers"] and all(t["rule"] for t in after["triggers"])
+        assert [e["type"] for e in after["events"]] == ["exit.triggered"]
+        assert after["last_day"] == str(row["last_day"])
+    assert list(whole["after"]) == list(lone["after"])
+    assert list(whole["after"])[:3] == ["id", "appraisal_id", "manager_id"]
+
+
 def test_an_upload_that_completes_the_actuals_records_the_move_as_a_lone_submit_does(
         api: Client, world: World) -> None:
     """An upload moves the appraisals it completes to actuals_submitted in one UPDATE and
