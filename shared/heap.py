@@ -16,7 +16,7 @@ The same call raises the youngest generation's threshold from CPython's 700 allo
 until it ends: at 700 the collector walked them again and again while they were still in use
 and moved them to older generations, which it then walked too, to find almost no garbage
 (reference counting frees nearly everything). In process, a manager's signature spent 1.3 %
-of its CPU in collections at 700 and 0.3 % at 5,000 (bench/profile_signing.py with
+of its CPU in collections at 700 and 0.4 % at 10,000 (bench/profile_signing.py with
 `gc.callbacks` timing every pass; docs/scale-signing-cpu.md). Cycles are still collected,
 a little later: at most this many more tracked objects wait for their pass.
 """
