@@ -34,8 +34,9 @@ before the clock starts. Stage 3 sends each manager's call, then the employer's 
 POST /contracts/countersignatures calls of up to --countersign-batch contracts (100) per
 signatory, as the portal's page of contracts awaiting a countersignature sends them
 (docs/signing-batch.md); --countersign-batch 0 sends one call per contract instead.
---pg-statements N prints, after the bulk issue and after each side of signing, PostgreSQL's N
-statements with the most execution time (pg_stat_statements, bench/pg_statements.py).
+--pg-statements N prints, after the bulk issue, after each side of signing and after stages 6
+and 7, PostgreSQL's N statements with the most execution time (pg_stat_statements,
+bench/pg_statements.py).
 """
 
 from __future__ import annotations
@@ -707,31 +708,35 @@ def main() -> None:
             # 6. the appraisal run, then review, approve and publish for the whole group; its
             # ceiling first, while nothing else is running
             bare_scoring = bare_scoring_seconds(units, people, rows)
-            cpu.begin()
-            started = time.perf_counter()
-            run = call("POST", f"{appraisal}/appraisal-runs", token, {"year": YEAR})
-            wait_until(lambda: call("GET", f"{appraisal}/appraisal-runs/{run['id']}",
-                                    token)["status"] in ("done", "failed"), timeout=3600)
-            run = call("GET", f"{appraisal}/appraisal-runs/{run['id']}", token)
-            scoring = time.perf_counter() - started
-            for action in ("review", "approve", "publish"):
-                call("POST", f"{appraisal}/appraisal-runs/{run['id']}/{action}", token,
-                     {"note": "bench"})
-            seconds = time.perf_counter() - started
-            cpu.end()
+            with pg_statements.window(urls["appraisal"], args.pg_statements,
+                                      "    stage 6:", len(people), "manager"):
+                cpu.begin()
+                started = time.perf_counter()
+                run = call("POST", f"{appraisal}/appraisal-runs", token, {"year": YEAR})
+                wait_until(lambda: call("GET", f"{appraisal}/appraisal-runs/{run['id']}",
+                                        token)["status"] in ("done", "failed"), timeout=3600)
+                run = call("GET", f"{appraisal}/appraisal-runs/{run['id']}", token)
+                scoring = time.perf_counter() - started
+                for action in ("review", "approve", "publish"):
+                    call("POST", f"{appraisal}/appraisal-runs/{run['id']}/{action}", token,
+                         {"note": "bench"})
+                seconds = time.perf_counter() - started
+                cpu.end()
             report.stage("6 appraisal run, review, approve, publish", seconds,
                          f"{run['scored'] / seconds:,.0f} appraisals/s ({run['scored']} "
                          f"scored, {run['skipped']} skipped; the run itself {scoring:.1f} s)",
                          bare_scoring, "the bare scoring loop over the same inputs")
 
             # 7. every notice of the year delivered: inbox, and e-mail to the SMTP server
-            cpu.begin()
-            started = time.perf_counter()
-            sent_before = sent_deliveries(urls["notifications"])
-            wait_until(lambda: not unsent_events(urls["appraisal"])
-                       and queued_deliveries(urls["notifications"]) == 0, timeout=3600)
-            seconds = time.perf_counter() - started
-            cpu.end()
+            with pg_statements.window(urls["notifications"], args.pg_statements,
+                                      "    stage 7:", len(people), "manager"):
+                cpu.begin()
+                started = time.perf_counter()
+                sent_before = sent_deliveries(urls["notifications"])
+                wait_until(lambda: not unsent_events(urls["appraisal"])
+                           and queued_deliveries(urls["notifications"]) == 0, timeout=3600)
+                seconds = time.perf_counter() - started
+                cpu.end()
             sent = sent_deliveries(urls["notifications"])
             report.stage("7 notices to the inbox and by e-mail", seconds,
                          f"{sent - sent_before:,} e-mails in the stage, {sent:,} in the year, "
