@@ -34,9 +34,9 @@ before the clock starts. Stage 3 sends each manager's call, then the employer's 
 POST /contracts/countersignatures calls of up to --countersign-batch contracts (100) per
 signatory, as the portal's page of contracts awaiting a countersignature sends them
 (docs/signing-batch.md); --countersign-batch 0 sends one call per contract instead.
---pg-statements N prints, after the bulk issue, after each side of signing and after stages 6
-and 7, PostgreSQL's N statements with the most execution time (pg_stat_statements,
-bench/pg_statements.py).
+--pg-statements N prints, after the bulk issue, after each side of signing and after stages 5
+to 8, PostgreSQL's N statements with the most execution time and how many were JIT-compiled
+(pg_stat_statements, bench/pg_statements.py).
 """
 
 from __future__ import annotations
@@ -690,16 +690,18 @@ def main() -> None:
                      else (55 + (i * (3 + 2 * k)) % 20), "bench")
                     for i, m in enumerate(people)
                     for k, (code, _, direction, *_) in enumerate(INDICATORS)]
-            cpu.begin()
-            started = time.perf_counter()
-            accepted = 0
-            for k in range(0, len(rows), ACTUALS_CHUNK):
-                text = "employee_no,year,indicator_code,value,source\n" + "".join(
-                    ",".join(map(str, r)) + "\n" for r in rows[k:k + ACTUALS_CHUNK])
-                accepted += call("POST", f"{appraisal}/actuals/csv", token, text.encode(),
-                                 content_type="text/csv")["accepted"]
-            seconds = time.perf_counter() - started
-            cpu.end()
+            with pg_statements.window(urls["appraisal"], args.pg_statements,
+                                      "    stage 5:", len(rows), "actual"):
+                cpu.begin()
+                started = time.perf_counter()
+                accepted = 0
+                for k in range(0, len(rows), ACTUALS_CHUNK):
+                    text = "employee_no,year,indicator_code,value,source\n" + "".join(
+                        ",".join(map(str, r)) + "\n" for r in rows[k:k + ACTUALS_CHUNK])
+                    accepted += call("POST", f"{appraisal}/actuals/csv", token,
+                                     text.encode(), content_type="text/csv")["accepted"]
+                seconds = time.perf_counter() - started
+                cpu.end()
             report.stage("5 actuals through the CSV API", seconds,
                          f"{accepted / seconds:,.0f} rows/s ({accepted} of {len(rows)} kept)",
                          raw_copy_rows_seconds(urls["appraisal"], rows),
@@ -748,13 +750,15 @@ def main() -> None:
 
             # 8. coverage report
             times = []
-            cpu.begin()
-            for _ in range(5):
-                started = time.perf_counter()
-                body = call("GET", f"{contracts}/reports/coverage?group_by=layer,category",
-                            token)
-                times.append(time.perf_counter() - started)
-            cpu.end()
+            with pg_statements.window(urls["contracts"], args.pg_statements,
+                                      "    stage 8:", 5, "report"):
+                cpu.begin()
+                for _ in range(5):
+                    started = time.perf_counter()
+                    body = call("GET",
+                                f"{contracts}/reports/coverage?group_by=layer,category", token)
+                    times.append(time.perf_counter() - started)
+                cpu.end()
             times.sort()
             ceiling = sql_seconds(urls["contracts"], [
                 "SELECT count(*) FROM managers m JOIN org_units u ON m.org_unit_id = u.id "

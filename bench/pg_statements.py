@@ -25,6 +25,15 @@ ORDER BY s.total_exec_time DESC LIMIT %(top)s
 """
 
 
+_TOTALS = """
+SELECT coalesce(sum(total_exec_time), 0), coalesce(sum(calls), 0),
+       coalesce(sum(calls) FILTER (WHERE jit_functions > 0), 0),
+       coalesce(sum(jit_generation_time + jit_inlining_time + jit_optimization_time
+                    + jit_emission_time), 0)
+FROM pg_stat_statements
+"""
+
+
 def _connect(url: str) -> psycopg.Connection:
     return psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"),
                            autocommit=True)
@@ -40,11 +49,12 @@ def reset(url: str) -> None:
 def report(url: str, per: int, unit: str, top: int = 25, width: int = 110) -> None:
     """The `top` statements since `reset`, with their time per `unit` (`per` of them)."""
     with _connect(url) as conn:
-        total, calls = conn.execute(
-            "SELECT coalesce(sum(total_exec_time), 0), coalesce(sum(calls), 0) "
-            "FROM pg_stat_statements").fetchone() or (0, 0)
+        total, calls, jitted, jit_ms = conn.execute(_TOTALS).fetchone() or (0, 0, 0, 0)
+        # JIT compiles a statement whose plan costs more than jit_above_cost, in the
+        # backend, on every execution: time inside total_exec_time that no row needed.
         print(f"    PostgreSQL statements: {total / 1000:.1f} s executing "
-              f"({1000 * total / per:.0f} us a {unit}), {calls} calls; the top {top}:")
+              f"({1000 * total / per:.0f} us a {unit}), {calls} calls, "
+              f"{jitted} of them JIT-compiled ({jit_ms / 1000:.1f} s compiling); the top {top}:")
         print(f"    {'database':>14} {'calls':>8} {'rows':>8} {'exec ms':>9} "
               f"{'us/' + unit:>12}  statement")
         for database, n, rows, ms, query in conn.execute(_TOP, {"top": top, "width": width}):
