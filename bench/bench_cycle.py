@@ -379,16 +379,19 @@ def _count(url: str, statement: str) -> int:
     return int(row[0]) if row else 0
 
 
-def queued_deliveries(url: str) -> int:
-    return _count(url, "SELECT count(*) FROM deliveries WHERE state = 'queued'")
+# The waits below ask twice a second whether anything is left, while the services work:
+# a count(*) of 100,000 queued deliveries or unsent events took PostgreSQL 11-14 ms each
+# time (5 s of its CPU in stage 7 at 100,000), EXISTS stops at the first row.
+def deliveries_queued(url: str) -> bool:
+    return bool(_count(url, "SELECT EXISTS (SELECT FROM deliveries WHERE state = 'queued')"))
 
 
 def sent_deliveries(url: str) -> int:
     return _count(url, "SELECT count(*) FROM deliveries WHERE state = 'sent'")
 
 
-def unsent_events(url: str) -> int:
-    return _count(url, "SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+def events_unsent(url: str) -> bool:
+    return bool(_count(url, "SELECT EXISTS (SELECT FROM outbox WHERE sent_at IS NULL)"))
 
 
 def bare_scoring_seconds(units: list[dict[str, Any]], people: list[dict[str, Any]],
@@ -662,7 +665,7 @@ def main() -> None:
 
             def caught_up() -> bool:
                 """Every contract event published, and consumed by the appraisal service."""
-                if unsent_events(urls["contracts"]):
+                if events_unsent(urls["contracts"]):
                     return False
                 lag = ops.topics_and_lag(bootstrap, [APPRAISAL_GROUP])["total_lag"]
                 body = call("GET", f"{appraisal}/managers?page_size=1", token)
@@ -735,8 +738,8 @@ def main() -> None:
                 cpu.begin()
                 started = time.perf_counter()
                 sent_before = sent_deliveries(urls["notifications"])
-                wait_until(lambda: not unsent_events(urls["appraisal"])
-                           and queued_deliveries(urls["notifications"]) == 0, timeout=3600)
+                wait_until(lambda: not events_unsent(urls["appraisal"])
+                           and not deliveries_queued(urls["notifications"]), timeout=3600)
                 seconds = time.perf_counter() - started
                 cpu.end()
             sent = sent_deliveries(urls["notifications"])
