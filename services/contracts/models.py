@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -121,6 +122,10 @@ class TenureContract(Base):
         Index("ix_contracts_created", "created_at", "id"),
         # A list by unit and state: counted from the index alone (migration 0008).
         Index("ix_contracts_unit_state_created", "org_unit_id", "state", "created_at", "id"),
+        # Who holds an active contract for which post: the coverage report's holders read
+        # from this index alone, not from every contract's row (migration 0014).
+        Index("ix_contracts_active_holders", "manager_id", "position",
+              postgresql_where=text("state = 'active'"), sqlite_where=text("state = 'active'")),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

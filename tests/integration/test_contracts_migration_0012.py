@@ -21,8 +21,10 @@ LOOKUPS = {
     "ix_tenure_contracts_org_unit_id": (
         "SELECT id FROM tenure_contracts WHERE org_unit_id = 'u-1'",
         "ix_contracts_unit_state_created"),
+    # Not 'active': the active contracts have a partial index of their own (0014).
     "ix_tenure_contracts_state": (
-        "SELECT id FROM tenure_contracts WHERE state = 'active'", "ix_contracts_state_end"),
+        "SELECT id FROM tenure_contracts WHERE state = 'pending_signature'",
+        "ix_contracts_state_end"),
     "ix_contract_documents_contract_id": (
         "SELECT id FROM contract_documents WHERE contract_id = 'c-1'",
         "contract_documents_contract_id_kind_year_key"),
