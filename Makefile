@@ -46,6 +46,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 bench: install system-deps
+	@bash deploy/local/install-system-deps.sh --bench
 	$(PY) bench/run_all.py
 
 demo: install

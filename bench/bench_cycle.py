@@ -37,6 +37,8 @@ signatory, as the portal's page of contracts awaiting a countersignature sends t
 --pg-statements N prints, after the bulk issue, after each side of signing and after stages 5
 to 8, PostgreSQL's N statements with the most execution time and how many were JIT-compiled
 (pg_stat_statements, bench/pg_statements.py).
+E-mail goes to Postfix's smtp-sink when installed (`make bench` installs it), aiosmtpd's Sink
+otherwise; the header line names which (bench/support.py, smtp_sink_command).
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ from typing import Any
 import pg_statements
 from bench_cycle_seed import group_tree
 from proc_cpu import cpu_by_root, machine_busy_seconds, rss_by_session
-from support import REPO, bare_smtp_seconds, free_port, gunicorn, stop
+from support import REPO, bare_smtp_seconds, free_port, gunicorn, smtp_sink_command, stop
 
 from bench.http_load import LoadResult, run_load
 from shared import ops
@@ -530,9 +532,9 @@ def main() -> None:
                            check=True, capture_output=True)
         sampler.start()
         try:
-            procs.append(spawn("smtp", [sys.executable, "-m", "aiosmtpd", "-n", "-c",
-                                        "aiosmtpd.handlers.Sink", "-l",
-                                        f"127.0.0.1:{smtp_port}"], env, logs, sampler))
+            smtp_command, smtp_name = smtp_sink_command(smtp_port)
+            print(f"SMTP server: {smtp_name}", flush=True)
+            procs.append(spawn("smtp", smtp_command, env, logs, sampler))
             ports = {}
             for service in SERVICES:
                 ports[service] = free_port()

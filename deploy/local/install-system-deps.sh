@@ -7,6 +7,9 @@
 #   fonts-noto-cjk         Chinese glyphs for pages and documents
 #   poppler-utils          pdftotext / pdftoppm, to read rendered documents in tests
 #   libpango-1.0-0, libpangoft2-1.0-0, libharfbuzz-subset0   what WeasyPrint prints PDF with
+# With --bench (make bench), also:
+#   postfix                for smtp-sink, the benches' SMTP server (C); installed with no mail
+#                          system configured, so no mail daemon is set up or started
 # Idempotent and quick when all is present (no apt-get update then). As root it installs what is
 # missing; otherwise it names what is missing and exits 1. PG_BIN may point at other binaries.
 set -euo pipefail
@@ -46,6 +49,11 @@ have_lib() { ldconfig -p | grep -q "$1"; }
 
 have_poppler() { command -v pdftotext >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1; }
 
+have_smtp_sink() { command -v smtp-sink >/dev/null 2>&1 || [[ -x /usr/sbin/smtp-sink ]]; }
+
+bench=false
+[[ "${1:-}" == "--bench" ]] && bench=true
+
 missing=()
 have_postgres || missing+=(postgresql)
 have_java17 || missing+=(openjdk-17-jre-headless)
@@ -56,6 +64,7 @@ have_poppler || missing+=(poppler-utils)
 have_lib libpango-1.0.so.0 || missing+=(libpango-1.0-0)
 have_lib libpangoft2-1.0.so.0 || missing+=(libpangoft2-1.0-0)
 have_lib libharfbuzz-subset.so.0 || missing+=(libharfbuzz-subset0)
+$bench && { have_smtp_sink || missing+=(postfix); }
 
 if ((${#missing[@]} == 0)); then
   exit 0
@@ -74,6 +83,12 @@ if [[ " ${missing[*]} " == *" postgresql "* ]]; then
   echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.d/tenure-no-main.conf
 fi
 
+if [[ " ${missing[*]} " == *" postfix "* ]]; then
+  # Only smtp-sink is wanted: "No configuration" leaves postfix without a main.cf, so the
+  # package neither configures a mail system nor starts one.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+fi
+
 log "installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
@@ -89,6 +104,7 @@ have_poppler || still+=(poppler-utils)
 have_lib libpango-1.0.so.0 || still+=(libpango-1.0-0)
 have_lib libpangoft2-1.0.so.0 || still+=(libpangoft2-1.0-0)
 have_lib libharfbuzz-subset.so.0 || still+=(libharfbuzz-subset0)
+$bench && { have_smtp_sink || still+=(postfix); }
 if ((${#still[@]} > 0)); then
   log "still missing after apt-get install: ${still[*]}"
   exit 1
