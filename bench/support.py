@@ -144,10 +144,10 @@ def smtp_sink_command(port: int) -> tuple[list[str], str]:
 
     Postfix's `smtp-sink` (written in C; `make bench` installs Debian's postfix for it, with
     no mail system configured) when it is there: it stands in for the group's mail relay,
-    which in a deployment does not share the services' cores. It spends about 0.03 ms of CPU
-    a message where aiosmtpd's Sink, in Python, spends about 0.47 (4,000 messages over four
-    sessions, docs/scale-delivery.md): at 100,000 managers aiosmtpd took 132 s of the year's
-    CPU on the two cores. Without it, aiosmtpd's Sink, as before.
+    which in a deployment does not share the services' cores. It spends about 0.055 ms of CPU
+    a message where aiosmtpd's Sink, in Python, spends about 0.475 (10,000 messages over four
+    sessions, docs/scale-delivery.md): at 100,000 managers aiosmtpd took about 120 s of the
+    year's CPU on the two cores. Without it, aiosmtpd's Sink, as before.
     """
     found = next((path for path in map(shutil.which, SMTP_SINK_PATHS) if path), None)
     if found is None:
